@@ -1,0 +1,81 @@
+package analyze
+
+import (
+	"os"
+	"testing"
+)
+
+// The benchmarks analyze real programs: gdb (21 libraries, about 19,000
+// bindings) and ls. Load is finding, reading and mapping every object;
+// Bind is every symbol lookup and relocation, which is what glibc's
+// "total startup time in dynamic loader" mostly measures.
+var benchPrograms = []string{"/usr/bin/gdb", "/usr/bin/ls"}
+
+func BenchmarkLoad(b *testing.B) {
+	for _, prog := range benchPrograms {
+		b.Run(base(prog), func(b *testing.B) {
+			skipMissing(b, prog)
+			for b.Loop() {
+				a, err := Load(prog, Options{Progname: prog, PreloadFile: "-"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				a.Close()
+			}
+		})
+	}
+}
+
+func BenchmarkBind(b *testing.B) {
+	for _, prog := range benchPrograms {
+		b.Run(base(prog), func(b *testing.B) {
+			skipMissing(b, prog)
+			var n int
+			for b.Loop() {
+				b.StopTimer()
+				a, err := Load(prog, Options{Progname: prog, PreloadFile: "-"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				res := a.Bind(true)
+				n = len(res.Bindings)
+				b.StopTimer()
+				a.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n), "bindings")
+		})
+	}
+}
+
+func BenchmarkAnalyze(b *testing.B) {
+	for _, prog := range benchPrograms {
+		b.Run(base(prog), func(b *testing.B) {
+			skipMissing(b, prog)
+			for b.Loop() {
+				a, err := Load(prog, Options{Progname: prog, PreloadFile: "-"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				a.Bind(true)
+				a.Close()
+			}
+		})
+	}
+}
+
+func skipMissing(b *testing.B, prog string) {
+	if _, err := os.Stat(prog); err != nil {
+		b.Skip(prog, "not installed")
+	}
+}
+
+func base(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[i+1:]
+		}
+	}
+	return p
+}

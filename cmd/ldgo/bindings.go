@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"ldgo/analyze"
+)
+
+type bindingJSON struct {
+	Ref       string `json:"ref"`
+	Def       string `json:"def"`
+	Symbol    string `json:"symbol"`
+	Version   string `json:"version,omitempty"`
+	Protected bool   `json:"protected,omitempty"`
+	Lazy      bool   `json:"lazy,omitempty"`
+}
+
+// runBindings prints every symbol binding in glibc's LD_DEBUG=bindings
+// form, without the pid column. Lazy PLT bindings come after the start-up
+// ones and are marked.
+func runBindings(a *analyze.Analysis, opts *options, out io.Writer) int {
+	res := a.Bind(opts.now)
+	status := 0
+	if len(res.Problems) > 0 {
+		status = 1
+	}
+	if opts.json {
+		list := []bindingJSON{}
+		for _, b := range res.Bindings {
+			list = append(list, bindingJSON{
+				Ref: b.Ref.DisplayName(opts.Progname), Def: b.Def.DisplayName(opts.Progname),
+				Symbol: b.Name, Version: b.Version, Protected: b.Protected, Lazy: b.Lazy,
+			})
+		}
+		writeJSON(out, list)
+		return status
+	}
+	for _, b := range res.Bindings {
+		kind := "normal"
+		if b.Protected {
+			kind = "protected"
+		}
+		line := fmt.Sprintf("binding file %s [0] to %s [0]: %s symbol `%s'", b.Ref.DisplayName(opts.Progname), b.Def.DisplayName(opts.Progname), kind, b.Name)
+		if b.Version != "" {
+			line += " [" + b.Version + "]"
+		}
+		if b.Lazy {
+			line += " (lazy)"
+		}
+		fmt.Fprintln(out, line)
+	}
+	return status
+}

@@ -1,0 +1,203 @@
+// Package image is where relocation results are written: a file image
+// for the commands that never execute, whose objects live at addresses
+// chosen for them and whose written words are kept aside, and (in the
+// run-time linker) the memory of the process itself.
+//
+// Both satisfy Image, so one relocation implementation serves both.
+package image
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Image is memory that relocations read and write by run-time address.
+type Image interface {
+	// ReadAt fills p from addr.
+	ReadAt(p []byte, addr uint64) error
+	// WriteAt stores p at addr.
+	WriteAt(p []byte, addr uint64) error
+	// CallIFunc runs the IFUNC resolver at addr and returns its result.
+	CallIFunc(addr uint64) (uint64, error)
+}
+
+// ErrNoExec is returned by images that cannot run code.
+var ErrNoExec = errors.New("IFUNC resolvers are not run when analysing files")
+
+// Read64 reads the little-endian word at addr.
+func Read64(img Image, addr uint64) (uint64, error) {
+	var b [8]byte
+	if err := img.ReadAt(b[:], addr); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// WordWriter is implemented by images that store a word without a
+// buffer; relocations write millions of words.
+type WordWriter interface {
+	Write64(addr, v uint64) error
+}
+
+// Write64 stores v at addr.
+func Write64(img Image, addr, v uint64) error {
+	if w, ok := img.(WordWriter); ok {
+		return w.Write64(addr, v)
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	return img.WriteAt(b[:], addr)
+}
+
+// Write32 stores v at addr.
+func Write32(img Image, addr uint64, v uint32) error {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return img.WriteAt(b[:], addr)
+}
+
+// Copy moves n bytes from src to dst within img.
+func Copy(img Image, dst, src, n uint64) error {
+	const chunk = 64 << 10
+	buf := make([]byte, min(n, chunk))
+	for n > 0 {
+		k := min(n, chunk)
+		if err := img.ReadAt(buf[:k], src); err != nil {
+			return err
+		}
+		if err := img.WriteAt(buf[:k], dst); err != nil {
+			return err
+		}
+		src, dst, n = src+k, dst+k, n-k
+	}
+	return nil
+}
+
+// Segment is a span of an object's image: run-time addresses
+// [Addr, Addr+Size), whose first len(Data) bytes come from Data and the
+// rest are zero (bss).
+type Segment struct {
+	Addr     uint64
+	Size     uint64
+	Data     []byte
+	Writable bool
+}
+
+// File is the image of objects that are read, not run: words written by
+// relocations are kept in pages of their own, over the files' bytes.
+type File struct {
+	segs  []Segment
+	pages map[uint64]*[pageSize]byte
+	// last is the segment of the previous access: relocations come in
+	// address order, mostly within one segment.
+	last int
+}
+
+const pageSize = 4096
+
+// NewFile returns an empty file image.
+func NewFile() *File {
+	return &File{pages: make(map[uint64]*[pageSize]byte)}
+}
+
+// Add places a segment in the image.
+func (f *File) Add(s Segment) { f.segs = append(f.segs, s) }
+
+func (f *File) segment(addr, n uint64) (*Segment, error) {
+	if f.last < len(f.segs) && f.segs[f.last].contains(addr, n) {
+		return &f.segs[f.last], nil
+	}
+	for i := range f.segs {
+		if f.segs[i].contains(addr, n) {
+			f.last = i
+			return &f.segs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("address %#x (%d bytes) is outside every loaded segment", addr, n)
+}
+
+func (s *Segment) contains(addr, n uint64) bool {
+	return addr >= s.Addr && addr-s.Addr <= s.Size && n <= s.Size-(addr-s.Addr)
+}
+
+// ReadAt implements Image.
+func (f *File) ReadAt(p []byte, addr uint64) error {
+	s, err := f.segment(addr, uint64(len(p)))
+	if err != nil {
+		return err
+	}
+	for len(p) > 0 {
+		page := addr &^ (pageSize - 1)
+		off := addr - page
+		k := min(uint64(len(p)), pageSize-off)
+		if pg := f.pages[page]; pg != nil {
+			copy(p[:k], pg[off:off+k])
+		} else {
+			s.fill(p[:k], addr)
+		}
+		p, addr = p[k:], addr+k
+	}
+	return nil
+}
+
+// fill copies the file's bytes for [addr, addr+len(p)) into p.
+func (s *Segment) fill(p []byte, addr uint64) {
+	rel := addr - s.Addr
+	n := 0
+	if rel < uint64(len(s.Data)) {
+		n = copy(p, s.Data[rel:])
+	}
+	clear(p[n:])
+}
+
+// WriteAt implements Image.
+func (f *File) WriteAt(p []byte, addr uint64) error {
+	s, err := f.segment(addr, uint64(len(p)))
+	if err != nil {
+		return err
+	}
+	for len(p) > 0 {
+		page := addr &^ (pageSize - 1)
+		off := addr - page
+		k := min(uint64(len(p)), pageSize-off)
+		copy(f.page(s, page)[off:off+k], p[:k])
+		p, addr = p[k:], addr+k
+	}
+	return nil
+}
+
+// Write64 implements WordWriter.
+func (f *File) Write64(addr, v uint64) error {
+	s, err := f.segment(addr, 8)
+	if err != nil {
+		return err
+	}
+	page := addr &^ (pageSize - 1)
+	if off := addr - page; off <= pageSize-8 {
+		binary.LittleEndian.PutUint64(f.page(s, page)[off:], v)
+		return nil
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	return f.WriteAt(b[:], addr)
+}
+
+// page returns the written copy of the page at addr in s, made from the
+// file's bytes on first use.
+func (f *File) page(s *Segment, addr uint64) *[pageSize]byte {
+	pg := f.pages[addr]
+	if pg == nil {
+		pg = new([pageSize]byte)
+		// The page may straddle the segment's ends; only its part
+		// inside the segment comes from the file.
+		lo := max(addr, s.Addr)
+		hi := min(addr+pageSize, s.Addr+s.Size)
+		s.fill(pg[lo-addr:hi-addr], lo)
+		f.pages[addr] = pg
+	}
+	return pg
+}
+
+// CallIFunc implements Image: a file image cannot run code.
+func (f *File) CallIFunc(addr uint64) (uint64, error) { return 0, ErrNoExec }

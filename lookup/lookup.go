@@ -1,0 +1,359 @@
+// Package lookup finds the definition a symbol reference binds to, with
+// the rules of glibc's _dl_lookup_symbol_x: the scope searched in order,
+// each object through its GNU hash table (Bloom filter first) or its SysV
+// table, symbol versions matched by name and hash, hidden versions only by
+// exact reference, weak definitions taken as they come, STB_GNU_UNIQUE
+// symbols shared through one table, COPY relocations looking past the
+// executable, and the special cases of protected symbols.
+//
+// The analysis commands and the run-time linker both call Symbol; there
+// is no other implementation of these rules.
+package lookup
+
+import (
+	"debug/elf"
+	"fmt"
+
+	"ldgo/linkmap"
+	"ldgo/object"
+)
+
+// Class is a relocation's lookup class (glibc's ELF_RTYPE_CLASS_*).
+type Class int
+
+const (
+	// ClassPLT: a function reference through the PLT or a TLS
+	// reference; an undefined symbol with a value (a PLT address in the
+	// executable) is not a definition for it.
+	ClassPLT Class = 1
+	// ClassCopy: a COPY relocation, whose definition must come from
+	// outside the executable.
+	ClassCopy Class = 2
+)
+
+// Flags change how a lookup is done.
+type Flags int
+
+const (
+	// ReturnNewest makes an unversioned lookup take a symbol's default
+	// version even when it is not the oldest (dlsym does this).
+	ReturnNewest Flags = 1 << iota
+	// AddDependency records that the referencing object now depends on
+	// the dlopen'ed object that defines the symbol.
+	AddDependency
+)
+
+// Request is one symbol reference to resolve.
+type Request struct {
+	Hash object.Hash
+	// Ref is the referencing symbol and RefIndex its index in RefMap;
+	// Ref is nil for a lookup by name (dlsym).
+	Ref      *object.Sym
+	RefIndex uint32
+	RefMap   *linkmap.Map
+	// Version is the version the reference asks for, or nil.
+	Version *object.Version
+	Class   Class
+	Flags   Flags
+	// Skip starts the search after this object in the first scope, and
+	// never considers it (RTLD_NEXT).
+	Skip *linkmap.Map
+}
+
+// Result is the definition a reference binds to. Map is nil when none was
+// found (only for weak references, which then resolve to zero).
+type Result struct {
+	Map   *linkmap.Map
+	Index uint32
+	Sym   object.Sym
+	// Protected is set when the reference is to a protected symbol; glibc
+	// then calls it a "protected symbol" in its bindings trace.
+	Protected bool
+}
+
+// UndefinedError is a strong reference with no definition.
+type UndefinedError struct {
+	Ref     *linkmap.Map
+	Name    string
+	Version string
+}
+
+func (e *UndefinedError) Error() string {
+	if e.Version != "" {
+		return fmt.Sprintf("undefined symbol: %s, version %s", e.Name, e.Version)
+	}
+	return "undefined symbol: " + e.Name
+}
+
+// Binding is what a successful lookup reports to a tracer: glibc's
+// LD_DEBUG=bindings line.
+type Binding struct {
+	Ref, Def  *linkmap.Map
+	Name      string
+	Version   *object.Version
+	Protected bool
+}
+
+// Linker holds the state lookups share within one namespace.
+type Linker struct {
+	unique map[string]uniqueDef
+	// OnBind, if set, sees every successful lookup.
+	OnBind func(Binding)
+	// OnSearch, if set, sees every object a lookup searches
+	// (LD_DEBUG=symbols).
+	OnSearch func(name string, m *linkmap.Map)
+	// Warn, if set, receives glibc's warnings (protected symbols).
+	Warn func(format string, args ...any)
+	// Lookups counts calls of Symbol (glibc's "number of relocations").
+	Lookups uint64
+}
+
+type uniqueDef struct {
+	m   *linkmap.Map
+	idx uint32
+	sym object.Sym
+}
+
+// Symbol looks req up in scope, a list of searchlists searched in order.
+func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
+	l.Lookups++
+	start := 0
+	if req.Skip != nil && len(scope) > 0 {
+		for start < len(scope[0]) && scope[0][start] != req.Skip {
+			start++
+		}
+	}
+	var res Result
+	found := false
+	for i, list := range scope {
+		from := 0
+		if i == 0 {
+			from = start
+		}
+		if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
+			found = true
+			break
+		}
+	}
+	if !found && res.Map == nil {
+		if req.Ref == nil || req.Ref.Bind() != elf.STB_WEAK {
+			e := &UndefinedError{Ref: req.RefMap, Name: req.Hash.Name}
+			if req.Version != nil {
+				e.Version = req.Version.Name
+			}
+			return Result{}, e
+		}
+		return Result{}, nil
+	}
+
+	if req.Ref != nil && req.Ref.Visibility() == elf.STV_PROTECTED {
+		res.Protected = true
+		// A protected symbol binds to its own object when that object
+		// defines it; which definition the search finds decides how.
+		if req.Class == ClassPLT {
+			if res.Map != req.RefMap {
+				res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
+			}
+		} else {
+			var pv Result
+			for i, list := range scope {
+				from := 0
+				if i == 0 {
+					from = start
+				}
+				if l.searchList(list, from, req, ClassPLT, nil, &pv) {
+					break
+				}
+			}
+			if pv.Map != nil && pv.Map != req.RefMap {
+				res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
+			}
+		}
+	}
+
+	if res.Map.Kind == linkmap.Loaded && req.Flags&AddDependency != 0 && req.RefMap != nil {
+		addDependency(req.RefMap, res.Map)
+	}
+	res.Map.Used = true
+	if l.OnBind != nil {
+		l.OnBind(Binding{Ref: req.RefMap, Def: res.Map, Name: req.Hash.Name, Version: req.Version, Protected: res.Protected})
+	}
+	return res, nil
+}
+
+// searchList is glibc's do_lookup_x over one searchlist from index from.
+// It reports whether the search is over (a definition was taken).
+func (l *Linker) searchList(list []*linkmap.Map, from int, req *Request, class Class, refMap *linkmap.Map, res *Result) bool {
+	for _, m := range list[from:] {
+		if m == req.Skip || m.Removed || m.Faked {
+			continue
+		}
+		if class&ClassCopy != 0 && m.Kind == linkmap.Executable {
+			continue
+		}
+		if l.OnSearch != nil {
+			l.OnSearch(req.Hash.Name, m)
+		}
+		obj := m.Obj
+		if !obj.HasHashTable() {
+			continue
+		}
+		var (
+			hit         bool
+			idx         uint32
+			numVersions int
+			versioned   uint32
+		)
+		obj.Candidates(&req.Hash, func(i uint32) bool {
+			if matches(obj, i, req, class, &numVersions, &versioned) {
+				hit, idx = true, i
+				return false
+			}
+			return true
+		})
+		if !hit && numVersions == 1 {
+			// One versioned definition of an unversioned reference: no
+			// ambiguity, take it.
+			hit, idx = true, versioned
+		}
+		if !hit {
+			continue
+		}
+		sym := obj.Symbol(idx)
+		if v := sym.Visibility(); v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
+			continue
+		}
+		if sym.Visibility() == elf.STV_PROTECTED {
+			l.checkProtected(req, class, refMap, m)
+		}
+		switch sym.Bind() {
+		case elf.STB_WEAK, elf.STB_GLOBAL:
+			*res = Result{Map: m, Index: idx, Sym: sym}
+			return true
+		case stbGNUUnique:
+			*res = l.uniqueLookup(req, class, m, idx, sym)
+			return true
+		}
+		// Local symbols are ignored, and so is the rest of this object.
+	}
+	return false
+}
+
+// matches is glibc's check_match for symbol i of obj.
+func matches(obj *object.Object, i uint32, req *Request, class Class, numVersions *int, versioned *uint32) bool {
+	sym := obj.Symbol(i)
+	stt := sym.Type()
+	if sym.Value == 0 && sym.Shndx != elf.SHN_ABS && stt != elf.STT_TLS {
+		return false
+	}
+	if class&ClassPLT != 0 && sym.Shndx == elf.SHN_UNDEF {
+		return false
+	}
+	switch stt {
+	case elf.STT_NOTYPE, elf.STT_OBJECT, elf.STT_FUNC, elf.STT_COMMON, elf.STT_TLS, elf.STT_GNU_IFUNC:
+	default:
+		return false
+	}
+	if !obj.HasVersym() {
+		return true
+	}
+	vs := obj.Versym(i)
+	if req.Version != nil {
+		ndx := int(vs & 0x7fff)
+		var def object.Version
+		if ndx < len(obj.Versions) {
+			def = obj.Versions[ndx]
+		}
+		if (def.Hash != req.Version.Hash || def.Name != req.Version.Name) &&
+			(req.Version.Hidden || def.Hash != 0 || vs&object.VersymHidden != 0) {
+			return false
+		}
+		return true
+	}
+	// An unversioned reference takes an unversioned or base-version
+	// definition at once; other versions count, and one non-hidden
+	// version alone is taken if nothing better turns up.
+	limit := uint16(3)
+	if req.Flags&ReturnNewest != 0 {
+		limit = 2
+	}
+	if vs&0x7fff >= limit {
+		if vs&object.VersymHidden == 0 {
+			if *numVersions == 0 {
+				*versioned = i
+			}
+			*numVersions++
+		}
+		return false
+	}
+	return true
+}
+
+func (l *Linker) uniqueLookup(req *Request, class Class, m *linkmap.Map, idx uint32, sym object.Sym) Result {
+	if l.unique == nil {
+		l.unique = make(map[string]uniqueDef)
+	}
+	name := req.Hash.Name
+	if u, ok := l.unique[name]; ok {
+		if class&ClassCopy != 0 {
+			// The central copy may need initialising from the
+			// definition the COPY relocation reads.
+			return Result{Map: m, Index: idx, Sym: sym}
+		}
+		return Result{Map: u.m, Index: u.idx, Sym: u.sym}
+	}
+	if class&ClassCopy != 0 && req.Ref != nil {
+		// The executable's copy becomes the one definition.
+		l.unique[name] = uniqueDef{req.RefMap, req.RefIndex, *req.Ref}
+	} else {
+		l.unique[name] = uniqueDef{m, idx, sym}
+		if m.Kind == linkmap.Loaded {
+			m.NoDelete = true
+		}
+	}
+	return Result{Map: m, Index: idx, Sym: sym}
+}
+
+func (l *Linker) checkProtected(req *Request, class Class, refMap, def *linkmap.Map) {
+	if refMap == nil || refMap.Kind != linkmap.Executable || l.Warn == nil || req.Ref == nil {
+		return
+	}
+	switch {
+	case class&ClassCopy != 0:
+		l.Warn("warning: copy relocation against non-copyable protected symbol `%s' in `%s'\n", req.Hash.Name, def.Name)
+	case class&ClassPLT != 0 && req.Ref.Value != 0 && req.Ref.Shndx == elf.SHN_UNDEF:
+		l.Warn("warning: direct reference to protected function `%s' in `%s' may break pointer equality\n", req.Hash.Name, def.Name)
+	}
+}
+
+// addDependency records that ref binds into the dlopen'ed def, so def is
+// not unloaded before ref (glibc's add_dependency).
+func addDependency(ref, def *linkmap.Map) {
+	if ref == def || def.NoDelete {
+		return
+	}
+	for _, m := range ref.Initfini {
+		if m == def {
+			return
+		}
+	}
+	for _, m := range ref.Needed {
+		if m == def {
+			return
+		}
+	}
+	for _, m := range ref.Reldeps {
+		if m == def {
+			return
+		}
+	}
+	if ref.Kind != linkmap.Loaded {
+		// An object that is never unloaded pins what it binds to.
+		def.NoDelete = true
+		return
+	}
+	ref.Reldeps = append(ref.Reldeps, def)
+}
+
+// stbGNUUnique is STB_GNU_UNIQUE, which debug/elf does not name.
+const stbGNUUnique elf.SymBind = 10

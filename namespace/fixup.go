@@ -1,0 +1,75 @@
+package namespace
+
+import (
+	"debug/elf"
+	"fmt"
+
+	"ldgo/linkmap"
+	"ldgo/lookup"
+	"ldgo/object"
+)
+
+// Fixup binds PLT slot i of m's DT_JMPREL table the way glibc's _dl_fixup
+// does at a first call: the symbol is looked up in m's scope (unless the
+// reference has non-default visibility, which binds to m itself), the
+// addend is added, an IFUNC's resolver is run (unless skipIFunc), and the
+// target address returned along with the slot's address. Fixup does not
+// write the GOT; the caller does, unless LD_BIND_NOT asks it not to.
+func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot uint64, def *linkmap.Map, err error) {
+	tab, err := m.Obj.Relas(m.Obj.Dyn.JmpRel)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if i < 0 || i >= tab.Len() {
+		return 0, 0, nil, fmt.Errorf("%s: PLT relocation %d out of range", m.Name, i)
+	}
+	rel := tab.At(i)
+	if rel.Type != elf.R_X86_64_JMP_SLOT {
+		return 0, 0, nil, &LoadError{Name: m.Name, Err: fmt.Errorf("unexpected PLT reloc type 0x%02x", uint32(rel.Type))}
+	}
+	if uint64(rel.Sym) >= uint64(m.Obj.NumSymbols()) {
+		return 0, 0, nil, &LoadError{Name: m.Name, Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())}
+	}
+	ref := m.Obj.Symbol(rel.Sym)
+	slot = m.Addr(rel.Off)
+	sym := ref
+	def = m
+	if ref.Visibility() == elf.STV_DEFAULT {
+		req := &lookup.Request{
+			Hash:     object.NewHash(m.Obj.SymbolName(rel.Sym)),
+			Ref:      &ref,
+			RefIndex: rel.Sym,
+			RefMap:   m,
+			Class:    lookup.ClassPLT,
+			Flags:    lookup.AddDependency,
+		}
+		if v, _ := m.Obj.SymbolVersion(rel.Sym); v != nil {
+			req.Version = v
+		}
+		res, err := ns.Linker.Symbol(m.Scope, req)
+		if err != nil {
+			return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}
+		}
+		if res.Map == nil {
+			return uint64(rel.Addend), slot, nil, nil
+		}
+		def, sym = res.Map, res.Sym
+	}
+	target = symbolAddress(def, &sym) + uint64(rel.Addend)
+	if sym.Type() == elf.STT_GNU_IFUNC && !skipIFunc {
+		target, err = ns.mapper.Env().CallIFunc(target)
+		if err != nil {
+			return 0, slot, def, err
+		}
+	}
+	return target, slot, def, nil
+}
+
+// PLTSlots returns the number of m's PLT relocations.
+func PLTSlots(m *linkmap.Map) int {
+	tab, err := m.Obj.Relas(m.Obj.Dyn.JmpRel)
+	if err != nil {
+		return 0
+	}
+	return tab.Len()
+}

@@ -1,0 +1,277 @@
+package object
+
+import (
+	"debug/elf"
+	"errors"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Source hands out an object's bytes by link-time virtual address.
+type Source interface {
+	// Bytes returns the n bytes at link-time address addr, or an error if
+	// the range is not wholly inside one loaded segment's contents.
+	Bytes(addr, n uint64) ([]byte, error)
+}
+
+// Header is the part of the ELF header the loader checks.
+type Header struct {
+	Type      elf.Type
+	Machine   elf.Machine
+	Entry     uint64
+	Phoff     uint64
+	Phentsize uint16
+	Phnum     uint16
+}
+
+// gnuABIMax is glibc's LIBC_ABI_MAX on x86-64.
+const gnuABIMax = 4
+
+// FileID identifies a file as glibc does to load each file once.
+type FileID struct {
+	Dev, Ino uint64
+}
+
+// File is an object file mapped read-only into memory.
+type File struct {
+	*Object
+	ID    FileID
+	Size  int64
+	Mtime int64 // nanoseconds
+	data  []byte
+}
+
+// fileSource reads through a file's PT_LOAD segments.
+type fileSource struct {
+	name  string
+	data  []byte
+	loads []Prog
+}
+
+func (s *fileSource) Bytes(addr, n uint64) ([]byte, error) {
+	for i := range s.loads {
+		p := &s.loads[i]
+		if addr < p.Vaddr || addr-p.Vaddr > p.Filesz || n > p.Filesz-(addr-p.Vaddr) {
+			continue
+		}
+		off := p.Off + (addr - p.Vaddr)
+		return s.data[off : off+n : off+n], nil
+	}
+	return nil, &Error{Name: s.name, Cause: "address range outside the file's loaded data"}
+}
+
+// ReadHeader checks an ELF header in the order and words of glibc's
+// open_verify. A 32-bit object yields ErrOtherClass and another machine
+// ErrOtherMachine, both wrapped in *Error: a search skips those files.
+func ReadHeader(name string, b []byte) (Header, error) {
+	var h Header
+	fail := func(cause string) (Header, error) {
+		return h, &Error{Name: name, Cause: cause}
+	}
+	if len(b) < ehdrSize {
+		return fail("file too short")
+	}
+	id := b[:elf.EI_NIDENT]
+	switch {
+	case string(id[:4]) != elf.ELFMAG:
+		return fail("invalid ELF header")
+	case elf.Class(id[elf.EI_CLASS]) != elf.ELFCLASS64:
+		return h, &Error{Name: name, Cause: ErrOtherClass.Error(), Err: ErrOtherClass}
+	case elf.Data(id[elf.EI_DATA]) != elf.ELFDATA2LSB:
+		return fail("ELF file data encoding not little-endian")
+	case elf.Version(id[elf.EI_VERSION]) != elf.EV_CURRENT:
+		return fail("ELF file version ident does not match current one")
+	case elf.OSABI(id[elf.EI_OSABI]) != elf.ELFOSABI_NONE && elf.OSABI(id[elf.EI_OSABI]) != elf.ELFOSABI_LINUX:
+		return fail("ELF file OS ABI invalid")
+	case id[elf.EI_ABIVERSION] != 0 && (elf.OSABI(id[elf.EI_OSABI]) != elf.ELFOSABI_LINUX || id[elf.EI_ABIVERSION] >= gnuABIMax):
+		// glibc accepts GNU objects up to its ABI level: unique
+		// symbols, IFUNC, absolute symbols.
+		return fail("ELF file ABI version invalid")
+	}
+	for _, c := range id[elf.EI_PAD:] {
+		if c != 0 {
+			return fail("nonzero padding in e_ident")
+		}
+	}
+	if elf.Version(le.Uint32(b[20:])) != elf.EV_CURRENT {
+		return fail("ELF file version does not match current one")
+	}
+	h.Type = elf.Type(le.Uint16(b[16:]))
+	h.Machine = elf.Machine(le.Uint16(b[18:]))
+	h.Entry = le.Uint64(b[24:])
+	h.Phoff = le.Uint64(b[32:])
+	h.Phentsize = le.Uint16(b[54:])
+	h.Phnum = le.Uint16(b[56:])
+	if h.Machine != elf.EM_X86_64 {
+		return h, &Error{Name: name, Cause: "wrong machine " + h.Machine.String(), Err: ErrOtherMachine}
+	}
+	if h.Type != elf.ET_DYN && h.Type != elf.ET_EXEC {
+		return fail("only ET_DYN and ET_EXEC can be loaded")
+	}
+	if h.Phentsize != phdrSize {
+		return fail("ELF file's phentsize not the expected size")
+	}
+	return h, nil
+}
+
+// ReadProgs decodes the program headers from b, which holds them.
+func ReadProgs(b []byte, n int) []Prog {
+	progs := make([]Prog, n)
+	for i := range progs {
+		r := b[i*phdrSize:]
+		progs[i] = Prog{
+			Type:   elf.ProgType(le.Uint32(r[0:])),
+			Flags:  elf.ProgFlag(le.Uint32(r[4:])),
+			Off:    le.Uint64(r[8:]),
+			Vaddr:  le.Uint64(r[16:]),
+			Filesz: le.Uint64(r[32:]),
+			Memsz:  le.Uint64(r[40:]),
+			Align:  le.Uint64(r[48:]),
+		}
+	}
+	return progs
+}
+
+// Open maps the file at path and reads it as an object.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return OpenFile(path, int(f.Fd()))
+}
+
+// OpenFile maps an open file and reads it as an object named name.
+// The descriptor is not kept.
+func OpenFile(name string, fd int) (*File, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &Error{Name: name, Cause: "cannot stat shared object", Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		// glibc reads the header and fails on what it gets.
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil, &Error{Name: name, Cause: "cannot read file data", Err: unix.EISDIR}
+		}
+		return nil, &Error{Name: name, Cause: "not a regular file"}
+	}
+	if st.Size < ehdrSize {
+		return nil, &Error{Name: name, Cause: "file too short"}
+	}
+	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, &Error{Name: name, Cause: "cannot map file data", Err: err}
+	}
+	file, err := parseFile(name, data)
+	if err != nil {
+		unix.Munmap(data)
+		return nil, err
+	}
+	file.ID = FileID{Dev: st.Dev, Ino: st.Ino}
+	file.Size = st.Size
+	file.Mtime = st.Mtim.Sec*1e9 + st.Mtim.Nsec
+	return file, nil
+}
+
+// ParseBytes reads an object from a file's contents held in memory.
+func ParseBytes(name string, data []byte) (*Object, error) {
+	f, err := parseFile(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return f.Object, nil
+}
+
+func parseFile(name string, data []byte) (*File, error) {
+	hdr, err := ReadHeader(name, data)
+	if err != nil {
+		return nil, err
+	}
+	n := uint64(hdr.Phnum) * phdrSize
+	if hdr.Phoff > uint64(len(data)) || n > uint64(len(data))-hdr.Phoff {
+		return nil, &Error{Name: name, Cause: "cannot read file data", Err: errors.New("program headers outside the file")}
+	}
+	progs := ReadProgs(data[hdr.Phoff:], int(hdr.Phnum))
+	src := &fileSource{name: name, data: data}
+	for _, p := range progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		if p.Off > uint64(len(data)) || p.Filesz > uint64(len(data))-p.Off {
+			return nil, &Error{Name: name, Cause: "file too short", Err: errors.New("segment extends past the end of the file")}
+		}
+		src.loads = append(src.loads, p)
+	}
+	obj, err := Parse(name, hdr, progs, src, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	return &File{Object: obj, data: data}, nil
+}
+
+// Data returns the whole file's bytes.
+func (f *File) Data() []byte { return f.data }
+
+// Close unmaps the file. The object must not be used afterwards.
+func (f *File) Close() error {
+	if f.data == nil {
+		return nil
+	}
+	err := unix.Munmap(f.data)
+	f.data = nil
+	return err
+}
+
+// memorySource reads an object mapped in this process at base.
+type memorySource struct {
+	name  string
+	base  uintptr
+	loads []Prog
+}
+
+func (s *memorySource) Bytes(addr, n uint64) ([]byte, error) {
+	for i := range s.loads {
+		p := &s.loads[i]
+		if addr < p.Vaddr || addr-p.Vaddr > p.Memsz || n > p.Memsz-(addr-p.Vaddr) {
+			continue
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		return unsafe.Slice((*byte)(Pointer(s.base+uintptr(addr))), n), nil
+	}
+	return nil, &Error{Name: s.name, Cause: "address range outside the mapped segments"}
+}
+
+// FromMemory reads an object that is already mapped in this process at
+// base (its l_addr), given its program headers as they are in memory.
+// dynRelocated says whether glibc's ld.so loaded it and so rewrote the
+// pointers in a writable dynamic section (see Parse).
+func FromMemory(name string, base uintptr, progs []Prog, dynRelocated bool) (*Object, error) {
+	src := &memorySource{name: name, base: base}
+	for _, p := range progs {
+		if p.Type == elf.PT_LOAD {
+			src.loads = append(src.loads, p)
+		}
+	}
+	hdr := Header{Type: elf.ET_DYN}
+	// The ELF header sits at the start of the first segment when the
+	// segment maps file offset 0, as every linker lays it out.
+	if len(src.loads) > 0 && src.loads[0].Off == 0 {
+		if b, err := src.Bytes(src.loads[0].Vaddr, ehdrSize); err == nil {
+			hdr.Type = elf.Type(le.Uint16(b[16:]))
+			hdr.Entry = le.Uint64(b[24:])
+			hdr.Phoff = le.Uint64(b[32:])
+		}
+	}
+	return Parse(name, hdr, progs, src, uint64(base), dynRelocated)
+}
+
+// Pointer turns an address in this process's memory that no Go value
+// holds into a pointer (the memory belongs to mapped objects, not to Go).
+func Pointer(addr uintptr) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&addr))
+}

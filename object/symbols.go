@@ -1,0 +1,321 @@
+package object
+
+import "debug/elf"
+
+// Sym is one dynamic symbol table entry.
+type Sym struct {
+	Name  uint32 // offset in the dynamic string table
+	Info  byte
+	Other byte
+	Shndx elf.SectionIndex
+	Value uint64
+	Size  uint64
+}
+
+// Bind returns the symbol's binding (STB_*).
+func (s *Sym) Bind() elf.SymBind { return elf.SymBind(s.Info >> 4) }
+
+// Type returns the symbol's type (STT_*).
+func (s *Sym) Type() elf.SymType { return elf.SymType(s.Info & 0xf) }
+
+// Visibility returns the symbol's visibility (STV_*).
+func (s *Sym) Visibility() elf.SymVis { return elf.SymVis(s.Other & 3) }
+
+// Undefined reports whether the symbol is a reference, not a definition.
+func (s *Sym) Undefined() bool { return s.Shndx == elf.SHN_UNDEF }
+
+// gnuHash is a DT_GNU_HASH table.
+type gnuHash struct {
+	nbuckets  uint32
+	symoffset uint32
+	bloomMask uint32 // bloom size - 1 (a power of two)
+	shift     uint32
+	bloom     []byte
+	buckets   []byte
+	chains    []byte // from symoffset on
+}
+
+// sysvHash is a DT_HASH table.
+type sysvHash struct {
+	nbuckets uint32
+	buckets  []byte
+	chains   []byte
+}
+
+// GNUHash is the DT_GNU_HASH function of a symbol name.
+func GNUHash(name string) uint32 {
+	h := uint32(5381)
+	for i := 0; i < len(name); i++ {
+		h = h*33 + uint32(name[i])
+	}
+	return h
+}
+
+// SysVHash is the DT_HASH (and version-name) hash of a name.
+func SysVHash(name string) uint32 {
+	var h uint32
+	for i := 0; i < len(name); i++ {
+		h = h<<4 + uint32(name[i])
+		g := h & 0xf0000000
+		if g != 0 {
+			h ^= g >> 24
+		}
+		h &^= g
+	}
+	return h
+}
+
+func (o *Object) readSymbols() error {
+	d := &o.Dyn
+	if d.symtabAddr == 0 {
+		return nil
+	}
+	if d.HasGNUHash {
+		if err := o.readGNUHash(d.gnuAddr); err != nil {
+			return err
+		}
+	}
+	if d.HasHash {
+		if err := o.readSysVHash(d.hashAddr); err != nil {
+			return err
+		}
+	}
+	// The symbol count: DT_HASH states it; with only DT_GNU_HASH it is
+	// one past the last chain that any bucket reaches; without either,
+	// only relocations reference symbols and the segment bounds them.
+	switch {
+	case o.sysv != nil:
+		o.nsyms = len(o.sysv.chains) / 4
+	case o.gnu != nil:
+		n, err := o.gnu.count()
+		if err != nil {
+			return o.errorf("%v", err)
+		}
+		o.nsyms = n
+	default:
+		for _, p := range o.Progs {
+			if p.Type == elf.PT_LOAD && d.symtabAddr >= p.Vaddr && d.symtabAddr-p.Vaddr < p.Filesz {
+				o.nsyms = int((p.Filesz - (d.symtabAddr - p.Vaddr)) / symSize)
+			}
+		}
+	}
+	tab, err := o.src.Bytes(d.symtabAddr, uint64(o.nsyms)*symSize)
+	if err != nil {
+		return o.errorf("symbol table (%d symbols) outside the loaded segments", o.nsyms)
+	}
+	o.symtab = tab
+	if d.versymAddr != 0 {
+		vs, err := o.src.Bytes(d.versymAddr, uint64(o.nsyms)*2)
+		if err != nil {
+			return o.errorf("version symbol table outside the loaded segments")
+		}
+		o.versym = vs
+	}
+	return nil
+}
+
+func (o *Object) readGNUHash(addr uint64) error {
+	hdr, err := o.src.Bytes(addr, 16)
+	if err != nil {
+		return o.errorf("GNU hash table outside the loaded segments")
+	}
+	h := &gnuHash{
+		nbuckets:  le.Uint32(hdr),
+		symoffset: le.Uint32(hdr[4:]),
+		shift:     le.Uint32(hdr[12:]),
+	}
+	bloomSize := le.Uint32(hdr[8:])
+	if bloomSize == 0 || bloomSize&(bloomSize-1) != 0 {
+		return o.errorf("GNU hash table bloom filter size %d is not a power of two", bloomSize)
+	}
+	h.bloomMask = bloomSize - 1
+	addr += 16
+	if h.bloom, err = o.src.Bytes(addr, uint64(bloomSize)*8); err != nil {
+		return o.errorf("GNU hash bloom filter outside the loaded segments")
+	}
+	addr += uint64(bloomSize) * 8
+	if h.buckets, err = o.src.Bytes(addr, uint64(h.nbuckets)*4); err != nil {
+		return o.errorf("GNU hash buckets outside the loaded segments")
+	}
+	addr += uint64(h.nbuckets) * 4
+	// The chain array's length is not stated; take what the segment
+	// holds and let the walk stop at its end.
+	for _, p := range o.Progs {
+		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr-p.Vaddr <= p.Filesz {
+			h.chains, _ = o.src.Bytes(addr, p.Filesz-(addr-p.Vaddr))
+			break
+		}
+	}
+	h.chains = h.chains[:len(h.chains)&^3]
+	o.gnu = h
+	return nil
+}
+
+func (h *gnuHash) bucket(i uint32) uint32 { return le.Uint32(h.buckets[4*i:]) }
+
+// chain returns the chain word of symbol idx, and false past the table.
+func (h *gnuHash) chain(idx uint32) (uint32, bool) {
+	if idx < h.symoffset {
+		return 0, false
+	}
+	off := uint64(idx-h.symoffset) * 4
+	if off+4 > uint64(len(h.chains)) {
+		return 0, false
+	}
+	return le.Uint32(h.chains[off:]), true
+}
+
+func (h *gnuHash) count() (int, error) {
+	var last uint32
+	for i := uint32(0); i < h.nbuckets; i++ {
+		if b := h.bucket(i); b > last {
+			last = b
+		}
+	}
+	if last == 0 {
+		return int(h.symoffset), nil
+	}
+	for idx := last; ; idx++ {
+		w, ok := h.chain(idx)
+		if !ok {
+			return 0, errString("GNU hash chain runs past the end of its segment")
+		}
+		if w&1 != 0 {
+			return int(idx) + 1, nil
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func (o *Object) readSysVHash(addr uint64) error {
+	hdr, err := o.src.Bytes(addr, 8)
+	if err != nil {
+		return o.errorf("hash table outside the loaded segments")
+	}
+	h := &sysvHash{nbuckets: le.Uint32(hdr)}
+	nchain := le.Uint32(hdr[4:])
+	if h.buckets, err = o.src.Bytes(addr+8, uint64(h.nbuckets)*4); err != nil {
+		return o.errorf("hash buckets outside the loaded segments")
+	}
+	if h.chains, err = o.src.Bytes(addr+8+uint64(h.nbuckets)*4, uint64(nchain)*4); err != nil {
+		return o.errorf("hash chains outside the loaded segments")
+	}
+	o.sysv = h
+	return nil
+}
+
+// NumSymbols returns the number of entries in the dynamic symbol table.
+func (o *Object) NumSymbols() int { return o.nsyms }
+
+// Symbol returns symbol i; i must be below NumSymbols.
+func (o *Object) Symbol(i uint32) Sym {
+	b := o.symtab[uint64(i)*symSize:]
+	return Sym{
+		Name:  le.Uint32(b),
+		Info:  b[4],
+		Other: b[5],
+		Shndx: elf.SectionIndex(le.Uint16(b[6:])),
+		Value: le.Uint64(b[8:]),
+		Size:  le.Uint64(b[16:]),
+	}
+}
+
+// SymbolName returns the name of symbol i.
+func (o *Object) SymbolName(i uint32) string {
+	return o.String(le.Uint32(o.symtab[uint64(i)*symSize:]))
+}
+
+// nameIs reports whether the string at offset off is name, without
+// allocating.
+func (o *Object) nameIs(off uint32, name string) bool {
+	end := uint64(off) + uint64(len(name))
+	if end >= uint64(len(o.strtab)) {
+		return false
+	}
+	return o.strtab[end] == 0 && string(o.strtab[off:end]) == name
+}
+
+// Versym returns the version index word of symbol i (0 when the object has
+// no DT_VERSYM).
+func (o *Object) Versym(i uint32) uint16 {
+	if o.versym == nil {
+		return 0
+	}
+	return le.Uint16(o.versym[2*uint64(i):])
+}
+
+// HasVersym reports whether the object has a DT_VERSYM table.
+func (o *Object) HasVersym() bool { return o.versym != nil }
+
+// HasHashTable reports whether the object can be searched for symbols.
+func (o *Object) HasHashTable() bool {
+	return (o.gnu != nil && o.gnu.nbuckets > 0) || (o.sysv != nil && o.sysv.nbuckets > 0)
+}
+
+// Hash is a symbol name hashed once for every table it is looked up in.
+type Hash struct {
+	Name     string
+	GNU      uint32
+	sysv     uint32
+	sysvDone bool
+}
+
+// NewHash hashes name for lookups.
+func NewHash(name string) Hash { return Hash{Name: name, GNU: GNUHash(name)} }
+
+// Candidates calls yield with the index of each symbol in o whose name is
+// h.Name, in hash-chain order, as glibc's do_lookup_x walks them: through
+// the GNU hash table (after its Bloom filter) when there is one, else the
+// SysV table. It stops when yield returns false.
+func (o *Object) Candidates(h *Hash, yield func(idx uint32) bool) {
+	if g := o.gnu; g != nil {
+		if g.nbuckets == 0 {
+			return
+		}
+		word := le.Uint64(g.bloom[8*((h.GNU/64)&g.bloomMask):])
+		if (word>>(h.GNU%64))&(word>>((h.GNU>>g.shift)%64))&1 == 0 {
+			return
+		}
+		idx := g.bucket(h.GNU % g.nbuckets)
+		if idx == 0 {
+			return
+		}
+		for ; ; idx++ {
+			w, ok := g.chain(idx)
+			if !ok || uint64(idx) >= uint64(o.nsyms) {
+				return
+			}
+			if (w^h.GNU)>>1 == 0 && o.nameIs(le.Uint32(o.symtab[uint64(idx)*symSize:]), h.Name) {
+				if !yield(idx) {
+					return
+				}
+			}
+			if w&1 != 0 {
+				return
+			}
+		}
+	}
+	if s := o.sysv; s != nil {
+		if s.nbuckets == 0 {
+			return
+		}
+		if !h.sysvDone {
+			h.sysv, h.sysvDone = SysVHash(h.Name), true
+		}
+		nchain := uint32(len(s.chains) / 4)
+		idx := le.Uint32(s.buckets[4*(h.sysv%s.nbuckets):])
+		// A chain can loop in a hostile file: no chain is longer than
+		// the table.
+		for steps := uint32(0); idx != 0 && idx < nchain && steps <= nchain; steps++ {
+			if uint64(idx) < uint64(o.nsyms) && o.nameIs(le.Uint32(o.symtab[uint64(idx)*symSize:]), h.Name) {
+				if !yield(idx) {
+					return
+				}
+			}
+			idx = le.Uint32(s.chains[4*idx:])
+		}
+	}
+}

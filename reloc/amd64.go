@@ -1,0 +1,207 @@
+// Package reloc says what each x86-64 dynamic relocation writes. The
+// formulas are the psABI's, in its terms:
+//
+//	A  the addend
+//	B  the base address of the object being relocated (l_addr)
+//	P  the place: the run-time address being written
+//	S  the run-time address of the symbol the relocation refers to
+//	Z  the size of that symbol
+//
+// plus, for thread-local storage, the defining module's id and its static
+// TLS offset. Values are written through an image.Image, so the file image
+// of the analysis commands and the process memory of `ldgo run` share this
+// one implementation.
+package reloc
+
+import (
+	"debug/elf"
+	"fmt"
+	"math"
+
+	"ldgo/image"
+	"ldgo/linkmap"
+	"ldgo/lookup"
+)
+
+// R_X86_64_RELATIVE64 is not named by debug/elf.
+const R_X86_64_RELATIVE64 elf.R_X86_64 = 38
+
+// Class returns the lookup class of a relocation type (glibc's
+// elf_machine_type_class).
+func Class(t elf.R_X86_64) lookup.Class {
+	switch t {
+	case elf.R_X86_64_JMP_SLOT, elf.R_X86_64_DTPMOD64, elf.R_X86_64_DTPOFF64,
+		elf.R_X86_64_TPOFF64, elf.R_X86_64_TLSDESC:
+		return lookup.ClassPLT
+	case elf.R_X86_64_COPY:
+		return lookup.ClassCopy
+	}
+	return 0
+}
+
+// UsesSymbol reports whether a relocation of type t looks its symbol up.
+func UsesSymbol(t elf.R_X86_64) bool {
+	switch t {
+	case elf.R_X86_64_NONE, elf.R_X86_64_RELATIVE, R_X86_64_RELATIVE64, elf.R_X86_64_IRELATIVE:
+		return false
+	}
+	return true
+}
+
+// Env is what relocations need beyond memory: running IFUNC resolvers
+// (through the image) and the thread-local storage layout.
+type Env interface {
+	image.Image
+	// StaticTLSOffset returns def's offset below the thread pointer,
+	// giving it static TLS if it has none yet.
+	StaticTLSOffset(def *linkmap.Map) (uint64, error)
+	// TLSDescriptor returns the two words of a TLS descriptor for the
+	// variable at offset off in def's block (def nil: an unresolved weak
+	// reference, with off the addend).
+	TLSDescriptor(def *linkmap.Map, off uint64) (entry, arg uint64, err error)
+}
+
+// Terms are the values a relocation's formula uses.
+type Terms struct {
+	A int64
+	B uint64
+	P uint64
+	// S is the symbol's run-time address; zero when the reference is an
+	// unresolved weak one (Def nil).
+	S uint64
+	Z uint64
+	// Def is the defining object; nil for relocations without a symbol
+	// and for unresolved weak references.
+	Def *linkmap.Map
+	// Value is the symbol's st_value: for TLS symbols, the offset in the
+	// defining module's block.
+	Value uint64
+	// IFunc says S is an IFUNC resolver to call for the real address.
+	IFunc bool
+	// RefSize is the referencing symbol's size (for COPY).
+	RefSize uint64
+}
+
+// Warning is a problem glibc reports without failing.
+type Warning struct{ Msg string }
+
+func (w *Warning) Error() string { return w.Msg }
+
+// Apply writes relocation t with terms v. It returns a *Warning for what
+// glibc only warns about (overflow, COPY size mismatch), after writing.
+func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) error {
+	switch t {
+	case elf.R_X86_64_NONE:
+		return nil
+	case elf.R_X86_64_RELATIVE, R_X86_64_RELATIVE64:
+		return image.Write64(env, v.P, v.B+uint64(v.A))
+	case elf.R_X86_64_IRELATIVE:
+		target := v.B + uint64(v.A)
+		if !skipIFunc {
+			r, err := env.CallIFunc(target)
+			if err != nil {
+				return err
+			}
+			target = r
+		}
+		return image.Write64(env, v.P, target)
+	}
+
+	S := v.S
+	if v.IFunc && v.Def != nil && !skipIFunc {
+		r, err := env.CallIFunc(S)
+		if err != nil {
+			return err
+		}
+		S = r
+	}
+	switch t {
+	case elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT:
+		return image.Write64(env, v.P, S)
+	case elf.R_X86_64_64:
+		return image.Write64(env, v.P, S+uint64(v.A))
+	case elf.R_X86_64_32:
+		val := S + uint64(v.A)
+		if err := image.Write32(env, v.P, uint32(val)); err != nil {
+			return err
+		}
+		if val > math.MaxUint32 {
+			return &Warning{"causes overflow in R_X86_64_32 relocation"}
+		}
+		return nil
+	case elf.R_X86_64_PC32:
+		val := S + uint64(v.A) - v.P
+		if err := image.Write32(env, v.P, uint32(val)); err != nil {
+			return err
+		}
+		if int64(val) != int64(int32(val)) {
+			return &Warning{"causes overflow in R_X86_64_PC32 relocation"}
+		}
+		return nil
+	case elf.R_X86_64_SIZE64:
+		return image.Write64(env, v.P, v.Z+uint64(v.A))
+	case elf.R_X86_64_SIZE32:
+		return image.Write32(env, v.P, uint32(v.Z+uint64(v.A)))
+	case elf.R_X86_64_DTPMOD64:
+		if v.Def == nil {
+			return nil
+		}
+		return image.Write64(env, v.P, v.Def.TLSModID)
+	case elf.R_X86_64_DTPOFF64:
+		if v.Def == nil {
+			return nil
+		}
+		return image.Write64(env, v.P, v.Value+uint64(v.A))
+	case elf.R_X86_64_TPOFF64:
+		if v.Def == nil {
+			return nil
+		}
+		off, err := env.StaticTLSOffset(v.Def)
+		if err != nil {
+			return err
+		}
+		// The block lies below the thread pointer: a negative offset.
+		return image.Write64(env, v.P, v.Value+uint64(v.A)-off)
+	case elf.R_X86_64_TLSDESC:
+		var entry, arg uint64
+		var err error
+		if v.Def == nil {
+			entry, arg, err = env.TLSDescriptor(nil, uint64(v.A))
+		} else {
+			entry, arg, err = env.TLSDescriptor(v.Def, v.Value+uint64(v.A))
+		}
+		if err != nil {
+			return err
+		}
+		if err := image.Write64(env, v.P, entry); err != nil {
+			return err
+		}
+		return image.Write64(env, v.P+8, arg)
+	case elf.R_X86_64_COPY:
+		if v.Def == nil {
+			return nil
+		}
+		if err := image.Copy(env, v.P, S, min(v.Z, v.RefSize)); err != nil {
+			return err
+		}
+		if v.Z > v.RefSize {
+			return &Warning{"has different size in shared object, consider re-linking"}
+		}
+		return nil
+	}
+	return BadTypeError{Map: m, Type: t}
+}
+
+// BadTypeError is a relocation type the dynamic linker does not handle.
+type BadTypeError struct {
+	Map  *linkmap.Map
+	Type elf.R_X86_64
+	PLT  bool
+}
+
+func (e BadTypeError) Error() string {
+	if e.PLT {
+		return fmt.Sprintf("unexpected PLT reloc type 0x%02x", uint32(e.Type))
+	}
+	return fmt.Sprintf("unexpected reloc type 0x%02x", uint32(e.Type))
+}

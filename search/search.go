@@ -1,0 +1,548 @@
+// Package search finds shared libraries the way glibc 2.36's ld.so does on
+// Debian x86-64: a name with a slash is a path; any other name is looked
+// for in the RPATHs of the requesting object and its loaders (unless the
+// requester has a RUNPATH), LD_LIBRARY_PATH, the requester's RUNPATH,
+// /etc/ld.so.cache and the system directories, each directory tried with
+// the glibc-hwcaps and legacy hardware-capability subdirectories first.
+//
+// Directory knowledge is shared as glibc shares it: a directory found not
+// to exist is not tried again, whichever list names it. Every result
+// records the rule that found it and every path tried, so a user can see
+// why a library was or was not found.
+package search
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+
+	"ldgo/object"
+)
+
+// DefaultDirs are glibc's system search directories on Debian x86-64.
+var DefaultDirs = []string{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"}
+
+// Rule is the step of the search that found a library.
+type Rule int
+
+const (
+	// ByPath: the name contains a slash and is opened as given.
+	ByPath Rule = iota
+	ByRPATH
+	ByLibraryPath
+	ByRUNPATH
+	ByCache
+	ByDefault
+)
+
+var ruleNames = [...]string{"path", "RPATH", "LD_LIBRARY_PATH", "RUNPATH", "ld.so.cache", "system search path"}
+
+func (r Rule) String() string {
+	if int(r) < len(ruleNames) {
+		return ruleNames[r]
+	}
+	return "unknown"
+}
+
+// Config changes how libraries are searched for.
+type Config struct {
+	// LibraryPath is LD_LIBRARY_PATH; LibraryPathWhat names its source
+	// in messages ("LD_LIBRARY_PATH", or "--library-path").
+	LibraryPath     string
+	LibraryPathWhat string
+	// InhibitCache skips /etc/ld.so.cache (ld.so --inhibit-cache).
+	InhibitCache bool
+	// CacheFile is the cache to read; empty means DefaultCacheFile.
+	CacheFile string
+	// SystemDirs replace DefaultDirs when set; each ends in '/'.
+	SystemDirs []string
+	// Caps are the hardware capabilities; nil means this machine's.
+	Caps *Caps
+	// Debug, when set, receives the lines glibc prints for
+	// LD_DEBUG=libs, without the pid prefix.
+	Debug func(line string)
+}
+
+// Requester is an object that asks for libraries, as the search sees it.
+type Requester struct {
+	// Name is how messages name the object (the program's name as given
+	// for the main program).
+	Name string
+	// Origin is $ORIGIN for the object: its directory; "" when unknown.
+	Origin string
+	Dyn    *object.Dynamic
+	// Loader is the object that caused this one to be loaded; its RPATH
+	// is searched after this one's.
+	Loader *Requester
+	// IsMain marks the program (its RPATH is searched last among RPATHs).
+	IsMain         bool
+	rpath, runpath *pathList
+}
+
+// Found is a library located by the search.
+type Found struct {
+	// Path is the file's path as glibc names the object (l_name).
+	Path string
+	File *object.File
+	Rule Rule
+	// Dir is the search directory that held it ("" for Path and Cache),
+	// and Subdir the hardware-capability subdirectory under it.
+	Dir    string
+	Subdir string
+	// From names the object whose RPATH or RUNPATH supplied Dir.
+	From string
+	// Tried lists, in order, every path opened before the one found.
+	Tried []string
+}
+
+// NotFoundError is a library that no rule found.
+type NotFoundError struct {
+	Name string
+	// Tried lists every path opened, in order.
+	Tried []string
+	// Cause is glibc's message: "cannot open shared object file", or
+	// "wrong ELF class: ELFCLASS32" when only 32-bit files were found.
+	Cause string
+	// Errno is the error of the last attempt, shown after Cause.
+	Errno error
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Errno != nil {
+		return e.Cause + ": " + e.Errno.Error()
+	}
+	return e.Cause
+}
+
+type dirStatus uint8
+
+const (
+	unknown dirStatus = iota
+	nonexisting
+	existing
+)
+
+// dir is a search directory, shared by every list that names it
+// (r_search_path_elem): its status per capability subdirectory is learned
+// once.
+type dir struct {
+	name   string // ends in '/', or "" for the current directory
+	status []dirStatus
+	// what and where are the first list's, which LD_DEBUG=libs prints.
+	what, where string
+}
+
+// pathList is one search path: an RPATH, RUNPATH, LD_LIBRARY_PATH or the
+// system directories.
+type pathList struct {
+	dirs []*dir
+	rule Rule
+	from string
+	// dead marks a list none of whose directories exist; glibc stops
+	// searching it.
+	dead bool
+}
+
+// Searcher holds what glibc's _dl_init_paths sets up: the capability
+// subdirectories, the known directories and the fixed lists.
+type Searcher struct {
+	cfg     Config
+	caps    *Caps
+	subdirs []string
+	dirs    map[string]*dir
+	system  *pathList
+	env     *pathList
+	main    *Requester
+
+	cache      *Cache
+	cacheTried bool
+}
+
+// New prepares a search for the program req: its RPATH or RUNPATH and
+// LD_LIBRARY_PATH are read now, as glibc does at start-up.
+func New(cfg Config, main *Requester) (*Searcher, error) {
+	s := &Searcher{cfg: cfg, caps: cfg.Caps, dirs: make(map[string]*dir), main: main}
+	if s.caps == nil {
+		s.caps = HostCaps()
+	}
+	s.subdirs = s.caps.Subdirs()
+	if s.cfg.LibraryPathWhat == "" {
+		s.cfg.LibraryPathWhat = "LD_LIBRARY_PATH"
+	}
+	sys := cfg.SystemDirs
+	if sys == nil {
+		sys = DefaultDirs
+	}
+	s.system = &pathList{rule: ByDefault}
+	for _, d := range sys {
+		s.system.dirs = append(s.system.dirs, s.dir(d, "system search path", ""))
+	}
+	if main != nil {
+		s.runpathOf(main)
+		s.rpathOf(main)
+	}
+	if lp := cfg.LibraryPath; lp != "" {
+		origin, platform := "", s.caps.Platform
+		if main != nil {
+			origin = main.Origin
+		}
+		expanded := ExpandDST(lp, origin, platform)
+		s.env = s.fill(expanded, ":;", s.cfg.LibraryPathWhat, "", main, ByLibraryPath)
+	}
+	return s, nil
+}
+
+// Caps returns the capabilities the search uses.
+func (s *Searcher) Caps() *Caps { return s.caps }
+
+func (s *Searcher) debug(format string, args ...any) {
+	if s.cfg.Debug != nil {
+		s.cfg.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+// dir returns the shared entry for a directory name (fillin_rpath's
+// search of GL(dl_all_dirs)).
+func (s *Searcher) dir(name, what, where string) *dir {
+	if d, ok := s.dirs[name]; ok {
+		return d
+	}
+	init := unknown
+	if !strings.HasPrefix(name, "/") {
+		// A relative directory is always tried: the current directory
+		// can change.
+		init = existing
+	}
+	d := &dir{name: name, status: make([]dirStatus, len(s.subdirs)), what: what, where: where}
+	for i := range d.status {
+		d.status[i] = init
+	}
+	s.dirs[name] = d
+	return d
+}
+
+// fill splits a path list into directories (fillin_rpath): tokens
+// expanded against req, elements that expand to nothing dropped, trailing
+// slashes normalized to one, duplicates within the list dropped. An empty
+// element is the current directory.
+func (s *Searcher) fill(list, seps, what, where string, req *Requester, rule Rule) *pathList {
+	pl := &pathList{rule: rule, from: where}
+	origin := ""
+	if req != nil {
+		origin = req.Origin
+	}
+	for _, elem := range splitKeepEmpty(list, seps) {
+		if elem != "" {
+			elem = ExpandDST(elem, origin, s.caps.Platform)
+			if elem == "" {
+				continue
+			}
+			elem = strings.TrimRight(elem, "/")
+			elem += "/"
+		}
+		d := s.dir(elem, what, where)
+		if !slices.Contains(pl.dirs, d) {
+			pl.dirs = append(pl.dirs, d)
+		}
+	}
+	if len(pl.dirs) == 0 {
+		return nil
+	}
+	return pl
+}
+
+// splitKeepEmpty splits list at any of seps, keeping empty elements.
+func splitKeepEmpty(list, seps string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(list); i++ {
+		if strings.IndexByte(seps, list[i]) >= 0 {
+			out = append(out, list[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, list[start:])
+}
+
+func (s *Searcher) rpathOf(r *Requester) *pathList {
+	if r.rpath == nil {
+		r.rpath = &pathList{dead: true}
+		if d := r.Dyn; d != nil && d.HasRpath && !d.HasRunpath {
+			if pl := s.fill(d.Rpath, ":", "RPATH", r.Name, r, ByRPATH); pl != nil {
+				r.rpath = pl
+			}
+		}
+	}
+	if r.rpath.dead {
+		return nil
+	}
+	return r.rpath
+}
+
+func (s *Searcher) runpathOf(r *Requester) *pathList {
+	if r.runpath == nil {
+		r.runpath = &pathList{dead: true}
+		if d := r.Dyn; d != nil && d.HasRunpath {
+			if pl := s.fill(d.Runpath, ":", "RUNPATH", r.Name, r, ByRUNPATH); pl != nil {
+				r.runpath = pl
+			}
+		}
+	}
+	if r.runpath.dead {
+		return nil
+	}
+	return r.runpath
+}
+
+// ExpandNeeded expands the tokens in a DT_NEEDED name of req. A token
+// whose value is unknown is an error in glibc's words.
+func (s *Searcher) ExpandNeeded(name string, req *Requester) (string, error) {
+	if !HasDST(name) {
+		return name, nil
+	}
+	origin := ""
+	if req != nil {
+		origin = req.Origin
+	}
+	out := ExpandDST(name, origin, s.caps.Platform)
+	if out == "" {
+		return "", errors.New("empty dynamic string token substitution")
+	}
+	return out, nil
+}
+
+// attempt carries one search's state: paths tried and why the last one
+// failed.
+type attempt struct {
+	name       string
+	tried      []string
+	errno      error
+	otherClass bool
+}
+
+// Find locates the library name requested by req (nil for none, as for
+// the program's preloads glibc passes the program).
+func (s *Searcher) Find(name string, req *Requester) (*Found, error) {
+	if req == nil {
+		req = s.main
+	}
+	a := &attempt{name: name, errno: syscall.ENOENT}
+	s.debug("find library=%s [0]; searching", name)
+	if strings.Contains(name, "/") {
+		path := name
+		if req != nil {
+			origin := req.Origin
+			path = ExpandDST(name, origin, s.caps.Platform)
+		}
+		f, err := s.open(a, path)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			return &Found{Path: path, File: f, Rule: ByPath, Tried: a.tried}, nil
+		}
+		return nil, a.notFound()
+	}
+	if found, err := s.findByName(a, req); found != nil || err != nil {
+		s.debug("")
+		return found, err
+	}
+	s.debug("")
+	return nil, a.notFound()
+}
+
+func (a *attempt) notFound() error {
+	if a.otherClass {
+		return &NotFoundError{Name: a.name, Tried: a.tried, Cause: "wrong ELF class: ELFCLASS32"}
+	}
+	return &NotFoundError{Name: a.name, Tried: a.tried, Cause: "cannot open shared object file", Errno: a.errno}
+}
+
+func (s *Searcher) findByName(a *attempt, req *Requester) (*Found, error) {
+	if req == nil || req.Dyn == nil || !req.Dyn.HasRunpath {
+		didMain := false
+		for l := req; l != nil; l = l.Loader {
+			if pl := s.rpathOf(l); pl != nil {
+				if f, err := s.openPath(a, pl); f != nil || err != nil {
+					return f, err
+				}
+				didMain = didMain || l == s.main
+			}
+		}
+		if !didMain && s.main != nil {
+			if pl := s.rpathOf(s.main); pl != nil {
+				if f, err := s.openPath(a, pl); f != nil || err != nil {
+					return f, err
+				}
+			}
+		}
+	}
+	if s.env != nil && !s.env.dead {
+		if f, err := s.openPath(a, s.env); f != nil || err != nil {
+			return f, err
+		}
+	}
+	if req != nil {
+		if pl := s.runpathOf(req); pl != nil {
+			if f, err := s.openPath(a, pl); f != nil || err != nil {
+				return f, err
+			}
+		}
+	}
+	nodeflib := false
+	if l := req; l != nil && l.Dyn != nil {
+		nodeflib = l.Dyn.Flags1&elf.DF_1_NODEFLIB != 0
+	}
+	if !s.cfg.InhibitCache {
+		if path := s.lookupCache(a.name); path != "" {
+			s.debug("  trying file=%s", path)
+			usable := true
+			if nodeflib {
+				for _, d := range s.system.dirs {
+					if strings.HasPrefix(path, d.name) {
+						usable = false
+					}
+				}
+			}
+			if usable {
+				f, err := s.open(a, path)
+				if err != nil {
+					return nil, err
+				}
+				if f != nil {
+					return &Found{Path: path, File: f, Rule: ByCache, Tried: a.tried[:len(a.tried)-1]}, nil
+				}
+			}
+		}
+	}
+	if !nodeflib {
+		return s.openPath(a, s.system)
+	}
+	return nil, nil
+}
+
+func (s *Searcher) lookupCache(name string) string {
+	file := s.cfg.CacheFile
+	if file == "" {
+		file = DefaultCacheFile
+	}
+	s.debug(" search cache=%s", file)
+	if !s.cacheTried {
+		s.cacheTried = true
+		s.cache, _ = LoadCache(file)
+	}
+	if s.cache == nil {
+		return ""
+	}
+	return s.cache.Lookup(name, s.caps)
+}
+
+// openPath tries every directory of a list with every capability
+// subdirectory (glibc's open_path).
+func (s *Searcher) openPath(a *attempt, pl *pathList) (*Found, error) {
+	any := false
+	lastWhat := ""
+	for i, d := range pl.dirs {
+		if s.cfg.Debug != nil && d.what != lastWhat {
+			lastWhat = d.what
+			s.printSearchPath(pl.dirs[i:], d.what, d.where)
+		}
+		hereAny := false
+		for c, sub := range s.subdirs {
+			if d.status[c] == nonexisting {
+				continue
+			}
+			path := d.name + sub + a.name
+			s.debug("  trying file=%s", path)
+			f, err := s.open(a, path)
+			if err != nil {
+				return nil, err
+			}
+			if d.status[c] == unknown {
+				if f != nil {
+					d.status[c] = existing
+				} else if st, err := os.Stat(strings.TrimSuffix(d.name+sub, "/")); err != nil || !st.IsDir() {
+					d.status[c] = nonexisting
+				} else {
+					d.status[c] = existing
+				}
+			}
+			hereAny = hereAny || d.status[c] != nonexisting
+			if f != nil {
+				return &Found{Path: path, File: f, Rule: pl.rule, Dir: d.name, Subdir: sub, From: pl.from, Tried: a.tried[:len(a.tried)-1]}, nil
+			}
+		}
+		if hereAny && a.errno != syscall.ENOENT && a.errno != syscall.EACCES {
+			// The file exists but cannot be read: glibc gives up on the
+			// list.
+			return nil, nil
+		}
+		any = any || hereAny
+	}
+	if !any && pl != s.system && pl != s.env {
+		pl.dead = true
+	}
+	return nil, nil
+}
+
+// printSearchPath is LD_DEBUG=libs's announcement of the directories a list
+// is about to try.
+func (s *Searcher) printSearchPath(dirs []*dir, what, where string) {
+	var b strings.Builder
+	b.WriteString(" search path=")
+	first := true
+	for _, d := range dirs {
+		if d.what != what {
+			break
+		}
+		for c, sub := range s.subdirs {
+			if d.status[c] == nonexisting {
+				continue
+			}
+			if !first {
+				b.WriteByte(':')
+			}
+			first = false
+			b.WriteString(strings.TrimSuffix(d.name+sub, "/"))
+		}
+	}
+	b.WriteString("\t\t(")
+	b.WriteString(what)
+	if where != "" {
+		b.WriteString(" from file ")
+		b.WriteString(where)
+	}
+	b.WriteByte(')')
+	s.debug("%s", b.String())
+}
+
+// open is glibc's open_verify during a search: a file that cannot be
+// opened, a 32-bit file or another machine's file is skipped (nil, nil);
+// a file that is not a valid ELF object stops the search with an error.
+func (s *Searcher) open(a *attempt, path string) (*object.File, error) {
+	a.tried = append(a.tried, path)
+	f, err := object.Open(path)
+	if err == nil {
+		return f, nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		a.errno = pe.Err
+		return nil, nil
+	}
+	if errors.Is(err, object.ErrOtherClass) {
+		a.otherClass = true
+		a.errno = syscall.ENOENT
+		return nil, nil
+	}
+	if errors.Is(err, object.ErrOtherMachine) {
+		a.errno = syscall.ENOENT
+		return nil, nil
+	}
+	return nil, err
+}
