@@ -124,6 +124,15 @@ func (a *Analysis) Bind(now bool) *Result {
 	res := &Result{}
 	ns := a.NS
 	lazy := false
+	// Every relocation but the relative ones may bind: size the list
+	// once.
+	n := 0
+	for _, m := range ns.Chain {
+		if d := m.Obj; d != nil && !m.Faked {
+			n += int((d.Dyn.Rela.Size+d.Dyn.JmpRel.Size)/24) - int(min(d.Dyn.RelaCount, d.Dyn.Rela.Size/24))
+		}
+	}
+	res.Bindings = make([]Binding, 0, n)
 	ns.Linker.OnBind = func(b lookup.Binding) {
 		var v string
 		if b.Version != nil {

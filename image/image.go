@@ -82,13 +82,17 @@ type Segment struct {
 	Size     uint64
 	Data     []byte
 	Writable bool
+
+	// written holds the pages relocations wrote to, indexed from the
+	// page holding Addr; each is a copy of the segment's bytes there.
+	// Two segments may share a page: each keeps its own part.
+	written []*[pageSize]byte
 }
 
 // File is the image of objects that are read, not run: words written by
 // relocations are kept in pages of their own, over the files' bytes.
 type File struct {
-	segs  []Segment
-	pages map[uint64]*[pageSize]byte
+	segs []Segment
 	// last is the segment of the previous access: relocations come in
 	// address order, mostly within one segment.
 	last int
@@ -97,12 +101,13 @@ type File struct {
 const pageSize = 4096
 
 // NewFile returns an empty file image.
-func NewFile() *File {
-	return &File{pages: make(map[uint64]*[pageSize]byte)}
-}
+func NewFile() *File { return &File{} }
 
 // Add places a segment in the image.
-func (f *File) Add(s Segment) { f.segs = append(f.segs, s) }
+func (f *File) Add(s Segment) {
+	s.written = nil
+	f.segs = append(f.segs, s)
+}
 
 func (f *File) segment(addr, n uint64) (*Segment, error) {
 	if f.last < len(f.segs) && f.segs[f.last].contains(addr, n) {
@@ -121,6 +126,11 @@ func (s *Segment) contains(addr, n uint64) bool {
 	return addr >= s.Addr && addr-s.Addr <= s.Size && n <= s.Size-(addr-s.Addr)
 }
 
+// pageIndex is the index in written of the page holding addr.
+func (s *Segment) pageIndex(addr uint64) uint64 {
+	return addr/pageSize - s.Addr/pageSize
+}
+
 // ReadAt implements Image.
 func (f *File) ReadAt(p []byte, addr uint64) error {
 	s, err := f.segment(addr, uint64(len(p)))
@@ -128,11 +138,10 @@ func (f *File) ReadAt(p []byte, addr uint64) error {
 		return err
 	}
 	for len(p) > 0 {
-		page := addr &^ (pageSize - 1)
-		off := addr - page
+		off := addr % pageSize
 		k := min(uint64(len(p)), pageSize-off)
-		if pg := f.pages[page]; pg != nil {
-			copy(p[:k], pg[off:off+k])
+		if i := s.pageIndex(addr); i < uint64(len(s.written)) && s.written[i] != nil {
+			copy(p[:k], s.written[i][off:off+k])
 		} else {
 			s.fill(p[:k], addr)
 		}
@@ -158,10 +167,9 @@ func (f *File) WriteAt(p []byte, addr uint64) error {
 		return err
 	}
 	for len(p) > 0 {
-		page := addr &^ (pageSize - 1)
-		off := addr - page
+		off := addr % pageSize
 		k := min(uint64(len(p)), pageSize-off)
-		copy(f.page(s, page)[off:off+k], p[:k])
+		copy(s.page(addr)[off:off+k], p[:k])
 		p, addr = p[k:], addr+k
 	}
 	return nil
@@ -173,9 +181,8 @@ func (f *File) Write64(addr, v uint64) error {
 	if err != nil {
 		return err
 	}
-	page := addr &^ (pageSize - 1)
-	if off := addr - page; off <= pageSize-8 {
-		binary.LittleEndian.PutUint64(f.page(s, page)[off:], v)
+	if off := addr % pageSize; off <= pageSize-8 {
+		binary.LittleEndian.PutUint64(s.page(addr)[off:], v)
 		return nil
 	}
 	var b [8]byte
@@ -183,18 +190,23 @@ func (f *File) Write64(addr, v uint64) error {
 	return f.WriteAt(b[:], addr)
 }
 
-// page returns the written copy of the page at addr in s, made from the
-// file's bytes on first use.
-func (f *File) page(s *Segment, addr uint64) *[pageSize]byte {
-	pg := f.pages[addr]
+// page returns the written copy of the page holding addr, made from the
+// segment's bytes on first use.
+func (s *Segment) page(addr uint64) *[pageSize]byte {
+	i := s.pageIndex(addr)
+	if s.written == nil {
+		s.written = make([]*[pageSize]byte, s.pageIndex(s.Addr+s.Size)+1)
+	}
+	pg := s.written[i]
 	if pg == nil {
 		pg = new([pageSize]byte)
+		start := addr &^ (pageSize - 1)
 		// The page may straddle the segment's ends; only its part
-		// inside the segment comes from the file.
-		lo := max(addr, s.Addr)
-		hi := min(addr+pageSize, s.Addr+s.Size)
-		s.fill(pg[lo-addr:hi-addr], lo)
-		f.pages[addr] = pg
+		// inside the segment comes from the segment.
+		lo := max(start, s.Addr)
+		hi := min(start+pageSize, s.Addr+s.Size)
+		s.fill(pg[lo-start:hi-start], lo)
+		s.written[i] = pg
 	}
 	return pg
 }
