@@ -120,8 +120,10 @@ type LoadError struct {
 }
 
 func (e *LoadError) Error() string {
+	// A file that is found but cannot be used is named by its path, as
+	// glibc names it, whatever name it was asked for by.
 	var oe *object.Error
-	if errors.As(e.Err, &oe) && oe.Name == e.Name {
+	if errors.As(e.Err, &oe) {
 		return oe.Error()
 	}
 	return e.Name + ": " + e.Err.Error()

@@ -209,3 +209,35 @@ func TestMissingSymbol(t *testing.T) {
 	}
 	compareAll(t, nil, prog)
 }
+
+// Libraries that need each other are loaded once each, in glibc's order.
+func TestDependencyCycle(t *testing.T) {
+	f := newFixture(t)
+	f.lib("liba.so", `int b(void); int a(void) { return 1; } int use_b(void) { return b(); }`, "-Wl,-soname,liba.so")
+	f.lib("libb.so", `int a(void); int b(void) { return a() + 1; }`, "-L.", "-la", "-Wl,-soname,libb.so", "-Wl,-rpath,"+f.dir)
+	f.lib("liba.so", `int b(void); int a(void) { return 1; } int use_b(void) { return b(); }`, "-L.", "-lb", "-Wl,-soname,liba.so", "-Wl,-rpath,"+f.dir)
+	prog := f.prog("prog", `int use_b(void); int main(void) { return use_b(); }`, "-L.", "-la", "-Wl,-rpath,"+f.dir)
+	compareAll(t, nil, prog)
+}
+
+// A file found by the search that is not an ELF object stops loading, with
+// glibc's message naming the file and the cause.
+func TestNotAnObject(t *testing.T) {
+	f := newFixture(t)
+	f.lib("libbad.so", `int bad(void) { return 1; }`)
+	prog := f.prog("prog", `int bad(void); int main(void) { return bad(); }`, "-L.", "-lbad", "-Wl,-rpath,"+f.dir)
+	f.write("libbad.so", "this is not an ELF file, but it is long enough to hold a header\n")
+	var want string
+	for _, l := range strings.Split(glibc(t, nil, "ldd", prog), "\n") {
+		if strings.Contains(l, "error while loading shared libraries") {
+			want = l
+		}
+	}
+	if want == "" {
+		t.Fatal("ldd reported no error")
+	}
+	out, status := ldgo(t, nil, "list", prog)
+	if status == 0 || strings.TrimSpace(out) != want {
+		t.Errorf("status %d, output %q; glibc says %q", status, out, want)
+	}
+}
