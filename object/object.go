@@ -40,12 +40,16 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Name, e.Cause, e.Err)
+		return fmt.Sprintf("%s: %s: %s", e.Name, e.Cause, ErrorText(e.Err))
 	}
 	return fmt.Sprintf("%s: %s", e.Name, e.Cause)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// CauseOpen is the cause of an object that cannot be opened; its Err is
+// the system's error.
+const CauseOpen = "cannot open shared object file"
 
 // ErrOtherClass is returned (wrapped in *Error) for a 32-bit ELF object:
 // glibc skips such files while searching and reports

@@ -138,7 +138,11 @@ func ReadProgs(b []byte, n int) []Prog {
 func Open(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &Error{Name: path, Cause: CauseOpen, Err: err}
 	}
 	defer f.Close()
 	return OpenFile(path, int(f.Fd()))

@@ -15,7 +15,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -114,7 +113,7 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string {
 	if e.Errno != nil {
-		return e.Cause + ": " + e.Errno.Error()
+		return e.Cause + ": " + object.ErrorText(e.Errno)
 	}
 	return e.Cause
 }
@@ -360,7 +359,7 @@ func (a *attempt) notFound() error {
 	if a.otherClass {
 		return &NotFoundError{Name: a.name, Tried: a.tried, Cause: "wrong ELF class: ELFCLASS32"}
 	}
-	return &NotFoundError{Name: a.name, Tried: a.tried, Cause: "cannot open shared object file", Errno: a.errno}
+	return &NotFoundError{Name: a.name, Tried: a.tried, Cause: object.CauseOpen, Errno: a.errno}
 }
 
 func (s *Searcher) findByName(a *attempt, req *Requester) (*Found, error) {
@@ -530,9 +529,9 @@ func (s *Searcher) open(a *attempt, path string) (*object.File, error) {
 	if err == nil {
 		return f, nil
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		a.errno = pe.Err
+	var oe *object.Error
+	if errors.As(err, &oe) && oe.Cause == object.CauseOpen {
+		a.errno = oe.Err
 		return nil, nil
 	}
 	if errors.Is(err, object.ErrOtherClass) {
