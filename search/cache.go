@@ -25,10 +25,10 @@ const (
 	newEntrySize  = 24 // flags, key, value, osversion, hwcap
 
 	// cacheDefaultID is the flags value of an x86-64 ELF library
-	// (FLAG_ELF_LIBC6 | FLAG_X8664_LIB64); flags 1 (any ELF) is accepted
-	// too.
+	// (FLAG_ELF_LIBC6 | FLAG_X8664_LIB64). It is the only value x86-64's
+	// _dl_cache_check_flags accepts: unlike the generic definition, it
+	// rejects flags 1 (FLAG_ELF), as ld.so does (TestCraftedCacheVsGlibc).
 	cacheDefaultID = 0x0303
-	cacheFlagELF   = 1
 
 	hwcapExtension     = uint64(1) << 62 // DL_CACHE_HWCAP_EXTENSION
 	hwcapISALevelMask  = 1<<10 - 1
@@ -134,37 +134,40 @@ func endianOK(flags byte) bool {
 }
 
 // setNew uses the new-format table at the start of table. glibc measures
-// string offsets from the start of the mapping holding the new header, and
-// bounds them by the whole file's size.
+// the entries' string offsets from the start of the new header (bounding
+// them, less strictly, by the whole file's size).
 func (c *Cache) setNew(table []byte, nlibs uint64) {
 	c.isNew = true
 	c.entries = table[newHeaderSize : newHeaderSize+nlibs*newEntrySize]
 	c.entrySize = newEntrySize
 	c.nlibs = int(nlibs)
 	c.strtab = table
-	c.hwcaps = loadHwcapsExtension(table)
+	c.hwcaps = loadHwcapsExtension(table, c.data)
 }
 
 // loadHwcapsExtension returns the glibc-hwcaps section of the extension
-// directory (cache_extension_load), or nil when absent or malformed.
-func loadHwcapsExtension(table []byte) []uint32 {
+// directory (cache_extension_load) that the new header at the start of
+// table points to, or nil when absent or malformed. Unlike the entries'
+// strings, the extension's offsets count from the start of the file: in a
+// file holding both formats ld.so (and ldconfig -p) read them so.
+func loadHwcapsExtension(table, file []byte) []uint32 {
 	le := binary.LittleEndian
-	size := uint64(len(table))
+	size := uint64(len(file))
 	extOff := uint64(le.Uint32(table[32:]))
 	if extOff == 0 || extOff%4 != 0 || extOff+8 > size {
 		return nil
 	}
-	if le.Uint32(table[extOff:]) != extensionMagic {
+	if le.Uint32(file[extOff:]) != extensionMagic {
 		return nil
 	}
-	count := uint64(le.Uint32(table[extOff+4:]))
+	count := uint64(le.Uint32(file[extOff+4:]))
 	if extOff+8+count*16 > size {
 		return nil
 	}
 	var base, length uint64
 	found := false
 	for i := uint64(0); i < count; i++ {
-		s := table[extOff+8+16*i:]
+		s := file[extOff+8+16*i:]
 		tag, off, n := le.Uint32(s), uint64(le.Uint32(s[8:])), uint64(le.Uint32(s[12:]))
 		if off+n > size {
 			return nil
@@ -173,14 +176,28 @@ func loadHwcapsExtension(table []byte) []uint32 {
 			base, length, found = off, n, true
 		}
 	}
-	if !found || length == 0 || base%4 != 0 || length%4 != 0 {
+	// glibc requires no alignment and ignores a partial last element.
+	if !found || length < 4 {
 		return nil
 	}
 	out := make([]uint32, length/4)
 	for i := range out {
-		out[i] = le.Uint32(table[base+4*uint64(i):])
+		out[i] = le.Uint32(file[base+4*uint64(i):])
 	}
 	return out
+}
+
+// hwcapsName returns the glibc-hwcaps subdirectory name at a string offset
+// of the extension, which counts from the start of the file.
+func (c *Cache) hwcapsName(off uint32) (string, bool) {
+	if uint64(off) >= uint64(len(c.data)) {
+		return "", false
+	}
+	s := c.data[off:]
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	return string(s), true
 }
 
 type rawEntry struct {
@@ -226,7 +243,7 @@ func (c *Cache) Entries() []CacheEntry {
 		ce := CacheEntry{Name: name, Path: path, Flags: e.flags, Hwcap: e.hwcap}
 		if isHwcapsEntry(e.hwcap) {
 			if idx := uint32(e.hwcap); int(idx) < len(c.hwcaps) {
-				ce.Hwcaps, _ = c.str(c.hwcaps[idx])
+				ce.Hwcaps, _ = c.hwcapsName(c.hwcaps[idx])
 			}
 		}
 		out = append(out, ce)
@@ -283,7 +300,7 @@ func (c *Cache) Lookup(name string, caps *Caps) string {
 						break
 					}
 				}
-				if e.flags != cacheFlagELF && e.flags != cacheDefaultID {
+				if e.flags != cacheDefaultID {
 					continue
 				}
 				value, ok := c.str(e.value)
@@ -294,7 +311,10 @@ func (c *Cache) Lookup(name string, caps *Caps) string {
 				if c.entrySize == newEntrySize {
 					named = isHwcapsEntry(e.hwcap)
 					if named {
-						level := uint32(1) << ((e.hwcap >> 32) & hwcapISALevelMask)
+						// ld.so shifts a 32-bit 1 with the
+						// x86 shift instruction, which uses
+						// the count modulo 32.
+						level := uint32(1) << ((e.hwcap >> 32) & hwcapISALevelMask & 31)
 						if level&caps.IsaLevel != level {
 							continue
 						}
@@ -343,9 +363,12 @@ func (c *Cache) hwcapsPriorities(caps *Caps) []uint32 {
 	out := make([]uint32, len(c.hwcaps))
 	l, r := 0, 0
 	for l < len(c.hwcaps) && r < len(right) {
-		name, ok := c.str(c.hwcaps[l])
+		name, ok := c.hwcapsName(c.hwcaps[l])
 		if !ok {
-			l++ // glibc leaves the slot 0 without advancing; same result
+			// A name past the end of the file: ld.so 2.36 dies
+			// of SIGSEGV on such a cache. Leaving the name unusable
+			// is the nearest useful result.
+			l++
 			continue
 		}
 		switch {
@@ -364,46 +387,46 @@ func (c *Cache) hwcapsPriorities(caps *Caps) []uint32 {
 
 // LibCompare orders library names as ldconfig sorts the cache: runs of
 // digits compare as numbers, and a digit sorts after any other character
-// (_dl_cache_libcmp).
+// (_dl_cache_libcmp). It reproduces the C code's arithmetic exactly, since
+// ld.so's binary search depends on it: bytes are signed chars (x86-64), so
+// bytes from 0x80 up sort before ASCII, and numbers are accumulated and
+// subtracted in a 32-bit int that wraps ("libfoo.so.4294967306" equals
+// "libfoo.so.10"). A NUL ends a name, as in C.
 func LibCompare(a, b string) int {
-	i, j := 0, 0
-	at := func(s string, k int) byte {
+	at := func(s string, k int) int32 {
 		if k < len(s) {
-			return s[k]
+			return int32(int8(s[k]))
 		}
 		return 0
 	}
-	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
-	for i < len(a) {
-		c1, c2 := a[i], at(b, j)
+	isDigit := func(c int32) bool { return c >= '0' && c <= '9' }
+	i, j := 0, 0
+	for {
+		c1, c2 := at(a, i), at(b, j)
 		switch {
+		case c1 == 0:
+			return int(c1 - c2)
 		case isDigit(c1):
 			if !isDigit(c2) {
 				return 1
 			}
-			var v1, v2 int
-			for i < len(a) && isDigit(a[i]) {
-				v1 = v1*10 + int(a[i]-'0')
-				i++
+			var v1, v2 int32
+			for ; isDigit(at(a, i)); i++ {
+				v1 = v1*10 + at(a, i) - '0'
 			}
-			for j < len(b) && isDigit(b[j]) {
-				v2 = v2*10 + int(b[j]-'0')
-				j++
+			for ; isDigit(at(b, j)); j++ {
+				v2 = v2*10 + at(b, j) - '0'
 			}
 			if v1 != v2 {
-				if v1 < v2 {
-					return -1
-				}
-				return 1
+				return int(v1 - v2)
 			}
 		case isDigit(c2):
 			return -1
 		case c1 != c2:
-			return int(c1) - int(c2)
+			return int(c1 - c2)
 		default:
 			i++
 			j++
 		}
 	}
-	return -int(at(b, j))
 }

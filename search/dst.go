@@ -2,9 +2,10 @@ package search
 
 import "strings"
 
-// Lib is what $LIB expands to: the last element of glibc's slibdir, which
-// is /lib/x86_64-linux-gnu on Debian.
-const Lib = "x86_64-linux-gnu"
+// Lib is what $LIB expands to: Debian 12's ld.so expands "/x/$LIB" to
+// "/x/lib/x86_64-linux-gnu" (slibdir without its leading '/'), not to the
+// last element of slibdir alone (see TestDSTVsGlibc).
+const Lib = "lib/x86_64-linux-gnu"
 
 // dstName reports whether s (just after a '$') starts with the dynamic
 // string token ref, plain or in braces, and returns the length consumed

@@ -331,8 +331,9 @@ func (s *Searcher) Find(name string, req *Requester) (*Found, error) {
 		req = s.main
 	}
 	a := &attempt{name: name, errno: syscall.ENOENT}
-	s.debug("find library=%s [0]; searching", name)
 	if strings.Contains(name, "/") {
+		// A path is opened without a search; glibc prints nothing
+		// for it under LD_DEBUG=libs.
 		path := name
 		if req != nil {
 			origin := req.Origin
@@ -347,6 +348,7 @@ func (s *Searcher) Find(name string, req *Requester) (*Found, error) {
 		}
 		return nil, a.notFound()
 	}
+	s.debug("find library=%s [0]; searching", name)
 	if found, err := s.findByName(a, req); found != nil || err != nil {
 		s.debug("")
 		return found, err
@@ -507,7 +509,13 @@ func (s *Searcher) printSearchPath(dirs []*dir, what, where string) {
 				b.WriteByte(':')
 			}
 			first = false
-			b.WriteString(strings.TrimSuffix(d.name+sub, "/"))
+			// The trailing slash is dropped, except from the root
+			// directory itself, which glibc prints as "/".
+			name := d.name + sub
+			if name != "/" {
+				name = strings.TrimSuffix(name, "/")
+			}
+			b.WriteString(name)
 		}
 	}
 	b.WriteString("\t\t(")
