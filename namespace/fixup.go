@@ -21,14 +21,14 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 		return 0, 0, nil, err
 	}
 	if i < 0 || i >= tab.Len() {
-		return 0, 0, nil, fmt.Errorf("%s: PLT relocation %d out of range", m.Name, i)
+		return 0, 0, nil, fmt.Errorf("%s: PLT relocation %d out of range", m.DisplayName(ns.cfg.Progname), i)
 	}
 	rel := tab.At(i)
 	if rel.Type != elf.R_X86_64_JMP_SLOT {
-		return 0, 0, nil, &LoadError{Name: m.Name, Err: fmt.Errorf("unexpected PLT reloc type 0x%02x", uint32(rel.Type))}
+		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: fmt.Errorf("unexpected PLT reloc type 0x%02x", uint32(rel.Type))}
 	}
 	if uint64(rel.Sym) >= uint64(m.Obj.NumSymbols()) {
-		return 0, 0, nil, &LoadError{Name: m.Name, Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())}
+		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())}
 	}
 	ref := m.Obj.Symbol(rel.Sym)
 	slot = m.Addr(rel.Off)

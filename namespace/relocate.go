@@ -103,7 +103,7 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 
 	if d.TextRel && hooks != nil {
 		if err := hooks.BeginTextRel(m); err != nil {
-			return &LoadError{Name: m.Name, Err: fmt.Errorf("cannot make segment writable for relocation: %w", err)}
+			return &LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: fmt.Errorf("cannot make segment writable for relocation: %w", err)}
 		}
 	}
 	if lazy && d.HasJmpRel && hooks != nil {
@@ -113,10 +113,10 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 	}
 	if err := m.Obj.Relr(func(addr uint64) {
 		if err := r.addBase(addr); err != nil {
-			r.fail(&LoadError{Name: m.Name, Err: err})
+			r.fail(&LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: err})
 		}
 	}); err != nil {
-		return &LoadError{Name: m.Name, Err: err}
+		return &LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: err}
 	}
 	if r.err != nil {
 		return r.err
@@ -127,7 +127,7 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 	m.Relocated = true
 	if d.TextRel && hooks != nil {
 		if err := hooks.EndTextRel(m); err != nil {
-			return &LoadError{Name: m.Name, Err: fmt.Errorf("cannot restore segment prot after reloc: %w", err)}
+			return &LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: fmt.Errorf("cannot restore segment prot after reloc: %w", err)}
 		}
 	}
 	if hooks != nil {
@@ -184,7 +184,7 @@ func (r *relocator) relocateRela(lazy bool) error {
 	for _, rg := range ranges {
 		tab, err := r.m.Obj.Relas(rg.Range)
 		if err != nil {
-			return &LoadError{Name: r.m.Name, Err: err}
+			return &LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err}
 		}
 		if rg.lazy {
 			r.doLazy(tab)
@@ -207,7 +207,7 @@ func (r *relocator) doLazy(tab object.RelaTable) {
 		switch rel.Type {
 		case elf.R_X86_64_JMP_SLOT:
 			if err := r.addBase(rel.Off); err != nil {
-				r.fail(&LoadError{Name: r.m.Name, Err: err})
+				r.fail(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
 			}
 		case elf.R_X86_64_TLSDESC:
 			r.apply(rel)
@@ -276,7 +276,7 @@ func (r *relocator) apply(rel object.Rela) {
 	t := &reloc.Terms{A: rel.Addend, B: m.Base, P: m.Addr(rel.Off)}
 	if reloc.UsesSymbol(rel.Type) {
 		if uint64(rel.Sym) >= uint64(m.Obj.NumSymbols()) {
-			r.report(&LoadError{Name: m.Name, Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())})
+			r.report(&LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())})
 			return
 		}
 		r.ref = m.Obj.Symbol(rel.Sym)
@@ -298,7 +298,7 @@ func (r *relocator) apply(rel object.Rela) {
 		}
 		var bt reloc.BadTypeError
 		if errors.As(err, &bt) {
-			err = &LoadError{Name: m.Name, Err: err}
+			err = &LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: err}
 		}
 		r.report(err)
 	}

@@ -1,6 +1,9 @@
 package object
 
-import "debug/elf"
+import (
+	"debug/elf"
+	"strings"
+)
 
 // Tags that debug/elf does not name.
 const (
@@ -220,18 +223,21 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 	}
 
 	// Strings need the string table, which sits in a loaded segment.
+	// It is copied once and every name is a substring of the copy: names
+	// then cost no memory of their own, however many entries of a hostile
+	// file name the same long string, and they outlive the file's mapping.
 	if d.strtabAddr != 0 || d.strtabSize != 0 {
 		st, err := o.src.Bytes(d.strtabAddr, d.strtabSize)
 		if err != nil {
 			return o.errorf("string table outside the loaded segments")
 		}
-		o.strtab = st
+		o.strtab = string(st)
 	}
 	str := func(off uint64) (string, error) {
 		if off >= uint64(len(o.strtab)) {
 			return "", o.errorf("string offset %#x outside the string table", off)
 		}
-		return cstring(o.strtab[off:]), nil
+		return cutNUL(o.strtab[off:]), nil
 	}
 	for _, list := range []struct {
 		offs []uint64
@@ -265,10 +271,18 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 }
 
 // String returns the NUL-terminated string at offset off of the dynamic
-// string table, or "" when off is outside it.
+// string table, or "" when off is outside it. It does not allocate.
 func (o *Object) String(off uint32) string {
 	if uint64(off) >= uint64(len(o.strtab)) {
 		return ""
 	}
-	return cstring(o.strtab[off:])
+	return cutNUL(o.strtab[off:])
+}
+
+// cutNUL returns s up to its first NUL byte, without copying.
+func cutNUL(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -81,23 +81,22 @@ func (o *Object) readSymbols() error {
 		}
 	}
 	// The symbol count: DT_HASH states it; with only DT_GNU_HASH it is
-	// one past the last chain that any bucket reaches; without either,
-	// only relocations reference symbols and the segment bounds them.
+	// one past the last chain that any bucket reaches. A GNU hash table
+	// that hashes nothing (a non-PIE program exports no symbol) says
+	// nothing of the undefined symbols above symoffset, and without
+	// either table only relocations reference symbols: then the table
+	// runs to the next dynamic table after it, as linkers lay them out.
 	switch {
 	case o.sysv != nil:
 		o.nsyms = len(o.sysv.chains) / 4
-	case o.gnu != nil:
+	case o.gnu != nil && !o.gnu.empty():
 		n, err := o.gnu.count()
 		if err != nil {
 			return o.errorf("%v", err)
 		}
 		o.nsyms = n
 	default:
-		for _, p := range o.Progs {
-			if p.Type == elf.PT_LOAD && d.symtabAddr >= p.Vaddr && d.symtabAddr-p.Vaddr < p.Filesz {
-				o.nsyms = int((p.Filesz - (d.symtabAddr - p.Vaddr)) / symSize)
-			}
-		}
+		o.nsyms = int(o.tableExtent(d.symtabAddr) / symSize)
 	}
 	tab, err := o.src.Bytes(d.symtabAddr, uint64(o.nsyms)*symSize)
 	if err != nil {
@@ -140,14 +139,35 @@ func (o *Object) readGNUHash(addr uint64) error {
 	addr += uint64(h.nbuckets) * 4
 	// The chain array's length is not stated; take what the segment
 	// holds and let the walk stop at its end.
-	for _, p := range o.Progs {
-		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr-p.Vaddr <= p.Filesz {
-			h.chains, _ = o.src.Bytes(addr, p.Filesz-(addr-p.Vaddr))
-			break
-		}
-	}
+	h.chains = o.segmentTail(addr)
 	h.chains = h.chains[:len(h.chains)&^3]
 	o.gnu = h
+	return nil
+}
+
+// tableExtent bounds a table at addr whose length is not stated: it ends
+// where the next dynamic table begins, or at the end of its segment.
+func (o *Object) tableExtent(addr uint64) uint64 {
+	end := uint64(len(o.segmentTail(addr)))
+	d := &o.Dyn
+	for _, next := range []uint64{d.strtabAddr, d.hashAddr, d.gnuAddr, d.versymAddr, d.verdefAddr, d.verneedAddr, d.Rela.Addr, d.JmpRel.Addr, d.Relr.Addr} {
+		if next > addr && next-addr < end {
+			end = next - addr
+		}
+	}
+	return end
+}
+
+// segmentTail returns the bytes from addr to the end of the file contents
+// of the PT_LOAD segment that holds addr, or nil when none does: the
+// extent of a table whose length is not stated.
+func (o *Object) segmentTail(addr uint64) []byte {
+	for _, p := range o.Progs {
+		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr-p.Vaddr < p.Filesz {
+			b, _ := o.src.Bytes(addr, p.Filesz-(addr-p.Vaddr))
+			return b
+		}
+	}
 	return nil
 }
 
@@ -165,15 +185,22 @@ func (h *gnuHash) chain(idx uint32) (uint32, bool) {
 	return le.Uint32(h.chains[off:]), true
 }
 
+// empty reports whether no bucket holds a symbol.
+func (h *gnuHash) empty() bool {
+	for i := uint32(0); i < h.nbuckets; i++ {
+		if h.bucket(i) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (h *gnuHash) count() (int, error) {
 	var last uint32
 	for i := uint32(0); i < h.nbuckets; i++ {
 		if b := h.bucket(i); b > last {
 			last = b
 		}
-	}
-	if last == 0 {
-		return int(h.symoffset), nil
 	}
 	for idx := last; ; idx++ {
 		w, ok := h.chain(idx)
@@ -235,7 +262,7 @@ func (o *Object) nameIs(off uint32, name string) bool {
 	if end >= uint64(len(o.strtab)) {
 		return false
 	}
-	return o.strtab[end] == 0 && string(o.strtab[off:end]) == name
+	return o.strtab[end] == 0 && o.strtab[off:end] == name
 }
 
 // Versym returns the version index word of symbol i (0 when the object has

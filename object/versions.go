@@ -97,22 +97,48 @@ func (o *Object) readVersions() error {
 	return nil
 }
 
+// record returns the size bytes at offset off of b, or nil when they are
+// not all inside b.
+func record(b []byte, off uint64, size int) []byte {
+	if off > uint64(len(b)) || uint64(len(b))-off < uint64(size) {
+		return nil
+	}
+	return b[off : off+uint64(size)]
+}
+
+// readVerneed reads the DT_VERNEED records at addr. The records chain
+// through offsets from the first, so they are read within the segment that
+// holds the first, where a linker writes the whole table: offsets then
+// cannot wrap around the address space or leave the bytes that bound the
+// walk. readVerdef does the same for DT_VERDEF.
 func (o *Object) readVerneed(addr uint64) error {
-	for {
-		b, err := o.src.Bytes(addr, verneedSize)
-		if err != nil {
-			return o.errorf("version needs outside the loaded segments")
+	b := o.segmentTail(addr)
+	// Each Verneed and Vernaux record has 16 bytes of its own, so there
+	// are no more of them than the bytes hold. Hostile offsets could lead
+	// every Verneed record to the same long Vernaux chain and so read
+	// (and keep) the square of that many.
+	budget := len(b) / verneedSize
+	outside := func() error { return o.errorf("version needs outside the loaded segments") }
+	for off := uint64(0); ; {
+		r := record(b, off, verneedSize)
+		if r == nil {
+			return outside()
 		}
-		if v := le.Uint16(b); v != 1 {
+		if budget--; budget < 0 {
+			return o.errorf("Verneed records share their bytes")
+		}
+		if v := le.Uint16(r); v != 1 {
 			return o.errorf("unsupported version %d of Verneed record", v)
 		}
-		vn := Verneed{File: o.String(le.Uint32(b[4:]))}
-		auxOff, next := le.Uint32(b[8:]), le.Uint32(b[12:])
-		aux := addr + uint64(auxOff)
+		vn := Verneed{File: o.String(le.Uint32(r[4:]))}
+		aux, next := off+uint64(le.Uint32(r[8:])), le.Uint32(r[12:])
 		for {
-			a, err := o.src.Bytes(aux, vernauxSize)
-			if err != nil {
-				return o.errorf("version needs outside the loaded segments")
+			a := record(b, aux, vernauxSize)
+			if a == nil {
+				return outside()
+			}
+			if budget--; budget < 0 {
+				return o.errorf("Vernaux records share their bytes")
 			}
 			vn.Aux = append(vn.Aux, Vernaux{
 				Hash:  le.Uint32(a),
@@ -136,38 +162,40 @@ func (o *Object) readVerneed(addr uint64) error {
 		if next < verneedSize {
 			return o.errorf("Verneed record overlaps the next")
 		}
-		addr += uint64(next)
+		off += uint64(next)
 	}
 }
 
 func (o *Object) readVerdef(addr uint64) error {
-	for {
-		b, err := o.src.Bytes(addr, verdefSize)
-		if err != nil {
-			return o.errorf("version definitions outside the loaded segments")
+	b := o.segmentTail(addr)
+	outside := func() error { return o.errorf("version definitions outside the loaded segments") }
+	for off := uint64(0); ; {
+		r := record(b, off, verdefSize)
+		if r == nil {
+			return outside()
 		}
-		if v := le.Uint16(b); v != 1 {
+		if v := le.Uint16(r); v != 1 {
 			return o.errorf("unsupported version %d of Verdef record", v)
 		}
 		vd := Verdef{
-			Flags: le.Uint16(b[2:]),
-			Index: le.Uint16(b[4:]),
-			Hash:  le.Uint32(b[8:]),
+			Flags: le.Uint16(r[2:]),
+			Index: le.Uint16(r[4:]),
+			Hash:  le.Uint32(r[8:]),
 		}
-		a, err := o.src.Bytes(addr+uint64(le.Uint32(b[12:])), verdauxSize)
-		if err != nil {
-			return o.errorf("version definitions outside the loaded segments")
+		a := record(b, off+uint64(le.Uint32(r[12:])), verdauxSize)
+		if a == nil {
+			return outside()
 		}
 		vd.Name = o.String(le.Uint32(a))
 		o.Verdefs = append(o.Verdefs, vd)
-		next := le.Uint32(b[16:])
+		next := le.Uint32(r[16:])
 		if next == 0 {
 			return nil
 		}
 		if next < verdefSize {
 			return o.errorf("Verdef record overlaps the next")
 		}
-		addr += uint64(next)
+		off += uint64(next)
 	}
 }
 

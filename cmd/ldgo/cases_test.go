@@ -131,6 +131,20 @@ int main(void) { return maybe ? maybe() : 0; }
 
 // A protected symbol binds within its library even when referenced
 // through the GOT; glibc calls such bindings "protected".
+// A non-PIE program exports nothing, so its GNU hash table hashes no
+// symbol and says nothing of how many undefined ones there are.
+func TestNonPIEProgram(t *testing.T) {
+	f := newFixture(t)
+	prog := f.prog("prog", `
+#include <stdio.h>
+int main(void) { puts("hello"); return 0; }
+`, "-no-pie")
+	compareAll(t, nil, prog)
+	if out, status := ldgo(t, nil, "verify", prog); status != 0 {
+		t.Errorf("verify: status %d\n%s", status, out)
+	}
+}
+
 func TestProtected(t *testing.T) {
 	f := newFixture(t)
 	f.lib("libp.so", `

@@ -1,0 +1,133 @@
+package object_test
+
+import (
+	"errors"
+	"testing"
+
+	"ldgo/object"
+)
+
+// A tiny library without libc: DT_GNU_HASH only, no versions, no PLT.
+const tinyLibSource = `
+int counter;
+int *where = &counter;
+int bump(void) { return ++*where; }
+`
+
+var tinyLibFlags = []string{"-shared", "-fPIC", "-nostdlib", "-Wl,-s", "-Wl,-z,noseparate-code"}
+
+// FuzzParseBytes reads arbitrary bytes as an object and, when they read,
+// uses every table as the linker does. Nothing may panic; a failure must
+// be an *object.Error naming the file.
+//
+// The seeds are small gcc-built objects, whole and cut short, besides the
+// files in testdata/fuzz/FuzzParseBytes.
+func FuzzParseBytes(f *testing.F) {
+	for _, b := range []struct {
+		source string
+		flags  []string
+	}{
+		{testLibSource, libFlags("both")},
+		{testLibSource, libFlags("gnu")},
+		{testLibSource, libFlags("sysv")},
+		{tinyLibSource, tinyLibFlags},
+		{exeSource, exeFlags},
+	} {
+		data, err := build(b.source, b.flags...)
+		if err == errNoGCC {
+			break // the testdata seeds remain
+		}
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		for _, n := range []int{64, 64 + 56*2, len(data) / 4, len(data) / 2, len(data) - 1} {
+			f.Add(data[:n])
+		}
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const name = "fuzz.so"
+		o, err := object.ParseBytes(name, data)
+		if err != nil {
+			var oe *object.Error
+			if !errors.As(err, &oe) || oe.Name != name {
+				t.Fatalf("error %q (%T) is not an *object.Error naming %s", err, err, name)
+			}
+			return
+		}
+		useObject(t, o)
+	})
+}
+
+// useObject reads everything in o that the linker reads.
+func useObject(t *testing.T, o *object.Object) {
+	const maxIter = 1 << 14
+
+	o.LoadBounds()
+	o.HasHashTable()
+	if o.TLS != nil {
+		o.Bytes(o.TLS.Image.Addr, o.TLS.Image.Size)
+	}
+
+	n := o.NumSymbols()
+	if n < 0 {
+		t.Fatalf("NumSymbols = %d", n)
+	}
+	names := []string{"printf", "foo", "bump", "", "a"}
+	for i := range uint32(min(n, maxIter)) {
+		sym := o.Symbol(i)
+		name := o.SymbolName(i)
+		if name != o.String(sym.Name) {
+			t.Fatalf("symbol %d: SymbolName %q, String %q", i, name, o.String(sym.Name))
+		}
+		o.Versym(i)
+		if v, _ := o.SymbolVersion(i); v != nil {
+			o.DefinesVersion(v.Name, v.Hash)
+		}
+		if i < 8 {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		h := object.NewHash(name)
+		yields := 0
+		o.Candidates(&h, func(idx uint32) bool {
+			if int(idx) >= n {
+				t.Fatalf("Candidates(%q) yielded %d of %d symbols", name, idx, n)
+			}
+			if got := o.SymbolName(idx); got != name {
+				t.Fatalf("Candidates(%q) yielded %d, named %q", name, idx, got)
+			}
+			yields++
+			return yields < maxIter
+		})
+	}
+
+	for _, v := range o.Versions {
+		o.DefinesVersion(v.Name, v.Hash)
+	}
+	for _, vd := range o.Verdefs {
+		vd.Base()
+	}
+	for _, vn := range o.Verneeds {
+		for _, a := range vn.Aux {
+			a.Weak()
+		}
+	}
+
+	for _, r := range []object.Range{o.Dyn.Rela, o.Dyn.JmpRel} {
+		tab, err := o.Relas(r)
+		if err != nil {
+			continue
+		}
+		if uint64(tab.Len())*24 != r.Size {
+			t.Fatalf("Relas(%+v) holds %d relocations", r, tab.Len())
+		}
+		for i := range min(tab.Len(), maxIter) {
+			tab.At(i)
+		}
+	}
+	words := 0
+	o.Relr(func(uint64) { words++ })
+}
