@@ -30,6 +30,7 @@ Commands:
   tree      show the dependency tree and why each library was found where
   verify    report undefined symbols and missing versions, as ldd -r does
   bindings  show every symbol binding, as LD_DEBUG=bindings does
+  run       run PROG [ARGS...] with ldgo as its dynamic linker (ldgo run --help)
 
 Options:
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
@@ -66,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 		return 0
+	}
+	if args[0] == "run" {
+		return runProgram(args[1:], stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"ldgo/namespace"
+	"ldgo/object"
+	"ldgo/rtld"
+)
+
+const runUsage = `usage: ldgo run [OPTIONS] PROG [ARGS...]
+
+Runs PROG with ldgo as its dynamic linker (host mode). Options come before
+PROG; everything after PROG is passed to it.
+
+Options:
+  --argv0 NAME         pass NAME as argv[0]
+  --library-path PATH  search PATH instead of LD_LIBRARY_PATH
+  --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
+  --inhibit-cache      do not use /etc/ld.so.cache
+
+LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW and LD_BIND_NOT in the environment
+are for the program; LDGO_DEBUG=lazy prints each PLT slot's first call.
+`
+
+// programEnvVar carries the program's environment across the re-execution
+// that keeps LD_* variables away from ldgo's own start-up.
+const programEnvVar = "LDGO_PROGRAM_ENV"
+
+type runOptions struct {
+	argv0          string
+	argv0Set       bool
+	libraryPath    string
+	libraryPathSet bool
+	preload        string
+	preloadSet     bool
+	inhibitCache   bool
+	prog           string
+	args           []string
+}
+
+func parseRunArgs(args []string) (*runOptions, error) {
+	o := &runOptions{}
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			args = args[1:]
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takeVal := func() (string, error) {
+			if hasVal {
+				return val, nil
+			}
+			if len(args) < 2 {
+				return "", fmt.Errorf("option %s needs a value", a)
+			}
+			args = args[1:]
+			return args[0], nil
+		}
+		var err error
+		switch name {
+		case "argv0":
+			o.argv0, err = takeVal()
+			o.argv0Set = true
+		case "library-path":
+			o.libraryPath, err = takeVal()
+			o.libraryPathSet = true
+		case "preload":
+			o.preload, err = takeVal()
+			o.preloadSet = true
+		case "inhibit-cache":
+			o.inhibitCache = true
+		case "h", "help":
+			return nil, errHelp
+		default:
+			return nil, fmt.Errorf("unknown option %s", a)
+		}
+		if err != nil {
+			return nil, err
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return nil, errors.New("expected a program to run")
+	}
+	o.prog, o.args = args[0], args[1:]
+	return o, nil
+}
+
+var errHelp = errors.New("help")
+
+// programEnv returns the environment the program is to get. When ldgo's
+// own environment holds LD_* variables, which the system's ld.so read
+// while starting ldgo, ldgo first executes itself again without them,
+// passing the program's environment aside; that call does not return.
+func programEnv() ([]string, error) {
+	if saved, ok := os.LookupEnv(programEnvVar); ok {
+		var env []string
+		if err := json.Unmarshal([]byte(saved), &env); err != nil {
+			return nil, fmt.Errorf("bad %s: %v", programEnvVar, err)
+		}
+		os.Unsetenv(programEnvVar)
+		return env, nil
+	}
+	env := os.Environ()
+	var clean []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "LD_") {
+			clean = append(clean, kv)
+		}
+	}
+	if len(clean) == len(env) {
+		return env, nil
+	}
+	saved, err := json.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
+	clean = append(clean, programEnvVar+"="+string(saved))
+	err = syscall.Exec("/proc/self/exe", os.Args, clean)
+	return nil, fmt.Errorf("cannot re-execute ldgo: %v", err)
+}
+
+func getenv(env []string, name string) (string, bool) {
+	val, ok := "", false
+	for _, kv := range env {
+		if v, found := strings.CutPrefix(kv, name+"="); found {
+			val, ok = v, true
+		}
+	}
+	return val, ok
+}
+
+// runProgram is `ldgo run`.
+func runProgram(args []string, stdout, stderr io.Writer) int {
+	env, err := programEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "ldgo run: %v\n", err)
+		return 127
+	}
+	o, err := parseRunArgs(args)
+	if err == errHelp {
+		fmt.Fprint(stdout, runUsage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ldgo run: %v\n\n%s", err, runUsage)
+		return 2
+	}
+	path, err := rtld.ProgramPath(o.prog, env)
+	if err != nil {
+		fmt.Fprintf(stderr, "ldgo run: %s: %s\n", o.prog, object.ErrorText(err))
+		return 127
+	}
+	argv0 := o.prog
+	if o.argv0Set {
+		argv0 = o.argv0
+	}
+	argv := append([]string{argv0}, o.args...)
+	// A script runs its interpreter, under ldgo, as the kernel would.
+	for depth := 0; depth < 4; depth++ {
+		interp, arg, ok := rtld.Script(path)
+		if !ok {
+			break
+		}
+		rest := []string{interp}
+		if arg != "" {
+			rest = append(rest, arg)
+		}
+		argv = append(append(rest, path), argv[1:]...)
+		path = interp
+	}
+	ro := rtld.Options{
+		Path:         path,
+		Argv:         argv,
+		Env:          env,
+		InhibitCache: o.inhibitCache,
+	}
+	ro.LibraryPath, _ = getenv(env, "LD_LIBRARY_PATH")
+	ro.LibraryPathWhat = "LD_LIBRARY_PATH"
+	if o.libraryPathSet {
+		ro.LibraryPath, ro.LibraryPathWhat = o.libraryPath, "--library-path"
+	}
+	pre, _ := getenv(env, "LD_PRELOAD")
+	ro.Preload, ro.PreloadWhat = namespace.SplitPreload(pre), "LD_PRELOAD"
+	if o.preloadSet {
+		ro.Preload, ro.PreloadWhat = namespace.SplitPreload(o.preload), "--preload"
+	}
+	if v, _ := getenv(env, "LD_BIND_NOW"); v != "" {
+		ro.BindNow = true
+	}
+	if v, _ := getenv(env, "LD_BIND_NOT"); v != "" {
+		ro.BindNot = true
+	}
+	for _, w := range strings.Split(os.Getenv("LDGO_DEBUG"), ",") {
+		if w == "lazy" {
+			ro.TraceLazy = true
+		}
+	}
+
+	err = rtld.Run(ro)
+	if errors.Is(err, rtld.ErrStatic) {
+		// Nothing to link: the kernel runs it.
+		err = syscall.Exec(path, ro.Argv, env)
+		fmt.Fprintf(stderr, "ldgo run: cannot execute %s: %v\n", path, err)
+		return 127
+	}
+	fmt.Fprintln(stderr, err)
+	return 127
+}

@@ -1,0 +1,547 @@
+package main
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// `ldgo run` is tested on the built binary: it takes over the process.
+// Every expectation is the same program run natively by glibc's ld.so.
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ldgoBinary.path != "" {
+		os.RemoveAll(filepath.Dir(ldgoBinary.path))
+	}
+	os.Exit(code)
+}
+
+var ldgoBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildLdgo builds the ldgo binary, as the README says (position
+// independent, so that programs with fixed addresses can be loaded), once
+// for all the tests of the package.
+func buildLdgo(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go command not available to build ldgo")
+	}
+	b := &ldgoBinary
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ldgo-test-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, "ldgo")
+		cmd := exec.Command("go", "build", "-buildmode=pie", "-o", b.path, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// result is what a process did, to compare byte for byte.
+type result struct {
+	stdout, stderr string
+	status         int // exit status, or 128+signal
+}
+
+func runCmd(t *testing.T, env []string, stdin string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			r.status = 128 + int(ws.Signal())
+		} else {
+			r.status = ws.ExitStatus()
+		}
+	default:
+		t.Fatalf("%s: %v", name, err)
+	}
+	return r
+}
+
+// native and hosted run a program natively and under `ldgo run`.
+func native(t *testing.T, env []string, stdin, prog string, args ...string) result {
+	t.Helper()
+	return runCmd(t, env, stdin, prog, args...)
+}
+
+func hosted(t *testing.T, ldgoBin string, env []string, stdin, prog string, args ...string) result {
+	t.Helper()
+	return runCmd(t, env, stdin, ldgoBin, append([]string{"run", prog}, args...)...)
+}
+
+func sameResult(t *testing.T, what string, want, got result) {
+	t.Helper()
+	if want != got {
+		t.Errorf("%s differs from native\nnative: status %d\nstdout:\n%s\nstderr:\n%s\nldgo run: status %d\nstdout:\n%s\nstderr:\n%s",
+			what, want.status, want.stdout, want.stderr, got.status, got.stdout, got.stderr)
+	}
+}
+
+// baseEnv is a small fixed environment for the programs.
+func baseEnv(extra ...string) []string {
+	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "TZ=UTC", "HOME=/nonexistent"}
+	return append(env, extra...)
+}
+
+const countLib = `
+#include <stdio.h>
+int calls;
+int add(int a, int b) { calls++; return a + b; }
+int mul(int a, int b) { calls++; return a * b; }
+double scale(double x, double y, float z) { calls++; return x * y + z; }
+void report(void) { printf("library counted %d calls\n", calls); }
+`
+
+const countProg = `
+#include <stdio.h>
+#include <pthread.h>
+int add(int, int);
+int mul(int, int);
+double scale(double, double, float);
+void report(void);
+static void *worker(void *arg) { long n = (long)arg; return (void *)(long)add((int)n, 1); }
+int main(void) {
+	int s = 0;
+	for (int i = 0; i < 5; i++) s = add(s, i);
+	for (int i = 1; i < 4; i++) s = mul(s, i);
+	double d = scale(1.5, 2.25, 0.125);
+	d = scale(d, 2.0, 1.0f);
+	pthread_t th[8];
+	for (long i = 0; i < 8; i++) pthread_create(&th[i], 0, worker, (void *)i);
+	long sum = 0;
+	for (int i = 0; i < 8; i++) { void *r; pthread_join(th[i], &r); sum += (long)r; }
+	printf("s=%d d=%g threads=%ld\n", s, d, sum);
+	report();
+	return 7;
+}
+`
+
+var lazyLine = regexp.MustCompile(`(?m)^ldgo: lazy: (\S+): (\S+) => (\S+)$`)
+
+func TestRun(t *testing.T) {
+	bin := buildLdgo(t)
+
+	t.Run("LazyBinding", func(t *testing.T) {
+		f := newFixture(t)
+		f.lib("libcount.so", countLib)
+		for _, now := range []bool{false, true} {
+			flags := []string{"-L.", "-lcount", "-Wl,-rpath," + f.dir, "-pthread"}
+			name := "lazy"
+			if now {
+				flags = append(flags, "-Wl,-z,now")
+				name = "now"
+			}
+			prog := f.prog(name, countProg, flags...)
+			want := native(t, baseEnv(), "", prog)
+			got := hosted(t, bin, baseEnv(), "", prog)
+			sameResult(t, name, want, got)
+			if want.status != 7 || !strings.Contains(want.stdout, "library counted 18 calls") {
+				t.Errorf("%s: unexpected native result %+v", name, want)
+			}
+
+			traced := hosted(t, bin, baseEnv("LDGO_DEBUG=lazy"), "", prog)
+			if traced.stdout != want.stdout || traced.status != want.status {
+				t.Errorf("%s: LDGO_DEBUG=lazy changed the result: %+v", name, traced)
+			}
+			firsts := map[string]int{}
+			for _, m := range lazyLine.FindAllStringSubmatch(traced.stderr, -1) {
+				if m[1] == prog {
+					firsts[m[2]]++
+				}
+			}
+			for _, sym := range []string{"add", "mul", "scale", "report", "printf", "pthread_create"} {
+				n := firsts[sym]
+				if now && n != 0 {
+					t.Errorf("%s: %s went through the resolver %d times under -z now", name, sym, n)
+				}
+				if !now && n != 1 {
+					t.Errorf("%s: %s went through the resolver %d times, want exactly 1\n%s", name, sym, n, traced.stderr)
+				}
+			}
+		}
+	})
+
+	t.Run("CopyRelocations", func(t *testing.T) {
+		f := newFixture(t)
+		prog := f.prog("getopt", `
+#include <stdio.h>
+#include <unistd.h>
+#include <errno.h>
+extern char **environ;
+extern char *program_invocation_short_name;
+int main(int argc, char **argv) {
+	int c;
+	while ((c = getopt(argc, argv, "ab:")) != -1)
+		printf("opt %c arg %s optind %d\n", c, optarg ? optarg : "-", optind);
+	printf("first operand %s (optind %d of %d)\n", optind < argc ? argv[optind] : "-", optind, argc);
+	fprintf(stdout, "name %s env0 %s\n", program_invocation_short_name, environ[0]);
+	fprintf(stderr, "to stderr\n");
+	errno = 0;
+	return optind;
+}
+`)
+		if !hasCopyReloc(t, prog) {
+			t.Log("gcc produced no COPY relocation; the test still compares outputs")
+		}
+		args := []string{"-a", "-b", "val", "operand", "-x"}
+		sameResult(t, "getopt", native(t, baseEnv(), "", prog, args...), hosted(t, bin, baseEnv(), "", prog, args...))
+	})
+
+	t.Run("InitFiniOrder", func(t *testing.T) {
+		f := newFixture(t)
+		f.lib("libb.so", `
+#include <stdio.h>
+__attribute__((constructor)) static void ib(void) { printf("init b\n"); }
+__attribute__((destructor)) static void fb(void) { printf("fini b\n"); }
+void b(void) { printf("b\n"); }
+`)
+		f.lib("liba.so", `
+#include <stdio.h>
+void b(void);
+__attribute__((constructor)) static void ia(void) { printf("init a\n"); b(); }
+__attribute__((destructor)) static void fa(void) { printf("fini a\n"); }
+void a(void) { printf("a\n"); }
+`, "-L.", "-lb")
+		prog := f.prog("order", `
+#include <stdio.h>
+#include <stdlib.h>
+void a(void);
+static void pre(int argc, char **argv, char **env) { printf("preinit %d\n", argc); }
+__attribute__((section(".preinit_array"))) void (*pre_p)(int, char **, char **) = pre;
+__attribute__((constructor)) static void im(void) { printf("init main\n"); }
+__attribute__((destructor)) static void fm(void) { printf("fini main\n"); }
+static void ax(void) { printf("atexit\n"); }
+int main(void) { atexit(ax); a(); return 0; }
+`, "-L.", "-la", "-lb", "-Wl,-rpath,"+f.dir)
+		sameResult(t, "init/fini", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+	})
+
+	t.Run("LibraryTLS", func(t *testing.T) {
+		f := newFixture(t)
+		f.lib("libtls.so", `
+__thread int counter = 40;
+__thread char buf[64];
+int bump(void) { buf[0]++; return ++counter + buf[0]; }
+`)
+		prog := f.prog("tls", `
+#include <stdio.h>
+#include <pthread.h>
+int bump(void);
+static void *w(void *a) { bump(); return (void *)(long)bump(); }
+int main(void) {
+	int x = bump();
+	x = bump();
+	pthread_t t; void *r;
+	pthread_create(&t, 0, w, 0);
+	pthread_join(t, &r);
+	printf("main %d thread %ld\n", x, (long)r);
+	return 0;
+}
+`, "-L.", "-ltls", "-pthread", "-Wl,-rpath,"+f.dir)
+		sameResult(t, "library TLS", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+	})
+
+	t.Run("ExitStatus", func(t *testing.T) {
+		f := newFixture(t)
+		prog := f.prog("status", `
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+int main(int argc, char **argv) {
+	if (argc > 1 && !strcmp(argv[1], "abort")) abort();
+	if (argc > 1 && !strcmp(argv[1], "kill")) raise(SIGTERM);
+	if (argc > 1) exit(atoi(argv[1]));
+	return 42;
+}
+`)
+		for _, args := range [][]string{nil, {"3"}, {"0"}, {"255"}, {"abort"}, {"kill"}} {
+			sameResult(t, "status "+strings.Join(args, " "), native(t, baseEnv(), "", prog, args...), hosted(t, bin, baseEnv(), "", prog, args...))
+		}
+	})
+
+	t.Run("MissingLibrary", func(t *testing.T) {
+		f := newFixture(t)
+		f.lib("libgone.so", `int gone(void) { return 1; }`)
+		prog := f.prog("needsgone", `int gone(void); int main(void) { return gone(); }`, "-L.", "-lgone")
+		want := native(t, baseEnv(), "", prog)
+		got := hosted(t, bin, baseEnv(), "", prog)
+		sameResult(t, "missing library", want, got)
+		if !strings.Contains(got.stderr, "error while loading shared libraries: libgone.so: cannot open shared object file: No such file or directory") || got.status != 127 {
+			t.Errorf("unexpected message %q status %d", got.stderr, got.status)
+		}
+	})
+
+	t.Run("Environment", func(t *testing.T) {
+		env := baseEnv("LD_LIBRARY_PATH=/nonexistent/lib", "LD_BIND_NOT=1", "FOO=bar baz", "LD_DEBUG_OUTPUT=/nonexistent/x")
+		if _, err := os.Stat("/usr/bin/env"); err != nil {
+			t.Skip("/usr/bin/env not installed")
+		}
+		sameResult(t, "env", native(t, env, "", "/usr/bin/env"), hosted(t, bin, env, "", "/usr/bin/env"))
+	})
+
+	t.Run("SIGPIPE", func(t *testing.T) {
+		sh, err := exec.LookPath("bash")
+		if err != nil {
+			t.Skip("bash not installed")
+		}
+		if _, err := os.Stat("/usr/bin/yes"); err != nil {
+			t.Skip("/usr/bin/yes not installed")
+		}
+		want := runCmd(t, baseEnv(), "", sh, "-c", `yes | head -1; echo "${PIPESTATUS[*]}"`)
+		got := runCmd(t, baseEnv(), "", sh, "-c", bin+` run yes | head -1; echo "${PIPESTATUS[*]}"`)
+		sameResult(t, "yes | head -1", want, got)
+		if got.stdout != "y\n141 0\n" {
+			t.Errorf("yes | head -1: got %q, want status 141", got.stdout)
+		}
+	})
+
+	t.Run("Static", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.write("static.c", `#include <stdio.h>
+int main(int argc, char **argv) { printf("static %d\n", argc); return 5; }`)
+		cmd := exec.Command("gcc", "-static", "-o", f.path("static"), c)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("gcc -static does not work here: %v\n%s", err, out)
+		}
+		prog := f.path("static")
+		sameResult(t, "static", native(t, baseEnv(), "", prog, "x"), hosted(t, bin, baseEnv(), "", prog, "x"))
+	})
+
+	t.Run("NonPIE", func(t *testing.T) {
+		// ldgo is position independent, so a program's fixed addresses
+		// are free for it.
+		f := newFixture(t)
+		prog := f.prog("nopie", `#include <stdio.h>
+int main(void) { puts("fixed"); return 0; }`, "-no-pie")
+		sameResult(t, "non-PIE program", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+	})
+
+	t.Run("SystemCommands", func(t *testing.T) {
+		tmp := t.TempDir()
+		data := filepath.Join(tmp, "data.txt")
+		if err := os.WriteFile(data, []byte(strings.Repeat("ldgo runs programs\n", 2000)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db := filepath.Join(tmp, "db.sqlite")
+		if sq, err := exec.LookPath("sqlite3"); err == nil {
+			if out, err := exec.Command(sq, db, "create table t(x); insert into t values (1);").CombinedOutput(); err != nil {
+				t.Fatalf("sqlite3: %v\n%s", err, out)
+			}
+		}
+		cases := []struct {
+			name  string
+			stdin string
+			args  []string
+		}{
+			{"true", "", nil},
+			{"false", "", nil},
+			{"ls", "", []string{"-l", "/usr"}},
+			{"ls", "", []string{"-l", "-d", "/tmp", "/usr", "/nonexistent"}},
+			{"date", "", []string{"-u", "-d", "@0"}},
+			{"sort", "pear\napple\nfig\n", nil},
+			{"sort", "3\n10\n2\n", []string{"-n", "-r"}},
+			{"grep", "abc123\nxyz\n42\n", []string{"-P", `\d+`}},
+			{"grep", "", []string{"--badoption"}},
+			{"cat", "some\ntext\n", nil},
+			{"echo", "", []string{"hello", "world"}},
+			{"tar", "", []string{"-cf", "-", "-C", "/usr/include", "--owner=0", "--group=0", "--mtime=@0", "stdio.h"}},
+			{"tar", "", []string{"--version"}},
+			{"xz", strings.Repeat("compress me\n", 5000), []string{"-T2", "-c"}},
+			{"gzip", strings.Repeat("compress me\n", 5000), []string{"-c", "-n"}},
+			{"sha256sum", "", []string{data}},
+			{"sqlite3", "create table t(x); insert into t values (6*7), ('ldgo'); select * from t;", []string{":memory:"}},
+			{"sqlite3", "", []string{"-readonly", db, "select count(*) from sqlite_master;"}},
+			{"git", "", []string{"--version"}},
+			{"git", "", []string{"hash-object", data}},
+			{"curl", "", []string{"--version"}},
+			{"curl", "", []string{"-s", "file://" + data, "-o", "/dev/null", "-w", "%{size_download}\n"}},
+			{"openssl", "", []string{"version"}},
+			{"openssl", "hello", []string{"dgst", "-sha256"}},
+			{"vim", "", []string{"--version"}},
+			{"ssh", "", []string{"-V"}},
+			{"gdb", "", []string{"--version"}},
+			{"gdb", "", []string{"-batch", "-nx", "-ex", "print 6*7"}},
+			{"perl", "", []string{"-e", `print join(",", map { $_ * 2 } 1..5), "\n"`}},
+			{"gcc", "", []string{"--version"}},
+			{"node", "", []string{"-e", "console.log([1,2,3].map(x => x * 7).join())"}},
+			{"find", "", []string{"/usr/include/linux", "-maxdepth", "1", "-name", "a*.h"}},
+			{"sed", "hello\n", []string{"s/l/L/g"}},
+			{"awk", "1 2\n3 4\n", []string{"{print $2+$1}"}},
+			{"python3", "", []string{"-c", "print(6*7)"}},
+			{"wc", "one two\nthree\n", []string{"-lwc"}},
+			{"diff", "", []string{"/etc/hostname", "/etc/hostname"}},
+			{"env", "", nil},
+		}
+		ran := 0
+		for _, c := range cases {
+			path := "/usr/bin/" + c.name
+			if _, err := os.Stat(path); err != nil {
+				t.Logf("skipping %s: not installed", path)
+				continue
+			}
+			what := c.name + " " + strings.Join(c.args, " ")
+			want := native(t, baseEnv(), c.stdin, path, c.args...)
+			got := hosted(t, bin, baseEnv(), c.stdin, path, c.args...)
+			sameResult(t, what, want, got)
+			ran++
+		}
+		t.Logf("%d commands compared with their native runs", ran)
+	})
+
+	t.Run("InterposeLibcFunctions", func(t *testing.T) {
+		// libc calls malloc through its PLT: a program's own malloc, or a
+		// preloaded one, serves libc's calls too (strdup, fopen), as with
+		// glibc's ld.so.
+		f := newFixture(t)
+		prog := f.prog("ownmalloc", `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static char pool[1 << 20];
+static size_t used;
+static int count;
+void *malloc(size_t n) { count++; n = (n + 15) & ~15UL; if (used + n > sizeof pool) return 0; void *p = pool + used; used += n; return p; }
+void free(void *p) { (void)p; }
+void *calloc(size_t a, size_t b) { void *p = malloc(a * b); if (p) memset(p, 0, a * b); return p; }
+void *realloc(void *o, size_t n) { void *p = malloc(n); if (p && o) memcpy(p, o, n); return p; }
+int main(void) {
+	int before = count;
+	char *s = strdup("copied");
+	int dup = count - before;
+	FILE *f = fopen("/proc/self/status", "r");
+	fclose(f);
+	printf("%s: strdup called malloc %d times; fopen too: %s\n", s, dup, count > before + 1 ? "yes" : "no");
+	return 0;
+}
+`)
+		sameResult(t, "program-defined malloc", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+
+		f.lib("libcount.so", `
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+static int count;
+void *malloc(size_t n) { count++; return __libc_malloc(n); }
+__attribute__((destructor)) static void done(void) {
+	char b[64];
+	int k = snprintf(b, sizeof b, "preloaded malloc served libc: %s\n", count > 0 ? "yes" : "no");
+	write(2, b, k);
+}
+`)
+		user := f.prog("user", `
+#include <stdio.h>
+#include <string.h>
+int main(void) { puts(strdup("hello")); return 0; }
+`)
+		lib := f.path("libcount.so")
+		want := native(t, baseEnv("LD_PRELOAD="+lib), "", user)
+		if !strings.Contains(want.stderr, "yes") {
+			t.Fatalf("native run: the preloaded malloc was not used: %+v", want)
+		}
+		sameResult(t, "LD_PRELOAD malloc", want, hosted(t, bin, baseEnv("LD_PRELOAD="+lib), "", user))
+		got := runCmd(t, baseEnv(), "", bin, "run", "--preload", lib, user)
+		sameResult(t, "--preload malloc", want, got)
+	})
+	t.Run("ExecutableTLS", func(t *testing.T) {
+		// The program's own TLS block (local-exec offsets fixed at link
+		// time), a library's initial-exec and TLS-descriptor accesses,
+		// and a library reaching the program's variable: in the main
+		// thread and in threads started later, each seeing the
+		// initial values.
+		f := newFixture(t)
+		f.lib("libie.so", `
+__thread int ie_count = 100;
+__thread char ie_tag[8] = "ie";
+int ie_bump(void) { return ++ie_count; }
+const char *ie_name(void) { return ie_tag; }
+`, "-ftls-model=initial-exec")
+		f.lib("libdesc.so", `
+__thread long desc_val = 7;
+extern __thread int prog_tls;
+long desc_bump(void) { desc_val *= 3; return desc_val + prog_tls; }
+`, "-mtls-dialect=gnu2")
+		prog := f.prog("exetls", `
+#include <stdio.h>
+#include <pthread.h>
+__thread int prog_tls = 5;
+__thread char prog_buf[256];
+static __thread double prog_d = 2.5;
+int ie_bump(void); const char *ie_name(void); long desc_bump(void);
+static void *worker(void *arg) {
+	prog_tls += (int)(long)arg;
+	prog_buf[10] += 1;
+	prog_d *= 2;
+	long r = ie_bump() + desc_bump() + prog_buf[10] + (long)prog_d + prog_tls;
+	return (void *)r;
+}
+int main(void) {
+	prog_tls = 9;
+	printf("main: %d %s %ld %g\n", ie_bump(), ie_name(), desc_bump(), prog_d);
+	pthread_t t[6];
+	for (long i = 0; i < 6; i++) pthread_create(&t[i], 0, worker, (void *)i);
+	for (int i = 0; i < 6; i++) { void *r; pthread_join(t[i], &r); printf("thread %d: %ld\n", i, (long)r); }
+	printf("main again: %d %ld %d\n", ie_bump(), desc_bump(), prog_tls);
+	return 0;
+}
+`, "-L.", "-lie", "-ldesc", "-pthread", "-Wl,-rpath,"+f.dir)
+		want := native(t, baseEnv(), "", prog)
+		sameResult(t, "TLS of the program and its libraries", want, hosted(t, bin, baseEnv(), "", prog))
+		sameResult(t, "TLS with LD_BIND_NOW", want, hosted(t, bin, baseEnv("LD_BIND_NOW=1"), "", prog))
+	})
+}
+
+func hasCopyReloc(t *testing.T, path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := f.Section(".rela.dyn")
+	if s == nil {
+		return false
+	}
+	data, err := s.Data()
+	if err != nil {
+		return false
+	}
+	for i := 0; i+24 <= len(data); i += 24 {
+		if elf.R_X86_64(uint32(f.ByteOrder.Uint64(data[i+8:]))) == elf.R_X86_64_COPY {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,526 @@
+// The C side of host mode: the glibc objects already in the process, the
+// lazy-binding resolver, dynamic TLS for objects ldgo loads, the start
+// routine bound to __libc_start_main, and the hand-off to the program.
+//
+// After the hand-off the Go runtime never runs again: its threads are
+// parked (see freeze_threads), so everything the program may reach —
+// the resolver, __tls_get_addr, the initializers and finalizers — is here.
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <cpuid.h>
+
+#include "host.h"
+
+// ---- the process as it was before the Go runtime started ----
+
+static struct rlimit orig_nofile;
+static int orig_nofile_ok;
+static sigset_t orig_mask;
+static unsigned char orig_ignored[NSIG];
+
+__attribute__((constructor)) static void ldgo_record_start_state(void) {
+	orig_nofile_ok = getrlimit(RLIMIT_NOFILE, &orig_nofile) == 0;
+	sigprocmask(SIG_SETMASK, NULL, &orig_mask);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			orig_ignored[sig] = 1;
+	}
+}
+
+// ---- host objects ----
+
+struct iter_state {
+	struct ldgo_hostobj *out;
+	int max, n;
+};
+
+static int iter_cb(struct dl_phdr_info *info, size_t size, void *data) {
+	struct iter_state *st = data;
+	(void)size;
+	if (st->n < st->max) {
+		struct ldgo_hostobj *o = &st->out[st->n];
+		o->name = info->dlpi_name;
+		o->addr = info->dlpi_addr;
+		o->phdr = info->dlpi_phdr;
+		o->phnum = info->dlpi_phnum;
+		o->tls_modid = info->dlpi_tls_modid;
+		o->tls_data = (uintptr_t)info->dlpi_tls_data;
+	}
+	st->n++;
+	return 0;
+}
+
+int ldgo_host_objects(struct ldgo_hostobj *out, int max) {
+	struct iter_state st = {out, max, 0};
+	dl_iterate_phdr(iter_cb, &st);
+	return st.n;
+}
+
+uintptr_t ldgo_thread_pointer(void) {
+	uintptr_t tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+uintptr_t ldgo_call0(uintptr_t fn) { return ((uintptr_t(*)(void))fn)(); }
+
+// ---- lazy binding ----
+
+// Used by the trampoline (trampoline.S).
+int ldgo_xsave_mode;             // 0 fxsave, 1 xsave, 2 xsavec
+unsigned long ldgo_xsave_frame;  // bytes below the 64-aligned stack
+
+__attribute__((constructor)) static void ldgo_init_xsave(void) {
+	unsigned a, b, c, d;
+	ldgo_xsave_mode = 0;
+	ldgo_xsave_frame = 64 + 512;
+	if (__get_cpuid_max(0, 0) < 0xd)
+		return;
+	__cpuid(1, a, b, c, d);
+	if (!(c & (1u << 27))) // OSXSAVE
+		return;
+	__cpuid_count(0xd, 0, a, b, c, d);
+	if (b < 576)
+		return;
+	ldgo_xsave_mode = 1;
+	ldgo_xsave_frame = (64 + b + 63) & ~63UL;
+	__cpuid_count(0xd, 1, a, b, c, d);
+	if (a & 2)
+		ldgo_xsave_mode = 2;
+}
+
+static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
+static int lazy_debug, lazy_bind_not;
+static uint64_t lazy_count;
+
+void ldgo_set_lazy_flags(int debug, int bind_not) {
+	lazy_debug = debug;
+	lazy_bind_not = bind_not;
+}
+
+uint64_t ldgo_lazy_count(void) { return lazy_count; }
+
+struct ldgo_lazy *ldgo_lazy_new(uint64_t n) {
+	struct ldgo_lazy *l = calloc(1, sizeof *l);
+	l->nslots = n;
+	l->slot = calloc(n + 1, sizeof *l->slot);
+	l->target = calloc(n + 1, sizeof *l->target);
+	l->error = calloc(n + 1, sizeof *l->error);
+	l->trace = calloc(n + 1, sizeof *l->trace);
+	l->done = calloc(n + 1, 1);
+	return l;
+}
+
+static void write_all(int fd, const char *s) {
+	size_t n = strlen(s);
+	while (n > 0) {
+		ssize_t k = write(fd, s, n);
+		if (k <= 0)
+			return;
+		s += k;
+		n -= k;
+	}
+}
+
+// ldgo_lazy_fixup is called by the trampoline at the first call through
+// PLT slot i of the object l stands for (GOT[1]).
+uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
+	if (i >= l->nslots) {
+		write_all(2, "ldgo: lazy binding: PLT slot out of range\n");
+		_exit(127);
+	}
+	if (l->error[i]) {
+		write_all(2, l->error[i]);
+		_exit(127);
+	}
+	uint64_t t = l->target[i];
+	pthread_mutex_lock(&lazy_mu);
+	if (!l->done[i]) {
+		l->done[i] = 1;
+		lazy_count++;
+		if (lazy_debug && l->trace[i])
+			write_all(2, l->trace[i]);
+	}
+	if (!lazy_bind_not)
+		__atomic_store_n((uint64_t *)l->slot[i], t, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&lazy_mu);
+	return t;
+}
+
+// ---- dynamic TLS for objects ldgo loads ----
+
+struct tls_module {
+	uintptr_t image;
+	uint64_t filesz, memsz, align;
+	uint64_t tpoff; // a static block this far below the TP, or 0
+};
+
+static struct tls_module *tls_modules;
+static uint64_t tls_nmodules;
+static uintptr_t real_tls_get_addr;
+
+uint64_t ldgo_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64_t align, uint64_t tpoff) {
+	tls_modules = realloc(tls_modules, (tls_nmodules + 1) * sizeof *tls_modules);
+	tls_modules[tls_nmodules] = (struct tls_module){image, filesz, memsz, align, tpoff};
+	return LDGO_TLS_BASE + tls_nmodules++;
+}
+
+void ldgo_set_real_tls_get_addr(uintptr_t fn) { real_tls_get_addr = fn; }
+
+typedef struct {
+	uint64_t module, offset;
+} tls_index;
+
+// ldgo's per-thread state: one variable, so that the reserve for static
+// TLS blocks (below) is the last thing in ldgo's static TLS
+// block, right below the thread pointer.
+static __thread struct {
+	void **blocks; // this thread's dynamic TLS blocks, by ldgo module
+	uint64_t nblocks;
+	unsigned char reserve[LDGO_STATIC_TLS_RESERVE] __attribute__((aligned(64)));
+} ldgo_tls __attribute__((aligned(64)));
+#define tls_blocks ldgo_tls.blocks
+#define tls_nblocks ldgo_tls.nblocks
+
+void *ldgo_tls_get_addr_c(tls_index *ti) {
+	if (ti->module < LDGO_TLS_BASE)
+		return ((void *(*)(tls_index *))real_tls_get_addr)(ti);
+	uint64_t m = ti->module - LDGO_TLS_BASE;
+	if (m >= tls_nmodules) {
+		write_all(2, "ldgo: __tls_get_addr: unknown TLS module\n");
+		abort();
+	}
+	if (tls_modules[m].tpoff)
+		return (char *)ldgo_thread_pointer() - tls_modules[m].tpoff + ti->offset;
+	if (m >= tls_nblocks) {
+		void **nb = realloc(tls_blocks, tls_nmodules * sizeof *nb);
+		if (!nb)
+			abort();
+		memset(nb + tls_nblocks, 0, (tls_nmodules - tls_nblocks) * sizeof *nb);
+		tls_blocks = nb;
+		tls_nblocks = tls_nmodules;
+	}
+	if (!tls_blocks[m]) {
+		struct tls_module *t = &tls_modules[m];
+		size_t align = t->align < 16 ? 16 : t->align;
+		size_t size = (t->memsz + align - 1) & ~(align - 1);
+		void *p = aligned_alloc(align, size ? size : align);
+		if (!p)
+			abort();
+		memcpy(p, (void *)t->image, t->filesz);
+		memset((char *)p + t->filesz, 0, t->memsz - t->filesz);
+		tls_blocks[m] = p;
+	}
+	return (char *)tls_blocks[m] + ti->offset;
+}
+
+// ---- static TLS of the program and the libraries ldgo loads ----
+
+// An executable's local-exec TLS offsets are fixed at link time: its block
+// ends at the thread pointer. There the ldgo executable's own block lies,
+// and that block ends with ldgo_tls.reserve (checked below), so the
+// program's block fits in it, and below it the blocks of the libraries
+// ldgo loads, whose initial-exec accesses need a fixed offset too (as
+// glibc gives every library loaded at startup). Static TLS blocks of new
+// threads are initialized by glibc from ldgo's link map, so that link map
+// is given an initialization image holding each block's data at its place:
+// every thread glibc creates, the program's or libc's own, starts with
+// the same TLS as in a native run.
+
+static struct ldgo_tls_block *static_blocks;
+static uint64_t nstatic_blocks;
+
+// main_tls is the PT_TLS of the ldgo executable.
+struct main_tls {
+	const ElfW(Phdr) * ph;
+	uintptr_t base;
+};
+
+static int main_tls_cb(struct dl_phdr_info *info, size_t size, void *data) {
+	(void)size;
+	struct main_tls *t = data;
+	if (info->dlpi_name[0] != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS) {
+			t->ph = &info->dlpi_phdr[i];
+			t->base = info->dlpi_addr;
+		}
+	return 1;
+}
+
+const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n) {
+	uintptr_t tp = ldgo_thread_pointer();
+	if ((uintptr_t)ldgo_tls.reserve + LDGO_STATIC_TLS_RESERVE != tp)
+		return "the TLS reserve of the ldgo executable does not end at the thread pointer";
+	for (uint64_t i = 0; i < n; i++)
+		if (blocks[i].tpoff > LDGO_STATIC_TLS_RESERVE || blocks[i].memsz > blocks[i].tpoff)
+			return "static TLS blocks do not fit in the reserve of the ldgo executable";
+
+	struct main_tls own = {0, 0};
+	dl_iterate_phdr(main_tls_cb, &own);
+	if (!own.ph)
+		return "the ldgo executable has no PT_TLS";
+	uint64_t want[4] = {own.base + own.ph->p_vaddr, own.ph->p_filesz, own.ph->p_memsz, own.ph->p_align};
+
+	// The TLS fields of glibc's private struct link_map, found by value:
+	// the initialization image, its size, the block size and alignment in
+	// a row, then the first-byte offset and the offset below the TP.
+	uint64_t *lm = (uint64_t *)_r_debug.r_map;
+	uint64_t *f = NULL;
+	for (int i = 0; lm && i < 256; i++)
+		if (memcmp(&lm[i], want, sizeof want) == 0) {
+			if (f)
+				return "the TLS fields of ld.so's link map of the ldgo executable are ambiguous";
+			f = &lm[i];
+		}
+	if (!f)
+		return "the TLS fields of ld.so's link map of the ldgo executable were not found";
+	uint64_t blocksize = f[2], tpoff = f[5];
+	if (tpoff != blocksize)
+		return "the static TLS block of the ldgo executable does not end at the thread pointer";
+
+	unsigned char *img = calloc(1, blocksize);
+	if (!img)
+		return "cannot allocate memory for the TLS initialization image";
+	memcpy(img, (void *)want[0], want[1]);
+	for (uint64_t i = 0; i < n; i++)
+		memcpy(img + blocksize - blocks[i].tpoff, (void *)blocks[i].image, blocks[i].filesz);
+	f[0] = (uint64_t)img;
+	f[1] = blocksize;
+
+	static_blocks = malloc(n * sizeof *blocks);
+	if (!static_blocks)
+		return "cannot allocate memory for the TLS blocks";
+	memcpy(static_blocks, blocks, n * sizeof *blocks);
+	nstatic_blocks = n;
+	return NULL;
+}
+
+// static_tls_fill gives the entering thread its static TLS blocks.
+static void static_tls_fill(void) {
+	unsigned char *tp = (unsigned char *)ldgo_thread_pointer();
+	for (uint64_t i = 0; i < nstatic_blocks; i++) {
+		struct ldgo_tls_block *b = &static_blocks[i];
+		memcpy(tp - b->tpoff, (void *)b->image, b->filesz);
+		memset(tp - b->tpoff + b->filesz, 0, b->memsz - b->filesz);
+	}
+}
+
+// ---- start and exit ----
+
+static struct ldgo_start *start;
+
+typedef void (*init_fn)(int, char **, char **);
+typedef void (*fini_fn)(void);
+
+static void run_inits(struct ldgo_fn *fns, uint64_t n, int argc, char **argv, char **env) {
+	for (uint64_t i = 0; i < n; i++) {
+		struct ldgo_fn *f = &fns[i];
+		if (f->kind == 0) {
+			((init_fn)f->addr)(argc, argv, env);
+			continue;
+		}
+		uint64_t *arr = (uint64_t *)f->addr;
+		for (uint64_t j = 0; j < f->count; j++)
+			if (arr[j] != 0 && arr[j] != (uint64_t)-1)
+				((init_fn)arr[j])(argc, argv, env);
+	}
+}
+
+static void run_finis(void *unused) {
+	(void)unused;
+	for (uint64_t i = 0; i < start->nfinis; i++) {
+		struct ldgo_fn *f = &start->finis[i];
+		if (f->kind == 0) {
+			((fini_fn)f->addr)();
+			continue;
+		}
+		uint64_t *arr = (uint64_t *)f->addr;
+		for (uint64_t j = f->count; j-- > 0;)
+			if (arr[j] != 0 && arr[j] != (uint64_t)-1)
+				((fini_fn)arr[j])();
+	}
+}
+
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+extern char **environ;
+
+// ldgo_start_main is what the program's __libc_start_main binds to.
+static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                           init_fn init, void (*fini)(void), void (*rtld_fini)(void), void *stack_end) {
+	(void)fini;
+	(void)rtld_fini;
+	(void)stack_end;
+	char **ev = &argv[argc + 1];
+	environ = ev;
+	for (uint64_t i = 0; i < start->nenviron_slots; i++)
+		*(char ***)start->environ_slots[i] = ev;
+	__cxa_atexit(run_finis, NULL, NULL);
+	run_inits(start->inits, start->ninits, argc, argv, ev);
+	if (init)
+		init(argc, argv, ev);
+	else
+		run_inits(start->exe_inits, start->nexe_inits, argc, argv, ev);
+	exit(main(argc, argv, ev));
+}
+
+// ---- the Go runtime's threads are parked for good ----
+
+#define FREEZE_SIG (SIGRTMAX - 1)
+#define MAX_FROZEN 1024
+
+static pid_t frozen[MAX_FROZEN];
+static int nfrozen;
+static int freeze_declined;
+
+static int in_freeze_ranges(uintptr_t pc) {
+	for (uint64_t i = 0; i < start->nfreeze; i++)
+		if (pc >= start->freeze_lo[i] && pc < start->freeze_hi[i])
+			return 1;
+	return 0;
+}
+
+static void freeze_handler(int sig, siginfo_t *si, void *ucv) {
+	(void)sig;
+	(void)si;
+	ucontext_t *uc = ucv;
+	uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];
+	// A thread inside libc may hold one of its locks: let it run on and
+	// ask again.
+	if (in_freeze_ranges(pc)) {
+		__atomic_store_n(&freeze_declined, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	pid_t tid = syscall(SYS_gettid);
+	int k = __atomic_fetch_add(&nfrozen, 1, __ATOMIC_SEQ_CST);
+	if (k < MAX_FROZEN)
+		__atomic_store_n(&frozen[k], tid, __ATOMIC_SEQ_CST);
+	// glibc's set*id broadcast must still reach every thread it knows.
+	sigset_t wait;
+	sigfillset(&wait);
+	sigdelset(&wait, 33); // SIGSETXID
+	for (;;)
+		sigsuspend(&wait);
+}
+
+static int is_frozen(pid_t tid) {
+	int n = __atomic_load_n(&nfrozen, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < n && i < MAX_FROZEN; i++)
+		if (__atomic_load_n(&frozen[i], __ATOMIC_SEQ_CST) == tid)
+			return 1;
+	return 0;
+}
+
+static int freeze_threads(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = freeze_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(FREEZE_SIG, &sa, NULL) != 0)
+		return errno;
+	pid_t self = syscall(SYS_gettid), pid = getpid();
+	for (int round = 0; round < 20000; round++) {
+		DIR *d = opendir("/proc/self/task");
+		if (!d)
+			return errno;
+		int pending = 0;
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			pid_t tid = atoi(e->d_name);
+			if (tid == self || is_frozen(tid))
+				continue;
+			pending++;
+			// Ask once per round; a signal already pending merges.
+			syscall(SYS_tgkill, pid, tid, FREEZE_SIG);
+		}
+		closedir(d);
+		if (!pending)
+			return 0;
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+	return EAGAIN;
+}
+
+// Signals as a freshly executed program has them: dispositions default
+// (or ignored, as they were inherited), nothing blocked, no alternate
+// stack.
+static void reset_signals(void) {
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33)
+			continue;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = orig_ignored[sig] ? SIG_IGN : SIG_DFL;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
+	stack_t ss;
+	memset(&ss, 0, sizeof ss);
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+	sigset_t mask = orig_mask;
+	sigdelset(&mask, 32);
+	sigdelset(&mask, 33);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+}
+
+extern void ldgo_jump(uint64_t entry, void *sp) __attribute__((noreturn));
+
+int ldgo_enter(struct ldgo_start *s) {
+	start = s;
+	int err = freeze_threads();
+	if (err)
+		return err;
+	reset_signals();
+	static_tls_fill();
+	if (orig_nofile_ok)
+		setrlimit(RLIMIT_NOFILE, &orig_nofile);
+
+	// argc, argv, NULL, envp, NULL, auxv: below this frame, 16-aligned.
+	uint64_t nenv = 0;
+	while (s->envp[nenv])
+		nenv++;
+	uint64_t words = 1 + s->argc + 1 + nenv + 1 + s->nauxv;
+	uint64_t *sp = __builtin_alloca((words + 2) * 8 + 4096);
+	sp = (uint64_t *)(((uintptr_t)sp + 15) & ~(uintptr_t)15);
+	uint64_t *w = sp;
+	*w++ = s->argc;
+	for (uint64_t i = 0; i < s->argc; i++)
+		*w++ = (uint64_t)s->argv[i];
+	*w++ = 0;
+	for (uint64_t i = 0; i < nenv; i++)
+		*w++ = (uint64_t)s->envp[i];
+	*w++ = 0;
+	for (uint64_t i = 0; i < s->nauxv; i++)
+		*w++ = s->auxv[i];
+	environ = (char **)(sp + 1 + s->argc + 1);
+	ldgo_jump(s->entry, sp);
+}
+
+extern char ldgo_plt_trampoline[], ldgo_tls_get_addr[], ldgo_tlsdesc_static[], ldgo_tlsdesc_undefweak[];
+
+uintptr_t ldgo_addr_trampoline(void) { return (uintptr_t)ldgo_plt_trampoline; }
+uintptr_t ldgo_addr_tls_get_addr(void) { return (uintptr_t)ldgo_tls_get_addr; }
+uintptr_t ldgo_addr_tlsdesc_static(void) { return (uintptr_t)ldgo_tlsdesc_static; }
+uintptr_t ldgo_addr_tlsdesc_undefweak(void) { return (uintptr_t)ldgo_tlsdesc_undefweak; }
+uintptr_t ldgo_addr_start_main(void) { return (uintptr_t)ldgo_start_main; }

@@ -1,0 +1,294 @@
+// Package host is ldgo's only cgo package: the glibc objects the system's
+// ld.so already loaded into this process (libc.so.6, ld-linux-x86-64.so.2,
+// the vDSO), calling code at an address (IFUNC resolvers), the
+// lazy-binding trampoline and resolver, dynamic TLS for the objects ldgo
+// loads, the start routine the program's __libc_start_main binds to, and
+// the hand-off to the program.
+//
+// The C side (host.c, trampoline.S) is what the program reaches once it
+// runs: after Enter the Go runtime's threads are parked for good, so the
+// program never depends on the Go scheduler, netpoller or signal handlers.
+package host
+
+/*
+#include <stdlib.h>
+#include "host.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"ldgo/object"
+)
+
+func init() {
+	// The program is entered on the process's main thread, below the
+	// frame of a cgo call from the main goroutine.
+	runtime.LockOSThread()
+}
+
+// Object is one object the system's ld.so has loaded into this process.
+type Object struct {
+	// Name is dlpi_name: "" for the ldgo executable itself.
+	Name  string
+	Base  uintptr
+	Progs []object.Prog
+	// TLSModID is the module id ld.so gave it (0 without TLS); TLSData
+	// this thread's TLS block of it.
+	TLSModID uint64
+	TLSData  uintptr
+}
+
+// Objects lists the objects in the process, as dl_iterate_phdr does.
+func Objects() []Object {
+	const max = 64
+	buf := (*[max]C.struct_ldgo_hostobj)(C.malloc(C.size_t(max) * C.size_t(unsafe.Sizeof(C.struct_ldgo_hostobj{}))))
+	defer C.free(unsafe.Pointer(buf))
+	n := int(C.ldgo_host_objects(&buf[0], max))
+	n = min(n, max)
+	out := make([]Object, 0, n)
+	for i := 0; i < n; i++ {
+		o := &buf[i]
+		ph := unsafe.Slice((*byte)(unsafe.Pointer(o.phdr)), int(o.phnum)*56)
+		out = append(out, Object{
+			Name:     C.GoString(o.name),
+			Base:     uintptr(o.addr),
+			Progs:    object.ReadProgs(ph, int(o.phnum)),
+			TLSModID: uint64(o.tls_modid),
+			TLSData:  uintptr(o.tls_data),
+		})
+	}
+	return out
+}
+
+// ThreadPointer returns this thread's thread pointer (%fs:0).
+func ThreadPointer() uintptr { return uintptr(C.ldgo_thread_pointer()) }
+
+// Call0 calls the function at fn without arguments and returns its
+// result: an IFUNC resolver.
+func Call0(fn uintptr) uintptr { return uintptr(C.ldgo_call0(C.uintptr_t(fn))) }
+
+// Addresses of the routines bound into programs.
+func Trampoline() uint64         { return uint64(C.ldgo_addr_trampoline()) }
+func TLSGetAddr() uint64         { return uint64(C.ldgo_addr_tls_get_addr()) }
+func TLSDescStatic() uint64      { return uint64(C.ldgo_addr_tlsdesc_static()) }
+func TLSDescUndefWeak() uint64   { return uint64(C.ldgo_addr_tlsdesc_undefweak()) }
+func StartMain() uint64          { return uint64(C.ldgo_addr_start_main()) }
+func SetRealTLSGetAddr(a uint64) { C.ldgo_set_real_tls_get_addr(C.uintptr_t(a)) }
+
+// StaticTLSReserve is the room, at the end of the ldgo executable's own
+// static TLS block, for the static TLS blocks of the program and of the
+// libraries ldgo loads.
+const StaticTLSReserve = C.LDGO_STATIC_TLS_RESERVE
+
+// TLSBlock is a static TLS block: its initialization image (FileSize bytes
+// at Image), its size, and how far below the thread pointer it starts.
+type TLSBlock struct {
+	Image, FileSize, MemSize, TPOffset uint64
+}
+
+// SetStaticTLS makes blocks part of every thread's static TLS: the
+// entering thread's at Enter, and every thread glibc creates after.
+func SetStaticTLS(blocks []TLSBlock) error {
+	if len(blocks) == 0 {
+		return nil
+	}
+	size := C.size_t(len(blocks)) * C.size_t(unsafe.Sizeof(C.struct_ldgo_tls_block{}))
+	cb := (*C.struct_ldgo_tls_block)(C.malloc(size))
+	defer C.free(unsafe.Pointer(cb))
+	for i, b := range blocks {
+		unsafe.Slice(cb, len(blocks))[i] = C.struct_ldgo_tls_block{
+			image: C.uintptr_t(b.Image), filesz: C.uint64_t(b.FileSize),
+			memsz: C.uint64_t(b.MemSize), tpoff: C.uint64_t(b.TPOffset),
+		}
+	}
+	if why := C.ldgo_static_tls(cb, C.uint64_t(len(blocks))); why != nil {
+		return errors.New(C.GoString(why))
+	}
+	return nil
+}
+
+// Lazy is one lazily bound object's PLT table, in C memory.
+type Lazy struct{ p *C.struct_ldgo_lazy }
+
+// NewLazy allocates a table for n PLT slots.
+func NewLazy(n int) Lazy { return Lazy{C.ldgo_lazy_new(C.uint64_t(n))} }
+
+// Addr is the table's address: the object's GOT[1].
+func (l Lazy) Addr() uint64 { return uint64(uintptr(unsafe.Pointer(l.p))) }
+
+// Len is the number of slots.
+func (l Lazy) Len() int { return int(l.p.nslots) }
+
+// Set records what slot i binds to: its GOT address and target.
+func (l Lazy) Set(i int, slot, target uint64) {
+	unsafe.Slice(l.p.slot, l.p.nslots)[i] = C.uint64_t(slot)
+	unsafe.Slice(l.p.target, l.p.nslots)[i] = C.uint64_t(target)
+}
+
+// SetError makes a call through slot i print msg and exit with status 127.
+func (l Lazy) SetError(i int, msg string) {
+	unsafe.Slice(l.p.error, l.p.nslots)[i] = C.CString(msg)
+}
+
+// SetTrace sets the line LDGO_DEBUG=lazy prints at slot i's first call.
+func (l Lazy) SetTrace(i int, line string) {
+	unsafe.Slice(l.p.trace, l.p.nslots)[i] = C.CString(line)
+}
+
+// SetLazyFlags turns on the trace of first calls and LD_BIND_NOT (never
+// write the GOT).
+func SetLazyFlags(debug, bindNot bool) {
+	C.ldgo_set_lazy_flags(cbool(debug), cbool(bindNot))
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// RegisterTLS gives an object ldgo loads a TLS module id of its own,
+// served by the __tls_get_addr ldgo binds programs to: its static block
+// tpoff below the thread pointer, or with tpoff 0 a block allocated for
+// each thread at its first access.
+func RegisterTLS(image, filesz, memsz, align, tpoff uint64) uint64 {
+	return uint64(C.ldgo_tls_register(C.uintptr_t(image), C.uint64_t(filesz), C.uint64_t(memsz), C.uint64_t(align), C.uint64_t(tpoff)))
+}
+
+// Fn is an initializer or finalizer: one function, or an array of Count.
+type Fn struct {
+	Array bool
+	Addr  uint64
+	Count uint64
+}
+
+// Start is what the hand-off needs.
+type Start struct {
+	Entry uint64
+	Argv  []string
+	Env   []string
+	// Auxv is the auxiliary vector as pairs, without AT_NULL; an
+	// AT_EXECFN value is replaced by a pointer to ExecFn.
+	Auxv   [][2]uint64
+	ExecFn string
+	// Inits run before the program's own (preinit array, then each
+	// library's); ExeInits are the program's, unless its _start passes
+	// a legacy init function; Finis run at exit in order.
+	Inits, ExeInits, Finis []Fn
+	// EnvironSlots are addresses of `char **environ' variables to set.
+	EnvironSlots []uint64
+	// NoFreeze are address ranges (libc's and ld.so's text) where a
+	// thread of the Go runtime is not parked.
+	NoFreeze [][2]uint64
+
+	c *C.struct_ldgo_start
+}
+
+const atExecFn = 31
+
+// CString returns a C copy of s that lives for good.
+func CString(s string) uint64 { return uint64(uintptr(unsafe.Pointer(C.CString(s)))) }
+
+func cwords(v []uint64) *C.uint64_t {
+	p := (*C.uint64_t)(C.malloc(C.size_t(8 * (len(v) + 1))))
+	copy(unsafe.Slice((*uint64)(unsafe.Pointer(p)), len(v)+1), append(v, 0))
+	return p
+}
+
+func cfns(fns []Fn) (*C.struct_ldgo_fn, C.uint64_t) {
+	p := (*C.struct_ldgo_fn)(C.malloc(C.size_t(unsafe.Sizeof(C.struct_ldgo_fn{})) * C.size_t(len(fns)+1)))
+	s := unsafe.Slice(p, len(fns)+1)
+	for i, f := range fns {
+		kind := C.uint64_t(0)
+		if f.Array {
+			kind = 1
+		}
+		s[i] = C.struct_ldgo_fn{kind: kind, addr: C.uint64_t(f.Addr), count: C.uint64_t(f.Count)}
+	}
+	return p, C.uint64_t(len(fns))
+}
+
+func cstrings(v []string) **C.char {
+	w := make([]uint64, len(v))
+	for i, s := range v {
+		w[i] = CString(s)
+	}
+	return (**C.char)(unsafe.Pointer(cwords(w)))
+}
+
+func (s *Start) prepareArgv() {
+	if s.c != nil {
+		return
+	}
+	cs := (*C.struct_ldgo_start)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_ldgo_start{}))))
+	cs.argc = C.uint64_t(len(s.Argv))
+	cs.argv = cstrings(s.Argv)
+	s.c = cs
+}
+
+// prepare fills in everything but argv, which Argv0 may have made
+// already.
+func (s *Start) prepare() *C.struct_ldgo_start {
+	s.prepareArgv()
+	cs := s.c
+	cs.entry = C.uint64_t(s.Entry)
+	cs.envp = cstrings(s.Env)
+	var aux []uint64
+	for _, kv := range s.Auxv {
+		if kv[0] == 0 {
+			break
+		}
+		if kv[0] == atExecFn {
+			kv[1] = CString(s.ExecFn)
+		}
+		aux = append(aux, kv[0], kv[1])
+	}
+	aux = append(aux, 0)
+	cs.auxv = cwords(aux)
+	cs.nauxv = C.uint64_t(len(aux) + 1)
+	cs.inits, cs.ninits = cfns(s.Inits)
+	cs.exe_inits, cs.nexe_inits = cfns(s.ExeInits)
+	cs.finis, cs.nfinis = cfns(s.Finis)
+	cs.environ_slots = cwords(s.EnvironSlots)
+	cs.nenviron_slots = C.uint64_t(len(s.EnvironSlots))
+	for i, r := range s.NoFreeze {
+		if i >= len(cs.freeze_lo) {
+			break
+		}
+		cs.freeze_lo[i] = C.uintptr_t(r[0])
+		cs.freeze_hi[i] = C.uintptr_t(r[1])
+		cs.nfreeze = C.uint64_t(i + 1)
+	}
+	return cs
+}
+
+// Argv0 returns the C string Enter passes as argv[0], so that variables
+// such as __progname can point into it before the hand-off.
+func (s *Start) Argv0() uint64 {
+	s.prepareArgv()
+	return uint64(*(*uintptr)(unsafe.Pointer(s.c.argv)))
+}
+
+// Enter parks the Go runtime, resets signals and the descriptor limit to
+// what the process started with, builds the program's initial stack on
+// the main thread and jumps to its entry point. It returns only if it
+// fails before the hand-off.
+func (s *Start) Enter() error {
+	return errnoErr(C.ldgo_enter(s.prepare()))
+}
+
+// LazyCount is the number of PLT slots bound so far.
+func LazyCount() uint64 { return uint64(C.ldgo_lazy_count()) }
+
+func errnoErr(e C.int) error {
+	if e == 0 {
+		return nil
+	}
+	return syscall.Errno(e)
+}

@@ -1,0 +1,89 @@
+// Interface between the host package's Go and C parts.
+#ifndef LDGO_HOST_H
+#define LDGO_HOST_H
+
+#include <stdint.h>
+
+// One object the system's ld.so has in this process.
+struct ldgo_hostobj {
+	const char *name;
+	uintptr_t addr;
+	const void *phdr;
+	int phnum;
+	uint64_t tls_modid;
+	uintptr_t tls_data; // this thread's block, 0 if none
+};
+
+int ldgo_host_objects(struct ldgo_hostobj *out, int max);
+uintptr_t ldgo_thread_pointer(void);
+uintptr_t ldgo_call0(uintptr_t fn);
+
+// A lazily bound object: what its PLT slots bind to, computed by the
+// engine before the program starts; the resolver only installs it.
+struct ldgo_lazy {
+	uint64_t nslots;
+	uint64_t *slot;     // GOT address of each slot
+	uint64_t *target;   // what the slot binds to
+	char **error;       // message for a slot that cannot be bound, or NULL
+	char **trace;       // LDGO_DEBUG=lazy line, or NULL
+	unsigned char *done;
+};
+
+struct ldgo_lazy *ldgo_lazy_new(uint64_t nslots);
+void ldgo_set_lazy_flags(int debug, int bind_not);
+uint64_t ldgo_lazy_count(void);
+
+// Dynamic TLS of objects ldgo loads: module ids from LDGO_TLS_BASE up.
+#define LDGO_TLS_BASE 0x10000
+uint64_t ldgo_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64_t align, uint64_t tpoff);
+void ldgo_set_real_tls_get_addr(uintptr_t fn);
+
+// Static TLS blocks (the program's own, and those of libraries ldgo
+// loads) live in a reserve at the end of the ldgo executable's block.
+#define LDGO_STATIC_TLS_RESERVE 16384
+struct ldgo_tls_block {
+	uintptr_t image;
+	uint64_t filesz, memsz;
+	uint64_t tpoff; // the block starts this far below the thread pointer
+};
+// ldgo_static_tls installs the blocks; NULL, or why it cannot.
+const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n);
+
+// Initializers and finalizers.
+struct ldgo_fn {
+	uint64_t kind;  // 0: one function; 1: an array of count functions
+	uint64_t addr;
+	uint64_t count;
+};
+
+struct ldgo_start {
+	uint64_t entry;
+	uint64_t argc;
+	char **argv;
+	char **envp;
+	uint64_t *auxv; // pairs, AT_NULL-terminated
+	uint64_t nauxv; // words, including the terminating pair
+	struct ldgo_fn *inits; // preinit and libraries, in order
+	uint64_t ninits;
+	struct ldgo_fn *exe_inits; // the program's DT_INIT and DT_INIT_ARRAY
+	uint64_t nexe_inits;
+	struct ldgo_fn *finis; // in the order they run
+	uint64_t nfinis;
+	uint64_t *environ_slots;
+	uint64_t nenviron_slots;
+	uintptr_t freeze_lo[8], freeze_hi[8]; // libc and ld.so text: threads there are not frozen
+	uint64_t nfreeze;
+};
+
+// Addresses of the routines offered to programs.
+uintptr_t ldgo_addr_trampoline(void);
+uintptr_t ldgo_addr_tls_get_addr(void);
+uintptr_t ldgo_addr_tlsdesc_static(void);
+uintptr_t ldgo_addr_tlsdesc_undefweak(void);
+uintptr_t ldgo_addr_start_main(void);
+
+// ldgo_enter hands the process to the program; it does not return
+// unless it fails before the hand-off (then it returns an errno).
+int ldgo_enter(struct ldgo_start *s);
+
+#endif

@@ -1,0 +1,162 @@
+// The lazy-binding trampoline and the small routines programs call.
+
+#define STATE_SAVE_MASK ((1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7))
+
+	.text
+
+// ldgo_plt_trampoline is GOT[2] of every lazily bound object. PLT0 pushed
+// GOT[1] (the object's struct ldgo_lazy) above the PLT stub's relocation
+// index: [rsp] = object, [rsp+8] = index. The argument registers and the
+// whole vector state are saved around the resolver, as glibc's
+// _dl_runtime_resolve_xsavec does.
+	.globl ldgo_plt_trampoline
+	.hidden ldgo_plt_trampoline
+	.type ldgo_plt_trampoline, @function
+	.p2align 4
+ldgo_plt_trampoline:
+	.cfi_startproc
+	.cfi_adjust_cfa_offset 16
+	endbr64
+	pushq %rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
+	movq %rsp, %rbx
+	.cfi_def_cfa_register %rbx
+	andq $-64, %rsp
+	subq ldgo_xsave_frame(%rip), %rsp
+	movq %rax, 0(%rsp)
+	movq %rcx, 8(%rsp)
+	movq %rdx, 16(%rsp)
+	movq %rsi, 24(%rsp)
+	movq %rdi, 32(%rsp)
+	movq %r8, 40(%rsp)
+	movq %r9, 48(%rsp)
+	movq %r10, 56(%rsp)
+	cmpl $0, ldgo_xsave_mode(%rip)
+	je 1f
+	movl $STATE_SAVE_MASK, %eax
+	xorl %edx, %edx
+	movq %rdx, 64+512(%rsp)
+	movq %rdx, 64+520(%rsp)
+	movq %rdx, 64+528(%rsp)
+	movq %rdx, 64+536(%rsp)
+	movq %rdx, 64+544(%rsp)
+	movq %rdx, 64+552(%rsp)
+	movq %rdx, 64+560(%rsp)
+	movq %rdx, 64+568(%rsp)
+	cmpl $2, ldgo_xsave_mode(%rip)
+	jne 2f
+	xsavec 64(%rsp)
+	jmp 3f
+2:	xsave 64(%rsp)
+	jmp 3f
+1:	fxsave 64(%rsp)
+3:
+	movq 8(%rbx), %rdi
+	movq 16(%rbx), %rsi
+	call ldgo_lazy_fixup
+	movq %rax, %r11
+	cmpl $0, ldgo_xsave_mode(%rip)
+	je 4f
+	movl $STATE_SAVE_MASK, %eax
+	xorl %edx, %edx
+	xrstor 64(%rsp)
+	jmp 5f
+4:	fxrstor 64(%rsp)
+5:
+	movq 0(%rsp), %rax
+	movq 8(%rsp), %rcx
+	movq 16(%rsp), %rdx
+	movq 24(%rsp), %rsi
+	movq 32(%rsp), %rdi
+	movq 40(%rsp), %r8
+	movq 48(%rsp), %r9
+	movq 56(%rsp), %r10
+	movq %rbx, %rsp
+	.cfi_def_cfa_register %rsp
+	popq %rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbx
+	addq $16, %rsp
+	.cfi_adjust_cfa_offset -16
+	jmp *%r11
+	.cfi_endproc
+	.size ldgo_plt_trampoline, .-ldgo_plt_trampoline
+
+// ldgo_tls_get_addr is __tls_get_addr for the program: callers may not
+// align the stack (GCC PR 58066), so it is aligned here.
+	.globl ldgo_tls_get_addr
+	.hidden ldgo_tls_get_addr
+	.type ldgo_tls_get_addr, @function
+	.p2align 4
+ldgo_tls_get_addr:
+	.cfi_startproc
+	endbr64
+	pushq %rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	movq %rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	andq $-16, %rsp
+	call ldgo_tls_get_addr_c
+	movq %rbp, %rsp
+	.cfi_def_cfa_register %rsp
+	popq %rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
+	ret
+	.cfi_endproc
+	.size ldgo_tls_get_addr, .-ldgo_tls_get_addr
+
+// TLS descriptors for static TLS: the argument is the offset from the
+// thread pointer (glibc's _dl_tlsdesc_return).
+	.globl ldgo_tlsdesc_static
+	.hidden ldgo_tlsdesc_static
+	.type ldgo_tlsdesc_static, @function
+	.p2align 4
+ldgo_tlsdesc_static:
+	.cfi_startproc
+	endbr64
+	movq 8(%rax), %rax
+	ret
+	.cfi_endproc
+	.size ldgo_tlsdesc_static, .-ldgo_tlsdesc_static
+
+// An unresolved weak TLS reference: the address is the addend itself
+// (glibc's _dl_tlsdesc_undefweak).
+	.globl ldgo_tlsdesc_undefweak
+	.hidden ldgo_tlsdesc_undefweak
+	.type ldgo_tlsdesc_undefweak, @function
+	.p2align 4
+ldgo_tlsdesc_undefweak:
+	.cfi_startproc
+	endbr64
+	movq 8(%rax), %rax
+	subq %fs:0, %rax
+	ret
+	.cfi_endproc
+	.size ldgo_tlsdesc_undefweak, .-ldgo_tlsdesc_undefweak
+
+// ldgo_jump(entry, sp) enters the program's entry point with the stack
+// pointer at its initial stack (argc first), as the kernel does.
+	.globl ldgo_jump
+	.hidden ldgo_jump
+	.type ldgo_jump, @function
+	.p2align 4
+ldgo_jump:
+	movq %rsi, %rsp
+	movq %rdi, %r11
+	xorl %eax, %eax
+	xorl %ebx, %ebx
+	xorl %ecx, %ecx
+	xorl %edx, %edx
+	xorl %esi, %esi
+	xorl %edi, %edi
+	xorl %ebp, %ebp
+	xorl %r8d, %r8d
+	xorl %r9d, %r9d
+	xorl %r10d, %r10d
+	jmp *%r11
+	.size ldgo_jump, .-ldgo_jump
+
+	.section .note.GNU-stack,"",@progbits

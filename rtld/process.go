@@ -1,0 +1,371 @@
+package rtld
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"ldgo/host"
+	"ldgo/linkmap"
+	"ldgo/namespace"
+	"ldgo/object"
+	"ldgo/reloc"
+)
+
+const pageSize = 4096
+
+func pageDown(x uint64) uint64 { return x &^ (pageSize - 1) }
+func pageUp(x uint64) uint64   { return (x + pageSize - 1) &^ (pageSize - 1) }
+
+// region is a span of memory the process image knows, with its current
+// protection. Later regions override earlier ones where they overlap.
+type region struct {
+	lo, hi uint64
+	prot   int
+	obj    *object.Object
+}
+
+// Process is the process image: objects mapped into this process's
+// memory, relocated in place. It is the namespace's Mapper, the
+// relocations' Env and their Hooks.
+type Process struct {
+	regions []region
+	// subst replaces values written by relocations: the address of a
+	// function the program must reach through ldgo instead
+	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
+	subst map[uint64]uint64
+	// lazy are the PLT tables of lazily bound objects.
+	lazy map[*linkmap.Map]host.Lazy
+	// order lists the lazily bound objects as they were set up.
+	order []*linkmap.Map
+}
+
+// NewProcess returns an empty process image.
+func NewProcess() *Process {
+	return &Process{subst: map[uint64]uint64{}, lazy: map[*linkmap.Map]host.Lazy{}}
+}
+
+func protOf(f elf.ProgFlag) int {
+	prot := 0
+	if f&elf.PF_R != 0 {
+		prot |= unix.PROT_READ
+	}
+	if f&elf.PF_W != 0 {
+		prot |= unix.PROT_WRITE
+	}
+	if f&elf.PF_X != 0 {
+		prot |= unix.PROT_EXEC
+	}
+	return prot
+}
+
+func ptr(addr uint64) unsafe.Pointer { return object.Pointer(uintptr(addr)) }
+
+func mem(addr, n uint64) []byte { return unsafe.Slice((*byte)(ptr(addr)), n) }
+
+// Adopt makes an object already in the process known to the image (for
+// reading only).
+func (p *Process) Adopt(m *linkmap.Map) {
+	for _, s := range m.Obj.Progs {
+		if s.Type == elf.PT_LOAD {
+			p.regions = append(p.regions, region{lo: m.Base + s.Vaddr, hi: m.Base + s.Vaddr + s.Memsz, prot: protOf(s.Flags) &^ unix.PROT_WRITE, obj: m.Obj})
+		}
+	}
+}
+
+// Map implements namespace.Mapper: the file's PT_LOAD segments are mapped
+// from the file, private, over a region reserved for the whole object (at
+// its fixed addresses for ET_EXEC); bss is zero-filled.
+func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, error) {
+	for _, s := range f.Progs {
+		if s.Type == elf.PT_LOAD && s.Flags&elf.PF_W != 0 && s.Flags&elf.PF_X != 0 {
+			return 0, nil, errors.New("segment is both writable and executable, which ldgo does not map")
+		}
+	}
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, &object.Error{Name: name, Cause: object.CauseOpen, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, nil, err
+	}
+	if f.ID != (object.FileID{}) && (st.Dev != f.ID.Dev || st.Ino != f.ID.Ino) {
+		return 0, nil, errors.New("file changed while loading")
+	}
+
+	lo, hi := f.LoadBounds()
+	size := pageUp(hi) - lo
+	var base uint64
+	if f.Type == elf.ET_EXEC {
+		a, err := unix.MmapPtr(-1, 0, ptr(lo), uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE|unix.MAP_NORESERVE)
+		if err != nil || uint64(uintptr(a)) != lo {
+			if err == nil {
+				unix.MunmapPtr(a, uintptr(size))
+			}
+			return 0, nil, fmt.Errorf("cannot map the executable at its fixed addresses %#x-%#x: that memory is in use by ldgo itself (ldgo is not a position-independent executable; build it with -buildmode=pie to run non-PIE programs)", lo, hi)
+		}
+	} else {
+		a, err := unix.MmapPtr(-1, 0, nil, uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		if err != nil {
+			return 0, nil, fmt.Errorf("failed to map segment from shared object: %w", err)
+		}
+		base = uint64(uintptr(a)) - lo
+	}
+
+	for _, s := range f.Progs {
+		if s.Type != elf.PT_LOAD || s.Memsz == 0 {
+			continue
+		}
+		prot := protOf(s.Flags)
+		start := pageDown(base + s.Vaddr)
+		fileEnd := base + s.Vaddr + s.Filesz
+		memEnd := base + s.Vaddr + s.Memsz
+		zeroFrom := start
+		if s.Filesz > 0 {
+			n := pageUp(fileEnd) - start
+			if _, err := unix.MmapPtr(fd, int64(pageDown(s.Off)), ptr(start), uintptr(n), prot, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+				return 0, nil, fmt.Errorf("failed to map segment from shared object: %w", err)
+			}
+			zeroFrom = pageUp(fileEnd)
+			if memEnd > fileEnd && zeroFrom > fileEnd {
+				// The last file page: what follows the file's
+				// part is bss and must read as zero.
+				if prot&unix.PROT_WRITE == 0 {
+					unix.Mprotect(mem(start, n), prot|unix.PROT_WRITE)
+				}
+				clear(mem(fileEnd, min(zeroFrom, memEnd)-fileEnd))
+				if prot&unix.PROT_WRITE == 0 {
+					unix.Mprotect(mem(start, n), prot)
+				}
+			}
+		}
+		if end := pageUp(memEnd); end > zeroFrom {
+			if _, err := unix.MmapPtr(-1, 0, ptr(zeroFrom), uintptr(end-zeroFrom), prot, unix.MAP_PRIVATE|unix.MAP_FIXED|unix.MAP_ANONYMOUS); err != nil {
+				return 0, nil, fmt.Errorf("cannot map zero-fill pages: %w", err)
+			}
+		}
+		p.regions = append(p.regions, region{lo: start, hi: pageUp(memEnd), prot: prot, obj: f.Object})
+	}
+	return base, f.Object, nil
+}
+
+// find returns the region that decides the protection at addr.
+func (p *Process) find(addr uint64) *region {
+	for i := len(p.regions) - 1; i >= 0; i-- {
+		r := &p.regions[i]
+		if addr >= r.lo && addr < r.hi {
+			return r
+		}
+	}
+	return nil
+}
+
+// check verifies that [addr, addr+n) is mapped with at least prot.
+func (p *Process) check(addr, n uint64, prot int, what string) error {
+	if n == 0 {
+		return nil
+	}
+	if addr+n < addr {
+		return fmt.Errorf("%s at %#x: address range wraps", what, addr)
+	}
+	for a := addr; ; {
+		r := p.find(a)
+		if r == nil {
+			return fmt.Errorf("%s at %#x: address outside every loaded segment", what, a)
+		}
+		if r.prot&prot != prot {
+			return fmt.Errorf("%s at %#x: segment is not %s", what, a, protName(prot))
+		}
+		if addr+n <= r.hi {
+			return nil
+		}
+		a = r.hi
+	}
+}
+
+func protName(prot int) string {
+	switch prot {
+	case unix.PROT_WRITE:
+		return "writable"
+	case unix.PROT_EXEC:
+		return "executable"
+	}
+	return "readable"
+}
+
+// ReadAt implements image.Image over this process's memory.
+func (p *Process) ReadAt(b []byte, addr uint64) error {
+	if err := p.check(addr, uint64(len(b)), unix.PROT_READ, "read"); err != nil {
+		return err
+	}
+	copy(b, mem(addr, uint64(len(b))))
+	return nil
+}
+
+// WriteAt implements image.Image over this process's memory.
+func (p *Process) WriteAt(b []byte, addr uint64) error {
+	if err := p.check(addr, uint64(len(b)), unix.PROT_WRITE, "relocation"); err != nil {
+		return err
+	}
+	copy(mem(addr, uint64(len(b))), b)
+	return nil
+}
+
+// Write64 implements image.WordWriter. A value that is the address of a
+// function ldgo provides itself is replaced by ldgo's.
+func (p *Process) Write64(addr, v uint64) error {
+	if err := p.check(addr, 8, unix.PROT_WRITE, "relocation"); err != nil {
+		return err
+	}
+	if s, ok := p.subst[v]; ok {
+		v = s
+	}
+	*(*uint64)(ptr(addr)) = v
+	return nil
+}
+
+// CallIFunc implements image.Image: the resolver is called in this
+// process.
+func (p *Process) CallIFunc(addr uint64) (uint64, error) {
+	if err := p.check(addr, 1, unix.PROT_EXEC, "IFUNC resolver"); err != nil {
+		return 0, err
+	}
+	return uint64(host.Call0(uintptr(addr))), nil
+}
+
+// StaticTLSOffset implements reloc.Env: the adopted objects (libc) have
+// static TLS, and so do the program and the libraries placeTLS put in
+// ldgo's static TLS reserve.
+func (p *Process) StaticTLSOffset(def *linkmap.Map) (uint64, error) {
+	if def.HasStaticTLS {
+		return def.TLSOffset, nil
+	}
+	return 0, errors.New(def.Name + ": cannot allocate memory in static TLS block")
+}
+
+// TLSDescriptor implements reloc.Env for static TLS and unresolved weak
+// references.
+func (p *Process) TLSDescriptor(def *linkmap.Map, off uint64) (uint64, uint64, error) {
+	if def == nil {
+		return host.TLSDescUndefWeak(), off, nil
+	}
+	if def.HasStaticTLS {
+		return host.TLSDescStatic(), off - def.TLSOffset, nil
+	}
+	return 0, 0, errors.New(def.Name + ": ldgo run: TLS descriptors of a library outside static TLS are not supported yet")
+}
+
+// protect changes the protection of [lo, hi) and records it.
+func (p *Process) protect(lo, hi uint64, prot int, obj *object.Object) error {
+	if hi <= lo {
+		return nil
+	}
+	if err := unix.Mprotect(mem(lo, hi-lo), prot); err != nil {
+		return err
+	}
+	p.regions = append(p.regions, region{lo: lo, hi: hi, prot: prot, obj: obj})
+	return nil
+}
+
+func (p *Process) segments(m *linkmap.Map) []object.Prog {
+	var out []object.Prog
+	for _, s := range m.Obj.Progs {
+		if s.Type == elf.PT_LOAD && s.Memsz > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// BeginTextRel implements namespace.Hooks: read-only segments become
+// writable (and not executable) while relocations are written.
+func (p *Process) BeginTextRel(m *linkmap.Map) error {
+	for _, s := range p.segments(m) {
+		if s.Flags&elf.PF_W == 0 {
+			if err := p.protect(pageDown(m.Base+s.Vaddr), pageUp(m.Base+s.Vaddr+s.Memsz), unix.PROT_READ|unix.PROT_WRITE, m.Obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// EndTextRel implements namespace.Hooks.
+func (p *Process) EndTextRel(m *linkmap.Map) error {
+	for _, s := range p.segments(m) {
+		if s.Flags&elf.PF_W == 0 {
+			if err := p.protect(pageDown(m.Base+s.Vaddr), pageUp(m.Base+s.Vaddr+s.Memsz), protOf(s.Flags), m.Obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SetupLazy implements namespace.Hooks: GOT[1] identifies the object to
+// the resolver, GOT[2] is the trampoline. (The namespace points each
+// JUMP_SLOT back into the PLT.)
+func (p *Process) SetupLazy(m *linkmap.Map) error {
+	if m.Obj.Dyn.PLTGot == 0 {
+		return fmt.Errorf("%s: lazy binding needs DT_PLTGOT", m.Name)
+	}
+	l := host.NewLazy(namespace.PLTSlots(m))
+	got := m.Base + m.Obj.Dyn.PLTGot
+	if err := p.Write64(got+8, l.Addr()); err != nil {
+		return err
+	}
+	if err := p.Write64(got+16, host.Trampoline()); err != nil {
+		return err
+	}
+	p.lazy[m] = l
+	p.order = append(p.order, m)
+	return nil
+}
+
+// Relocated implements namespace.Hooks: PT_GNU_RELRO becomes read-only.
+func (p *Process) Relocated(m *linkmap.Map) error {
+	r := m.Obj.Relro
+	if r.Size == 0 {
+		return nil
+	}
+	lo, hi := pageDown(m.Base+r.Addr), pageDown(m.Base+r.Addr+r.Size)
+	if err := p.protect(lo, hi, unix.PROT_READ, m.Obj); err != nil {
+		return fmt.Errorf("%s: cannot apply additional memory protection after relocation: %w", m.Name, err)
+	}
+	return nil
+}
+
+// writeAdopted writes a word into an object already in the process,
+// lifting its RELRO protection for the write.
+func writeAdopted(m *linkmap.Map, addr, v uint64) error {
+	inData := false
+	for _, s := range m.Obj.Progs {
+		if s.Type == elf.PT_LOAD && s.Flags&elf.PF_W != 0 && addr >= m.Base+s.Vaddr && addr+8 <= m.Base+s.Vaddr+s.Memsz {
+			inData = true
+		}
+	}
+	if !inData {
+		return fmt.Errorf("%s: %#x is not in a writable segment", m.Name, addr)
+	}
+	r := m.Obj.Relro
+	lo, hi := pageDown(m.Base+r.Addr), pageDown(m.Base+r.Addr+r.Size)
+	if r.Size != 0 && addr >= lo && addr < hi {
+		pg := mem(pageDown(addr), pageSize)
+		if err := unix.Mprotect(pg, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+			return err
+		}
+		*(*uint64)(ptr(addr)) = v
+		return unix.Mprotect(pg, unix.PROT_READ)
+	}
+	*(*uint64)(ptr(addr)) = v
+	return nil
+}
+
+// Env implements namespace.Mapper: relocations are written to this
+// process's memory.
+func (p *Process) Env() reloc.Env { return p }

@@ -1,0 +1,585 @@
+// Package rtld is the run-time part of ldgo: it loads a program into this
+// process with the same engine the analysis commands use (package
+// namespace over a process image instead of a file image), adopts the
+// glibc objects the system's ld.so already loaded (host mode), relocates,
+// prepares lazy binding, initializers and finalizers, and hands the
+// process to the program.
+package rtld
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"ldgo/analyze"
+	"ldgo/host"
+	"ldgo/linkmap"
+	"ldgo/lookup"
+	"ldgo/namespace"
+	"ldgo/object"
+	"ldgo/reloc"
+	"ldgo/search"
+)
+
+// Options say what to run and how.
+type Options struct {
+	// Path is the program's file.
+	Path string
+	// Argv is the program's argument vector (argv[0] included); Env its
+	// environment.
+	Argv []string
+	Env  []string
+
+	LibraryPath     string
+	LibraryPathWhat string
+	Preload         []string
+	PreloadWhat     string
+	InhibitCache    bool
+	// BindNow binds every PLT slot before the program starts
+	// (LD_BIND_NOW); BindNot never writes a GOT entry at a first call
+	// (LD_BIND_NOT).
+	BindNow bool
+	BindNot bool
+	// TraceLazy prints a line at each PLT slot's first call
+	// (LDGO_DEBUG=lazy).
+	TraceLazy bool
+}
+
+// Error is a failure to start the program, worded as glibc's ld.so words
+// it; the status is 127, as ld.so's.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// ErrStatic is returned for a program without a dynamic section: there is
+// nothing to link, it should be executed directly.
+var ErrStatic = errors.New("statically linked")
+
+// Run loads and starts the program. It does not return when the program
+// starts.
+func Run(opts Options) error {
+	prog := opts.Argv[0]
+	fail := func(err error) error {
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return &Error{Msg: analyze.Describe(prog, err)}
+	}
+
+	proc := NewProcess()
+	cfg := namespace.Config{
+		Search: search.Config{
+			LibraryPath:     opts.LibraryPath,
+			LibraryPathWhat: opts.LibraryPathWhat,
+			InhibitCache:    opts.InhibitCache,
+		},
+		Preload:     opts.Preload,
+		PreloadWhat: opts.PreloadWhat,
+		PreloadFile: "/etc/ld.so.preload",
+		Progname:    prog,
+		Warn:        func(msg string) { os.Stderr.WriteString(msg) },
+	}
+	if cfg.Search.LibraryPathWhat == "" {
+		cfg.Search.LibraryPathWhat = "LD_LIBRARY_PATH"
+	}
+	hostMaps, err := adoptHost(&cfg, proc)
+	if err != nil {
+		return fail(err)
+	}
+
+	// A static program has nothing to link: the caller executes it.
+	hdr, err := readHeader(opts.Path)
+	if err != nil {
+		return fail(&namespace.LoadError{Name: opts.Path, Err: err})
+	}
+	if hdr.Dynamic.Size == 0 {
+		return ErrStatic
+	}
+	if hdr.Interp != "" && cfg.Rtld != nil && !sameFile(hdr.Interp, cfg.Rtld.Name) {
+		return &Error{Msg: fmt.Sprintf("%s: ldgo run: the program's interpreter %s is not the system's %s; only programs for the glibc ldgo runs with can be hosted", prog, hdr.Interp, cfg.Rtld.Name)}
+	}
+	ns, err := namespace.Open(opts.Path, cfg, proc)
+	if err != nil {
+		return fail(err)
+	}
+	main := ns.Main
+	if err := placeTLS(ns, prog); err != nil {
+		return err
+	}
+
+	for _, p := range ns.CheckVersions() {
+		if p.Fatal() {
+			return &Error{Msg: fmt.Sprintf("%s: %s: %s", prog, p.File.DisplayName(prog), p.Message)}
+		}
+	}
+
+	// Functions the program reaches through ldgo.
+	if err := proc.substitute(hostMaps, ns); err != nil {
+		return fail(err)
+	}
+
+	relocErr := ns.RelocateAll(namespace.RelocOptions{
+		Lazy: !opts.BindNow,
+		OnWarning: func(m *linkmap.Map, msg string) {
+			os.Stderr.WriteString(msg + "\n")
+		},
+	})
+	if relocErr != nil {
+		return fail(relocErr)
+	}
+	if err := proc.prepareLazy(ns, prog); err != nil {
+		return fail(err)
+	}
+	if err := rebindAdopted(ns, proc); err != nil {
+		return fail(err)
+	}
+	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
+
+	start := &host.Start{
+		Entry:  main.Base + main.Obj.Entry,
+		Argv:   opts.Argv,
+		Env:    opts.Env,
+		ExecFn: opts.Path,
+	}
+	if err := setAuxv(start, main); err != nil {
+		return fail(err)
+	}
+	initFini(start, ns)
+	if err := setProgramNames(ns, start); err != nil {
+		return fail(err)
+	}
+	for _, m := range hostMaps {
+		if !m.Adopted || m.Vdso {
+			continue
+		}
+		for _, s := range m.Obj.Progs {
+			if s.Type == elf.PT_LOAD && s.Flags&elf.PF_X != 0 {
+				start.NoFreeze = append(start.NoFreeze, [2]uint64{m.Base + s.Vaddr, m.Base + s.Vaddr + s.Memsz})
+			}
+		}
+	}
+	if err := start.Enter(); err != nil {
+		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
+	}
+	return nil
+}
+
+// placeTLS gives the program and every library ldgo loads that has a
+// PT_TLS segment its TLS block. As glibc does for everything loaded at
+// startup, blocks go in static TLS, the program's right below the thread
+// pointer where its local-exec offsets point, the libraries' below it in
+// load order; a library that does not fit there and does not need static
+// TLS (DF_STATIC_TLS) gets per-thread blocks allocated at first use.
+func placeTLS(ns *namespace.Namespace, prog string) error {
+	var blocks []host.TLSBlock
+	var top uint64
+	for _, m := range ns.Chain {
+		t := m.Obj.TLS
+		if m.Adopted || m.Vdso || m.Faked || t == nil {
+			continue
+		}
+		align := max(t.Align, 1)
+		off := (top+t.BlockSize+t.FirstByte+align-1)/align*align - t.FirstByte
+		fits := align <= 64 && off <= host.StaticTLSReserve
+		switch {
+		case fits:
+			top = off
+			blocks = append(blocks, host.TLSBlock{Image: m.Base + t.Image.Addr, FileSize: t.Image.Size, MemSize: t.BlockSize, TPOffset: off})
+			m.TLSOffset, m.HasStaticTLS = off, true
+		case m == ns.Main:
+			return &Error{Msg: fmt.Sprintf("%s: ldgo run: the program's TLS block (%d bytes, aligned to %d) does not fit in ldgo's static TLS reserve of %d bytes", prog, t.BlockSize, t.Align, host.StaticTLSReserve)}
+		case m.Obj.Dyn.Flags&elf.DF_STATIC_TLS != 0:
+			return &Error{Msg: fmt.Sprintf("%s: error while loading shared libraries: %s: cannot allocate memory in static TLS block", prog, m.Name)}
+		}
+		// A module id serves general-dynamic accesses, the program's
+		// own included (a library may reach the program's variables so).
+		var tpoff uint64
+		if m.HasStaticTLS {
+			tpoff = m.TLSOffset
+		}
+		m.TLSModID = host.RegisterTLS(m.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
+	}
+	if err := host.SetStaticTLS(blocks); err != nil {
+		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot set up static TLS: %v", prog, err)}
+	}
+	return nil
+}
+
+func readHeader(path string) (*object.Object, error) {
+	f, err := object.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	o := *f.Object
+	return &o, nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// adoptHost makes maps of the objects the system's ld.so loaded into this
+// process: the dynamic linker, the vDSO, and the others (libc.so.6) as
+// objects a search may find and adopt.
+func adoptHost(cfg *namespace.Config, proc *Process) ([]*linkmap.Map, error) {
+	tp := uint64(host.ThreadPointer())
+	var maps []*linkmap.Map
+	for _, o := range host.Objects() {
+		if o.Name == "" {
+			continue // ldgo itself
+		}
+		vdso := o.Name == object.VDSOName
+		obj, err := object.FromMemory(o.Name, o.Base, o.Progs, !vdso)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s from memory: %w", o.Name, err)
+		}
+		m := &linkmap.Map{Obj: obj, Name: o.Name, Names: []string{o.Name}, Base: uint64(o.Base), Kind: linkmap.Library, Adopted: true}
+		if obj.Dyn.HasSoname {
+			m.AddName(obj.Dyn.Soname)
+		}
+		if o.TLSModID != 0 && o.TLSData != 0 {
+			m.TLSModID = o.TLSModID
+			m.TLSOffset = tp - uint64(o.TLSData)
+			m.HasStaticTLS = true
+		}
+		proc.Adopt(m)
+		maps = append(maps, m)
+		switch {
+		case vdso:
+			m.Vdso = true
+			cfg.Vdso = m
+		case obj.Dyn.HasSoname && strings.HasPrefix(obj.Dyn.Soname, "ld-linux"):
+			cfg.Rtld = m
+		default:
+			var ust unix.Stat_t
+			if err := unix.Stat(o.Name, &ust); err != nil {
+				continue
+			}
+			m.ID = object.FileID{Dev: ust.Dev, Ino: ust.Ino}
+			cfg.Adoptable = append(cfg.Adoptable, m)
+		}
+	}
+	if cfg.Rtld == nil {
+		return nil, errors.New("ldgo run: the system's dynamic linker is not in this process")
+	}
+	return maps, nil
+}
+
+// definitions returns the addresses at which m defines each of names,
+// every version of each.
+func definitions(m *linkmap.Map, names ...string) map[string][]uint64 {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string][]uint64{}
+	o := m.Obj
+	for i := 1; i < o.NumSymbols(); i++ {
+		s := o.Symbol(uint32(i))
+		if s.Shndx == elf.SHN_UNDEF || s.Value == 0 {
+			continue
+		}
+		if n := o.SymbolName(uint32(i)); want[n] {
+			out[n] = append(out[n], m.Base+s.Value)
+		}
+	}
+	return out
+}
+
+// substitute arranges for references to ld.so's and libc's functions
+// that ldgo provides itself to bind to ldgo's.
+func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) error {
+	var startMain, tlsGetAddr bool
+	for _, m := range hostMaps {
+		if m.Vdso {
+			continue
+		}
+		d := definitions(m, "__libc_start_main", "__tls_get_addr")
+		for _, a := range d["__libc_start_main"] {
+			p.subst[a] = host.StartMain()
+			startMain = true
+		}
+		for _, a := range d["__tls_get_addr"] {
+			p.subst[a] = host.TLSGetAddr()
+			host.SetRealTLSGetAddr(a)
+			tlsGetAddr = true
+		}
+	}
+	if !startMain {
+		return errors.New("ldgo run: __libc_start_main not found in the adopted libc")
+	}
+	_ = tlsGetAddr
+	return nil
+}
+
+// prepareLazy computes what every lazily bound PLT slot binds to, with the
+// engine's Fixup, so that the resolver the program calls only installs it.
+// A slot that cannot be bound fails at its first call, in glibc's words.
+func (p *Process) prepareLazy(ns *namespace.Namespace, prog string) error {
+	for _, m := range p.order {
+		l := p.lazy[m]
+		tab, err := m.Obj.Relas(m.Obj.Dyn.JmpRel)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < l.Len(); i++ {
+			rel := tab.At(i)
+			if rel.Type != elf.R_X86_64_JMP_SLOT {
+				l.SetError(i, fmt.Sprintf("%s: ldgo: %s: PLT slot %d is not a JUMP_SLOT\n", prog, m.DisplayName(prog), i))
+				continue
+			}
+			target, slot, def, err := ns.Fixup(m, i, false)
+			if err != nil {
+				l.SetError(i, analyze.Describe(prog, err)+"\n")
+				continue
+			}
+			if s, ok := p.subst[target]; ok {
+				target = s
+			}
+			l.Set(i, slot, target)
+			defName := "(undefined weak)"
+			if def != nil {
+				defName = def.DisplayName(prog)
+			}
+			l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s\n", m.DisplayName(prog), m.Obj.SymbolName(rel.Sym), defName))
+		}
+	}
+	return nil
+}
+
+// rebindAdopted re-points the adopted objects' symbol references (libc's)
+// that glibc's ld.so would have bound to an object ldgo loaded: the
+// program's COPY of stdout, optind or environ, and a program's or a
+// preloaded library's own malloc or other libc function. The system's
+// ld.so bound them in ldgo's process, where only ldgo and libc were in
+// the scope; the program's global scope comes first now.
+func rebindAdopted(ns *namespace.Namespace, p *Process) error {
+	for _, m := range ns.Chain {
+		if !m.Adopted || m.Vdso || m == ns.Rtld || m.Obj.Dynamic.Size == 0 {
+			continue
+		}
+		for _, r := range []object.Range{m.Obj.Dyn.Rela, m.Obj.Dyn.JmpRel} {
+			tab, err := m.Obj.Relas(r)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < tab.Len(); i++ {
+				rel := tab.At(i)
+				switch rel.Type {
+				case elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT, elf.R_X86_64_64:
+				default:
+					continue
+				}
+				if rel.Sym == 0 {
+					continue
+				}
+				ref := m.Obj.Symbol(rel.Sym)
+				if ref.Visibility() != elf.STV_DEFAULT {
+					continue
+				}
+				req := &lookup.Request{Hash: object.NewHash(m.Obj.SymbolName(rel.Sym)), Ref: &ref, RefIndex: rel.Sym, RefMap: m, Class: reloc.Class(rel.Type)}
+				if v, _ := m.Obj.SymbolVersion(rel.Sym); v != nil {
+					req.Version = v
+				}
+				res, err := ns.Linker.Symbol(m.Scope, req)
+				if err != nil || res.Map == nil || res.Map.Adopted {
+					continue
+				}
+				v := res.Map.Base + res.Sym.Value
+				if res.Sym.Type() == elf.STT_GNU_IFUNC {
+					if v, err = p.CallIFunc(v); err != nil {
+						return err
+					}
+				}
+				if rel.Type == elf.R_X86_64_64 {
+					v += uint64(rel.Addend)
+				}
+				if err := writeAdopted(m, m.Base+rel.Off, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// setProgramNames points libc's names of the program (__progname,
+// program_invocation_name...) at the program's argv[0], and lists the
+// environ variables the start routine sets.
+func setProgramNames(ns *namespace.Namespace, start *host.Start) error {
+	argv0 := start.Argv0()
+	short := argv0
+	if i := strings.LastIndexByte(start.Argv[0], '/'); i >= 0 {
+		short += uint64(i + 1)
+	}
+	values := map[string]uint64{
+		"__progname":                    short,
+		"program_invocation_short_name": short,
+		"__progname_full":               argv0,
+		"program_invocation_name":       argv0,
+	}
+	names := []string{"__progname", "program_invocation_short_name", "__progname_full", "program_invocation_name", "environ", "__environ", "_environ"}
+	for _, m := range ns.Chain {
+		if m.Vdso || m.Faked || m.Obj == nil || m.Rtld {
+			continue
+		}
+		if !m.Adopted && m != ns.Main {
+			continue
+		}
+		for name, addrs := range definitions(m, names...) {
+			for _, a := range addrs {
+				if v, ok := values[name]; ok {
+					if m.Adopted {
+						if err := writeAdopted(m, a, v); err != nil {
+							return err
+						}
+					} else {
+						*(*uint64)(ptr(a)) = v
+					}
+					continue
+				}
+				start.EnvironSlots = append(start.EnvironSlots, a)
+			}
+		}
+	}
+	return nil
+}
+
+const (
+	atPhdr  = 3
+	atPhent = 4
+	atPhnum = 5
+	atEntry = 9
+)
+
+// setAuxv gives the program the auxiliary vector this process got, with
+// the program's headers and entry point.
+func setAuxv(start *host.Start, main *linkmap.Map) error {
+	auxv, err := unix.Auxv()
+	if err != nil {
+		return err
+	}
+	for _, kv := range auxv {
+		k, v := uint64(kv[0]), uint64(kv[1])
+		switch k {
+		case atPhdr:
+			v = main.Base + main.Obj.Phdr
+		case atPhent:
+			v = 56
+		case atPhnum:
+			v = uint64(len(main.Obj.Progs))
+		case atEntry:
+			v = main.Base + main.Obj.Entry
+		}
+		start.Auxv = append(start.Auxv, [2]uint64{k, v})
+		if k == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// initFini lists initializers and finalizers in glibc's order: the
+// program's DT_PREINIT_ARRAY, then each library's DT_INIT and
+// DT_INIT_ARRAY, dependencies first (_dl_init), then the program's own
+// (__libc_start_main); at exit the reverse (_dl_fini).
+func initFini(start *host.Start, ns *namespace.Namespace) {
+	main := ns.Main
+	if pa := main.Obj.Dyn.PreinitArray; pa.Size > 0 {
+		start.Inits = append(start.Inits, host.Fn{Array: true, Addr: main.Base + pa.Addr, Count: pa.Size / 8})
+	}
+	inits := func(m *linkmap.Map) []host.Fn {
+		var fns []host.Fn
+		d := &m.Obj.Dyn
+		if d.Init != 0 {
+			fns = append(fns, host.Fn{Addr: m.Base + d.Init})
+		}
+		if d.InitArray.Size > 0 {
+			fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.InitArray.Addr, Count: d.InitArray.Size / 8})
+		}
+		return fns
+	}
+	finis := func(m *linkmap.Map) []host.Fn {
+		var fns []host.Fn
+		d := &m.Obj.Dyn
+		if d.FiniArray.Size > 0 {
+			fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.FiniArray.Addr, Count: d.FiniArray.Size / 8})
+		}
+		if d.Fini != 0 {
+			fns = append(fns, host.Fn{Addr: m.Base + d.Fini})
+		}
+		return fns
+	}
+	skip := func(m *linkmap.Map) bool { return m.Adopted || m.Vdso || m.Rtld || m.Faked || m.Obj == nil }
+	order := main.Initfini
+	for i := len(order) - 1; i >= 0; i-- {
+		if m := order[i]; m != main && !skip(m) {
+			start.Inits = append(start.Inits, inits(m)...)
+			m.InitDone = true
+		}
+	}
+	start.ExeInits = inits(main)
+	start.Finis = finis(main)
+	for _, m := range order {
+		if m != main && !skip(m) {
+			start.Finis = append(start.Finis, finis(m)...)
+		}
+	}
+}
+
+// ProgramPath finds the program as execvp would: a name without a slash
+// is searched in PATH.
+func ProgramPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := unix.Access(name, unix.F_OK); err != nil {
+			return "", err
+		}
+		return name, nil
+	}
+	path := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && unix.Access(p, unix.X_OK) == nil {
+			return p, nil
+		}
+	}
+	return "", unix.ENOENT
+}
+
+// Script returns the interpreter and its optional argument when the file
+// at path starts with "#!", as the kernel reads it.
+func Script(path string) (interp, arg string, ok bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", "", false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 256)
+	n, _ := unix.Read(fd, buf)
+	line := string(buf[:max(n, 0)])
+	if !strings.HasPrefix(line, "#!") {
+		return "", "", false
+	}
+	line, _, _ = strings.Cut(line[2:], "\n")
+	line = strings.TrimLeft(line, " \t")
+	interp, arg, _ = strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	return strings.TrimSpace(interp), arg, interp != ""
+}
