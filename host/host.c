@@ -322,6 +322,15 @@ static void static_tls_fill(void) {
 	}
 }
 
+// ldgo_tls_block is this thread's block of module modid, NULL when the
+// thread has not used it yet.
+void *ldgo_tls_block(uint64_t modid) {
+	uint64_t m = modid - LDGO_TLS_BASE;
+	if (modid < LDGO_TLS_BASE || m >= tls_nblocks)
+		return NULL;
+	return tls_blocks[m];
+}
+
 // ---- start and exit ----
 
 static struct ldgo_start *start;
@@ -371,8 +380,13 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 	environ = ev;
 	for (uint64_t i = 0; i < start->nenviron_slots; i++)
 		*(char ***)start->environ_slots[i] = ev;
-	__cxa_atexit(run_finis, NULL, NULL);
+	// As with glibc: ld.so runs the preinitializers and the libraries'
+	// initializers before __libc_start_main, which registers the
+	// finalizers (rtld_fini) and then initializes the program. Handlers
+	// a library's constructor registers with atexit thus run at that
+	// library's __cxa_finalize, among the finalizers, not before them.
 	run_inits(start->inits, start->ninits, argc, argv, ev);
+	__cxa_atexit(run_finis, NULL, NULL);
 	if (init)
 		init(argc, argv, ev);
 	else

@@ -112,6 +112,58 @@ func SetStaticTLS(blocks []TLSBlock) error {
 	return nil
 }
 
+// Loaded describes one object of the program's namespace for
+// dl_iterate_phdr, _dl_find_object and dladdr. Adopted objects are
+// answered for by glibc; the fields past Adopted matter for the others.
+type Loaded struct {
+	Name                 string // "" for the program
+	Base, Phdr           uint64
+	Phnum                int
+	Adopted              bool
+	Dynamic              uint64
+	MapStart, MapEnd     uint64
+	EHFrame              uint64
+	TLSModID, TLSOffset  uint64 // offset below the thread pointer, 0 for per-thread blocks
+	Symtab, Strtab       uint64
+	NumSymbols, StrtabSz uint64
+}
+
+// SetObjects makes objs, in load order, what the program's
+// dl_iterate_phdr, _dl_find_object, dladdr and dladdr1 report; prog
+// names the program in dladdr's answers.
+func SetObjects(objs []Loaded, prog string) {
+	n := len(objs)
+	c := (*C.struct_ldgo_object)(C.calloc(C.size_t(max(n, 1)), C.size_t(unsafe.Sizeof(C.struct_ldgo_object{}))))
+	cs := unsafe.Slice(c, max(n, 1))
+	for i, o := range objs {
+		adopted := C.int(0)
+		if o.Adopted {
+			adopted = 1
+		}
+		cs[i] = C.struct_ldgo_object{
+			name: C.CString(o.Name), base: C.uintptr_t(o.Base), phdr: C.uintptr_t(o.Phdr), phnum: C.int(o.Phnum),
+			adopted: adopted, dynamic: C.uintptr_t(o.Dynamic),
+			map_start: C.uintptr_t(o.MapStart), map_end: C.uintptr_t(o.MapEnd), eh_frame: C.uintptr_t(o.EHFrame),
+			tls_modid: C.uint64_t(o.TLSModID), tls_tpoff: C.uint64_t(o.TLSOffset),
+			symtab: C.uintptr_t(o.Symtab), strtab: C.uintptr_t(o.Strtab),
+			nsyms: C.uint64_t(o.NumSymbols), strsz: C.uint64_t(o.StrtabSz),
+		}
+	}
+	C.ldgo_set_objects(c, C.uint64_t(n), C.CString(prog))
+}
+
+// SetRealDL gives the addresses of glibc's dl_iterate_phdr,
+// _dl_find_object and dladdr1, which answer for what ldgo did not load.
+func SetRealDL(iterate, findObject, dladdr1 uint64) {
+	C.ldgo_set_real_dl(C.uintptr_t(iterate), C.uintptr_t(findObject), C.uintptr_t(dladdr1))
+}
+
+// Addresses of ldgo's dl_iterate_phdr, _dl_find_object, dladdr, dladdr1.
+func DLIteratePhdr() uint64 { return uint64(C.ldgo_addr_dl_iterate_phdr()) }
+func DLFindObject() uint64  { return uint64(C.ldgo_addr_dl_find_object()) }
+func DLAddr() uint64        { return uint64(C.ldgo_addr_dladdr()) }
+func DLAddr1() uint64       { return uint64(C.ldgo_addr_dladdr1()) }
+
 // Lazy is one lazily bound object's PLT table, in C memory.
 type Lazy struct{ p *C.struct_ldgo_lazy }
 

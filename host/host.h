@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+struct link_map;
+
 // One object the system's ld.so has in this process.
 struct ldgo_hostobj {
 	const char *name;
@@ -74,6 +76,30 @@ struct ldgo_start {
 	uintptr_t freeze_lo[8], freeze_hi[8]; // libc and ld.so text: threads there are not frozen
 	uint64_t nfreeze;
 };
+
+// The objects of the program's namespace, for dl_iterate_phdr,
+// _dl_find_object and dladdr.
+struct ldgo_object {
+	const char *name; // as glibc's l_name: "" for the program
+	uintptr_t base;
+	uintptr_t phdr;
+	int phnum;
+	int adopted; // loaded by glibc's ld.so: glibc answers for it
+	uintptr_t dynamic;
+	uintptr_t map_start, map_end;
+	uintptr_t eh_frame; // PT_GNU_EH_FRAME, or 0
+	uint64_t tls_modid, tls_tpoff;
+	uintptr_t symtab, strtab;
+	uint64_t nsyms, strsz;
+	struct link_map *lm;
+};
+void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog);
+void ldgo_set_real_dl(uintptr_t iterate, uintptr_t find_object, uintptr_t dladdr1);
+void *ldgo_tls_block(uint64_t modid);
+uintptr_t ldgo_addr_dl_iterate_phdr(void);
+uintptr_t ldgo_addr_dl_find_object(void);
+uintptr_t ldgo_addr_dladdr(void);
+uintptr_t ldgo_addr_dladdr1(void);
 
 // Addresses of the routines offered to programs.
 uintptr_t ldgo_addr_trampoline(void);

@@ -293,6 +293,13 @@ type Hash struct {
 // NewHash hashes name for lookups.
 func NewHash(name string) Hash { return Hash{Name: name, GNU: GNUHash(name)} }
 
+// DynamicSymbols returns where the dynamic symbol and string tables are,
+// as addresses before relocation, with the symbol count and the string
+// table's size: what a reader of the mapped object (dladdr) needs.
+func (o *Object) DynamicSymbols() (symtab uint64, nsyms int, strtab, strsz uint64) {
+	return o.Dyn.symtabAddr, o.nsyms, o.Dyn.strtabAddr, o.Dyn.strtabSize
+}
+
 // Candidates calls yield with the index of each symbol in o whose name is
 // h.Name, in hash-chain order, as glibc's do_lookup_x walks them: through
 // the GNU hash table (after its Bloom filter) when there is one, else the

@@ -33,6 +33,7 @@ type region struct {
 // relocations' Env and their Hooks.
 type Process struct {
 	regions []region
+	found   foundRegion // the last lookup's answer
 	// subst replaces values written by relocations: the address of a
 	// function the program must reach through ldgo instead
 	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
@@ -154,13 +155,38 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 	return base, f.Object, nil
 }
 
+// foundRegion is where region index decides the protection: [lo, hi),
+// valid while the regions are the nregions it was computed from.
+type foundRegion struct {
+	index, nregions int
+	lo, hi          uint64
+}
+
 // find returns the region that decides the protection at addr.
 func (p *Process) find(addr uint64) *region {
+	// Relocations come object by object, in address order: the interval
+	// found for one address almost always holds the next one too.
+	c := &p.found
+	if c.nregions == len(p.regions) && addr >= c.lo && addr < c.hi {
+		return &p.regions[c.index]
+	}
 	for i := len(p.regions) - 1; i >= 0; i-- {
 		r := &p.regions[i]
-		if addr >= r.lo && addr < r.hi {
-			return r
+		if addr < r.lo || addr >= r.hi {
+			continue
 		}
+		// Where region i decides: not covered by a later region.
+		lo, hi := r.lo, r.hi
+		for _, l := range p.regions[i+1:] {
+			switch {
+			case l.hi <= addr && l.hi > lo:
+				lo = l.hi
+			case l.lo > addr && l.lo < hi:
+				hi = l.lo
+			}
+		}
+		*c = foundRegion{index: i, lo: lo, hi: hi, nregions: len(p.regions)}
+		return r
 	}
 	return nil
 }

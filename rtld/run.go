@@ -140,6 +140,7 @@ func Run(opts Options) error {
 		return fail(err)
 	}
 	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
+	describeObjects(ns, opts.Argv[0])
 
 	start := &host.Start{
 		Entry:  main.Base + main.Obj.Entry,
@@ -298,12 +299,13 @@ func definitions(m *linkmap.Map, names ...string) map[string][]uint64 {
 // substitute arranges for references to ld.so's and libc's functions
 // that ldgo provides itself to bind to ldgo's.
 func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) error {
-	var startMain, tlsGetAddr bool
+	var startMain bool
+	real := map[string]uint64{}
 	for _, m := range hostMaps {
 		if m.Vdso {
 			continue
 		}
-		d := definitions(m, "__libc_start_main", "__tls_get_addr")
+		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1")
 		for _, a := range d["__libc_start_main"] {
 			p.subst[a] = host.StartMain()
 			startMain = true
@@ -311,14 +313,70 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 		for _, a := range d["__tls_get_addr"] {
 			p.subst[a] = host.TLSGetAddr()
 			host.SetRealTLSGetAddr(a)
-			tlsGetAddr = true
+		}
+		// Introspection of the loaded objects: glibc's only knows what
+		// glibc's ld.so loaded.
+		for name, ours := range map[string]uint64{
+			"dl_iterate_phdr": host.DLIteratePhdr(),
+			"_dl_find_object": host.DLFindObject(),
+			"dladdr":          host.DLAddr(),
+			"dladdr1":         host.DLAddr1(),
+		} {
+			for _, a := range d[name] {
+				p.subst[a] = ours
+				real[name] = a
+			}
 		}
 	}
 	if !startMain {
 		return errors.New("ldgo run: __libc_start_main not found in the adopted libc")
 	}
-	_ = tlsGetAddr
+	for _, name := range []string{"dl_iterate_phdr", "_dl_find_object", "dladdr1"} {
+		if real[name] == 0 {
+			return fmt.Errorf("ldgo run: %s not found in the adopted libc", name)
+		}
+	}
+	host.SetRealDL(real["dl_iterate_phdr"], real["_dl_find_object"], real["dladdr1"])
 	return nil
+}
+
+// describeObjects tells the C side what dl_iterate_phdr, _dl_find_object
+// and dladdr report: every object of the namespace, in load order.
+func describeObjects(ns *namespace.Namespace, prog string) {
+	var objs []host.Loaded
+	for _, m := range ns.Chain {
+		if m.Faked || m.Obj == nil {
+			continue
+		}
+		o := host.Loaded{Name: m.Name, Base: m.Base, Phdr: m.Base + m.Obj.Phdr, Phnum: len(m.Obj.Progs), Adopted: m.Adopted || m.Vdso}
+		if m == ns.Main {
+			o.Name = ""
+		}
+		first := true
+		for _, s := range m.Obj.Progs {
+			switch s.Type {
+			case elf.PT_LOAD:
+				if first {
+					o.MapStart, first = pageDown(m.Base+s.Vaddr), false
+				}
+				o.MapEnd = max(o.MapEnd, m.Base+s.Vaddr+s.Memsz)
+			case elf.PT_GNU_EH_FRAME:
+				o.EHFrame = m.Base + s.Vaddr
+			case elf.PT_DYNAMIC:
+				o.Dynamic = m.Base + s.Vaddr
+			}
+		}
+		o.TLSModID = m.TLSModID
+		if m.HasStaticTLS {
+			o.TLSOffset = m.TLSOffset
+		}
+		symtab, n, strtab, strsz := m.Obj.DynamicSymbols()
+		if symtab != 0 && strtab != 0 {
+			o.Symtab, o.NumSymbols, o.Strtab, o.StrtabSz = m.Base+symtab, uint64(n), m.Base+strtab, strsz
+		}
+		objs = append(objs, o)
+	}
+	host.SetObjects(objs, prog)
 }
 
 // prepareLazy computes what every lazily bound PLT slot binds to, with the

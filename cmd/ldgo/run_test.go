@@ -476,6 +476,67 @@ int main(void) { puts(strdup("hello")); return 0; }
 		got := runCmd(t, baseEnv(), "", bin, "run", "--preload", lib, user)
 		sameResult(t, "--preload malloc", want, got)
 	})
+	t.Run("CplusplusExceptions", func(t *testing.T) {
+		// The unwinder finds each frame's tables with _dl_find_object:
+		// an exception thrown in one ldgo-loaded library crosses another
+		// and is caught in the program. dladdr and dl_iterate_phdr see
+		// the objects ldgo loaded, in load order.
+		f := newFixture(t)
+		f.write("throw.cc", `
+#include <stdexcept>
+#include <string>
+extern "C" int thrower(int n) {
+	if (n > 2) throw std::runtime_error("too big: " + std::to_string(n));
+	return n;
+}
+`)
+		f.gcc("-x", "c++", "-shared", "-fPIC", "-o", "libthrow.so", "throw.cc", "-x", "none", "-lstdc++")
+		f.write("pass.cc", `
+#include <cstdio>
+extern "C" int thrower(int);
+struct Guard { int n; ~Guard() { std::printf("unwound through pass(%d)\n", n); } };
+extern "C" int pass(int n) { Guard g{n}; return thrower(n) * 10; }
+`)
+		f.gcc("-x", "c++", "-shared", "-fPIC", "-o", "libpass.so", "pass.cc", "-x", "none", "-L.", "-lthrow", "-lstdc++", "-Wl,-rpath,"+f.dir)
+		f.write("main.cc", `
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <dlfcn.h>
+#include <link.h>
+extern "C" int pass(int);
+extern "C" int thrower(int);
+static const char *base(const char *p) { const char *s = std::strrchr(p, '/'); return s ? s + 1 : p; }
+static int list(struct dl_phdr_info *info, size_t, void *) {
+	std::printf("object %s%s\n", base(info->dlpi_name), info->dlpi_phnum > 0 ? "" : " (no headers)");
+	return 0;
+}
+int main() {
+	for (int i = 1; i <= 4; i++) {
+		try {
+			std::printf("pass(%d) = %d\n", i, pass(i));
+		} catch (const std::exception &e) {
+			std::printf("caught: %s\n", e.what());
+		}
+	}
+	Dl_info info;
+	if (dladdr((void *)&thrower, &info))
+		std::printf("dladdr: %s in %s\n", info.dli_sname, base(info.dli_fname));
+	if (dladdr((void *)&main, &info))
+		std::printf("dladdr: %s in %s\n", info.dli_sname ? info.dli_sname : "(none)", base(info.dli_fname));
+	dl_iterate_phdr(list, nullptr);
+	return 0;
+}
+`)
+		f.gcc("-x", "c++", "-o", "prog", "main.cc", "-x", "none", "-L.", "-lpass", "-lthrow", "-lstdc++", "-Wl,-rpath,"+f.dir)
+		prog := f.path("prog")
+		want := native(t, baseEnv(), "", prog)
+		if !strings.Contains(want.stdout, "caught: too big: 3") {
+			t.Fatalf("native run did not catch: %+v", want)
+		}
+		sameResult(t, "C++ exceptions across libraries", want, hosted(t, bin, baseEnv(), "", prog))
+		sameResult(t, "C++ exceptions, bound at start-up", want, hosted(t, bin, baseEnv("LD_BIND_NOW=1"), "", prog))
+	})
 	t.Run("ExecutableTLS", func(t *testing.T) {
 		// The program's own TLS block (local-exec offsets fixed at link
 		// time), a library's initial-exec and TLS-descriptor accesses,

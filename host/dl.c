@@ -1,0 +1,213 @@
+// The objects ldgo loaded, as the program's introspection sees them:
+// dl_iterate_phdr, _dl_find_object, dladdr and dladdr1 bound in place of
+// glibc's, which only know the objects glibc's ld.so loaded. The C++
+// unwinder finds a frame's unwind tables through _dl_find_object (or
+// dl_iterate_phdr), so without these an exception thrown in ldgo-loaded
+// code ends the program.
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+static struct ldgo_object *objs;
+static uint64_t nobjs;
+static const char *progname; // dladdr names the program by its argv[0]
+
+// The functions ldgo stands in for, for everything it does not know.
+static int (*real_iterate)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
+static int (*real_find_object)(void *, struct dl_find_object *);
+static int (*real_dladdr1)(const void *, Dl_info *, void **, int);
+
+void ldgo_set_real_dl(uintptr_t iterate, uintptr_t find_object, uintptr_t dladdr1) {
+	real_iterate = (void *)iterate;
+	real_find_object = (void *)find_object;
+	real_dladdr1 = (void *)dladdr1;
+}
+
+// ldgo_set_objects records the loaded objects in load order, the adopted
+// ones (libc, ld.so, the vDSO) included; objs[i].lm is filled here: the
+// adopted objects' link maps are glibc's, the others get one of their own
+// holding the public fields.
+void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog) {
+	objs = o;
+	nobjs = n;
+	progname = prog;
+	struct link_map *prev = NULL;
+	for (uint64_t i = 0; i < n; i++) {
+		if (o[i].adopted) {
+			for (struct link_map *l = _r_debug.r_map; l; l = l->l_next)
+				if (l->l_addr == o[i].base && l->l_name[0] != 0)
+					o[i].lm = l;
+			continue;
+		}
+		struct link_map *l = calloc(1, sizeof *l);
+		l->l_addr = o[i].base;
+		l->l_name = (char *)o[i].name;
+		l->l_ld = (ElfW(Dyn) *)o[i].dynamic;
+		l->l_prev = prev;
+		if (prev)
+			prev->l_next = l;
+		prev = l;
+		o[i].lm = l;
+	}
+}
+
+static void *tls_data(struct ldgo_object *o) {
+	if (!o->tls_modid)
+		return NULL;
+	if (o->tls_tpoff)
+		return (char *)ldgo_thread_pointer() - o->tls_tpoff;
+	return ldgo_tls_block(o->tls_modid);
+}
+
+// glibc's view, copied: the adopted objects' entries carry glibc's
+// bookkeeping and this thread's TLS block.
+#define MAX_REAL 128
+struct real_list {
+	struct dl_phdr_info info[MAX_REAL];
+	int n;
+};
+
+static int collect_cb(struct dl_phdr_info *info, size_t size, void *data) {
+	struct real_list *l = data;
+	(void)size;
+	if (l->n < MAX_REAL)
+		l->info[l->n++] = *info;
+	return 0;
+}
+
+// ldgo_dl_iterate_phdr reports the namespace in load order, as glibc's
+// would in a native run: the program and the libraries ldgo loaded, with
+// glibc's own entries for the adopted ones in their places, then what
+// glibc loaded for the program since (dlopen). The ldgo executable is not
+// the program's and is left out.
+int ldgo_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data) {
+	struct real_list real;
+	real.n = 0;
+	real_iterate(collect_cb, &real);
+	unsigned long long adds = 0, subs = 0;
+	if (real.n > 0)
+		adds = real.info[0].dlpi_adds + nobjs, subs = real.info[0].dlpi_subs;
+	char used[MAX_REAL] = {0};
+	for (uint64_t i = 0; i < nobjs; i++) {
+		struct ldgo_object *o = &objs[i];
+		struct dl_phdr_info info;
+		memset(&info, 0, sizeof info);
+		if (o->adopted) {
+			int k;
+			for (k = 0; k < real.n; k++)
+				if (!used[k] && real.info[k].dlpi_addr == o->base && real.info[k].dlpi_name[0] != 0)
+					break;
+			if (k == real.n)
+				continue;
+			used[k] = 1;
+			info = real.info[k];
+		} else {
+			info.dlpi_addr = o->base;
+			info.dlpi_name = o->name;
+			info.dlpi_phdr = (const ElfW(Phdr) *)o->phdr;
+			info.dlpi_phnum = o->phnum;
+			info.dlpi_tls_modid = o->tls_modid;
+			info.dlpi_tls_data = tls_data(o);
+		}
+		info.dlpi_adds = adds;
+		info.dlpi_subs = subs;
+		int r = cb(&info, sizeof info, data);
+		if (r)
+			return r;
+	}
+	for (int k = 0; k < real.n; k++) {
+		if (used[k] || real.info[k].dlpi_name[0] == 0)
+			continue;
+		struct dl_phdr_info info = real.info[k];
+		info.dlpi_adds = adds;
+		info.dlpi_subs = subs;
+		int r = cb(&info, sizeof info, data);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static struct ldgo_object *containing(uintptr_t addr) {
+	for (uint64_t i = 0; i < nobjs; i++) {
+		struct ldgo_object *o = &objs[i];
+		if (!o->adopted && addr >= o->map_start && addr < o->map_end)
+			return o;
+	}
+	return NULL;
+}
+
+int ldgo_dl_find_object(void *pc, struct dl_find_object *result) {
+	struct ldgo_object *o = containing((uintptr_t)pc);
+	if (!o)
+		return real_find_object(pc, result);
+	memset(result, 0, sizeof *result);
+	result->dlfo_map_start = (void *)o->map_start;
+	result->dlfo_map_end = (void *)o->map_end;
+	result->dlfo_link_map = o->lm;
+	result->dlfo_eh_frame = (void *)o->eh_frame;
+	return 0;
+}
+
+// inside reports whether addr is in one of o's PT_LOAD segments, as
+// glibc's _dl_addr_inside_object decides.
+static int inside(struct ldgo_object *o, uintptr_t addr) {
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)o->phdr;
+	for (int i = 0; i < o->phnum; i++)
+		if (ph[i].p_type == PT_LOAD && addr - o->base - ph[i].p_vaddr < ph[i].p_memsz)
+			return 1;
+	return 0;
+}
+
+// ldgo_dladdr1 answers as glibc's _dl_addr does: the object holding
+// addr, and of its exported symbols the one with the highest value that
+// covers addr (or sits at it, for symbols without size).
+int ldgo_dladdr1(const void *address, Dl_info *info, void **extra, int flags) {
+	uintptr_t addr = (uintptr_t)address;
+	struct ldgo_object *o = NULL;
+	for (uint64_t i = 0; i < nobjs && !o; i++)
+		if (!objs[i].adopted && inside(&objs[i], addr))
+			o = &objs[i];
+	if (!o)
+		return real_dladdr1(address, info, extra, flags);
+
+	info->dli_fname = o->name[0] ? o->name : progname;
+	info->dli_fbase = (void *)o->map_start;
+	const ElfW(Sym) *symtab = (const ElfW(Sym) *)o->symtab;
+	const ElfW(Sym) *match = NULL;
+	for (uint64_t i = 1; i < o->nsyms; i++) {
+		const ElfW(Sym) *s = &symtab[i];
+		if (ELF64_ST_BIND(s->st_info) == STB_LOCAL)
+			continue;
+		if (s->st_shndx == SHN_UNDEF && s->st_value == 0)
+			continue;
+		if (s->st_shndx == SHN_ABS || ELF64_ST_TYPE(s->st_info) == STT_TLS || s->st_name >= o->strsz)
+			continue;
+		uintptr_t v = o->base + s->st_value;
+		if (addr < v)
+			continue;
+		int covers = (s->st_shndx == SHN_UNDEF || s->st_size == 0) ? addr == v : addr < v + s->st_size;
+		if (covers && (!match || match->st_value < s->st_value))
+			match = s;
+	}
+	info->dli_sname = match ? (const char *)o->strtab + match->st_name : NULL;
+	info->dli_saddr = match ? (void *)(o->base + match->st_value) : NULL;
+	if (flags == RTLD_DL_SYMENT)
+		*extra = (void *)match;
+	else if (flags == RTLD_DL_LINKMAP)
+		*extra = o->lm;
+	return 1;
+}
+
+int ldgo_dladdr(const void *address, Dl_info *info) { return ldgo_dladdr1(address, info, NULL, 0); }
+
+uintptr_t ldgo_addr_dl_iterate_phdr(void) { return (uintptr_t)ldgo_dl_iterate_phdr; }
+uintptr_t ldgo_addr_dl_find_object(void) { return (uintptr_t)ldgo_dl_find_object; }
+uintptr_t ldgo_addr_dladdr(void) { return (uintptr_t)ldgo_dladdr; }
+uintptr_t ldgo_addr_dladdr1(void) { return (uintptr_t)ldgo_dladdr1; }
