@@ -165,6 +165,13 @@ func Run(opts Options) error {
 			}
 		}
 	}
+	// The files' read-only mappings served the engine; the program has
+	// its own mappings of the segments. Nothing reads them after here.
+	for _, m := range ns.Chain {
+		if m.File != nil {
+			m.File.Close()
+		}
+	}
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
 	}

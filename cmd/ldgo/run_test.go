@@ -537,6 +537,56 @@ int main() {
 		sameResult(t, "C++ exceptions across libraries", want, hosted(t, bin, baseEnv(), "", prog))
 		sameResult(t, "C++ exceptions, bound at start-up", want, hosted(t, bin, baseEnv("LD_BIND_NOW=1"), "", prog))
 	})
+	t.Run("Mappings", func(t *testing.T) {
+		// Segments are private file mappings: text is shared with every
+		// process using the file, not copied; nothing is writable and
+		// executable at once.
+		f := newFixture(t)
+		f.lib("libmapped.so", `
+int counter = 1;
+static char zeroes[1 << 16];
+int work(void) { zeroes[counter] = 1; return counter++; }
+`)
+		prog := f.prog("maps", `
+#include <stdio.h>
+int work(void);
+int main(void) {
+	work();
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	while (fgets(line, sizeof line, f)) fputs(line, stdout);
+	return 0;
+}
+`, "-L.", "-lmapped", "-Wl,-rpath,"+f.dir)
+		got := hosted(t, bin, baseEnv(), "", prog)
+		if got.status != 0 {
+			t.Fatalf("status %d: %s", got.status, got.stderr)
+		}
+		lib := f.path("libmapped.so")
+		var libText, progText int
+		for _, line := range strings.Split(strings.TrimSpace(got.stdout), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) < 5 {
+				t.Fatalf("bad maps line %q", line)
+			}
+			perms := fields[1]
+			if strings.Contains(perms, "w") && strings.Contains(perms, "x") {
+				t.Errorf("writable and executable: %s", line)
+			}
+			if !strings.Contains(perms, "x") || len(fields) < 6 {
+				continue
+			}
+			switch fields[5] {
+			case lib:
+				libText++
+			case prog:
+				progText++
+			}
+		}
+		if libText != 1 || progText != 1 {
+			t.Errorf("want one file-backed text mapping each of %s and %s, got %d and %d:\n%s", lib, prog, libText, progText, got.stdout)
+		}
+	})
 	t.Run("ExecutableTLS", func(t *testing.T) {
 		// The program's own TLS block (local-exec offsets fixed at link
 		// time), a library's initial-exec and TLS-descriptor accesses,
