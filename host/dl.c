@@ -34,15 +34,18 @@ void ldgo_set_real_dl(uintptr_t iterate, uintptr_t find_object, uintptr_t dladdr
 // adopted objects' link maps are glibc's, the others get one of their own
 // holding the public fields.
 void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog) {
-	objs = o;
-	nobjs = n;
 	progname = prog;
 	struct link_map *prev = NULL;
 	for (uint64_t i = 0; i < n; i++) {
+		if (o[i].lm) {
+			if (!o[i].adopted)
+				prev = (struct link_map *)o[i].lm;
+			continue; // given again after a dlopen
+		}
 		if (o[i].adopted) {
 			for (struct link_map *l = _r_debug.r_map; l; l = l->l_next)
 				if (l->l_addr == o[i].base && l->l_name[0] != 0)
-					o[i].lm = l;
+					o[i].lm = (uintptr_t)l;
 			continue;
 		}
 		struct link_map *l = calloc(1, sizeof *l);
@@ -53,9 +56,14 @@ void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog) {
 		if (prev)
 			prev->l_next = l;
 		prev = l;
-		o[i].lm = l;
+		o[i].lm = (uintptr_t)l;
 	}
+	// Readers that see the new count see the new table (a superset).
+	__atomic_store_n(&objs, o, __ATOMIC_RELEASE);
+	__atomic_store_n(&nobjs, n, __ATOMIC_RELEASE);
 }
+
+uintptr_t ldgo_object_lm(uint64_t i) { return objs[i].lm; }
 
 static void *tls_data(struct ldgo_object *o) {
 	if (!o->tls_modid)
@@ -150,7 +158,7 @@ int ldgo_dl_find_object(void *pc, struct dl_find_object *result) {
 	memset(result, 0, sizeof *result);
 	result->dlfo_map_start = (void *)o->map_start;
 	result->dlfo_map_end = (void *)o->map_end;
-	result->dlfo_link_map = o->lm;
+	result->dlfo_link_map = (struct link_map *)o->lm;
 	result->dlfo_eh_frame = (void *)o->eh_frame;
 	return 0;
 }
@@ -201,7 +209,7 @@ int ldgo_dladdr1(const void *address, Dl_info *info, void **extra, int flags) {
 	if (flags == RTLD_DL_SYMENT)
 		*extra = (void *)match;
 	else if (flags == RTLD_DL_LINKMAP)
-		*extra = o->lm;
+		*extra = (void *)o->lm;
 	return 1;
 }
 
@@ -211,3 +219,155 @@ uintptr_t ldgo_addr_dl_iterate_phdr(void) { return (uintptr_t)ldgo_dl_iterate_ph
 uintptr_t ldgo_addr_dl_find_object(void) { return (uintptr_t)ldgo_dl_find_object; }
 uintptr_t ldgo_addr_dladdr(void) { return (uintptr_t)ldgo_dladdr; }
 uintptr_t ldgo_addr_dladdr1(void) { return (uintptr_t)ldgo_dladdr1; }
+
+// ---- dlopen, dlsym, dlvsym, dlclose, dlerror ----
+//
+// The engine that loaded the program answers these too, so that objects
+// a program opens are found, bound and scoped as glibc would. It is Go,
+// and the Go runtime's threads are parked for good once the program runs,
+// all but one: the server, a thread that waits here for requests and
+// runs the engine for them. A caller's thread hands its request over and
+// waits; requests are served one at a time.
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "_cgo_export.h"
+
+static pthread_mutex_t dl_mu = PTHREAD_MUTEX_INITIALIZER;  // one request at a time
+static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER; // pending and done
+static pthread_cond_t srv_cv = PTHREAD_COND_INITIALIZER;
+static struct ldgo_dlreq *pending;
+static int served;
+static int server_tid;
+static pid_t server_pid;
+
+int ldgo_dl_server_tid(void) { return __atomic_load_n(&server_tid, __ATOMIC_ACQUIRE); }
+
+// ldgo_dl_serve is the server's loop; it never returns. Signals stay
+// blocked here: they are the program's, for its own threads.
+void ldgo_dl_serve(void) {
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	server_pid = getpid();
+	__atomic_store_n(&server_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	for (;;) {
+		pthread_mutex_lock(&srv_mu);
+		while (!pending || served)
+			pthread_cond_wait(&srv_cv, &srv_mu);
+		struct ldgo_dlreq *r = pending;
+		pthread_mutex_unlock(&srv_mu);
+		ldgoServe(r);
+		pthread_mutex_lock(&srv_mu);
+		served = 1;
+		pthread_cond_broadcast(&srv_cv);
+		pthread_mutex_unlock(&srv_mu);
+	}
+}
+
+static void dl_call(struct ldgo_dlreq *r) {
+	if (getpid() != server_pid || !ldgo_dl_server_tid()) {
+		r->error = strdup("ldgo: dlopen and dlsym are not available in a child process created by fork");
+		return;
+	}
+	pthread_mutex_lock(&dl_mu);
+	pthread_mutex_lock(&srv_mu);
+	pending = r;
+	served = 0;
+	pthread_cond_broadcast(&srv_cv);
+	while (!served)
+		pthread_cond_wait(&srv_cv, &srv_mu);
+	pending = NULL;
+	pthread_mutex_unlock(&srv_mu);
+	pthread_mutex_unlock(&dl_mu);
+}
+
+static void set_dlerror(char *msg) {
+	char **slot = ldgo_dlerror_slot();
+	free(*slot);
+	*slot = msg;
+}
+
+char *ldgo_dlerror(void) {
+	char **slot = ldgo_dlerror_slot(), **shown = ldgo_dlerror_shown_slot();
+	free(*shown);
+	*shown = *slot;
+	*slot = NULL;
+	return *shown;
+}
+
+void *ldgo_dlopen(const char *file, int mode) {
+	struct ldgo_dlreq r = {.op = LDGO_DL_OPEN, .name = file, .mode = mode,
+	                       .caller = (uintptr_t)__builtin_return_address(0)};
+	dl_call(&r);
+	if (r.error) {
+		set_dlerror(r.error);
+		return NULL;
+	}
+	ldgo_add_finis(r.finis, r.nfinis);
+	ldgo_run_inits(r.inits, r.ninits);
+	free(r.inits);
+	return (void *)r.result;
+}
+
+typedef struct {
+	uint64_t module, offset;
+} dl_tls_index;
+extern void *ldgo_tls_get_addr_c(dl_tls_index *ti);
+
+static void *dl_sym(void *handle, const char *name, const char *version, uintptr_t caller) {
+	struct ldgo_dlreq r = {.op = LDGO_DL_SYM, .name = name, .version = version,
+	                       .handle = (uintptr_t)handle, .caller = caller};
+	if (handle == RTLD_NEXT) {
+		r.next = 1;
+		r.handle = 0;
+	}
+	dl_call(&r);
+	if (r.error) {
+		set_dlerror(r.error);
+		return NULL;
+	}
+	if (r.tls_modid) {
+		dl_tls_index ti = {r.tls_modid, r.tls_offset};
+		return ldgo_tls_get_addr_c(&ti);
+	}
+	return (void *)r.result;
+}
+
+void *ldgo_dlsym(void *handle, const char *name) {
+	return dl_sym(handle, name, NULL, (uintptr_t)__builtin_return_address(0));
+}
+
+void *ldgo_dlvsym(void *handle, const char *name, const char *version) {
+	return dl_sym(handle, name, version, (uintptr_t)__builtin_return_address(0));
+}
+
+int ldgo_dlclose(void *handle) {
+	struct ldgo_dlreq r = {.op = LDGO_DL_CLOSE, .handle = (uintptr_t)handle};
+	dl_call(&r);
+	if (r.error) {
+		set_dlerror(r.error);
+		return -1;
+	}
+	return 0;
+}
+
+uintptr_t ldgo_addr_dl(int which) {
+	switch (which) {
+	case 0:
+		return (uintptr_t)ldgo_dlopen;
+	case 1:
+		return (uintptr_t)ldgo_dlsym;
+	case 2:
+		return (uintptr_t)ldgo_dlvsym;
+	case 3:
+		return (uintptr_t)ldgo_dlclose;
+	case 4:
+		return (uintptr_t)ldgo_dlerror;
+	}
+	return 0;
+}

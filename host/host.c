@@ -192,6 +192,7 @@ typedef struct {
 static __thread struct {
 	void **blocks; // this thread's dynamic TLS blocks, by ldgo module
 	uint64_t nblocks;
+	char *dlerror, *dlerror_shown; // dlerror's message, and the last returned
 	unsigned char reserve[LDGO_STATIC_TLS_RESERVE] __attribute__((aligned(64)));
 } ldgo_tls __attribute__((aligned(64)));
 #define tls_blocks ldgo_tls.blocks
@@ -322,6 +323,10 @@ static void static_tls_fill(void) {
 	}
 }
 
+// This thread's dlerror state.
+char **ldgo_dlerror_slot(void) { return &ldgo_tls.dlerror; }
+char **ldgo_dlerror_shown_slot(void) { return &ldgo_tls.dlerror_shown; }
+
 // ldgo_tls_block is this thread's block of module modid, NULL when the
 // thread has not used it yet.
 void *ldgo_tls_block(uint64_t modid) {
@@ -352,6 +357,30 @@ static void run_inits(struct ldgo_fn *fns, uint64_t n, int argc, char **argv, ch
 	}
 }
 
+static int saved_argc;
+static char **saved_argv;
+
+// ldgo_run_inits runs the initializers of objects dlopen loaded, with the
+// program's arguments as glibc passes them.
+void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n) {
+	run_inits(fns, n, saved_argc, saved_argv, environ);
+}
+
+// ldgo_add_finis puts the finalizers of objects dlopen loaded before the
+// others: at exit they run first, as later-loaded objects do in glibc's
+// _dl_fini.
+void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
+	if (n == 0)
+		return;
+	struct ldgo_fn *all = malloc((n + start->nfinis) * sizeof *all);
+	if (!all)
+		return;
+	memcpy(all, fns, n * sizeof *all);
+	memcpy(all + n, start->finis, start->nfinis * sizeof *all);
+	start->finis = all;
+	start->nfinis += n;
+}
+
 static void run_finis(void *unused) {
 	(void)unused;
 	for (uint64_t i = 0; i < start->nfinis; i++) {
@@ -378,6 +407,8 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 	(void)stack_end;
 	char **ev = &argv[argc + 1];
 	environ = ev;
+	saved_argc = argc;
+	saved_argv = argv;
 	for (uint64_t i = 0; i < start->nenviron_slots; i++)
 		*(char ***)start->environ_slots[i] = ev;
 	// As with glibc: ld.so runs the preinitializers and the libraries'
@@ -460,7 +491,7 @@ static int freeze_threads(void) {
 			if (e->d_name[0] == '.')
 				continue;
 			pid_t tid = atoi(e->d_name);
-			if (tid == self || is_frozen(tid))
+			if (tid == self || tid == ldgo_dl_server_tid() || is_frozen(tid))
 				continue;
 			pending++;
 			// Ask once per round; a signal already pending merges.

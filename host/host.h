@@ -91,15 +91,40 @@ struct ldgo_object {
 	uint64_t tls_modid, tls_tpoff;
 	uintptr_t symtab, strtab;
 	uint64_t nsyms, strsz;
-	struct link_map *lm;
+	uintptr_t lm; // its struct link_map: the dlopen handle
 };
 void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog);
+uintptr_t ldgo_object_lm(uint64_t i);
 void ldgo_set_real_dl(uintptr_t iterate, uintptr_t find_object, uintptr_t dladdr1);
 void *ldgo_tls_block(uint64_t modid);
 uintptr_t ldgo_addr_dl_iterate_phdr(void);
 uintptr_t ldgo_addr_dl_find_object(void);
 uintptr_t ldgo_addr_dladdr(void);
 uintptr_t ldgo_addr_dladdr1(void);
+
+// dlopen and friends, served by the engine on a thread of its own.
+enum { LDGO_DL_OPEN = 1, LDGO_DL_SYM, LDGO_DL_CLOSE };
+struct ldgo_dlreq {
+	int op;
+	const char *name; // the file (OPEN) or symbol (SYM)
+	const char *version;
+	int mode;
+	int next; // RTLD_NEXT
+	uintptr_t handle, caller;
+	// Results.
+	uintptr_t result;
+	uint64_t tls_modid, tls_offset; // a TLS symbol: its module and offset
+	char *error;                    // malloc'ed
+	struct ldgo_fn *inits, *finis;
+	uint64_t ninits, nfinis;
+};
+void ldgo_dl_serve(void);
+int ldgo_dl_server_tid(void);
+void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n);
+void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n);
+char **ldgo_dlerror_slot(void);
+char **ldgo_dlerror_shown_slot(void);
+uintptr_t ldgo_addr_dl(int which);
 
 // Addresses of the routines offered to programs.
 uintptr_t ldgo_addr_trampoline(void);

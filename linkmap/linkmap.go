@@ -73,6 +73,7 @@ type Map struct {
 	Reldeps []*Map
 
 	Global    bool // in the global scope
+	Dlopened  bool // loaded by dlopen, not at start-up
 	Relocated bool
 	Used      bool
 	NoDelete  bool

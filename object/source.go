@@ -229,6 +229,15 @@ func (f *File) Close() error {
 	return err
 }
 
+// DropPages gives back the memory of the file's pages read so far; they
+// are read in again when used.
+func (f *File) DropPages() error {
+	if f.data == nil {
+		return nil
+	}
+	return unix.Madvise(f.data, unix.MADV_DONTNEED)
+}
+
 // memorySource reads an object mapped in this process at base.
 type memorySource struct {
 	name  string

@@ -133,14 +133,16 @@ func Run(opts Options) error {
 	if relocErr != nil {
 		return fail(relocErr)
 	}
-	if err := proc.prepareLazy(ns, prog); err != nil {
+	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
 		return fail(err)
 	}
 	if err := rebindAdopted(ns, proc); err != nil {
 		return fail(err)
 	}
 	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
-	describeObjects(ns, opts.Argv[0])
+	dl := &dlSession{ns: ns, proc: proc, prog: prog, progName: opts.Argv[0], bindNow: opts.BindNow}
+	describeObjects(ns, opts.Argv[0], &dl.handles)
+	host.ServeDL(dl.serve)
 
 	start := &host.Start{
 		Entry:  main.Base + main.Obj.Entry,
@@ -166,10 +168,11 @@ func Run(opts Options) error {
 		}
 	}
 	// The files' read-only mappings served the engine; the program has
-	// its own mappings of the segments. Nothing reads them after here.
+	// its own mappings of the segments. Their pages are given back; a
+	// dlsym or dlopen reads them in again from the page cache.
 	for _, m := range ns.Chain {
 		if m.File != nil {
-			m.File.Close()
+			m.File.DropPages()
 		}
 	}
 	if err := start.Enter(); err != nil {
@@ -312,7 +315,8 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 		if m.Vdso {
 			continue
 		}
-		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1")
+		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
+			"dlopen", "dlsym", "dlvsym", "dlclose", "dlerror")
 		for _, a := range d["__libc_start_main"] {
 			p.subst[a] = host.StartMain()
 			startMain = true
@@ -321,14 +325,14 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 			p.subst[a] = host.TLSGetAddr()
 			host.SetRealTLSGetAddr(a)
 		}
-		// Introspection of the loaded objects: glibc's only knows what
-		// glibc's ld.so loaded.
-		for name, ours := range map[string]uint64{
-			"dl_iterate_phdr": host.DLIteratePhdr(),
-			"_dl_find_object": host.DLFindObject(),
-			"dladdr":          host.DLAddr(),
-			"dladdr1":         host.DLAddr1(),
-		} {
+		// Loading and introspection: glibc's only know what glibc's
+		// ld.so loaded.
+		ours := host.DLFunctions()
+		ours["dl_iterate_phdr"] = host.DLIteratePhdr()
+		ours["_dl_find_object"] = host.DLFindObject()
+		ours["dladdr"] = host.DLAddr()
+		ours["dladdr1"] = host.DLAddr1()
+		for name, ours := range ours {
 			for _, a := range d[name] {
 				p.subst[a] = ours
 				real[name] = a
@@ -349,8 +353,9 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 
 // describeObjects tells the C side what dl_iterate_phdr, _dl_find_object
 // and dladdr report: every object of the namespace, in load order.
-func describeObjects(ns *namespace.Namespace, prog string) {
+func describeObjects(ns *namespace.Namespace, prog string, handles *handleTable) {
 	var objs []host.Loaded
+	var maps []*linkmap.Map
 	for _, m := range ns.Chain {
 		if m.Faked || m.Obj == nil {
 			continue
@@ -381,17 +386,25 @@ func describeObjects(ns *namespace.Namespace, prog string) {
 		if symtab != 0 && strtab != 0 {
 			o.Symtab, o.NumSymbols, o.Strtab, o.StrtabSz = m.Base+symtab, uint64(n), m.Base+strtab, strsz
 		}
+		o.LinkMap = handles.of[m]
 		objs = append(objs, o)
+		maps = append(maps, m)
 	}
 	host.SetObjects(objs, prog)
+	for i, m := range maps {
+		handles.add(m, host.LinkMap(i))
+	}
 }
 
 // prepareLazy computes what every lazily bound PLT slot binds to, with the
 // engine's Fixup, so that the resolver the program calls only installs it.
 // A slot that cannot be bound fails at its first call, in glibc's words.
-func (p *Process) prepareLazy(ns *namespace.Namespace, prog string) error {
-	for _, m := range p.order {
-		l := p.lazy[m]
+func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*linkmap.Map) error {
+	for _, m := range maps {
+		l, ok := p.lazy[m]
+		if !ok {
+			continue
+		}
 		tab, err := m.Obj.Relas(m.Obj.Dyn.JmpRel)
 		if err != nil {
 			return err
@@ -562,29 +575,7 @@ func initFini(start *host.Start, ns *namespace.Namespace) {
 	if pa := main.Obj.Dyn.PreinitArray; pa.Size > 0 {
 		start.Inits = append(start.Inits, host.Fn{Array: true, Addr: main.Base + pa.Addr, Count: pa.Size / 8})
 	}
-	inits := func(m *linkmap.Map) []host.Fn {
-		var fns []host.Fn
-		d := &m.Obj.Dyn
-		if d.Init != 0 {
-			fns = append(fns, host.Fn{Addr: m.Base + d.Init})
-		}
-		if d.InitArray.Size > 0 {
-			fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.InitArray.Addr, Count: d.InitArray.Size / 8})
-		}
-		return fns
-	}
-	finis := func(m *linkmap.Map) []host.Fn {
-		var fns []host.Fn
-		d := &m.Obj.Dyn
-		if d.FiniArray.Size > 0 {
-			fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.FiniArray.Addr, Count: d.FiniArray.Size / 8})
-		}
-		if d.Fini != 0 {
-			fns = append(fns, host.Fn{Addr: m.Base + d.Fini})
-		}
-		return fns
-	}
-	skip := func(m *linkmap.Map) bool { return m.Adopted || m.Vdso || m.Rtld || m.Faked || m.Obj == nil }
+	inits, finis, skip := initsOf, finisOf, noInitFini
 	order := main.Initfini
 	for i := len(order) - 1; i >= 0; i-- {
 		if m := order[i]; m != main && !skip(m) {
@@ -599,6 +590,39 @@ func initFini(start *host.Start, ns *namespace.Namespace) {
 			start.Finis = append(start.Finis, finis(m)...)
 		}
 	}
+}
+
+// initsOf lists m's initializers: DT_INIT, then DT_INIT_ARRAY.
+func initsOf(m *linkmap.Map) []host.Fn {
+	var fns []host.Fn
+	d := &m.Obj.Dyn
+	if d.Init != 0 {
+		fns = append(fns, host.Fn{Addr: m.Base + d.Init})
+	}
+	if d.InitArray.Size > 0 {
+		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.InitArray.Addr, Count: d.InitArray.Size / 8})
+	}
+	return fns
+}
+
+// finisOf lists m's finalizers: DT_FINI_ARRAY (run backwards), then
+// DT_FINI.
+func finisOf(m *linkmap.Map) []host.Fn {
+	var fns []host.Fn
+	d := &m.Obj.Dyn
+	if d.FiniArray.Size > 0 {
+		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.FiniArray.Addr, Count: d.FiniArray.Size / 8})
+	}
+	if d.Fini != 0 {
+		fns = append(fns, host.Fn{Addr: m.Base + d.Fini})
+	}
+	return fns
+}
+
+// noInitFini reports whether ldgo runs no initializer or finalizer of m:
+// glibc's ld.so ran the adopted objects'.
+func noInitFini(m *linkmap.Map) bool {
+	return m.Adopted || m.Vdso || m.Rtld || m.Faked || m.Obj == nil
 }
 
 // ProgramPath finds the program as execvp would: a name without a slash

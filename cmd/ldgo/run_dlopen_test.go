@@ -1,0 +1,151 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// The program's dlopen, dlsym, dlvsym, dlclose and dlerror are served by
+// ldgo's engine: plugins found through the caller's RUNPATH and
+// $ORIGIN, their dependencies, scopes (RTLD_LOCAL and RTLD_GLOBAL),
+// RTLD_NEXT, versioned lookups, TLS of a late library, initializer and
+// finalizer order, and glibc's error messages, all compared with the
+// native run.
+func TestRunDlopen(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	if err := os.MkdirAll(f.path("plugins/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.lib("plugins/lib/libhelper.so", `
+#include <stdio.h>
+__attribute__((constructor)) static void init(void) { printf("helper: init\n"); }
+__attribute__((destructor)) static void fini(void) { printf("helper: fini\n"); }
+int helper_value(void) { return 40; }
+`)
+	f.write("plug.map", "V1 { global: versioned; };\nV2 { global: versioned; } V1;\n")
+	f.lib("plugins/libplug.so", `
+#include <stdio.h>
+#include <pthread.h>
+int helper_value(void);
+int program_callback(int);
+__thread int per_thread = 5;
+int plug_data = 11;
+int versioned_v1(void) { return 1; }
+int versioned_v2(void) { return 2; }
+__asm__(".symver versioned_v1, versioned@V1");
+__asm__(".symver versioned_v2, versioned@@V2");
+static void *bump(void *arg) { per_thread += (int)(long)arg; return (void *)(long)per_thread; }
+__attribute__((constructor)) static void init(void) { printf("plug: init\n"); }
+__attribute__((destructor)) static void fini(void) { printf("plug: fini\n"); }
+int plug_run(int x) {
+	pthread_t t; void *r;
+	pthread_create(&t, 0, bump, (void *)3L);
+	pthread_join(t, &r);
+	return helper_value() + program_callback(x) + (int)(long)r + per_thread;
+}
+const char *who(void) { return "plug"; }
+`, "-L"+f.path("plugins/lib"), "-lhelper", "-Wl,-rpath,$ORIGIN/lib", "-Wl,--version-script="+f.path("plug.map"), "-pthread")
+	f.lib("plugins/libnext.so", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+const char *who(void) {
+	const char *(*next)(void) = (const char *(*)(void))dlsym(RTLD_NEXT, "who");
+	static char buf[64];
+	snprintf(buf, sizeof buf, "next, then %s", next ? next() : "(none)");
+	return buf;
+}
+`)
+	f.lib("plugins/libuser.so", `
+const char *who(void);
+const char *user_who(void) { return who(); }
+`)
+	prog := f.prog("host", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+int program_callback(int x) { return x * 100; }
+static const char *base(const char *p) { const char *s = strrchr(p, '/'); return s ? s + 1 : p; }
+static void show_error(const char *what) {
+	const char *e = dlerror();
+	if (!e) { printf("%s: no error\n", what); return; }
+	const char *dir = strstr(e, "plugins/");
+	printf("%s: %s\n", what, dir ? dir : e);
+}
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/plugins/libplug.so", argv[1]);
+	printf("before: %p\n", dlopen(path, RTLD_LAZY | RTLD_NOLOAD));
+	void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+	if (!h) { show_error("dlopen"); return 1; }
+	int (*run)(int) = (int (*)(int))dlsym(h, "plug_run");
+	int *data = (int *)dlsym(h, "plug_data");
+	int *tls = (int *)dlsym(h, "per_thread");
+	printf("plug_run(2) = %d, plug_data = %d, per_thread here = %d\n", run(2), *data, *tls);
+	int (*v1)(void) = (int (*)(void))dlvsym(h, "versioned", "V1");
+	int (*vd)(void) = (int (*)(void))dlsym(h, "versioned");
+	printf("versioned: V1 %d, default %d\n", v1(), vd());
+	dlvsym(h, "versioned", "V9"); show_error("dlvsym V9");
+	dlsym(h, "no_such_symbol"); show_error("dlsym missing");
+	printf("RTLD_DEFAULT sees local plug_run: %s\n", dlsym(RTLD_DEFAULT, "plug_run") ? "yes" : "no");
+	void *self = dlopen(NULL, RTLD_NOW);
+	printf("program_callback through dlopen(NULL): %d\n", ((int (*)(int))dlsym(self, "program_callback"))(3));
+	Dl_info info;
+	if (dladdr((void *)run, &info)) printf("dladdr: %s in %s\n", info.dli_sname, base(info.dli_fname));
+	printf("again: %s\n", dlopen(path, RTLD_NOW | RTLD_NOLOAD) == h ? "same handle" : "different");
+	dlopen("libnosuch.so.7", RTLD_NOW); show_error("dlopen missing");
+	snprintf(path, sizeof path, "%s/plugins/libuser.so", argv[1]);
+	void *u = dlopen(path, RTLD_NOW);
+	show_error("libuser while who is local");
+	snprintf(path, sizeof path, "%s/plugins/libnext.so", argv[1]);
+	void *n = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	snprintf(path, sizeof path, "%s/plugins/libplug.so", argv[1]);
+	dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	const char *(*who)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "who");
+	printf("who: %s\n", who());
+	snprintf(path, sizeof path, "%s/plugins/libuser.so", argv[1]);
+	u = dlopen(path, RTLD_NOW);
+	if (u) printf("user_who: %s\n", ((const char *(*)(void))dlsym(u, "user_who"))());
+	else show_error("libuser");
+	printf("dlclose: %d %d\n", dlclose(n), dlclose(h));
+	return 0;
+}
+`, "-rdynamic", "-ldl")
+	want := native(t, baseEnv(), "", prog, f.dir)
+	if !strings.Contains(want.stdout, "who: next, then") {
+		t.Fatalf("native run failed: %+v", want)
+	}
+	sameResult(t, "dlopen", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
+	sameResult(t, "dlopen with LD_BIND_NOW", want, hosted(t, bin, baseEnv("LD_BIND_NOW=1"), "", prog, f.dir))
+}
+
+// The classic interposer: a preloaded wrapper finds the function it
+// wraps with dlsym(RTLD_NEXT).
+func TestRunDlsymNextFromPreload(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libwrap.so", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+int puts(const char *s) {
+	int (*real)(const char *) = (int (*)(const char *))dlsym(RTLD_NEXT, "puts");
+	fputs("[wrapped] ", stdout);
+	return real(s);
+}
+`)
+	prog := f.prog("greet", `
+#include <stdio.h>
+int main(void) { puts("hello"); return 0; }
+`)
+	env := baseEnv("LD_PRELOAD=" + f.path("libwrap.so"))
+	want := native(t, env, "", prog)
+	if want.stdout != "[wrapped] hello\n" {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "RTLD_NEXT from a preloaded library", want, hosted(t, bin, env, "", prog))
+}

@@ -1,0 +1,101 @@
+package host
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include "host.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"runtime/debug"
+)
+
+// DLOp is what a program asked of the dynamic linker.
+type DLOp int
+
+const (
+	DLOpen  DLOp = C.LDGO_DL_OPEN
+	DLSym   DLOp = C.LDGO_DL_SYM
+	DLClose DLOp = C.LDGO_DL_CLOSE
+)
+
+// DLRequest is a program's call of dlopen, dlsym, dlvsym or dlclose.
+type DLRequest struct {
+	Op      DLOp
+	Name    string // the file or the symbol; File is false for dlopen(NULL)
+	HasName bool
+	Version string
+	Mode    int
+	Next    bool   // RTLD_NEXT
+	Handle  uint64 // a handle dlopen returned; 0 for RTLD_DEFAULT
+	Caller  uint64 // the return address of the call
+}
+
+// DLResult answers a DLRequest.
+type DLResult struct {
+	Addr                uint64 // the handle or the symbol's address
+	TLSModID, TLSOffset uint64 // a TLS symbol: its address is per thread
+	Err                 string // dlerror's message
+	Inits, Finis        []Fn   // of the objects dlopen loaded
+}
+
+var dlServer func(DLRequest) DLResult
+
+// ServeDL starts the thread that answers the program's dl* calls with
+// serve, which runs on that thread only, after the hand-off as before it.
+// The garbage collector is turned off: it would need the parked threads.
+func ServeDL(serve func(DLRequest) DLResult) {
+	dlServer = serve
+	debug.SetGCPercent(-1)
+	go func() {
+		runtime.LockOSThread()
+		C.ldgo_dl_serve()
+	}()
+	for C.ldgo_dl_server_tid() == 0 {
+		runtime.Gosched()
+	}
+}
+
+//export ldgoServe
+func ldgoServe(r *C.struct_ldgo_dlreq) {
+	req := DLRequest{
+		Op:      DLOp(r.op),
+		HasName: r.name != nil,
+		Mode:    int(r.mode),
+		Next:    r.next != 0,
+		Handle:  uint64(r.handle),
+		Caller:  uint64(r.caller),
+	}
+	if r.name != nil {
+		req.Name = C.GoString(r.name)
+	}
+	if r.version != nil {
+		req.Version = C.GoString(r.version)
+	}
+	res := dlServer(req)
+	r.result = C.uintptr_t(res.Addr)
+	r.tls_modid = C.uint64_t(res.TLSModID)
+	r.tls_offset = C.uint64_t(res.TLSOffset)
+	if res.Err != "" {
+		r.error = C.CString(res.Err)
+	}
+	r.inits, r.ninits = cfns(res.Inits)
+	r.finis, r.nfinis = cfns(res.Finis)
+}
+
+// LinkMap returns the link map SetObjects gave object i: its dlopen
+// handle.
+func LinkMap(i int) uint64 { return uint64(C.ldgo_object_lm(C.uint64_t(i))) }
+
+// Addresses of ldgo's dlopen, dlsym, dlvsym, dlclose and dlerror.
+func DLFunctions() map[string]uint64 {
+	return map[string]uint64{
+		"dlopen":  uint64(C.ldgo_addr_dl(0)),
+		"dlsym":   uint64(C.ldgo_addr_dl(1)),
+		"dlvsym":  uint64(C.ldgo_addr_dl(2)),
+		"dlclose": uint64(C.ldgo_addr_dl(3)),
+		"dlerror": uint64(C.ldgo_addr_dl(4)),
+	}
+}

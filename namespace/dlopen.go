@@ -1,0 +1,204 @@
+package namespace
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"strings"
+
+	"ldgo/linkmap"
+	"ldgo/lookup"
+	"ldgo/object"
+)
+
+// OpenMode is how dlopen was asked to load an object.
+type OpenMode struct {
+	Global bool // RTLD_GLOBAL: its searchlist joins the global scope
+	NoLoad bool // RTLD_NOLOAD: only an object already loaded
+}
+
+// ErrNotLoaded is Dlopen's answer with NoLoad for an object not loaded:
+// glibc's dlopen returns NULL then without an error.
+var ErrNotLoaded = errors.New("not loaded")
+
+// Dlopen loads name on behalf of caller (whose RPATH and RUNPATH take
+// part in the search, as in glibc's dl_open_worker), with the objects it
+// needs, and gives each new object its scope: the global scope, then the
+// searchlist of the object opened. It returns the object and the objects
+// loaded now, in the order they are to be relocated; the caller relocates
+// them and runs their initializers. On failure nothing new stays in the
+// namespace.
+func (ns *Namespace) Dlopen(name string, caller *linkmap.Map, mode OpenMode) (*linkmap.Map, []*linkmap.Map, error) {
+	if name == "" {
+		return ns.Main, nil, nil
+	}
+	expanded, err := ns.Searcher.ExpandNeeded(name, ns.requesters[caller])
+	if err != nil {
+		return nil, nil, &LoadError{Name: name, Err: err}
+	}
+	if mode.NoLoad {
+		m := ns.findLoaded(expanded)
+		if m == nil {
+			return nil, nil, ErrNotLoaded
+		}
+		ns.promote(m, mode)
+		return m, nil, nil
+	}
+	before := len(ns.Chain)
+	ndeps := len(ns.Deps)
+	m, _, err := ns.mapObject(caller, expanded, linkmap.Library, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if inChain(ns.Chain[:before], m) {
+		ns.promote(m, mode)
+		return m, nil, nil
+	}
+	m.Dlopened = true
+	if err := ns.mapDeps(m, nil); err != nil {
+		ns.forget(before, ndeps)
+		return nil, nil, err
+	}
+	added := append([]*linkmap.Map(nil), ns.Chain[before:]...)
+	global := ns.Main.Searchlist
+	for _, a := range added {
+		a.Scope = [][]*linkmap.Map{global, m.Searchlist}
+		if a.Obj.Dyn.Symbolic {
+			a.Scope = append([][]*linkmap.Map{{a}}, a.Scope...)
+		}
+	}
+	for _, a := range added {
+		for _, p := range ns.checkMap(a) {
+			if p.Fatal() {
+				ns.forget(before, ndeps)
+				return nil, nil, &LoadError{Name: p.File.DisplayName(ns.cfg.Progname), Err: errors.New(p.Message)}
+			}
+		}
+	}
+	ns.promote(m, mode)
+	// Relocated in the reverse of the initialization order, dependencies
+	// first, as dl_open_worker does.
+	var order []*linkmap.Map
+	for i := len(m.Initfini) - 1; i >= 0; i-- {
+		if inChain(added, m.Initfini[i]) {
+			order = append(order, m.Initfini[i])
+		}
+	}
+	return m, order, nil
+}
+
+// forget removes what a failed dlopen added. The mappings stay: nothing
+// refers to them, and unmapping is the mapper's business.
+func (ns *Namespace) forget(chainLen, depsLen int) {
+	for _, m := range ns.Chain[chainLen:] {
+		m.Removed = true
+		delete(ns.requesters, m)
+		if m.File != nil {
+			m.File.Close()
+		}
+	}
+	ns.Chain = ns.Chain[:chainLen]
+	ns.Deps = ns.Deps[:depsLen]
+}
+
+// promote adds m's searchlist to the global scope for RTLD_GLOBAL. Every
+// scope that holds the global searchlist sees the longer one.
+func (ns *Namespace) promote(m *linkmap.Map, mode OpenMode) {
+	if !mode.Global {
+		return
+	}
+	old := ns.Main.Searchlist
+	global := old
+	for _, s := range m.Searchlist {
+		if !s.Global {
+			s.Global = true
+			global = append(global, s)
+		}
+	}
+	if len(global) == len(old) {
+		return
+	}
+	ns.Main.Searchlist = global
+	for _, x := range ns.Chain {
+		for i, s := range x.Scope {
+			if len(s) == len(old) && len(s) > 0 && &s[0] == &old[0] {
+				x.Scope[i] = global
+			}
+		}
+	}
+}
+
+// Dlsym is glibc's dlsym and dlvsym: name (in version, if not empty)
+// looked up in the searchlist of handle, or for a nil handle in the
+// caller's scope (RTLD_DEFAULT), or with next in the global scope after
+// the caller (RTLD_NEXT). An unversioned name takes the default version.
+func (ns *Namespace) Dlsym(handle, caller *linkmap.Map, next bool, name, version string) (lookup.Result, error) {
+	req := &lookup.Request{Hash: object.NewHash(name), Flags: lookup.ReturnNewest}
+	if version != "" {
+		req.Version = &object.Version{Name: version, Hash: object.SysVHash(version)}
+	}
+	var scope [][]*linkmap.Map
+	switch {
+	case next:
+		if caller == nil {
+			return lookup.Result{}, errors.New("RTLD_NEXT used in code not dynamically loaded")
+		}
+		// The searchlist of the object that started the caller's
+		// loading: the program's (the global scope) for what was loaded
+		// at start-up, a dlopen'ed object's own for what it brought in
+		// (glibc's dlopen'ed objects have no l_loader).
+		top := caller
+		for top.Loader != nil && !top.Dlopened {
+			top = top.Loader
+		}
+		if !inChain(top.Searchlist, caller) {
+			return lookup.Result{}, &LoadError{Name: caller.Name, Err: &lookup.UndefinedError{Name: name, Version: version}}
+		}
+		scope = [][]*linkmap.Map{top.Searchlist}
+		req.Skip = caller
+	case handle == nil:
+		if caller == nil {
+			caller = ns.Main
+		}
+		scope = caller.Scope
+	default:
+		scope = [][]*linkmap.Map{handle.Searchlist}
+	}
+	res, err := ns.Linker.Symbol(scope, req)
+	if err == nil && res.Map == nil {
+		err = &lookup.UndefinedError{Name: name, Version: version}
+	}
+	if err != nil {
+		who := ns.Main
+		if handle != nil {
+			who = handle
+		} else if caller != nil {
+			who = caller
+		}
+		return res, &LoadError{Name: who.Name, Err: err}
+	}
+	return res, nil
+}
+
+// DlError words err as glibc's dlerror does: "OBJECT: message", or the
+// message alone when no object is named.
+func DlError(err error) string {
+	var le *LoadError
+	if errors.As(err, &le) {
+		var oe *object.Error
+		if errors.As(le.Err, &oe) {
+			return oe.Error()
+		}
+		if le.Name == "" {
+			return le.Err.Error()
+		}
+		return fmt.Sprintf("%s: %s", le.Name, le.Err)
+	}
+	return strings.TrimSpace(err.Error())
+}
+
+// NeedsStaticTLS reports whether m's TLS must be reachable at a fixed
+// offset from the thread pointer (initial-exec accesses).
+func NeedsStaticTLS(m *linkmap.Map) bool {
+	return m.Obj.TLS != nil && m.Obj.Dyn.Flags&elf.DF_STATIC_TLS != 0
+}
