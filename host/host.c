@@ -198,6 +198,21 @@ static __thread struct {
 #define tls_blocks ldgo_tls.blocks
 #define tls_nblocks ldgo_tls.nblocks
 
+// A thread's dynamic TLS blocks are freed when it exits.
+static pthread_key_t tls_key;
+static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
+
+static void tls_free_blocks(void *unused) {
+	(void)unused;
+	for (uint64_t i = 0; i < tls_nblocks; i++)
+		free(tls_blocks[i]);
+	free(tls_blocks);
+	tls_blocks = NULL;
+	tls_nblocks = 0;
+}
+
+static void tls_key_init(void) { pthread_key_create(&tls_key, tls_free_blocks); }
+
 void *ldgo_tls_get_addr_c(tls_index *ti) {
 	if (ti->module < LDGO_TLS_BASE)
 		return ((void *(*)(tls_index *))real_tls_get_addr)(ti);
@@ -217,6 +232,8 @@ void *ldgo_tls_get_addr_c(tls_index *ti) {
 		tls_nblocks = tls_nmodules;
 	}
 	if (!tls_blocks[m]) {
+		pthread_once(&tls_key_once, tls_key_init);
+		pthread_setspecific(tls_key, (void *)1);
 		struct tls_module *t = &tls_modules[m];
 		size_t align = t->align < 16 ? 16 : t->align;
 		size_t size = (t->memsz + align - 1) & ~(align - 1);
@@ -562,7 +579,20 @@ int ldgo_enter(struct ldgo_start *s) {
 	ldgo_jump(s->entry, sp);
 }
 
-extern char ldgo_plt_trampoline[], ldgo_tls_get_addr[], ldgo_tlsdesc_static[], ldgo_tlsdesc_undefweak[];
+extern char ldgo_plt_trampoline[], ldgo_tls_get_addr[], ldgo_tlsdesc_static[], ldgo_tlsdesc_undefweak[],
+    ldgo_tlsdesc_dynamic[];
+
+uintptr_t ldgo_addr_tlsdesc_dynamic(void) { return (uintptr_t)ldgo_tlsdesc_dynamic; }
+
+// ldgo_new_tls_index is the argument of a dynamic TLS descriptor.
+uintptr_t ldgo_new_tls_index(uint64_t module, uint64_t offset) {
+	uint64_t *ti = malloc(2 * sizeof *ti);
+	if (!ti)
+		return 0;
+	ti[0] = module;
+	ti[1] = offset;
+	return (uintptr_t)ti;
+}
 
 uintptr_t ldgo_addr_trampoline(void) { return (uintptr_t)ldgo_plt_trampoline; }
 uintptr_t ldgo_addr_tls_get_addr(void) { return (uintptr_t)ldgo_tls_get_addr; }

@@ -73,10 +73,16 @@ func ThreadPointer() uintptr { return uintptr(C.ldgo_thread_pointer()) }
 func Call0(fn uintptr) uintptr { return uintptr(C.ldgo_call0(C.uintptr_t(fn))) }
 
 // Addresses of the routines bound into programs.
-func Trampoline() uint64         { return uint64(C.ldgo_addr_trampoline()) }
-func TLSGetAddr() uint64         { return uint64(C.ldgo_addr_tls_get_addr()) }
-func TLSDescStatic() uint64      { return uint64(C.ldgo_addr_tlsdesc_static()) }
-func TLSDescUndefWeak() uint64   { return uint64(C.ldgo_addr_tlsdesc_undefweak()) }
+func Trampoline() uint64       { return uint64(C.ldgo_addr_trampoline()) }
+func TLSGetAddr() uint64       { return uint64(C.ldgo_addr_tls_get_addr()) }
+func TLSDescStatic() uint64    { return uint64(C.ldgo_addr_tlsdesc_static()) }
+func TLSDescUndefWeak() uint64 { return uint64(C.ldgo_addr_tlsdesc_undefweak()) }
+func TLSDescDynamic() uint64   { return uint64(C.ldgo_addr_tlsdesc_dynamic()) }
+
+// NewTLSIndex allocates the argument of a dynamic TLS descriptor.
+func NewTLSIndex(module, offset uint64) uint64 {
+	return uint64(C.ldgo_new_tls_index(C.uint64_t(module), C.uint64_t(offset)))
+}
 func StartMain() uint64          { return uint64(C.ldgo_addr_start_main()) }
 func SetRealTLSGetAddr(a uint64) { C.ldgo_set_real_tls_get_addr(C.uintptr_t(a)) }
 

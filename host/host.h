@@ -131,6 +131,8 @@ uintptr_t ldgo_addr_trampoline(void);
 uintptr_t ldgo_addr_tls_get_addr(void);
 uintptr_t ldgo_addr_tlsdesc_static(void);
 uintptr_t ldgo_addr_tlsdesc_undefweak(void);
+uintptr_t ldgo_addr_tlsdesc_dynamic(void);
+uintptr_t ldgo_new_tls_index(uint64_t module, uint64_t offset);
 uintptr_t ldgo_addr_start_main(void);
 
 // ldgo_enter hands the process to the program; it does not return

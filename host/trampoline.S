@@ -137,6 +137,88 @@ ldgo_tlsdesc_undefweak:
 	.cfi_endproc
 	.size ldgo_tlsdesc_undefweak, .-ldgo_tlsdesc_undefweak
 
+// TLS descriptors for a block allocated per thread: the argument is a
+// tls_index {module, offset}. The descriptor's caller expects every
+// register but rax kept, the vector state included, so the slow path
+// into C is wrapped as the PLT trampoline is.
+	.globl ldgo_tlsdesc_dynamic
+	.hidden ldgo_tlsdesc_dynamic
+	.type ldgo_tlsdesc_dynamic, @function
+	.p2align 4
+ldgo_tlsdesc_dynamic:
+	.cfi_startproc
+	endbr64
+	pushq %rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
+	pushq %r11
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r11, 0
+	movq %rsp, %rbx
+	.cfi_def_cfa_register %rbx
+	andq $-64, %rsp
+	subq ldgo_xsave_frame(%rip), %rsp
+	movq %rax, 0(%rsp)
+	movq %rcx, 8(%rsp)
+	movq %rdx, 16(%rsp)
+	movq %rsi, 24(%rsp)
+	movq %rdi, 32(%rsp)
+	movq %r8, 40(%rsp)
+	movq %r9, 48(%rsp)
+	movq %r10, 56(%rsp)
+	cmpl $0, ldgo_xsave_mode(%rip)
+	je 1f
+	movl $STATE_SAVE_MASK, %eax
+	xorl %edx, %edx
+	movq %rdx, 64+512(%rsp)
+	movq %rdx, 64+520(%rsp)
+	movq %rdx, 64+528(%rsp)
+	movq %rdx, 64+536(%rsp)
+	movq %rdx, 64+544(%rsp)
+	movq %rdx, 64+552(%rsp)
+	movq %rdx, 64+560(%rsp)
+	movq %rdx, 64+568(%rsp)
+	cmpl $2, ldgo_xsave_mode(%rip)
+	jne 2f
+	xsavec 64(%rsp)
+	jmp 3f
+2:	xsave 64(%rsp)
+	jmp 3f
+1:	fxsave 64(%rsp)
+3:
+	movq 0(%rsp), %rax
+	movq 8(%rax), %rdi
+	call ldgo_tls_get_addr_c
+	subq %fs:0, %rax
+	movq %rax, 0(%rsp)
+	cmpl $0, ldgo_xsave_mode(%rip)
+	je 4f
+	movl $STATE_SAVE_MASK, %eax
+	xorl %edx, %edx
+	xrstor 64(%rsp)
+	jmp 5f
+4:	fxrstor 64(%rsp)
+5:
+	movq 0(%rsp), %rax
+	movq 8(%rsp), %rcx
+	movq 16(%rsp), %rdx
+	movq 24(%rsp), %rsi
+	movq 32(%rsp), %rdi
+	movq 40(%rsp), %r8
+	movq 48(%rsp), %r9
+	movq 56(%rsp), %r10
+	movq %rbx, %rsp
+	.cfi_def_cfa_register %rsp
+	popq %r11
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r11
+	popq %rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbx
+	ret
+	.cfi_endproc
+	.size ldgo_tlsdesc_dynamic, .-ldgo_tlsdesc_dynamic
+
 // ldgo_jump(entry, sp) enters the program's entry point with the stack
 // pointer at its initial stack (argc first), as the kernel does.
 	.globl ldgo_jump

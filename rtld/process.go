@@ -274,8 +274,8 @@ func (p *Process) StaticTLSOffset(def *linkmap.Map) (uint64, error) {
 	return 0, errors.New(def.Name + ": cannot allocate memory in static TLS block")
 }
 
-// TLSDescriptor implements reloc.Env for static TLS and unresolved weak
-// references.
+// TLSDescriptor implements reloc.Env: static TLS, unresolved weak
+// references, and per-thread blocks (through __tls_get_addr's path).
 func (p *Process) TLSDescriptor(def *linkmap.Map, off uint64) (uint64, uint64, error) {
 	if def == nil {
 		return host.TLSDescUndefWeak(), off, nil
@@ -283,7 +283,7 @@ func (p *Process) TLSDescriptor(def *linkmap.Map, off uint64) (uint64, uint64, e
 	if def.HasStaticTLS {
 		return host.TLSDescStatic(), off - def.TLSOffset, nil
 	}
-	return 0, 0, errors.New(def.Name + ": ldgo run: TLS descriptors of a library outside static TLS are not supported yet")
+	return host.TLSDescDynamic(), host.NewTLSIndex(def.TLSModID, off), nil
 }
 
 // protect changes the protection of [lo, hi) and records it.

@@ -20,6 +20,9 @@ Runs PROG with ldgo as its dynamic linker (host mode). Options come before
 PROG; everything after PROG is passed to it.
 
 Options:
+  --list               list the libraries PROG needs, as ld.so --list (ldd)
+  --verify             exit 0 if PROG is a dynamically linked program, as
+                       ld.so --verify (1 if not, 2 for a shared object)
   --argv0 NAME         pass NAME as argv[0]
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
   --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
@@ -41,6 +44,7 @@ type runOptions struct {
 	preload        string
 	preloadSet     bool
 	inhibitCache   bool
+	list, verify   bool // ld.so's --list and --verify
 	prog           string
 	args           []string
 }
@@ -80,6 +84,10 @@ func parseRunArgs(args []string) (*runOptions, error) {
 			o.preloadSet = true
 		case "inhibit-cache":
 			o.inhibitCache = true
+		case "list":
+			o.list = true
+		case "verify":
+			o.verify = true
 		case "h", "help":
 			return nil, errHelp
 		default:
@@ -157,6 +165,28 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ldgo run: %v\n\n%s", err, runUsage)
 		return 2
 	}
+	switch {
+	case o.verify:
+		return verifyProgram(o.prog)
+	case o.list:
+		args := []string{"list"}
+		if v, ok := getenv(env, "LD_LIBRARY_PATH"); ok && !o.libraryPathSet {
+			o.libraryPath, o.libraryPathSet = v, true
+		}
+		if v, ok := getenv(env, "LD_PRELOAD"); ok && !o.preloadSet {
+			o.preload, o.preloadSet = v, true
+		}
+		if o.libraryPathSet {
+			args = append(args, "--library-path", o.libraryPath)
+		}
+		if o.preloadSet {
+			args = append(args, "--preload", o.preload)
+		}
+		if o.inhibitCache {
+			args = append(args, "--inhibit-cache")
+		}
+		return run(append(args, o.prog), stdout, stderr)
+	}
 	path, err := rtld.ProgramPath(o.prog, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "ldgo run: %s: %s\n", o.prog, object.ErrorText(err))
@@ -217,4 +247,23 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, err)
 	return 127
+}
+
+// verifyProgram is ld.so --verify: it reads the program only, says
+// nothing, and answers with its status: 0 for a dynamically linked
+// program, 2 for an object without an interpreter (a shared library),
+// 1 for anything else.
+func verifyProgram(path string) int {
+	f, err := object.Open(path)
+	if err != nil {
+		return 1
+	}
+	defer f.Close()
+	switch {
+	case f.Dynamic.Size == 0:
+		return 1
+	case f.Interp == "":
+		return 2
+	}
+	return 0
 }

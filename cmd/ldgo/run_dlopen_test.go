@@ -149,3 +149,73 @@ int main(void) { puts("hello"); return 0; }
 	}
 	sameResult(t, "RTLD_NEXT from a preloaded library", want, hosted(t, bin, env, "", prog))
 }
+
+// A library opened late has per-thread TLS blocks, reached through TLS
+// descriptors (-mtls-dialect=gnu2) and __tls_get_addr, in threads that
+// existed before the dlopen and in threads started after; each starts
+// from the library's initial values.
+func TestRunDlopenTLS(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libdesc.so", `
+__thread long counter = 1000;
+__thread char tag[16] = "fresh";
+long step(long by) { counter += by; tag[0] = 'F'; return counter; }
+const char *tag_of(void) { return tag; }
+`, "-mtls-dialect=gnu2")
+	f.lib("libgd.so", `
+__thread int gd = 7;
+int gd_next(void) { return ++gd; }
+`)
+	prog := f.prog("late", `
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+static long (*step)(long);
+static const char *(*tag_of)(void);
+static int (*gd_next)(void);
+static pthread_barrier_t loaded, done;
+static void *early(void *arg) {
+	pthread_barrier_wait(&loaded);
+	long r = step((long)arg) + step(1) + gd_next();
+	printf("early thread %ld: %ld %s\n", (long)arg, r, tag_of());
+	pthread_barrier_wait(&done);
+	return 0;
+}
+static void *late(void *arg) {
+	long r = step((long)arg) + gd_next();
+	printf("late thread %ld: %ld %s\n", (long)arg, r, tag_of());
+	return 0;
+}
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	pthread_barrier_init(&loaded, 0, 2);
+	pthread_barrier_init(&done, 0, 2);
+	pthread_t e, l;
+	pthread_create(&e, 0, early, (void *)5);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/libdesc.so", argv[1]);
+	void *h = dlopen(path, RTLD_NOW);
+	snprintf(path, sizeof path, "%s/libgd.so", argv[1]);
+	void *g = dlopen(path, RTLD_LAZY);
+	if (!h || !g) { printf("dlopen: %s\n", dlerror()); return 1; }
+	step = (long (*)(long))dlsym(h, "step");
+	tag_of = (const char *(*)(void))dlsym(h, "tag_of");
+	gd_next = (int (*)(void))dlsym(g, "gd_next");
+	long *counter = (long *)dlsym(h, "counter");
+	printf("main: %ld %s counter %ld\n", step(2), tag_of(), *counter);
+	pthread_barrier_wait(&loaded);
+	pthread_barrier_wait(&done);
+	pthread_join(e, 0);
+	pthread_create(&l, 0, late, (void *)9);
+	pthread_join(l, 0);
+	printf("main again: %ld %d\n", step(0), gd_next());
+	return 0;
+}
+`, "-pthread", "-ldl")
+	want := native(t, baseEnv(), "", prog, f.dir)
+	if !strings.Contains(want.stdout, "late thread 9") {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "TLS of dlopen'ed libraries", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
+}

@@ -590,6 +590,24 @@ int main(void) {
 			t.Errorf("want one file-backed text mapping each of %s and %s, got %d and %d:\n%s", lib, prog, libText, progText, got.stdout)
 		}
 	})
+	t.Run("ListAndVerify", func(t *testing.T) {
+		// ldgo run --list and --verify answer as ld.so's options do, for
+		// scripts that call the dynamic linker so.
+		ldso := "/lib64/ld-linux-x86-64.so.2"
+		f := newFixture(t)
+		static := f.prog("static", `int main(void) { return 0; }`, "-static")
+		text := f.write("notes.txt", "not a program\n")
+		for _, path := range []string{"/usr/bin/ls", "/lib/x86_64-linux-gnu/libz.so.1", static, text, f.path("missing")} {
+			want := runCmd(t, nil, "", ldso, "--verify", path)
+			got := runCmd(t, nil, "", bin, "run", "--verify", path)
+			sameResult(t, "--verify "+path, want, got)
+		}
+		addr := regexp.MustCompile(` \(0x[0-9a-f]+\)`)
+		want := runCmd(t, nil, "", ldso, "--list", "/usr/bin/ls")
+		got := runCmd(t, nil, "", bin, "run", "--list", "/usr/bin/ls")
+		want.stdout, got.stdout = addr.ReplaceAllString(want.stdout, ""), addr.ReplaceAllString(got.stdout, "")
+		sameResult(t, "--list /usr/bin/ls", want, got)
+	})
 	t.Run("ExecutableTLS", func(t *testing.T) {
 		// The program's own TLS block (local-exec offsets fixed at link
 		// time), a library's initial-exec and TLS-descriptor accesses,
