@@ -104,6 +104,35 @@ __attribute__((constructor)) static void ldgo_init_xsave(void) {
 		ldgo_xsave_mode = 2;
 }
 
+// ---- debug output ----
+
+static struct ldgo_debug debug = {.fd = 2};
+static uint64_t start_tsc;
+
+__attribute__((constructor)) static void ldgo_record_start_tsc(void) { start_tsc = __builtin_ia32_rdtsc(); }
+
+uint64_t ldgo_cycles(void) { return __builtin_ia32_rdtsc(); }
+uint64_t ldgo_start_cycles(void) { return start_tsc; }
+
+void ldgo_set_debug(struct ldgo_debug *d) { debug = *d; }
+
+static void write_all(int fd, const char *s);
+
+// ldgo_debug_line writes line (ending in a newline) with glibc's pid
+// column: the pid right-aligned in ten places, a colon and a tab.
+void ldgo_debug_line(const char *line) {
+	char buf[1024];
+	int n = snprintf(buf, sizeof buf, "%10d:\t%s", (int)getpid(), line);
+	if (n >= (int)sizeof buf) {
+		char pid[16];
+		snprintf(pid, sizeof pid, "%10d:\t", (int)getpid());
+		write_all(debug.fd, pid);
+		write_all(debug.fd, line);
+		return;
+	}
+	write_all(debug.fd, buf);
+}
+
 static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
 static int lazy_debug, lazy_bind_not;
 static uint64_t lazy_count;
@@ -122,6 +151,7 @@ struct ldgo_lazy *ldgo_lazy_new(uint64_t n) {
 	l->target = calloc(n + 1, sizeof *l->target);
 	l->error = calloc(n + 1, sizeof *l->error);
 	l->trace = calloc(n + 1, sizeof *l->trace);
+	l->binding = calloc(n + 1, sizeof *l->binding);
 	l->done = calloc(n + 1, 1);
 	return l;
 }
@@ -154,7 +184,9 @@ uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
 		l->done[i] = 1;
 		lazy_count++;
 		if (lazy_debug && l->trace[i])
-			write_all(2, l->trace[i]);
+			write_all(debug.fd, l->trace[i]);
+		if (debug.bindings && l->binding[i])
+			ldgo_debug_line(l->binding[i]);
 	}
 	if (!lazy_bind_not)
 		__atomic_store_n((uint64_t *)l->slot[i], t, __ATOMIC_RELEASE);
@@ -398,6 +430,17 @@ void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
 	start->nfinis += n;
 }
 
+static void final_statistics(void) {
+	char line[128];
+	ldgo_debug_line("\n");
+	ldgo_debug_line("runtime linker statistics:\n");
+	snprintf(line, sizeof line, "           final number of relocations: %llu\n",
+	         (unsigned long long)(debug.lookups + lazy_count));
+	ldgo_debug_line(line);
+	snprintf(line, sizeof line, "final number of relocations from cache: %llu\n", (unsigned long long)debug.cache_hits);
+	ldgo_debug_line(line);
+}
+
 static void run_finis(void *unused) {
 	(void)unused;
 	for (uint64_t i = 0; i < start->nfinis; i++) {
@@ -411,6 +454,8 @@ static void run_finis(void *unused) {
 			if (arr[j] != 0 && arr[j] != (uint64_t)-1)
 				((fini_fn)arr[j])();
 	}
+	if (debug.statistics)
+		final_statistics();
 }
 
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);

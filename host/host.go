@@ -195,6 +195,39 @@ func (l Lazy) SetError(i int, msg string) {
 	unsafe.Slice(l.p.error, l.p.nslots)[i] = C.CString(msg)
 }
 
+// SetBinding sets the LD_DEBUG=bindings line (without the pid column)
+// printed at slot i's first call.
+func (l Lazy) SetBinding(i int, line string) {
+	unsafe.Slice(l.p.binding, l.p.nslots)[i] = C.CString(line)
+}
+
+// Debug says where LD_DEBUG output goes (a descriptor) and what the C
+// side prints after the hand-off; Lookups and CacheHits are the start-up
+// counts the final statistics add to.
+type Debug struct {
+	FD                   int
+	Bindings, Statistics bool
+	Lookups, CacheHits   uint64
+}
+
+// SetDebug configures debug output.
+func SetDebug(d Debug) {
+	C.ldgo_set_debug(&C.struct_ldgo_debug{fd: C.int(d.FD), bindings: cbool(d.Bindings), statistics: cbool(d.Statistics),
+		lookups: C.uint64_t(d.Lookups), cache_hits: C.uint64_t(d.CacheHits)})
+}
+
+// DebugLine writes line with glibc's pid column.
+func DebugLine(line string) {
+	cs := C.CString(line)
+	C.ldgo_debug_line(cs)
+	C.free(unsafe.Pointer(cs))
+}
+
+// Cycles reads the time-stamp counter, the clock of glibc's statistics;
+// StartCycles is its value when ldgo's own code first ran.
+func Cycles() uint64      { return uint64(C.ldgo_cycles()) }
+func StartCycles() uint64 { return uint64(C.ldgo_start_cycles()) }
+
 // SetTrace sets the line LDGO_DEBUG=lazy prints at slot i's first call.
 func (l Lazy) SetTrace(i int, line string) {
 	unsafe.Slice(l.p.trace, l.p.nslots)[i] = C.CString(line)

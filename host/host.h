@@ -27,12 +27,23 @@ struct ldgo_lazy {
 	uint64_t *slot;     // GOT address of each slot
 	uint64_t *target;   // what the slot binds to
 	char **error;       // message for a slot that cannot be bound, or NULL
-	char **trace;       // LDGO_DEBUG=lazy line, or NULL
+	char **trace;       // the lazy category's line, or NULL
+	char **binding;     // the bindings category's line (no pid), or NULL
 	unsigned char *done;
 };
 
 struct ldgo_lazy *ldgo_lazy_new(uint64_t nslots);
 void ldgo_set_lazy_flags(int debug, int bind_not);
+// Debug output (LD_DEBUG): where it goes, and what the C side prints.
+struct ldgo_debug {
+	int fd;
+	int bindings, statistics;
+	uint64_t lookups, cache_hits; // at start-up, for the final statistics
+};
+void ldgo_set_debug(struct ldgo_debug *d);
+void ldgo_debug_line(const char *line); // with glibc's pid column
+uint64_t ldgo_cycles(void);
+uint64_t ldgo_start_cycles(void);
 uint64_t ldgo_lazy_count(void);
 
 // Dynamic TLS of objects ldgo loads: module ids from LDGO_TLS_BASE up.

@@ -94,6 +94,20 @@ type Binding struct {
 	Protected bool
 }
 
+// BindingLine is a binding as glibc's LD_DEBUG=bindings prints it, without
+// the pid column: the objects named as glibc names them.
+func BindingLine(ref, def, name, version string, protected bool) string {
+	kind := "normal"
+	if protected {
+		kind = "protected"
+	}
+	line := "binding file " + ref + " [0] to " + def + " [0]: " + kind + " symbol `" + name + "'"
+	if version != "" {
+		line += " [" + version + "]"
+	}
+	return line
+}
+
 // Linker holds the state lookups share within one namespace.
 type Linker struct {
 	unique map[string]uniqueDef

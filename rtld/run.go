@@ -48,6 +48,16 @@ type Options struct {
 	// TraceLazy prints a line at each PLT slot's first call
 	// (LDGO_DEBUG=lazy).
 	TraceLazy bool
+	// Debug is what LD_DEBUG asks for.
+	Debug Debug
+}
+
+// Debug selects glibc's LD_DEBUG categories that ldgo run prints.
+type Debug struct {
+	Bindings, Statistics bool
+	// Output is LD_DEBUG_OUTPUT: the output goes to Output.PID instead
+	// of standard error.
+	Output string
 }
 
 // Error is a failure to start the program, worded as glibc's ld.so words
@@ -71,6 +81,16 @@ func Run(opts Options) error {
 		}
 		return &Error{Msg: analyze.Describe(prog, err)}
 	}
+
+	debugFD := 2
+	if opts.Debug.Output != "" {
+		fd, err := unix.Open(fmt.Sprintf("%s.%d", opts.Debug.Output, os.Getpid()), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
+		if err == nil {
+			debugFD = fd
+		}
+	}
+	host.SetDebug(host.Debug{FD: debugFD})
+	loadStart := host.Cycles()
 
 	proc := NewProcess()
 	cfg := namespace.Config{
@@ -124,6 +144,16 @@ func Run(opts Options) error {
 		return fail(err)
 	}
 
+	loadEnd := host.Cycles()
+	if opts.Debug.Bindings {
+		ns.Linker.OnBind = func(b lookup.Binding) {
+			var v string
+			if b.Version != nil {
+				v = b.Version.Name
+			}
+			host.DebugLine(lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n")
+		}
+	}
 	relocErr := ns.RelocateAll(namespace.RelocOptions{
 		Lazy: !opts.BindNow,
 		OnWarning: func(m *linkmap.Map, msg string) {
@@ -133,12 +163,15 @@ func Run(opts Options) error {
 	if relocErr != nil {
 		return fail(relocErr)
 	}
-	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
-		return fail(err)
-	}
 	if err := rebindAdopted(ns, proc); err != nil {
 		return fail(err)
 	}
+	ns.Linker.OnBind = nil
+	stats := ns.Stats()
+	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
+		return fail(err)
+	}
+	relocEnd := host.Cycles()
 	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
 	dl := &dlSession{ns: ns, proc: proc, prog: prog, progName: opts.Argv[0], bindNow: opts.BindNow}
 	describeObjects(ns, opts.Argv[0], &dl.handles)
@@ -174,6 +207,10 @@ func Run(opts Options) error {
 		if m.File != nil {
 			m.File.DropPages()
 		}
+	}
+	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
+	if opts.Debug.Statistics {
+		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats)
 	}
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
@@ -220,6 +257,33 @@ func placeTLS(ns *namespace.Namespace, prog string) error {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot set up static TLS: %v", prog, err)}
 	}
 	return nil
+}
+
+// printStatistics prints glibc's LD_DEBUG=statistics lines for the
+// start-up, in time-stamp-counter cycles as glibc counts, and one of
+// ldgo's own: how much of the total went to starting ldgo itself (from
+// its first instruction to the engine's start, mostly the Go runtime).
+func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stats) {
+	pct := func(part uint64) string {
+		if total == 0 {
+			return "0.0"
+		}
+		permille := part * 1000 / total
+		return fmt.Sprintf("%d.%d", permille/10, permille%10)
+	}
+	for _, line := range []string{
+		"",
+		"runtime linker statistics:",
+		fmt.Sprintf("  total startup time in dynamic loader: %d cycles", total),
+		fmt.Sprintf("            time needed for relocation: %d cycles (%s%%)", relocation, pct(relocation)),
+		fmt.Sprintf("                 number of relocations: %d", st.Lookups),
+		fmt.Sprintf("      number of relocations from cache: %d", st.CacheHits),
+		fmt.Sprintf("        number of relative relocations: %d", st.Relative),
+		fmt.Sprintf("           time needed to load objects: %d cycles (%s%%)", load, pct(load)),
+		fmt.Sprintf("     ldgo: time needed to start itself: %d cycles (%s%%)", ownStart, pct(ownStart)),
+	} {
+		host.DebugLine(line + "\n")
+	}
 }
 
 func readHeader(path string) (*object.Object, error) {
@@ -415,7 +479,17 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				l.SetError(i, fmt.Sprintf("%s: ldgo: %s: PLT slot %d is not a JUMP_SLOT\n", prog, m.DisplayName(prog), i))
 				continue
 			}
+			// The binding glibc would print at the first call.
+			bound := ""
+			ns.Linker.OnBind = func(b lookup.Binding) {
+				var v string
+				if b.Version != nil {
+					v = b.Version.Name
+				}
+				bound = lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n"
+			}
 			target, slot, def, err := ns.Fixup(m, i, false)
+			ns.Linker.OnBind = nil
 			if err != nil {
 				l.SetError(i, analyze.Describe(prog, err)+"\n")
 				continue
@@ -428,7 +502,11 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 			if def != nil {
 				defName = def.DisplayName(prog)
 			}
-			l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s\n", m.DisplayName(prog), m.Obj.SymbolName(rel.Sym), defName))
+			name := m.Obj.SymbolName(rel.Sym)
+			l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s (slot %d, GOT %#x, target %#x)\n", m.DisplayName(prog), name, defName, i, slot, target))
+			if bound != "" {
+				l.SetBinding(i, bound)
+			}
 		}
 	}
 	return nil
@@ -468,7 +546,14 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 				if v, _ := m.Obj.SymbolVersion(rel.Sym); v != nil {
 					req.Version = v
 				}
+				// glibc binds libc's PLT slots at their first call: the
+				// bindings trace shows them then, not here.
+				onBind := ns.Linker.OnBind
+				if rel.Type == elf.R_X86_64_JMP_SLOT {
+					ns.Linker.OnBind = nil
+				}
 				res, err := ns.Linker.Symbol(m.Scope, req)
+				ns.Linker.OnBind = onBind
 				if err != nil || res.Map == nil || res.Map.Adopted {
 					continue
 				}

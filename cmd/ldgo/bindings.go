@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"ldgo/analyze"
+	"ldgo/lookup"
 )
 
 type bindingJSON struct {
@@ -37,14 +38,7 @@ func runBindings(a *analyze.Analysis, opts *options, out io.Writer) int {
 		return status
 	}
 	for _, b := range res.Bindings {
-		kind := "normal"
-		if b.Protected {
-			kind = "protected"
-		}
-		line := fmt.Sprintf("binding file %s [0] to %s [0]: %s symbol `%s'", b.Ref.DisplayName(opts.Progname), b.Def.DisplayName(opts.Progname), kind, b.Name)
-		if b.Version != "" {
-			line += " [" + b.Version + "]"
-		}
+		line := lookup.BindingLine(b.Ref.DisplayName(opts.Progname), b.Def.DisplayName(opts.Progname), b.Name, b.Version, b.Protected)
 		if b.Lazy {
 			line += " (lazy)"
 		}

@@ -24,12 +24,15 @@ Options:
   --verify             exit 0 if PROG is a dynamically linked program, as
                        ld.so --verify (1 if not, 2 for a shared object)
   --argv0 NAME         pass NAME as argv[0]
+  --debug CATEGORIES   as LD_DEBUG: bindings, statistics, lazy (ldgo's own:
+                       each PLT slot's first call), all
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
   --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
   --inhibit-cache      do not use /etc/ld.so.cache
 
-LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW and LD_BIND_NOT in the environment
-are for the program; LDGO_DEBUG=lazy prints each PLT slot's first call.
+LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and
+LD_DEBUG_OUTPUT in the environment act as for ld.so; LDGO_DEBUG=lazy
+prints each PLT slot's first call.
 `
 
 // programEnvVar carries the program's environment across the re-execution
@@ -45,6 +48,8 @@ type runOptions struct {
 	preloadSet     bool
 	inhibitCache   bool
 	list, verify   bool // ld.so's --list and --verify
+	debug          string
+	debugSet       bool
 	prog           string
 	args           []string
 }
@@ -84,6 +89,9 @@ func parseRunArgs(args []string) (*runOptions, error) {
 			o.preloadSet = true
 		case "inhibit-cache":
 			o.inhibitCache = true
+		case "debug":
+			o.debug, err = takeVal()
+			o.debugSet = true
 		case "list":
 			o.list = true
 		case "verify":
@@ -235,6 +243,27 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 	for _, w := range strings.Split(os.Getenv("LDGO_DEBUG"), ",") {
 		if w == "lazy" {
 			ro.TraceLazy = true
+		}
+	}
+	cats, _ := getenv(env, "LD_DEBUG")
+	if o.debugSet {
+		cats = o.debug
+	}
+	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	for _, c := range strings.FieldsFunc(cats, func(r rune) bool { return r == ',' || r == ':' || r == ' ' }) {
+		switch c {
+		case "bindings":
+			ro.Debug.Bindings = true
+		case "statistics":
+			ro.Debug.Statistics = true
+		case "lazy":
+			ro.TraceLazy = true
+		case "all":
+			ro.Debug.Bindings, ro.Debug.Statistics, ro.TraceLazy = true, true, true
+		case "libs", "reloc", "files", "symbols", "versions", "scopes", "unused":
+			fmt.Fprintf(stderr, "ldgo run: LD_DEBUG category `%s' is not implemented\n", c)
+		default:
+			fmt.Fprintf(stderr, "warning: debug option `%s' unknown; try LD_DEBUG=help\n", c)
 		}
 	}
 

@@ -148,7 +148,7 @@ int main(void) {
 }
 `
 
-var lazyLine = regexp.MustCompile(`(?m)^ldgo: lazy: (\S+): (\S+) => (\S+)$`)
+var lazyLine = regexp.MustCompile(`(?m)^ldgo: lazy: (\S+): (\S+) => (\S+) \(slot \d+, GOT 0x[0-9a-f]+, target 0x[0-9a-f]+\)$`)
 
 func TestRun(t *testing.T) {
 	bin := buildLdgo(t)
