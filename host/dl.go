@@ -49,6 +49,10 @@ var dlServer func(DLRequest) DLResult
 func ServeDL(serve func(DLRequest) DLResult) {
 	dlServer = serve
 	debug.SetGCPercent(-1)
+	// Coming back from C to Go, the server needs a P: the one it left
+	// may have been handed to a thread that is parked now. Spare Ps,
+	// idle for good, are there to take.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
 	go func() {
 		runtime.LockOSThread()
 		C.ldgo_dl_serve()

@@ -120,6 +120,49 @@ type Linker struct {
 	Warn func(format string, args ...any)
 	// Lookups counts calls of Symbol (glibc's "number of relocations").
 	Lookups uint64
+
+	memo          map[memoKey]memoEntry
+	protectedSeen bool
+}
+
+// The search's answer depends on the name, the version asked for, the
+// class, the flags and the scope, not on who asks: within one namespace
+// it is kept and reused (glibc keeps only one entry, per object). The
+// scope is known by its searchlists' first and last elements and lengths,
+// so a searchlist that grows (RTLD_GLOBAL) is a new scope.
+type memoKey struct {
+	name, version string
+	vhash         uint32
+	hidden        bool
+	class         Class
+	flags         Flags
+	first, last   [3]*linkmap.Map
+	lens          [3]int
+}
+
+type memoEntry struct {
+	res   Result
+	found bool
+}
+
+// memoKey returns the key of req's search in scope, and whether the
+// search may be kept: not for RTLD_NEXT, not while every searched object
+// is being reported, not for scopes of more than three searchlists.
+func (l *Linker) memoKey(scope [][]*linkmap.Map, req *Request) (memoKey, bool) {
+	if req.Skip != nil || l.OnSearch != nil || len(scope) > 3 {
+		return memoKey{}, false
+	}
+	k := memoKey{name: req.Hash.Name, class: req.Class, flags: req.Flags &^ AddDependency}
+	if v := req.Version; v != nil {
+		k.version, k.vhash, k.hidden = v.Name, v.Hash, v.Hidden
+	}
+	for i, list := range scope {
+		if len(list) > 0 {
+			k.first[i], k.last[i] = list[0], list[len(list)-1]
+			k.lens[i] = len(list)
+		}
+	}
+	return k, true
 }
 
 type uniqueDef struct {
@@ -139,14 +182,28 @@ func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	}
 	var res Result
 	found := false
-	for i, list := range scope {
-		from := 0
-		if i == 0 {
-			from = start
+	key, memo := l.memoKey(scope, req)
+	if e, ok := l.memo[key]; memo && ok {
+		res, found = e.res, e.found
+	} else {
+		l.protectedSeen = false
+		for i, list := range scope {
+			from := 0
+			if i == 0 {
+				from = start
+			}
+			if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
+				found = true
+				break
+			}
 		}
-		if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
-			found = true
-			break
+		// A protected definition's warnings depend on who refers to it:
+		// such lookups are done again each time.
+		if memo && !l.protectedSeen {
+			if l.memo == nil {
+				l.memo = make(map[memoKey]memoEntry)
+			}
+			l.memo[key] = memoEntry{res, found}
 		}
 	}
 	if !found && res.Map == nil {
@@ -238,6 +295,7 @@ func (l *Linker) searchList(list []*linkmap.Map, from int, req *Request, class C
 			continue
 		}
 		if sym.Visibility() == elf.STV_PROTECTED {
+			l.protectedSeen = true
 			l.checkProtected(req, class, refMap, m)
 		}
 		switch sym.Bind() {

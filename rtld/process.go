@@ -38,6 +38,9 @@ type Process struct {
 	// function the program must reach through ldgo instead
 	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
 	subst map[uint64]uint64
+	// traceLazy and debugBindings ask for the lines printed at first
+	// calls.
+	traceLazy, debugBindings bool
 	// lazy are the PLT tables of lazily bound objects.
 	lazy map[*linkmap.Map]host.Lazy
 	// order lists the lazily bound objects as they were set up.

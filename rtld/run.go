@@ -93,6 +93,7 @@ func Run(opts Options) error {
 	loadStart := host.Cycles()
 
 	proc := NewProcess()
+	proc.traceLazy, proc.debugBindings = opts.TraceLazy, opts.Debug.Bindings
 	cfg := namespace.Config{
 		Search: search.Config{
 			LibraryPath:     opts.LibraryPath,
@@ -464,6 +465,16 @@ func describeObjects(ns *namespace.Namespace, prog string, handles *handleTable)
 // engine's Fixup, so that the resolver the program calls only installs it.
 // A slot that cannot be bound fails at its first call, in glibc's words.
 func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*linkmap.Map) error {
+	// The trace lines are made only when they are asked for: building
+	// them for every slot would cost as much as binding it.
+	var bound string
+	onBind := func(b lookup.Binding) {
+		var v string
+		if b.Version != nil {
+			v = b.Version.Name
+		}
+		bound = lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n"
+	}
 	for _, m := range maps {
 		l, ok := p.lazy[m]
 		if !ok {
@@ -480,13 +491,9 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				continue
 			}
 			// The binding glibc would print at the first call.
-			bound := ""
-			ns.Linker.OnBind = func(b lookup.Binding) {
-				var v string
-				if b.Version != nil {
-					v = b.Version.Name
-				}
-				bound = lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n"
+			bound = ""
+			if p.debugBindings {
+				ns.Linker.OnBind = onBind
 			}
 			target, slot, def, err := ns.Fixup(m, i, false)
 			ns.Linker.OnBind = nil
@@ -498,12 +505,13 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				target = s
 			}
 			l.Set(i, slot, target)
-			defName := "(undefined weak)"
-			if def != nil {
-				defName = def.DisplayName(prog)
+			if p.traceLazy {
+				defName := "(undefined weak)"
+				if def != nil {
+					defName = def.DisplayName(prog)
+				}
+				l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s (slot %d, GOT %#x, target %#x)\n", m.DisplayName(prog), m.Obj.SymbolName(rel.Sym), defName, i, slot, target))
 			}
-			name := m.Obj.SymbolName(rel.Sym)
-			l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s (slot %d, GOT %#x, target %#x)\n", m.DisplayName(prog), name, defName, i, slot, target))
 			if bound != "" {
 				l.SetBinding(i, bound)
 			}
