@@ -145,6 +145,13 @@ type memoEntry struct {
 	found bool
 }
 
+// Reserve makes room for about n remembered searches.
+func (l *Linker) Reserve(n int) {
+	if l.memo == nil && n > 0 {
+		l.memo = make(map[memoKey]memoEntry, n)
+	}
+}
+
 // memoKey returns the key of req's search in scope, and whether the
 // search may be kept: not for RTLD_NEXT, not while every searched object
 // is being reported, not for scopes of more than three searchlists.
