@@ -123,6 +123,43 @@ type Linker struct {
 
 	memo          map[memoKey]memoEntry
 	protectedSeen bool
+
+	// Recording, when set, makes Record receive what every symbol
+	// reference bound to, in the order of the lookups.
+	Recording bool
+	Record    []Binding1
+	// Replay, when set, answers symbol references without a search, from
+	// the record of a run over the same objects (whose lookups come in
+	// the same order); Maps gives the objects by serial. An answer that
+	// does not name a defined symbol of the reference's name is not
+	// trusted: the search is done instead.
+	Replay   []Binding1
+	Maps     map[uint64]*linkmap.Map
+	Replayed uint64 // references answered from Replay
+	cursor   int
+}
+
+// Binding1 is one recorded binding: a reference and its definition.
+type Binding1 struct {
+	Ref RefKey
+	Def DefRef
+}
+
+// RefKey names a symbol reference: the referencing object by its serial,
+// the symbol's index there, and the lookup class.
+type RefKey struct {
+	Ref   uint64
+	Sym   uint32
+	Class Class
+}
+
+// DefRef is what a reference bound to: the defining object's serial (0
+// for a weak reference that resolved to zero), the symbol's index, and
+// whether the binding is to a protected symbol.
+type DefRef struct {
+	Def       uint64
+	Sym       uint32
+	Protected bool
 }
 
 // The search's answer depends on the name, the version asked for, the
@@ -147,7 +184,7 @@ type memoEntry struct {
 
 // Reserve makes room for about n remembered searches.
 func (l *Linker) Reserve(n int) {
-	if l.memo == nil && n > 0 {
+	if l.memo == nil && n > 0 && l.Replay == nil {
 		l.memo = make(map[memoKey]memoEntry, n)
 	}
 }
@@ -181,6 +218,73 @@ type uniqueDef struct {
 // Symbol looks req up in scope, a list of searchlists searched in order.
 func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	l.Lookups++
+	if l.Replay != nil && req.Ref != nil && req.RefMap != nil && req.Skip == nil {
+		if res, ok := l.replay(req); ok {
+			return res, nil
+		}
+	}
+	res, err := l.search(scope, req)
+	if err == nil && l.Recording && req.Ref != nil && req.RefMap != nil && req.Skip == nil {
+		d := DefRef{Protected: res.Protected}
+		if res.Map != nil {
+			d.Def, d.Sym = res.Map.Serial, res.Index
+		}
+		l.Record = append(l.Record, Binding1{RefKey{req.RefMap.Serial, req.RefIndex, req.Class}, d})
+	}
+	return res, err
+}
+
+// replay answers req from the record of an earlier run, if the record
+// names a definition that can be the answer. The lookups come in the
+// order they were recorded; a record out of step is looked for a little
+// further on.
+func (l *Linker) replay(req *Request) (Result, bool) {
+	key := RefKey{req.RefMap.Serial, req.RefIndex, req.Class}
+	var d DefRef
+	found := false
+	for i := l.cursor; i < len(l.Replay) && i < l.cursor+8; i++ {
+		if l.Replay[i].Ref == key {
+			d, found, l.cursor = l.Replay[i].Def, true, i+1
+			break
+		}
+	}
+	if !found {
+		return Result{}, false
+	}
+	var res Result
+	if d.Def != 0 {
+		m := l.Maps[d.Def]
+		if m == nil || m.Obj == nil || int(d.Sym) >= m.Obj.NumSymbols() {
+			return Result{}, false
+		}
+		sym := m.Obj.Symbol(d.Sym)
+		if m.Obj.SymbolName(d.Sym) != req.Hash.Name || (sym.Shndx == elf.SHN_UNDEF && sym.Value == 0) {
+			return Result{}, false
+		}
+		res = Result{Map: m, Index: d.Sym, Sym: sym, Protected: d.Protected}
+		if sym.Bind() == stbGNUUnique {
+			if _, ok := l.unique[req.Hash.Name]; !ok {
+				if l.unique == nil {
+					l.unique = map[string]uniqueDef{}
+				}
+				l.unique[req.Hash.Name] = uniqueDef{m, d.Sym, sym}
+			}
+		}
+	} else if req.Ref.Bind() != elf.STB_WEAK {
+		return Result{}, false
+	}
+	l.Replayed++
+	if res.Map != nil {
+		res.Map.Used = true
+		if l.OnBind != nil {
+			l.OnBind(Binding{Ref: req.RefMap, Def: res.Map, Name: req.Hash.Name, Version: req.Version, Protected: res.Protected})
+		}
+	}
+	return res, true
+}
+
+// search is the lookup itself.
+func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	start := 0
 	if req.Skip != nil && len(scope) > 0 {
 		for start < len(scope[0]) && scope[0][start] != req.Skip {

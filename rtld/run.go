@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ldgo/analyze"
+	"ldgo/bindcache"
 	"ldgo/host"
 	"ldgo/linkmap"
 	"ldgo/lookup"
@@ -50,6 +51,9 @@ type Options struct {
 	TraceLazy bool
 	// Debug is what LD_DEBUG asks for.
 	Debug Debug
+	// BindCacheDir, if not empty, is where the bind cache is kept: a
+	// run over the same objects as an earlier one binds without searching.
+	BindCacheDir string
 }
 
 // Debug selects glibc's LD_DEBUG categories that ldgo run prints.
@@ -146,6 +150,7 @@ func Run(opts Options) error {
 	}
 
 	loadEnd := host.Cycles()
+	cacheKey, replayed := useBindCache(ns, opts)
 	if opts.Debug.Bindings {
 		ns.Linker.OnBind = func(b lookup.Binding) {
 			var v string
@@ -172,6 +177,11 @@ func Run(opts Options) error {
 	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
 		return fail(err)
 	}
+	if cacheKey != nil && !replayed {
+		bindcache.Store(opts.BindCacheDir, cacheKey, ns.Linker.Record)
+	}
+	fromCache := ns.Linker.Replayed
+	ns.Linker.Recording, ns.Linker.Record, ns.Linker.Replay, ns.Linker.Maps = false, nil, nil, nil
 	relocEnd := host.Cycles()
 	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
 	dl := &dlSession{ns: ns, proc: proc, prog: prog, progName: opts.Argv[0], bindNow: opts.BindNow}
@@ -211,7 +221,7 @@ func Run(opts Options) error {
 	}
 	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
 	if opts.Debug.Statistics {
-		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats)
+		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache)
 	}
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
@@ -260,11 +270,58 @@ func placeTLS(ns *namespace.Namespace, prog string) error {
 	return nil
 }
 
+// useBindCache looks for the bindings of an earlier run over the same
+// objects: found, the engine replays them instead of searching; not found,
+// it records this run's for the next. It returns the entry's key (nil when
+// the cache is off or cannot be used) and whether bindings are replayed.
+func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) {
+	if opts.BindCacheDir == "" {
+		return nil, false
+	}
+	k := &bindcache.Key{Program: opts.Path}
+	maps := map[uint64]*linkmap.Map{}
+	for _, m := range ns.Chain {
+		if m.Faked || m.Obj == nil {
+			continue
+		}
+		o := bindcache.Object{Serial: m.Serial, Path: m.Name, Dev: m.ID.Dev, Ino: m.ID.Ino}
+		switch {
+		case m.File != nil:
+			o.Size, o.Mtime = m.File.Size, m.File.Mtime
+		case m.Vdso:
+			o.Path = object.VDSOName
+		default:
+			var st unix.Stat_t
+			if err := unix.Stat(m.Name, &st); err != nil {
+				return nil, false
+			}
+			o.Dev, o.Ino, o.Size, o.Mtime = st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec
+		}
+		k.Objects = append(k.Objects, o)
+		maps[m.Serial] = m
+	}
+	k.Search = []string{
+		"library-path=" + opts.LibraryPath,
+		"preload=" + strings.Join(opts.Preload, " "),
+		fmt.Sprintf("inhibit-cache=%v", opts.InhibitCache),
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/etc/ld.so.cache", &st); err == nil {
+		k.Search = append(k.Search, fmt.Sprintf("ld.so.cache=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
+	}
+	if rec, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
+		ns.Linker.Replay, ns.Linker.Maps = rec, maps
+		return k, true
+	}
+	ns.Linker.Recording = true
+	return k, false
+}
+
 // printStatistics prints glibc's LD_DEBUG=statistics lines for the
 // start-up, in time-stamp-counter cycles as glibc counts, and one of
 // ldgo's own: how much of the total went to starting ldgo itself (from
 // its first instruction to the engine's start, mostly the Go runtime).
-func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stats) {
+func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stats, fromCache uint64) {
 	pct := func(part uint64) string {
 		if total == 0 {
 			return "0.0"
@@ -282,6 +339,7 @@ func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stat
 		fmt.Sprintf("        number of relative relocations: %d", st.Relative),
 		fmt.Sprintf("           time needed to load objects: %d cycles (%s%%)", load, pct(load)),
 		fmt.Sprintf("     ldgo: time needed to start itself: %d cycles (%s%%)", ownStart, pct(ownStart)),
+		fmt.Sprintf("     ldgo: bindings from the bind cache: %d", fromCache),
 	} {
 		host.DebugLine(line + "\n")
 	}

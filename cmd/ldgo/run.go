@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"ldgo/bindcache"
 	"ldgo/namespace"
 	"ldgo/object"
 	"ldgo/rtld"
@@ -24,6 +25,8 @@ Options:
   --verify             exit 0 if PROG is a dynamically linked program, as
                        ld.so --verify (1 if not, 2 for a shared object)
   --argv0 NAME         pass NAME as argv[0]
+  --no-bind-cache      neither use nor write the bind cache (also
+                       LDGO_BIND_CACHE=off)
   --debug CATEGORIES   as LD_DEBUG: bindings, statistics, lazy (ldgo's own:
                        each PLT slot's first call), all
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
@@ -32,7 +35,8 @@ Options:
 
 LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and
 LD_DEBUG_OUTPUT in the environment act as for ld.so; LDGO_DEBUG=lazy
-prints each PLT slot's first call.
+prints each PLT slot's first call. The bind cache lives in
+$XDG_CACHE_HOME/ldgo/bindings (or ~/.cache/ldgo/bindings).
 `
 
 // programEnvVar carries the program's environment across the re-execution
@@ -50,6 +54,7 @@ type runOptions struct {
 	list, verify   bool // ld.so's --list and --verify
 	debug          string
 	debugSet       bool
+	noBindCache    bool
 	prog           string
 	args           []string
 }
@@ -92,6 +97,8 @@ func parseRunArgs(args []string) (*runOptions, error) {
 		case "debug":
 			o.debug, err = takeVal()
 			o.debugSet = true
+		case "no-bind-cache":
+			o.noBindCache = true
 		case "list":
 			o.list = true
 		case "verify":
@@ -244,6 +251,9 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 		if w == "lazy" {
 			ro.TraceLazy = true
 		}
+	}
+	if v, _ := getenv(env, "LDGO_BIND_CACHE"); !o.noBindCache && v != "off" && v != "0" {
+		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	cats, _ := getenv(env, "LD_DEBUG")
 	if o.debugSet {

@@ -1,0 +1,195 @@
+// Package bindcache keeps, for a program, what every symbol reference of a
+// run bound to, so that a later run over the same objects binds without
+// searching: the pre-relocation idea of QUICKSTART and prelink, kept safe
+// under address-space randomization by recording definitions as (object,
+// symbol) rather than addresses.
+//
+// The bindings are stored in the order the run made them: a run over
+// the same objects makes its lookups in the same order and replays them
+// one after the other.
+//
+// An entry is keyed by the identity (path, device, inode, size,
+// modification time) of every object the run loaded, in load order, and
+// by what steers the search (library path, preloads, the identity of
+// /etc/ld.so.cache, options). A file that is truncated, corrupt, of
+// another format or for another key is ignored, never trusted: Load
+// reports that there is nothing, and the run searches.
+package bindcache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"ldgo/lookup"
+)
+
+// Object is one loaded object's identity.
+type Object struct {
+	Serial   uint64
+	Path     string
+	Dev, Ino uint64
+	Size     int64
+	Mtime    int64 // nanoseconds
+}
+
+// Key is what an entry is valid for.
+type Key struct {
+	Program string // the program's path as run
+	Objects []Object
+	// Search holds everything else that steers the search, one
+	// "name=value" string each.
+	Search []string
+}
+
+const magic = "ldgo bind cache 1\n"
+
+// text is the key as stored: one line per item, no empty line.
+func (k *Key) text() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "program %q\n", k.Program)
+	for _, s := range k.Search {
+		fmt.Fprintf(&b, "search %q\n", s)
+	}
+	for _, o := range k.Objects {
+		fmt.Fprintf(&b, "object %d %q %d %d %d %d\n", o.Serial, o.Path, o.Dev, o.Ino, o.Size, o.Mtime)
+	}
+	return b.Bytes()
+}
+
+// Dir is where entries are kept: $XDG_CACHE_HOME/ldgo/bindings, or
+// $HOME/.cache/ldgo/bindings; "" when neither is set.
+func Dir(getenv func(string) string) string {
+	if d := getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "ldgo", "bindings")
+	}
+	if h := getenv("HOME"); filepath.IsAbs(h) {
+		return filepath.Join(h, ".cache", "ldgo", "bindings")
+	}
+	return ""
+}
+
+// file is the entry's file: one per program and search settings.
+func file(dir string, k *Key) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\n%q\n", k.Program, strings.Join(k.Search, "\x00"))
+	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16]))
+}
+
+const entrySize = 8 + 4 + 1 + 8 + 4 + 1
+
+// The file's last four bytes are the CRC-32C of the rest: damage is
+// found, and checking is cheap next to the lookups it saves.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maxFile bounds what Load reads: an entry is 26 bytes a reference.
+const maxFile = 64 << 20
+
+// ErrNoEntry is Load's answer when there is no usable entry.
+var ErrNoEntry = errors.New("no usable bind cache entry")
+
+// Load returns the bindings recorded for k in dir, in the order they were
+// made.
+func Load(dir string, k *Key) ([]lookup.Binding1, error) {
+	if dir == "" {
+		return nil, ErrNoEntry
+	}
+	f, err := os.Open(file(dir, k))
+	if err != nil {
+		return nil, ErrNoEntry
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() > maxFile || st.Size() < int64(len(magic)+4+4) {
+		return nil, ErrNoEntry
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, ErrNoEntry
+	}
+	body, sum := data[:len(data)-4], data[len(data)-4:]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(sum) {
+		return nil, ErrNoEntry
+	}
+	want := append([]byte(magic), k.text()...)
+	want = append(want, '\n')
+	if !bytes.HasPrefix(body, want) {
+		return nil, ErrNoEntry
+	}
+	rest := body[len(want):]
+	if len(rest) < 4 {
+		return nil, ErrNoEntry
+	}
+	n := binary.LittleEndian.Uint32(rest)
+	rest = rest[4:]
+	if uint64(len(rest)) != uint64(n)*entrySize {
+		return nil, ErrNoEntry
+	}
+	list := make([]lookup.Binding1, n)
+	for i := range list {
+		e := rest[uint64(i)*entrySize:]
+		list[i].Ref = lookup.RefKey{Ref: binary.LittleEndian.Uint64(e), Sym: binary.LittleEndian.Uint32(e[8:]), Class: lookup.Class(e[12])}
+		list[i].Def = lookup.DefRef{Def: binary.LittleEndian.Uint64(e[13:]), Sym: binary.LittleEndian.Uint32(e[21:]), Protected: e[25] != 0}
+	}
+	return list, nil
+}
+
+// Store writes the bindings of a run for k in dir, atomically: a
+// concurrent Load sees the old entry or the new one, whole.
+func Store(dir string, k *Key, rec []lookup.Binding1) error {
+	if dir == "" {
+		return ErrNoEntry
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString(magic)
+	b.Write(k.text())
+	b.WriteByte('\n')
+	var word [8]byte
+	binary.LittleEndian.PutUint32(word[:], uint32(len(rec)))
+	b.Write(word[:4])
+	var e [entrySize]byte
+	for _, r := range rec {
+		ref, def := r.Ref, r.Def
+		binary.LittleEndian.PutUint64(e[0:], ref.Ref)
+		binary.LittleEndian.PutUint32(e[8:], ref.Sym)
+		e[12] = byte(ref.Class)
+		binary.LittleEndian.PutUint64(e[13:], def.Def)
+		binary.LittleEndian.PutUint32(e[21:], def.Sym)
+		e[25] = 0
+		if def.Protected {
+			e[25] = 1
+		}
+		b.Write(e[:])
+	}
+	binary.LittleEndian.PutUint32(word[:], crc32.Checksum(b.Bytes(), castagnoli))
+	b.Write(word[:4])
+
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), file(dir, k)); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var fromCache = regexp.MustCompile(`ldgo: bindings from the bind cache: (\d+)`)
+
+// cachedRun runs prog under ldgo with statistics and returns the result
+// and how many bindings came from the bind cache.
+func cachedRun(t *testing.T, bin string, env []string, prog string, args ...string) (result, int) {
+	t.Helper()
+	r := runCmd(t, env, "", bin, append([]string{"run", "--debug", "statistics", prog}, args...)...)
+	m := fromCache.FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("no bind cache statistics in:\n%s", r.stderr)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return r, n
+}
+
+// The bind cache: a second run over the same objects binds from the
+// cache, exactly as the first; a replaced or touched library, another
+// LD_LIBRARY_PATH or LD_PRELOAD, or a damaged cache file mean it is not
+// used, and the program still runs as it should.
+func TestRunBindCache(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	cache := t.TempDir()
+	libSource := `
+#include <stdio.h>
+int counter = 3;
+const char *greeting(void) { return "hello"; }
+int next(void) { return ++counter; }
+`
+	f.lib("libcached.so", libSource)
+	prog := f.prog("cached", `
+#include <stdio.h>
+const char *greeting(void);
+int next(void);
+extern int counter;
+int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
+`, "-L.", "-lcached", "-Wl,-rpath,"+f.dir)
+	lib := f.path("libcached.so")
+	env := func(extra ...string) []string {
+		return baseEnv(append([]string{"XDG_CACHE_HOME=" + cache}, extra...)...)
+	}
+	want := native(t, baseEnv(), "", prog)
+
+	check := func(what string, env []string, wantCached bool) {
+		t.Helper()
+		got, n := cachedRun(t, bin, env, prog)
+		if got.stdout != want.stdout || got.status != want.status {
+			t.Errorf("%s: output differs from native: %+v", what, got)
+		}
+		if wantCached != (n > 0) {
+			t.Errorf("%s: %d bindings from the cache, want cached=%v", what, n, wantCached)
+		}
+	}
+	check("first run", env(), false)
+	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "bindings", "*"))
+	if len(files) != 1 {
+		t.Fatalf("want one cache entry, got %v", files)
+	}
+	check("second run", env(), true)
+
+	// The same bindings, in the same order, cold and cached.
+	strip := func(s string) string { return pidColumn.ReplaceAllString(s, "") }
+	cold := runCmd(t, env("LD_DEBUG=bindings"), "", bin, "run", "--no-bind-cache", prog)
+	warm := runCmd(t, env("LD_DEBUG=bindings"), "", bin, "run", prog)
+	if !strings.Contains(cold.stderr, "binding file "+prog) {
+		t.Fatalf("no bindings printed:\n%s", cold.stderr)
+	}
+	if strip(cold.stderr) != strip(warm.stderr) {
+		t.Errorf("LD_DEBUG=bindings differs between a cold and a cached run:\ncold:\n%s\ncached:\n%s", cold.stderr, warm.stderr)
+	}
+
+	check("another LD_LIBRARY_PATH", env("LD_LIBRARY_PATH=/nonexistent"), false)
+	f.lib("libempty.so", `int unused_function(void) { return 0; }`)
+	check("another LD_PRELOAD", env("LD_PRELOAD="+f.path("libempty.so")), false)
+
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(lib, later, later); err != nil {
+		t.Fatal(err)
+	}
+	check("touched library", env(), false)
+	check("after the touched library's run", env(), true)
+
+	f.lib("libcached.so", "int extra_first(void) { return 1; }\n"+libSource)
+	check("replaced library", env(), false)
+	check("after the replaced library's run", env(), true)
+
+	files, _ = filepath.Glob(filepath.Join(cache, "ldgo", "bindings", "[0-9a-f]*"))
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0x40
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("damaged cache file", env(), false)
+	check("after the damaged file's run", env(), true)
+
+	off := t.TempDir()
+	for _, e := range [][]string{
+		baseEnv("XDG_CACHE_HOME="+off, "LDGO_BIND_CACHE=off"),
+	} {
+		if _, n := cachedRun(t, bin, e, prog); n != 0 {
+			t.Errorf("cache off: %d bindings from the cache", n)
+		}
+	}
+	r := runCmd(t, baseEnv("XDG_CACHE_HOME="+off), "", bin, "run", "--no-bind-cache", prog)
+	if r.stdout != want.stdout {
+		t.Errorf("--no-bind-cache: %+v", r)
+	}
+	if files, _ := filepath.Glob(filepath.Join(off, "ldgo", "bindings", "*")); len(files) != 0 {
+		t.Errorf("cache off, yet entries written: %v", files)
+	}
+}
