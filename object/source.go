@@ -180,6 +180,49 @@ func OpenFile(name string, fd int) (*File, error) {
 	return file, nil
 }
 
+// ProgramInfo is what a loader learns of a program from its headers
+// alone: whether it is dynamically linked and the interpreter it names.
+type ProgramInfo struct {
+	Header  Header
+	Dynamic bool   // it has a PT_DYNAMIC segment
+	Interp  string // PT_INTERP, or ""
+}
+
+// ReadProgramInfo reads path's ELF header and program headers only,
+// without the rest of the file (which may be large).
+func ReadProgramInfo(path string) (ProgramInfo, error) {
+	var info ProgramInfo
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return info, &Error{Name: path, Cause: CauseOpen, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, ehdrSize)
+	n, err := unix.Pread(fd, b, 0)
+	if err != nil {
+		return info, &Error{Name: path, Cause: "cannot read file data", Err: err}
+	}
+	if info.Header, err = ReadHeader(path, b[:n]); err != nil {
+		return info, err
+	}
+	ph := make([]byte, int(info.Header.Phnum)*phdrSize)
+	if n, err := unix.Pread(fd, ph, int64(info.Header.Phoff)); err != nil || n != len(ph) {
+		return info, &Error{Name: path, Cause: "cannot read file data"}
+	}
+	for _, p := range ReadProgs(ph, int(info.Header.Phnum)) {
+		switch p.Type {
+		case elf.PT_DYNAMIC:
+			info.Dynamic = p.Filesz > 0
+		case elf.PT_INTERP:
+			s := make([]byte, min(p.Filesz, 4096))
+			if n, err := unix.Pread(fd, s, int64(p.Off)); err == nil {
+				info.Interp = cstring(s[:n])
+			}
+		}
+	}
+	return info, nil
+}
+
 // ParseBytes reads an object from a file's contents held in memory.
 func ParseBytes(name string, data []byte) (*Object, error) {
 	f, err := parseFile(name, data)

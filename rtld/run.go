@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -86,6 +87,9 @@ func Run(opts Options) error {
 		return &Error{Msg: analyze.Describe(prog, err)}
 	}
 
+	// The engine allocates as it loads; collecting little and seldom
+	// pays, and the collector is off once the program runs.
+	debug.SetGCPercent(400)
 	debugFD := 2
 	if opts.Debug.Output != "" {
 		fd, err := unix.Open(fmt.Sprintf("%s.%d", opts.Debug.Output, os.Getpid()), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
@@ -119,11 +123,11 @@ func Run(opts Options) error {
 	}
 
 	// A static program has nothing to link: the caller executes it.
-	hdr, err := readHeader(opts.Path)
+	hdr, err := object.ReadProgramInfo(opts.Path)
 	if err != nil {
 		return fail(&namespace.LoadError{Name: opts.Path, Err: err})
 	}
-	if hdr.Dynamic.Size == 0 {
+	if !hdr.Dynamic {
 		return ErrStatic
 	}
 	if hdr.Interp != "" && cfg.Rtld != nil && !sameFile(hdr.Interp, cfg.Rtld.Name) {
@@ -345,16 +349,6 @@ func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stat
 	}
 }
 
-func readHeader(path string) (*object.Object, error) {
-	f, err := object.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	o := *f.Object
-	return &o, nil
-}
-
 func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
 	sb, err2 := os.Stat(b)
@@ -409,22 +403,18 @@ func adoptHost(cfg *namespace.Config, proc *Process) ([]*linkmap.Map, error) {
 }
 
 // definitions returns the addresses at which m defines each of names,
-// every version of each.
+// every version of each, found through m's hash table.
 func definitions(m *linkmap.Map, names ...string) map[string][]uint64 {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
 	out := map[string][]uint64{}
 	o := m.Obj
-	for i := 1; i < o.NumSymbols(); i++ {
-		s := o.Symbol(uint32(i))
-		if s.Shndx == elf.SHN_UNDEF || s.Value == 0 {
-			continue
-		}
-		if n := o.SymbolName(uint32(i)); want[n] {
-			out[n] = append(out[n], m.Base+s.Value)
-		}
+	for _, n := range names {
+		h := object.NewHash(n)
+		o.Candidates(&h, func(i uint32) bool {
+			if s := o.Symbol(i); s.Shndx != elf.SHN_UNDEF && s.Value != 0 {
+				out[n] = append(out[n], m.Base+s.Value)
+			}
+			return true
+		})
 	}
 	return out
 }

@@ -35,7 +35,7 @@ var ldgoBinary struct {
 // buildLdgo builds the ldgo binary, as the README says (position
 // independent, so that programs with fixed addresses can be loaded), once
 // for all the tests of the package.
-func buildLdgo(t *testing.T) string {
+func buildLdgo(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go command not available to build ldgo")
