@@ -41,6 +41,14 @@ type Hooks interface {
 	Relocated(m *linkmap.Map) error
 }
 
+// RelativeWriter is an image that applies a run of relative relocations
+// (B + A) at once, faster than one word write each. WriteRelative returns
+// how many it applied: it stops at the first that is not R_X86_64_RELATIVE,
+// and the caller goes on from there.
+type RelativeWriter interface {
+	WriteRelative(base uint64, tab object.RelaTable) (int, error)
+}
+
 // Stats counts what relocation did, as glibc's LD_DEBUG=statistics does.
 type Stats struct {
 	Lookups   uint64 // symbol lookups ("number of relocations")
@@ -238,6 +246,13 @@ func (r *relocator) doLazy(tab object.RelaTable) {
 func (r *relocator) doNow(tab object.RelaTable, nrelative uint64) {
 	n := tab.Len()
 	i := 0
+	if w, ok := r.env.(RelativeWriter); ok && nrelative > 0 {
+		done, err := w.WriteRelative(r.m.Base, tab[:min(nrelative, uint64(n))*24])
+		if err != nil {
+			r.report(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
+		}
+		i = done
+	}
 	for ; uint64(i) < nrelative && i < n && r.err == nil; i++ {
 		rel := tab.At(i)
 		if err := reloc.Apply(r.env, r.m, rel.Type, &reloc.Terms{A: rel.Addend, B: r.m.Base, P: r.m.Addr(rel.Off)}, false); err != nil {

@@ -258,6 +258,29 @@ func (p *Process) Write64(addr, v uint64) error {
 	return nil
 }
 
+// WriteRelative implements namespace.RelativeWriter: B + A written
+// straight to memory, each address checked against the regions (the last
+// one found serves a whole run).
+func (p *Process) WriteRelative(base uint64, tab object.RelaTable) (int, error) {
+	var lo, hi uint64
+	for i := 0; i < tab.Len(); i++ {
+		rel := tab.At(i)
+		if rel.Type != elf.R_X86_64_RELATIVE {
+			return i, nil
+		}
+		addr := base + rel.Off
+		if addr < lo || addr+8 > hi || addr+8 < addr {
+			if err := p.check(addr, 8, unix.PROT_WRITE, "relocation"); err != nil {
+				return i, err
+			}
+			r := &p.regions[p.found.index]
+			lo, hi = max(r.lo, p.found.lo), min(r.hi, p.found.hi)
+		}
+		*(*uint64)(ptr(addr)) = base + uint64(rel.Addend)
+	}
+	return tab.Len(), nil
+}
+
 // CallIFunc implements image.Image: the resolver is called in this
 // process.
 func (p *Process) CallIFunc(addr uint64) (uint64, error) {
