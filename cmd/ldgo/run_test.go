@@ -540,6 +540,69 @@ int main() {
 		sameResult(t, "C++ exceptions across libraries", want, hosted(t, bin, baseEnv(), "", prog))
 		sameResult(t, "C++ exceptions, bound at start-up", want, hosted(t, bin, baseEnv("LD_BIND_NOW=1"), "", prog))
 	})
+	t.Run("CplusplusUniqueAndThreads", func(t *testing.T) {
+		// Static locals of inline functions and template members are
+		// STB_GNU_UNIQUE: one object for the whole process, whichever
+		// library asks. Static constructors run in load order;
+		// std::thread and thread_local work in ldgo-loaded libstdc++.
+		f := newFixture(t)
+		f.write("uniq.h", `
+#include <string>
+template <typename T> struct Registry { static int &count() { static int c = 0; return c; } };
+inline std::string &shared_name() { static std::string s = "init"; return s; }
+`)
+		f.write("a.cc", `
+#include "uniq.h"
+#include <atomic>
+#include <thread>
+#include <vector>
+extern "C" int a_bump() { return ++Registry<int>::count(); }
+extern "C" void a_set(const char *s) { shared_name() = s; }
+extern "C" int a_threads(int n) {
+	std::atomic<int> sum{0};
+	std::vector<std::thread> ts;
+	for (int i = 0; i < n; i++) ts.emplace_back([&sum, i] { thread_local int tl = 10; tl += i; sum += tl; });
+	for (auto &t : ts) t.join();
+	return sum;
+}
+struct InitA { InitA() { shared_name() += "+a"; } } init_a;
+`)
+		f.write("b.cc", `
+#include "uniq.h"
+extern "C" int b_bump() { return ++Registry<int>::count(); }
+extern "C" const char *b_name() { return shared_name().c_str(); }
+struct InitB { InitB() { shared_name() += "+b"; } } init_b;
+`)
+		f.write("main.cc", `
+#include <cstdio>
+#include <thread>
+extern "C" int a_bump();
+extern "C" int b_bump();
+extern "C" void a_set(const char *);
+extern "C" const char *b_name();
+extern "C" int a_threads(int);
+int main() {
+	std::printf("constructed: %s\n", b_name());
+	a_bump(); b_bump(); a_bump();
+	std::printf("one counter: %d\n", b_bump());
+	a_set("changed");
+	std::printf("one string: %s\n", b_name());
+	std::printf("threads: %d\n", a_threads(8));
+	std::thread t([] { std::printf("in std::thread: %d\n", a_bump()); });
+	t.join();
+	return 0;
+}
+`)
+		f.gcc("-x", "c++", "-shared", "-fPIC", "-o", "liba.so", "a.cc", "-x", "none", "-lstdc++", "-pthread")
+		f.gcc("-x", "c++", "-shared", "-fPIC", "-o", "libb.so", "b.cc", "-x", "none", "-lstdc++")
+		f.gcc("-x", "c++", "-o", "prog", "main.cc", "-x", "none", "-L.", "-la", "-lb", "-lstdc++", "-pthread", "-Wl,-rpath,"+f.dir)
+		prog := f.path("prog")
+		want := native(t, baseEnv(), "", prog)
+		if !strings.Contains(want.stdout, "one counter: 4") {
+			t.Fatalf("native run: %+v", want)
+		}
+		sameResult(t, "C++ unique symbols and threads", want, hosted(t, bin, baseEnv(), "", prog))
+	})
 	t.Run("Mappings", func(t *testing.T) {
 		// Segments are private file mappings: text is shared with every
 		// process using the file, not copied; nothing is writable and
