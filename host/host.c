@@ -392,9 +392,21 @@ static struct ldgo_start *start;
 typedef void (*init_fn)(int, char **, char **);
 typedef void (*fini_fn)(void);
 
+// announce prints glibc's LD_DEBUG=libs line for a call of an object's
+// initializers or finalizers, with its blank lines.
+static void announce(const char *what, const char *name, const char *suffix) {
+	char line[4200];
+	snprintf(line, sizeof line, "%s: %s%s\n", what, name, suffix);
+	ldgo_debug_line("\n");
+	ldgo_debug_line(line);
+	ldgo_debug_line("\n");
+}
+
 static void run_inits(struct ldgo_fn *fns, uint64_t n, int argc, char **argv, char **env) {
 	for (uint64_t i = 0; i < n; i++) {
 		struct ldgo_fn *f = &fns[i];
+		if (debug.libs && f->object)
+			announce("calling init", f->object, "");
 		if (f->kind == 0) {
 			((init_fn)f->addr)(argc, argv, env);
 			continue;
@@ -445,6 +457,8 @@ static void run_finis(void *unused) {
 	(void)unused;
 	for (uint64_t i = 0; i < start->nfinis; i++) {
 		struct ldgo_fn *f = &start->finis[i];
+		if (debug.libs && f->object)
+			announce("calling fini", f->object, " [0]");
 		if (f->kind == 0) {
 			((fini_fn)f->addr)();
 			continue;
@@ -480,10 +494,14 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 	// library's __cxa_finalize, among the finalizers, not before them.
 	run_inits(start->inits, start->ninits, argc, argv, ev);
 	__cxa_atexit(run_finis, NULL, NULL);
+	if (debug.libs)
+		announce("initialize program", argv[0], "");
 	if (init)
 		init(argc, argv, ev);
 	else
 		run_inits(start->exe_inits, start->nexe_inits, argc, argv, ev);
+	if (debug.libs)
+		announce("transferring control", argv[0], "");
 	exit(main(argc, argv, ev));
 }
 

@@ -205,14 +205,14 @@ func (l Lazy) SetBinding(i int, line string) {
 // side prints after the hand-off; Lookups and CacheHits are the start-up
 // counts the final statistics add to.
 type Debug struct {
-	FD                   int
-	Bindings, Statistics bool
-	Lookups, CacheHits   uint64
+	FD                         int
+	Bindings, Statistics, Libs bool
+	Lookups, CacheHits         uint64
 }
 
 // SetDebug configures debug output.
 func SetDebug(d Debug) {
-	C.ldgo_set_debug(&C.struct_ldgo_debug{fd: C.int(d.FD), bindings: cbool(d.Bindings), statistics: cbool(d.Statistics),
+	C.ldgo_set_debug(&C.struct_ldgo_debug{fd: C.int(d.FD), bindings: cbool(d.Bindings), statistics: cbool(d.Statistics), libs: cbool(d.Libs),
 		lookups: C.uint64_t(d.Lookups), cache_hits: C.uint64_t(d.CacheHits)})
 }
 
@@ -259,6 +259,10 @@ type Fn struct {
 	Array bool
 	Addr  uint64
 	Count uint64
+	// Announce marks the first of an object's functions: LD_DEBUG=libs
+	// prints "calling init: Object" (or fini) before it.
+	Announce bool
+	Object   string
 }
 
 // Start is what the hand-off needs.
@@ -303,6 +307,9 @@ func cfns(fns []Fn) (*C.struct_ldgo_fn, C.uint64_t) {
 			kind = 1
 		}
 		s[i] = C.struct_ldgo_fn{kind: kind, addr: C.uint64_t(f.Addr), count: C.uint64_t(f.Count)}
+		if f.Announce {
+			s[i].object = C.CString(f.Object)
+		}
 	}
 	return p, C.uint64_t(len(fns))
 }

@@ -37,7 +37,7 @@ void ldgo_set_lazy_flags(int debug, int bind_not);
 // Debug output (LD_DEBUG): where it goes, and what the C side prints.
 struct ldgo_debug {
 	int fd;
-	int bindings, statistics;
+	int bindings, statistics, libs;
 	uint64_t lookups, cache_hits; // at start-up, for the final statistics
 };
 void ldgo_set_debug(struct ldgo_debug *d);
@@ -67,6 +67,7 @@ struct ldgo_fn {
 	uint64_t kind;  // 0: one function; 1: an array of count functions
 	uint64_t addr;
 	uint64_t count;
+	const char *object; // the first of an object's: its name, for LD_DEBUG=libs
 };
 
 struct ldgo_start {

@@ -59,7 +59,7 @@ type Options struct {
 
 // Debug selects glibc's LD_DEBUG categories that ldgo run prints.
 type Debug struct {
-	Bindings, Statistics bool
+	Bindings, Statistics, Libs bool
 	// Output is LD_DEBUG_OUTPUT: the output goes to Output.PID instead
 	// of standard error.
 	Output string
@@ -113,6 +113,9 @@ func Run(opts Options) error {
 		PreloadFile: "/etc/ld.so.preload",
 		Progname:    prog,
 		Warn:        func(msg string) { os.Stderr.WriteString(msg) },
+	}
+	if opts.Debug.Libs {
+		cfg.Search.Debug = func(line string) { host.DebugLine(line + "\n") }
 	}
 	if cfg.Search.LibraryPathWhat == "" {
 		cfg.Search.LibraryPathWhat = "LD_LIBRARY_PATH"
@@ -223,7 +226,7 @@ func Run(opts Options) error {
 			m.File.DropPages()
 		}
 	}
-	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
+	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
 	if opts.Debug.Statistics {
 		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache)
 	}
@@ -724,7 +727,11 @@ func initFini(start *host.Start, ns *namespace.Namespace) {
 			m.InitDone = true
 		}
 	}
+	// glibc announces the program's own as "initialize program".
 	start.ExeInits = inits(main)
+	for i := range start.ExeInits {
+		start.ExeInits[i].Announce = false
+	}
 	start.Finis = finis(main)
 	for _, m := range order {
 		if m != main && !skip(m) {
@@ -743,7 +750,7 @@ func initsOf(m *linkmap.Map) []host.Fn {
 	if d.InitArray.Size > 0 {
 		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.InitArray.Addr, Count: d.InitArray.Size / 8})
 	}
-	return fns
+	return announced(fns, m)
 }
 
 // finisOf lists m's finalizers: DT_FINI_ARRAY (run backwards), then
@@ -756,6 +763,18 @@ func finisOf(m *linkmap.Map) []host.Fn {
 	}
 	if d.Fini != 0 {
 		fns = append(fns, host.Fn{Addr: m.Base + d.Fini})
+	}
+	return announced(fns, m)
+}
+
+// announced names m on the first of its functions, as glibc names it in
+// LD_DEBUG=libs (l_name: "" for the program).
+func announced(fns []host.Fn, m *linkmap.Map) []host.Fn {
+	if len(fns) > 0 {
+		fns[0].Announce = true
+		if m.Kind != linkmap.Executable {
+			fns[0].Object = m.Name
+		}
 	}
 	return fns
 }

@@ -27,8 +27,8 @@ Options:
   --argv0 NAME         pass NAME as argv[0]
   --no-bind-cache      neither use nor write the bind cache (also
                        LDGO_BIND_CACHE=off)
-  --debug CATEGORIES   as LD_DEBUG: bindings, statistics, lazy (ldgo's own:
-                       each PLT slot's first call), all
+  --debug CATEGORIES   as LD_DEBUG: libs, bindings, statistics, lazy (ldgo's
+                       own: each PLT slot's first call), all
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
   --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
   --inhibit-cache      do not use /etc/ld.so.cache
@@ -268,9 +268,11 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 			ro.Debug.Statistics = true
 		case "lazy":
 			ro.TraceLazy = true
+		case "libs":
+			ro.Debug.Libs = true
 		case "all":
-			ro.Debug.Bindings, ro.Debug.Statistics, ro.TraceLazy = true, true, true
-		case "libs", "reloc", "files", "symbols", "versions", "scopes", "unused":
+			ro.Debug.Bindings, ro.Debug.Statistics, ro.Debug.Libs, ro.TraceLazy = true, true, true, true
+		case "reloc", "files", "symbols", "versions", "scopes", "unused":
 			fmt.Fprintf(stderr, "ldgo run: LD_DEBUG category `%s' is not implemented\n", c)
 		default:
 			fmt.Fprintf(stderr, "warning: debug option `%s' unknown; try LD_DEBUG=help\n", c)

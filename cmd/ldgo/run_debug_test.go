@@ -111,3 +111,64 @@ int main(void) { say("one"); say("two"); printf("%d %d\n", count(), said); retur
 		t.Errorf("LD_DEBUG_OUTPUT file holds too few bindings:\n%s", b)
 	}
 }
+
+// LD_DEBUG=libs prints glibc's lines: each library's search (the paths
+// and the files tried), the calls of initializers and finalizers, the
+// program's start. The adopted libc's and ld.so's initializers ran when
+// ldgo itself started, so their lines are not compared.
+func TestRunDebugLibs(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	if err := os.MkdirAll(f.path("sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.lib("sub/libdeep.so", `
+#include <stdio.h>
+__attribute__((constructor)) static void init(void) { puts("deep init"); }
+__attribute__((destructor)) static void fini(void) { puts("deep fini"); }
+int deep(void) { return 1; }
+`)
+	f.lib("libmid.so", `int deep(void); int mid(void) { return deep() + 1; }`, "-L"+f.path("sub"), "-ldeep", "-Wl,-rpath,$ORIGIN/sub")
+	prog := f.prog("libs", `
+#include <stdio.h>
+int mid(void);
+int main(void) { printf("%d\n", mid()); return 0; }
+`, "-L.", "-lmid", "-Wl,--enable-new-dtags,-rpath,"+f.dir+":/nonexistent")
+	adopted := regexp.MustCompile(`^calling (init|fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
+	lines := func(out string) []string {
+		var keep []string
+		for _, l := range strings.Split(out, "\n") {
+			if !pidColumn.MatchString(l) {
+				continue
+			}
+			l = pidColumn.ReplaceAllString(l, "")
+			if strings.TrimSpace(l) == "" || adopted.MatchString(l) {
+				continue
+			}
+			keep = append(keep, l)
+		}
+		return keep
+	}
+	env := baseEnv("LD_DEBUG=libs", "LD_LIBRARY_PATH=/nonexistent/lib")
+	want := native(t, env, "", prog)
+	got := hosted(t, bin, env, "", prog)
+	if got.stdout != want.stdout || got.status != want.status {
+		t.Errorf("output differs: native %+v, ldgo %+v", want, got)
+	}
+	w := lines(want.stderr)
+	if len(w) < 8 {
+		t.Fatalf("native LD_DEBUG=libs: too few lines:\n%s", want.stderr)
+	}
+	// ldgo's own start-up under the system ld.so prints lines first (its
+	// libc search); the program's start at the first "find library".
+	g := lines(got.stderr)
+	for i, l := range g {
+		if strings.HasPrefix(l, "find library=libmid.so") {
+			g = g[i:]
+			break
+		}
+	}
+	if strings.Join(w, "\n") != strings.Join(g, "\n") {
+		t.Errorf("LD_DEBUG=libs differs (< glibc, > ldgo):\n< %s\n> %s", strings.Join(w, "\n< "), strings.Join(g, "\n> "))
+	}
+}
