@@ -346,11 +346,25 @@ void *ldgo_dlvsym(void *handle, const char *name, const char *version) {
 	return dl_sym(handle, name, version, (uintptr_t)__builtin_return_address(0));
 }
 
+// ldgo_dlclose: the engine decides what goes; its finalizers run here,
+// then the engine unmaps it.
 int ldgo_dlclose(void *handle) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_CLOSE, .handle = (uintptr_t)handle};
 	dl_call(&r);
 	if (r.error) {
 		set_dlerror(r.error);
+		return -1;
+	}
+	if (r.nowners == 0)
+		return 0;
+	ldgo_remove_finis(r.owners, r.nowners);
+	ldgo_run_finis(r.finis, r.nfinis);
+	struct ldgo_dlreq u = {.op = LDGO_DL_UNLOAD, .owners = r.owners, .nowners = r.nowners};
+	dl_call(&u);
+	free(r.owners);
+	free(r.finis);
+	if (u.error) {
+		set_dlerror(u.error);
 		return -1;
 	}
 	return 0;

@@ -10,15 +10,17 @@ import "C"
 import (
 	"runtime"
 	"runtime/debug"
+	"unsafe"
 )
 
 // DLOp is what a program asked of the dynamic linker.
 type DLOp int
 
 const (
-	DLOpen  DLOp = C.LDGO_DL_OPEN
-	DLSym   DLOp = C.LDGO_DL_SYM
-	DLClose DLOp = C.LDGO_DL_CLOSE
+	DLOpen   DLOp = C.LDGO_DL_OPEN
+	DLSym    DLOp = C.LDGO_DL_SYM
+	DLClose  DLOp = C.LDGO_DL_CLOSE
+	DLUnload DLOp = C.LDGO_DL_UNLOAD
 )
 
 // DLRequest is a program's call of dlopen, dlsym, dlvsym or dlclose.
@@ -31,6 +33,7 @@ type DLRequest struct {
 	Next    bool   // RTLD_NEXT
 	Handle  uint64 // a handle dlopen returned; 0 for RTLD_DEFAULT
 	Caller  uint64 // the return address of the call
+	Owners  []uint64
 }
 
 // DLResult answers a DLRequest.
@@ -38,7 +41,8 @@ type DLResult struct {
 	Addr                uint64 // the handle or the symbol's address
 	TLSModID, TLSOffset uint64 // a TLS symbol: its address is per thread
 	Err                 string // dlerror's message
-	Inits, Finis        []Fn   // of the objects dlopen loaded
+	Inits, Finis        []Fn   // of the objects dlopen loaded, or dlclose unloads
+	Owners              []uint64
 }
 
 var dlServer func(DLRequest) DLResult
@@ -78,6 +82,11 @@ func ldgoServe(r *C.struct_ldgo_dlreq) {
 	if r.version != nil {
 		req.Version = C.GoString(r.version)
 	}
+	if r.nowners > 0 {
+		for _, o := range unsafe.Slice(r.owners, r.nowners) {
+			req.Owners = append(req.Owners, uint64(o))
+		}
+	}
 	res := dlServer(req)
 	r.result = C.uintptr_t(res.Addr)
 	r.tls_modid = C.uint64_t(res.TLSModID)
@@ -87,6 +96,13 @@ func ldgoServe(r *C.struct_ldgo_dlreq) {
 	}
 	r.inits, r.ninits = cfns(res.Inits)
 	r.finis, r.nfinis = cfns(res.Finis)
+	if req.Op == DLClose && len(res.Owners) > 0 {
+		r.owners = (*C.uint64_t)(C.malloc(C.size_t(8 * len(res.Owners))))
+		for i, o := range res.Owners {
+			unsafe.Slice(r.owners, len(res.Owners))[i] = C.uint64_t(o)
+		}
+		r.nowners = C.uint64_t(len(res.Owners))
+	}
 }
 
 // LinkMap returns the link map SetObjects gave object i: its dlopen

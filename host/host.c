@@ -453,10 +453,32 @@ static void final_statistics(void) {
 	ldgo_debug_line(line);
 }
 
+// ldgo_remove_finis takes the finalizers of objects dlclose unloads out
+// of those run at exit.
+void ldgo_remove_finis(uint64_t *owners, uint64_t n) {
+	uint64_t k = 0;
+	for (uint64_t i = 0; i < start->nfinis; i++) {
+		int gone = 0;
+		for (uint64_t j = 0; j < n; j++)
+			gone |= start->finis[i].owner == owners[j];
+		if (!gone)
+			start->finis[k++] = start->finis[i];
+	}
+	start->nfinis = k;
+}
+
 static void run_finis(void *unused) {
 	(void)unused;
-	for (uint64_t i = 0; i < start->nfinis; i++) {
-		struct ldgo_fn *f = &start->finis[i];
+	// Objects dlclose unloads while this runs are taken off the list.
+	ldgo_run_finis(start->finis, start->nfinis);
+	if (debug.statistics)
+		final_statistics();
+}
+
+// ldgo_run_finis runs finalizers in order, each array backwards.
+void ldgo_run_finis(struct ldgo_fn *fns, uint64_t n) {
+	for (uint64_t i = 0; i < n; i++) {
+		struct ldgo_fn *f = &fns[i];
 		if (debug.libs && f->object)
 			announce("calling fini", f->object, " [0]");
 		if (f->kind == 0) {
@@ -468,8 +490,6 @@ static void run_finis(void *unused) {
 			if (arr[j] != 0 && arr[j] != (uint64_t)-1)
 				((fini_fn)arr[j])();
 	}
-	if (debug.statistics)
-		final_statistics();
 }
 
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);

@@ -263,6 +263,9 @@ type Fn struct {
 	// prints "calling init: Object" (or fini) before it.
 	Announce bool
 	Object   string
+	// Owner is the object's serial, by which dlclose removes its
+	// finalizers from those run at exit.
+	Owner uint64
 }
 
 // Start is what the hand-off needs.
@@ -306,7 +309,7 @@ func cfns(fns []Fn) (*C.struct_ldgo_fn, C.uint64_t) {
 		if f.Array {
 			kind = 1
 		}
-		s[i] = C.struct_ldgo_fn{kind: kind, addr: C.uint64_t(f.Addr), count: C.uint64_t(f.Count)}
+		s[i] = C.struct_ldgo_fn{kind: kind, addr: C.uint64_t(f.Addr), count: C.uint64_t(f.Count), owner: C.uint64_t(f.Owner)}
 		if f.Announce {
 			s[i].object = C.CString(f.Object)
 		}

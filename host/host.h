@@ -68,6 +68,7 @@ struct ldgo_fn {
 	uint64_t addr;
 	uint64_t count;
 	const char *object; // the first of an object's: its name, for LD_DEBUG=libs
+	uint64_t owner;     // the object's serial: dlclose removes its finalizers
 };
 
 struct ldgo_start {
@@ -115,7 +116,7 @@ uintptr_t ldgo_addr_dladdr(void);
 uintptr_t ldgo_addr_dladdr1(void);
 
 // dlopen and friends, served by the engine on a thread of its own.
-enum { LDGO_DL_OPEN = 1, LDGO_DL_SYM, LDGO_DL_CLOSE };
+enum { LDGO_DL_OPEN = 1, LDGO_DL_SYM, LDGO_DL_CLOSE, LDGO_DL_UNLOAD };
 struct ldgo_dlreq {
 	int op;
 	const char *name; // the file (OPEN) or symbol (SYM)
@@ -129,11 +130,15 @@ struct ldgo_dlreq {
 	char *error;                    // malloc'ed
 	struct ldgo_fn *inits, *finis;
 	uint64_t ninits, nfinis;
+	uint64_t *owners; // objects dlclose unloads (CLOSE's result, UNLOAD's argument)
+	uint64_t nowners;
 };
 void ldgo_dl_serve(void);
 int ldgo_dl_server_tid(void);
 void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n);
 void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n);
+void ldgo_remove_finis(uint64_t *owners, uint64_t n);
+void ldgo_run_finis(struct ldgo_fn *fns, uint64_t n);
 char **ldgo_dlerror_slot(void);
 char **ldgo_dlerror_shown_slot(void);
 uintptr_t ldgo_addr_dl(int which);

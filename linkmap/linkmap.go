@@ -74,6 +74,7 @@ type Map struct {
 
 	Global    bool // in the global scope
 	Dlopened  bool // loaded by dlopen, not at start-up
+	OpenedBy  *Map // the dlopen'ed object whose loading brought this one in
 	Relocated bool
 	Used      bool
 	NoDelete  bool

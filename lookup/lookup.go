@@ -182,6 +182,9 @@ type memoEntry struct {
 	found bool
 }
 
+// Forget drops the remembered searches: objects have left the namespace.
+func (l *Linker) Forget() { l.memo = nil }
+
 // Reserve makes room for about n remembered searches.
 func (l *Linker) Reserve(n int) {
 	if l.memo == nil && n > 0 && l.Replay == nil {

@@ -60,6 +60,9 @@ func (ns *Namespace) Dlopen(name string, caller *linkmap.Map, mode OpenMode) (*l
 		return nil, nil, err
 	}
 	added := append([]*linkmap.Map(nil), ns.Chain[before:]...)
+	for _, a := range added {
+		a.OpenedBy = m
+	}
 	global := ns.Main.Searchlist
 	for _, a := range added {
 		a.Scope = [][]*linkmap.Map{global, m.Searchlist}
@@ -126,6 +129,76 @@ func (ns *Namespace) promote(m *linkmap.Map, mode OpenMode) {
 			}
 		}
 	}
+}
+
+// Dlclose drops one reference to m, as glibc's dlclose. When none is left
+// it returns the objects to unload, finalizers first: m and what its
+// loading brought in, unless marked NODELETE or still needed by the
+// program or by another object opened and not closed. The caller runs
+// their finalizers, then calls Unload.
+func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
+	if m.Removed || (m.Dlopened && m.Opencount == 0) {
+		return nil, errors.New("shared object not open")
+	}
+	if m.Opencount > 0 {
+		m.Opencount--
+	}
+	if m.Opencount > 0 || m.NoDelete || !m.Dlopened {
+		return nil, nil
+	}
+	needed := map[*linkmap.Map]bool{}
+	for _, x := range ns.Main.Searchlist {
+		if x.OpenedBy == nil || x.OpenedBy != m {
+			needed[x] = true
+		}
+	}
+	for _, r := range ns.Chain {
+		if r != m && r.Dlopened && !r.Removed && (r.Opencount > 0 || r.NoDelete) {
+			for _, x := range r.Searchlist {
+				needed[x] = true
+			}
+		}
+	}
+	var unload []*linkmap.Map
+	for _, x := range m.Initfini {
+		if x.OpenedBy == m && !needed[x] && !x.NoDelete && !x.Removed {
+			unload = append(unload, x)
+		}
+	}
+	return unload, nil
+}
+
+// Unload takes objects Dlclose chose out of the namespace: out of the
+// chain and the global scope, and forgotten by later lookups.
+func (ns *Namespace) Unload(gone []*linkmap.Map) {
+	drop := map[*linkmap.Map]bool{}
+	for _, x := range gone {
+		x.Removed = true
+		drop[x] = true
+		delete(ns.requesters, x)
+	}
+	keep := func(list []*linkmap.Map) []*linkmap.Map {
+		var out []*linkmap.Map
+		for _, x := range list {
+			if !drop[x] {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	old := ns.Main.Searchlist
+	if global := keep(old); len(global) != len(old) {
+		ns.Main.Searchlist = global
+		for _, x := range ns.Chain {
+			for i, s := range x.Scope {
+				if len(s) == len(old) && len(s) > 0 && &s[0] == &old[0] {
+					x.Scope[i] = global
+				}
+			}
+		}
+	}
+	ns.Chain = keep(ns.Chain)
+	ns.Linker.Forget()
 }
 
 // Dlsym is glibc's dlsym and dlvsym: name (in version, if not empty)

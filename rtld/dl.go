@@ -54,12 +54,37 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 		return s.sym(req)
 	case host.DLClose:
 		m := s.handles.byLM[req.Handle]
-		if m == nil || (m.Opencount == 0 && m.Dlopened) {
+		if m == nil {
 			return host.DLResult{Err: "shared object not open"}
 		}
-		if m.Opencount > 0 {
-			m.Opencount--
+		gone, err := s.ns.Dlclose(m)
+		if err != nil {
+			return host.DLResult{Err: err.Error()}
 		}
+		var res host.DLResult
+		for _, x := range gone {
+			if !noInitFini(x) {
+				res.Finis = append(res.Finis, finisOf(x)...)
+			}
+			res.Owners = append(res.Owners, x.Serial)
+		}
+		return res
+	case host.DLUnload:
+		var gone []*linkmap.Map
+		for _, m := range s.ns.Chain {
+			for _, o := range req.Owners {
+				if m.Serial == o {
+					gone = append(gone, m)
+				}
+			}
+		}
+		s.ns.Unload(gone)
+		for _, m := range gone {
+			if err := s.proc.Unmap(m); err != nil {
+				return host.DLResult{Err: fmt.Sprintf("%s: %v", m.Name, err)}
+			}
+		}
+		describeObjects(s.ns, s.progName, &s.handles)
 		return host.DLResult{}
 	}
 	return host.DLResult{Err: "ldgo: unknown request"}
@@ -157,7 +182,7 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 func (s *dlSession) sym(req host.DLRequest) host.DLResult {
 	var handle *linkmap.Map
 	if req.Handle != 0 {
-		if handle = s.handles.byLM[req.Handle]; handle == nil {
+		if handle = s.handles.byLM[req.Handle]; handle == nil || handle.Removed {
 			return host.DLResult{Err: fmt.Sprintf("ldgo: dlsym: %#x is not a handle dlopen returned", req.Handle)}
 		}
 	}

@@ -258,6 +258,24 @@ func (p *Process) Write64(addr, v uint64) error {
 	return nil
 }
 
+// Unmap removes m's segments from the process (dlclose).
+func (p *Process) Unmap(m *linkmap.Map) error {
+	lo, hi := m.Obj.LoadBounds()
+	start := pageDown(m.Base + lo)
+	if err := unix.MunmapPtr(ptr(start), uintptr(pageUp(m.Base+hi)-start)); err != nil {
+		return err
+	}
+	var keep []region
+	for _, r := range p.regions {
+		if r.obj != m.Obj {
+			keep = append(keep, r)
+		}
+	}
+	p.regions, p.found = keep, foundRegion{}
+	delete(p.lazy, m)
+	return nil
+}
+
 // WriteRelative implements namespace.RelativeWriter: B + A written
 // straight to memory, each address checked against the regions (the last
 // one found serves a whole run).

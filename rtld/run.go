@@ -776,6 +776,9 @@ func announced(fns []host.Fn, m *linkmap.Map) []host.Fn {
 			fns[0].Object = m.Name
 		}
 	}
+	for i := range fns {
+		fns[i].Owner = m.Serial
+	}
 	return fns
 }
 
