@@ -202,7 +202,9 @@ func (l Lazy) SetBinding(i int, line string) {
 }
 
 // Debug says where LD_DEBUG output goes (a descriptor) and what the C
-// side prints after the hand-off; Lookups and CacheHits are the start-up
+// side prints after the hand-off (Libs: the calls of initializers and
+// finalizers, glibc's "impcalls", which its libs and reloc categories
+// both print); Lookups and CacheHits are the start-up
 // counts the final statistics add to.
 type Debug struct {
 	FD                         int

@@ -66,6 +66,10 @@ type Config struct {
 	Adoptable []*linkmap.Map
 	// Warn receives non-fatal messages in glibc's words.
 	Warn func(msg string)
+	// DebugVersions and DebugReloc, when set, receive glibc's
+	// LD_DEBUG=versions and LD_DEBUG=reloc lines.
+	DebugVersions func(line string)
+	DebugReloc    func(line string)
 }
 
 // Namespace is the set of loaded objects.

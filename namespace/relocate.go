@@ -115,6 +115,14 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 	env := ns.mapper.Env()
 	hooks, _ := env.(Hooks)
 	lazy := opts.Lazy && !m.Obj.Dyn.BindNow
+	if d := ns.cfg.DebugReloc; d != nil {
+		suffix := ""
+		if lazy {
+			suffix = " (lazy)"
+		}
+		d("")
+		d("relocation processing: " + m.DisplayName(ns.cfg.Progname) + suffix)
+	}
 	r := &relocator{ns: ns, m: m, env: env, opts: &opts}
 	d := &m.Obj.Dyn
 

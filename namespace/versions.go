@@ -52,6 +52,9 @@ func (ns *Namespace) checkMap(m *linkmap.Map) []VersionProblem {
 			continue
 		}
 		for _, a := range vn.Aux {
+			if d := ns.cfg.DebugVersions; d != nil {
+				d(fmt.Sprintf("checking for version `%s' in file %s [0] required by file %s [0]", a.Name, needed.DisplayName(ns.cfg.Progname), name))
+			}
 			if needed.Obj.DefinesVersion(a.Name, a.Hash) {
 				continue
 			}

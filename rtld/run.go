@@ -59,7 +59,7 @@ type Options struct {
 
 // Debug selects glibc's LD_DEBUG categories that ldgo run prints.
 type Debug struct {
-	Bindings, Statistics, Libs bool
+	Bindings, Statistics, Libs, Versions, Reloc, Symbols bool
 	// Output is LD_DEBUG_OUTPUT: the output goes to Output.PID instead
 	// of standard error.
 	Output string
@@ -114,8 +114,15 @@ func Run(opts Options) error {
 		Progname:    prog,
 		Warn:        func(msg string) { os.Stderr.WriteString(msg) },
 	}
+	debugLine := func(line string) { host.DebugLine(line + "\n") }
 	if opts.Debug.Libs {
-		cfg.Search.Debug = func(line string) { host.DebugLine(line + "\n") }
+		cfg.Search.Debug = debugLine
+	}
+	if opts.Debug.Versions {
+		cfg.DebugVersions = debugLine
+	}
+	if opts.Debug.Reloc {
+		cfg.DebugReloc = debugLine
 	}
 	if cfg.Search.LibraryPathWhat == "" {
 		cfg.Search.LibraryPathWhat = "LD_LIBRARY_PATH"
@@ -158,6 +165,11 @@ func Run(opts Options) error {
 
 	loadEnd := host.Cycles()
 	cacheKey, replayed := useBindCache(ns, opts)
+	if opts.Debug.Symbols {
+		ns.Linker.OnSearch = func(name string, m *linkmap.Map) {
+			host.DebugLine(fmt.Sprintf("symbol=%s;  lookup in file=%s [0]\n", name, m.DisplayName(prog)))
+		}
+	}
 	if opts.Debug.Bindings {
 		ns.Linker.OnBind = func(b lookup.Binding) {
 			var v string
@@ -179,7 +191,7 @@ func Run(opts Options) error {
 	if err := rebindAdopted(ns, proc); err != nil {
 		return fail(err)
 	}
-	ns.Linker.OnBind = nil
+	ns.Linker.OnBind, ns.Linker.OnSearch = nil, nil
 	stats := ns.Stats()
 	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
 		return fail(err)
@@ -226,7 +238,7 @@ func Run(opts Options) error {
 			m.File.DropPages()
 		}
 	}
-	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
+	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs || opts.Debug.Reloc, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
 	if opts.Debug.Statistics {
 		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache)
 	}

@@ -172,3 +172,48 @@ int main(void) { printf("%d\n", mid()); return 0; }
 		t.Errorf("LD_DEBUG=libs differs (< glibc, > ldgo):\n< %s\n> %s", strings.Join(w, "\n< "), strings.Join(g, "\n> "))
 	}
 }
+
+// LD_DEBUG=versions and reloc: glibc's lines, the same as glibc's for the
+// same run but for the relocation of the adopted libc and ld.so, which
+// glibc's ld.so did when ldgo started.
+func TestRunDebugVersionsAndReloc(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.write("v.map", "LIBV_1 { global: old_api; local: *; };\nLIBV_2 { global: new_api; } LIBV_1;\n")
+	f.lib("libv.so", `
+int old_api(void) { return 1; }
+int new_api(void) { return 2; }
+`, "-Wl,--version-script="+f.path("v.map"))
+	prog := f.prog("vprog", `
+#include <stdio.h>
+int old_api(void);
+int new_api(void);
+int main(void) { printf("%d\n", old_api() + new_api()); return 0; }
+`, "-L.", "-lv", "-Wl,-rpath,"+f.dir)
+	adopted := regexp.MustCompile(`^(relocation processing|calling init|calling fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
+	lines := func(out string) string {
+		var keep []string
+		for _, l := range strings.Split(out, "\n") {
+			if !pidColumn.MatchString(l) {
+				continue
+			}
+			l = pidColumn.ReplaceAllString(l, "")
+			if strings.TrimSpace(l) != "" && !adopted.MatchString(l) {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	want := native(t, baseEnv("LD_DEBUG=versions,reloc"), "", prog)
+	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "versions,reloc", prog)
+	if got.stdout != want.stdout {
+		t.Errorf("output differs: native %q, ldgo %q", want.stdout, got.stdout)
+	}
+	w, g := lines(want.stderr), lines(got.stderr)
+	if !strings.Contains(w, "checking for version `LIBV_2' in file "+f.path("libv.so")) {
+		t.Fatalf("native: no version check of libv.so:\n%s", want.stderr)
+	}
+	if w != g {
+		t.Errorf("LD_DEBUG=versions,reloc differs:\nglibc:\n%s\nldgo:\n%s", w, g)
+	}
+}
