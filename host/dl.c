@@ -370,6 +370,40 @@ int ldgo_dlclose(void *handle) {
 	return 0;
 }
 
+// ldgo_dlinfo answers for every object of the namespace, adopted or not.
+int ldgo_dlinfo(void *handle, int request, void *arg) {
+	struct ldgo_object *o = NULL;
+	for (uint64_t i = 0; i < nobjs && !o; i++)
+		if (objs[i].lm == (uintptr_t)handle)
+			o = &objs[i];
+	if (!o) {
+		set_dlerror(strdup("dlinfo: invalid handle"));
+		return -1;
+	}
+	switch (request) {
+	case RTLD_DI_LMID:
+		*(Lmid_t *)arg = LM_ID_BASE;
+		return 0;
+	case RTLD_DI_LINKMAP:
+		*(struct link_map **)arg = (struct link_map *)o->lm;
+		return 0;
+	case RTLD_DI_ORIGIN:
+		strcpy(arg, o->origin);
+		return 0;
+	case RTLD_DI_TLS_MODID:
+		*(size_t *)arg = o->tls_modid;
+		return 0;
+	case RTLD_DI_TLS_DATA:
+		*(void **)arg = tls_data(o);
+		return 0;
+	case RTLD_DI_PHDR:
+		*(const ElfW(Phdr) **)arg = (const ElfW(Phdr) *)o->phdr;
+		return o->phnum;
+	}
+	set_dlerror(strdup("unsupported dlinfo request"));
+	return -1;
+}
+
 uintptr_t ldgo_addr_dl(int which) {
 	switch (which) {
 	case 0:
@@ -382,6 +416,8 @@ uintptr_t ldgo_addr_dl(int which) {
 		return (uintptr_t)ldgo_dlclose;
 	case 4:
 		return (uintptr_t)ldgo_dlerror;
+	case 5:
+		return (uintptr_t)ldgo_dlinfo;
 	}
 	return 0;
 }

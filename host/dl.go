@@ -117,5 +117,6 @@ func DLFunctions() map[string]uint64 {
 		"dlvsym":  uint64(C.ldgo_addr_dl(2)),
 		"dlclose": uint64(C.ldgo_addr_dl(3)),
 		"dlerror": uint64(C.ldgo_addr_dl(4)),
+		"dlinfo":  uint64(C.ldgo_addr_dl(5)),
 	}
 }

@@ -133,6 +133,7 @@ type Loaded struct {
 	Symtab, Strtab       uint64
 	NumSymbols, StrtabSz uint64
 	LinkMap              uint64 // the link map given before, or 0 for a new one
+	Origin               string // its directory ($ORIGIN)
 }
 
 // SetObjects makes objs, in load order, what the program's
@@ -154,7 +155,7 @@ func SetObjects(objs []Loaded, prog string) {
 			tls_modid: C.uint64_t(o.TLSModID), tls_tpoff: C.uint64_t(o.TLSOffset),
 			symtab: C.uintptr_t(o.Symtab), strtab: C.uintptr_t(o.Strtab),
 			nsyms: C.uint64_t(o.NumSymbols), strsz: C.uint64_t(o.StrtabSz),
-			lm: C.uintptr_t(o.LinkMap),
+			lm: C.uintptr_t(o.LinkMap), origin: C.CString(o.Origin),
 		}
 	}
 	C.ldgo_set_objects(c, C.uint64_t(n), C.CString(prog))

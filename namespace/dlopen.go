@@ -15,6 +15,9 @@ import (
 type OpenMode struct {
 	Global bool // RTLD_GLOBAL: its searchlist joins the global scope
 	NoLoad bool // RTLD_NOLOAD: only an object already loaded
+	// DeepBind (RTLD_DEEPBIND): the new objects look in their own
+	// searchlist before the global scope.
+	DeepBind bool
 }
 
 // ErrNotLoaded is Dlopen's answer with NoLoad for an object not loaded:
@@ -66,6 +69,9 @@ func (ns *Namespace) Dlopen(name string, caller *linkmap.Map, mode OpenMode) (*l
 	global := ns.Main.Searchlist
 	for _, a := range added {
 		a.Scope = [][]*linkmap.Map{global, m.Searchlist}
+		if mode.DeepBind {
+			a.Scope = [][]*linkmap.Map{m.Searchlist, global}
+		}
 		if a.Obj.Dyn.Symbolic {
 			a.Scope = append([][]*linkmap.Map{{a}}, a.Scope...)
 		}

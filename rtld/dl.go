@@ -114,10 +114,7 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	if req.Mode&(rtldLazy|rtldNow) == 0 {
 		return fail(req.Name + ": invalid mode for dlopen(): Invalid argument")
 	}
-	if req.Mode&rtldDeepBind != 0 {
-		return fail(req.Name + ": ldgo: RTLD_DEEPBIND is not supported")
-	}
-	mode := namespace.OpenMode{Global: req.Mode&rtldGlobal != 0, NoLoad: req.Mode&rtldNoLoad != 0}
+	mode := namespace.OpenMode{Global: req.Mode&rtldGlobal != 0, NoLoad: req.Mode&rtldNoLoad != 0, DeepBind: req.Mode&rtldDeepBind != 0}
 	m, added, err := s.ns.Dlopen(req.Name, s.mapAt(req.Caller), mode)
 	if errors.Is(err, namespace.ErrNotLoaded) {
 		return host.DLResult{}

@@ -444,7 +444,7 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 			continue
 		}
 		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
-			"dlopen", "dlsym", "dlvsym", "dlclose", "dlerror")
+			"dlopen", "dlsym", "dlvsym", "dlclose", "dlerror", "dlinfo")
 		for _, a := range d["__libc_start_main"] {
 			p.subst[a] = host.StartMain()
 			startMain = true
@@ -515,6 +515,11 @@ func describeObjects(ns *namespace.Namespace, prog string, handles *handleTable)
 			o.Symtab, o.NumSymbols, o.Strtab, o.StrtabSz = m.Base+symtab, uint64(n), m.Base+strtab, strsz
 		}
 		o.LinkMap = handles.of[m]
+		if r := ns.Requester(m); r != nil {
+			o.Origin = r.Origin
+		} else {
+			o.Origin = filepath.Dir(m.Name)
+		}
 		objs = append(objs, o)
 		maps = append(maps, m)
 	}

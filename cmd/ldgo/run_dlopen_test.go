@@ -278,3 +278,56 @@ int main(int argc, char **argv) {
 	}
 	sameResult(t, "dlclose", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
 }
+
+// RTLD_DEEPBIND puts the opened object's own searchlist before the global
+// scope; dlinfo answers for ldgo's handles.
+func TestRunDlopenDeepBindAndDlinfo(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	for _, name := range []string{"deep", "shallow"} {
+		f.lib("lib"+name+".so", `
+__thread int tls_counter = 3;
+const char *who(void) { return "the library"; }
+const char *call_who(void) { tls_counter++; return who(); }
+`)
+	}
+	prog := f.prog("binder", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+const char *who(void) { return "the program"; }
+static void info(void *h, const char *name) {
+	struct link_map *lm = 0;
+	char origin[4096];
+	size_t modid = 0;
+	void *data = (void *)1;
+	Lmid_t lmid = -1;
+	dlinfo(h, RTLD_DI_LINKMAP, &lm);
+	dlinfo(h, RTLD_DI_ORIGIN, origin);
+	dlinfo(h, RTLD_DI_LMID, &lmid);
+	dlinfo(h, RTLD_DI_TLS_MODID, &modid);
+	dlinfo(h, RTLD_DI_TLS_DATA, &data);
+	const char *slash = strrchr(lm->l_name, '/');
+	printf("%s: l_name %s, origin %s, lmid %ld, TLS module %s, TLS data before use %s\n", name,
+	       slash ? slash + 1 : lm->l_name, strcmp(origin, "`+f.dir+`") == 0 ? "right" : origin,
+	       (long)lmid, modid ? "yes" : "no", data ? "allocated" : "none");
+	printf("%s: bad request: %d %s\n", name, dlinfo(h, 12345, 0), dlerror());
+}
+int main(void) {
+	void *d = dlopen("`+f.path("libdeep.so")+`", RTLD_NOW | RTLD_DEEPBIND);
+	void *s = dlopen("`+f.path("libshallow.so")+`", RTLD_NOW);
+	if (!d || !s) { printf("dlopen: %s\n", dlerror()); return 1; }
+	info(d, "deep");
+	printf("deep calls %s\n", ((const char *(*)(void))dlsym(d, "call_who"))());
+	printf("shallow calls %s\n", ((const char *(*)(void))dlsym(s, "call_who"))());
+	return 0;
+}
+`, "-rdynamic", "-ldl")
+	want := native(t, baseEnv(), "", prog)
+	if !strings.Contains(want.stdout, "deep calls the library") || !strings.Contains(want.stdout, "shallow calls the program") {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "RTLD_DEEPBIND and dlinfo", want, hosted(t, bin, baseEnv(), "", prog))
+}
