@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -630,6 +631,19 @@ static void reset_signals(void) {
 }
 
 extern void ldgo_jump(uint64_t entry, void *sp) __attribute__((noreturn));
+
+extern void *__libc_stack_end;
+
+// ldgo_make_stack_executable makes the main thread's stack executable, as
+// glibc's _dl_make_stack_executable does for an object that asks for it
+// (PT_GNU_STACK with PF_X): the protection of the page holding the stack's
+// end, extended down the whole stack mapping by PROT_GROWSDOWN.
+int ldgo_make_stack_executable(void) {
+	uintptr_t page = (uintptr_t)__libc_stack_end & ~(uintptr_t)(getpagesize() - 1);
+	if (mprotect((void *)page, getpagesize(), PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN) != 0)
+		return errno;
+	return 0;
+}
 
 int ldgo_enter(struct ldgo_start *s) {
 	start = s;

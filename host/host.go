@@ -173,6 +173,14 @@ func DLFindObject() uint64  { return uint64(C.ldgo_addr_dl_find_object()) }
 func DLAddr() uint64        { return uint64(C.ldgo_addr_dladdr()) }
 func DLAddr1() uint64       { return uint64(C.ldgo_addr_dladdr1()) }
 
+// MakeStackExecutable makes the main thread's stack executable.
+func MakeStackExecutable() error {
+	if e := C.ldgo_make_stack_executable(); e != 0 {
+		return syscall.Errno(e)
+	}
+	return nil
+}
+
 // Lazy is one lazily bound object's PLT table, in C memory.
 type Lazy struct{ p *C.struct_ldgo_lazy }
 

@@ -165,6 +165,13 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 		a.HasStaticTLS = false
 	}
 	for _, a := range added {
+		if !a.Obj.HasStack || a.Obj.StackFlags&elf.PF_X != 0 {
+			if err := host.MakeStackExecutable(); err != nil {
+				return &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
+			}
+		}
+	}
+	for _, a := range added {
 		if err := s.ns.Relocate(a, namespace.RelocOptions{Lazy: !now}); err != nil {
 			return err
 		}

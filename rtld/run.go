@@ -151,6 +151,11 @@ func Run(opts Options) error {
 	if err := placeTLS(ns, prog); err != nil {
 		return err
 	}
+	if m := execStackWanted(ns); m != nil {
+		if err := host.MakeStackExecutable(); err != nil {
+			return &Error{Msg: fmt.Sprintf("%s: error while loading shared libraries: %s: cannot enable executable stack as shared object requires: %v", prog, m.DisplayName(prog), err)}
+		}
+	}
 
 	for _, p := range ns.CheckVersions() {
 		if p.Fatal() {
@@ -244,6 +249,21 @@ func Run(opts Options) error {
 	}
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
+	}
+	return nil
+}
+
+// execStackWanted returns an object that asks for an executable stack: a
+// PT_GNU_STACK with PF_X, or none at all (x86-64's default is an
+// executable stack), as glibc decides.
+func execStackWanted(ns *namespace.Namespace) *linkmap.Map {
+	for _, m := range ns.Chain {
+		if m.Adopted || m.Vdso || m.Faked || m.Obj == nil {
+			continue
+		}
+		if !m.Obj.HasStack || m.Obj.StackFlags&elf.PF_X != 0 {
+			return m
+		}
 	}
 	return nil
 }

@@ -603,6 +603,23 @@ int main() {
 		}
 		sameResult(t, "C++ unique symbols and threads", want, hosted(t, bin, baseEnv(), "", prog))
 	})
+	t.Run("ExecutableStack", func(t *testing.T) {
+		// A GNU C nested function whose address is taken runs a
+		// trampoline on the stack: gcc marks the program PT_GNU_STACK
+		// RWE, and the stack must be executable.
+		f := newFixture(t)
+		prog := f.prog("nested", `
+#include <stdio.h>
+static int apply(int (*f)(int), int x) { return f(x); }
+int main(void) {
+	int base = 40;
+	int add(int x) { return x + base; }
+	printf("%d\n", apply(add, 2));
+	return 0;
+}
+`)
+		sameResult(t, "executable stack", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+	})
 	t.Run("Mappings", func(t *testing.T) {
 		// Segments are private file mappings: text is shared with every
 		// process using the file, not copied; nothing is writable and
