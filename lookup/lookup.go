@@ -380,7 +380,7 @@ func (l *Linker) searchList(list []*linkmap.Map, from int, req *Request, class C
 			l.OnSearch(req.Hash.Name, m)
 		}
 		obj := m.Obj
-		if !obj.HasHashTable() {
+		if !obj.HasHashTable() || !obj.MayDefine(&req.Hash) {
 			continue
 		}
 		var (

@@ -293,6 +293,21 @@ type Hash struct {
 // NewHash hashes name for lookups.
 func NewHash(name string) Hash { return Hash{Name: name, GNU: GNUHash(name)} }
 
+// MayDefine is the GNU hash table's Bloom filter: false means o surely
+// does not define the name, true that it may. Without a GNU hash table
+// it is always true. It is small enough to be inlined into a search loop.
+func (o *Object) MayDefine(h *Hash) bool {
+	g := o.gnu
+	if g == nil {
+		return true
+	}
+	if g.nbuckets == 0 {
+		return false
+	}
+	word := le.Uint64(g.bloom[8*((h.GNU/64)&g.bloomMask):])
+	return (word>>(h.GNU%64))&(word>>((h.GNU>>g.shift)%64))&1 != 0
+}
+
 // DynamicSymbols returns where the dynamic symbol and string tables are,
 // as addresses before relocation, with the symbol count and the string
 // table's size: what a reader of the mapped object (dladdr) needs.
