@@ -293,8 +293,11 @@ void *ldgo_tls_get_addr_c(tls_index *ti) {
 // every thread glibc creates, the program's or libc's own, starts with
 // the same TLS as in a native run.
 
+static int is_frozen(pid_t tid);
 static struct ldgo_tls_block *static_blocks;
 static uint64_t nstatic_blocks;
+static unsigned char *tls_img; // the image glibc gives new threads
+static uint64_t tls_img_size;
 
 // main_tls is the PT_TLS of the ldgo executable.
 struct main_tls {
@@ -354,6 +357,8 @@ const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n) {
 		memcpy(img + blocksize - blocks[i].tpoff, (void *)blocks[i].image, blocks[i].filesz);
 	f[0] = (uint64_t)img;
 	f[1] = blocksize;
+	tls_img = img;
+	tls_img_size = blocksize;
 
 	static_blocks = malloc(n * sizeof *blocks);
 	if (!static_blocks)
@@ -371,6 +376,48 @@ static void static_tls_fill(void) {
 		memcpy(tp - b->tpoff, (void *)b->image, b->filesz);
 		memset(tp - b->tpoff + b->filesz, 0, b->memsz - b->filesz);
 	}
+}
+
+// program_threads counts the threads that are not ldgo's: neither parked
+// nor the dl server.
+static int program_threads(void) {
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return 1 << 30;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		pid_t tid = atoi(e->d_name);
+		if (tid != ldgo_dl_server_tid() && !is_frozen(tid))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+// ldgo_static_tls_late puts the static TLS block of an object dlopen
+// loads in the image new threads get. Threads already running cannot be
+// reached: a block with initial data is refused unless the calling thread
+// is the program's only one (it fills its own, ldgo_static_tls_fill); a
+// block of zeros is what they hold already.
+const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
+	if (!tls_img || b->tpoff > tls_img_size || b->memsz > b->tpoff)
+		return "static TLS cannot take the block";
+	int data = 0;
+	for (uint64_t i = 0; i < b->filesz; i++)
+		data |= ((unsigned char *)b->image)[i];
+	if (data && program_threads() > 1)
+		return "other threads are running and cannot be given the block's initial data";
+	memcpy(tls_img + tls_img_size - b->tpoff, (void *)b->image, b->filesz);
+	return NULL;
+}
+
+void ldgo_static_tls_fill(struct ldgo_tls_block *b) {
+	unsigned char *tp = (unsigned char *)ldgo_thread_pointer();
+	memcpy(tp - b->tpoff, (void *)b->image, b->filesz);
+	memset(tp - b->tpoff + b->filesz, 0, b->memsz - b->filesz);
 }
 
 // This thread's dlerror state.

@@ -100,19 +100,27 @@ type TLSBlock struct {
 // SetStaticTLS makes blocks part of every thread's static TLS: the
 // entering thread's at Enter, and every thread glibc creates after.
 func SetStaticTLS(blocks []TLSBlock) error {
-	if len(blocks) == 0 {
-		return nil
-	}
-	size := C.size_t(len(blocks)) * C.size_t(unsafe.Sizeof(C.struct_ldgo_tls_block{}))
+	size := C.size_t(max(len(blocks), 1)) * C.size_t(unsafe.Sizeof(C.struct_ldgo_tls_block{}))
 	cb := (*C.struct_ldgo_tls_block)(C.malloc(size))
 	defer C.free(unsafe.Pointer(cb))
 	for i, b := range blocks {
-		unsafe.Slice(cb, len(blocks))[i] = C.struct_ldgo_tls_block{
-			image: C.uintptr_t(b.Image), filesz: C.uint64_t(b.FileSize),
-			memsz: C.uint64_t(b.MemSize), tpoff: C.uint64_t(b.TPOffset),
-		}
+		unsafe.Slice(cb, len(blocks))[i] = ctlsBlock(b)
 	}
 	if why := C.ldgo_static_tls(cb, C.uint64_t(len(blocks))); why != nil {
+		return errors.New(C.GoString(why))
+	}
+	return nil
+}
+
+func ctlsBlock(b TLSBlock) C.struct_ldgo_tls_block {
+	return C.struct_ldgo_tls_block{image: C.uintptr_t(b.Image), filesz: C.uint64_t(b.FileSize), memsz: C.uint64_t(b.MemSize), tpoff: C.uint64_t(b.TPOffset)}
+}
+
+// AddStaticTLS puts the block of an object dlopen loads into the static
+// TLS new threads get; the calling thread fills its own (DLResult.Fill).
+func AddStaticTLS(b TLSBlock) error {
+	cb := ctlsBlock(b)
+	if why := C.ldgo_static_tls_late(&cb); why != nil {
 		return errors.New(C.GoString(why))
 	}
 	return nil

@@ -122,7 +122,8 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	if err != nil {
 		return fail(namespace.DlError(err))
 	}
-	if err := s.load(added, req.Mode&rtldNow != 0 || s.bindNow); err != nil {
+	fill, err := s.load(added, req.Mode&rtldNow != 0 || s.bindNow)
+	if err != nil {
 		for _, a := range added {
 			a.Removed = true
 		}
@@ -132,7 +133,7 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	if req.Mode&rtldNoDelete != 0 {
 		m.NoDelete = true
 	}
-	res := host.DLResult{Addr: s.handles.of[m]}
+	res := host.DLResult{Addr: s.handles.of[m], Fill: fill}
 	// Initializers dependencies first; finalizers the other way.
 	for i := len(m.Initfini) - 1; i >= 0; i-- {
 		if a := m.Initfini[i]; !a.InitDone && !noInitFini(a) {
@@ -150,37 +151,47 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 
 // load gives the objects dlopen mapped their TLS, relocates them, and
 // makes them known to dl_iterate_phdr and the other dl* functions.
-func (s *dlSession) load(added []*linkmap.Map, now bool) error {
+func (s *dlSession) load(added []*linkmap.Map, now bool) ([]host.TLSBlock, error) {
+	var fill []host.TLSBlock
 	for _, a := range added {
 		t := a.Obj.TLS
 		if t == nil {
 			continue
 		}
-		// Threads already running have their static TLS laid out: a
-		// late library gets blocks allocated per thread at first use.
+		// A late library gets blocks allocated per thread at first use,
+		// unless its initial-exec accesses need a static block: then it
+		// takes the next room in the reserve, if the threads already
+		// running can have it.
+		var tpoff uint64
 		if namespace.NeedsStaticTLS(a) {
-			return &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
+			off, fits := staticBlock(s.proc.staticTop, t)
+			b := host.TLSBlock{Image: a.Base + t.Image.Addr, FileSize: t.Image.Size, MemSize: t.BlockSize, TPOffset: off}
+			if !fits || host.AddStaticTLS(b) != nil {
+				return nil, &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
+			}
+			s.proc.staticTop, tpoff = off, off
+			fill = append(fill, b)
 		}
-		a.TLSModID = host.RegisterTLS(a.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, 0)
-		a.HasStaticTLS = false
+		a.TLSModID = host.RegisterTLS(a.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
+		a.TLSOffset, a.HasStaticTLS = tpoff, tpoff != 0
 	}
 	for _, a := range added {
 		if !a.Obj.HasStack || a.Obj.StackFlags&elf.PF_X != 0 {
 			if err := host.MakeStackExecutable(); err != nil {
-				return &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
+				return nil, &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
 			}
 		}
 	}
 	for _, a := range added {
 		if err := s.ns.Relocate(a, namespace.RelocOptions{Lazy: !now}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := s.proc.prepareLazy(s.ns, s.prog, added); err != nil {
-		return err
+		return nil, err
 	}
 	describeObjects(s.ns, s.progName, &s.handles)
-	return nil
+	return fill, nil
 }
 
 func (s *dlSession) sym(req host.DLRequest) host.DLResult {

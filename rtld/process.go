@@ -38,6 +38,8 @@ type Process struct {
 	// function the program must reach through ldgo instead
 	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
 	subst map[uint64]uint64
+	// staticTop is how much of the static TLS reserve is taken.
+	staticTop uint64
 	// traceLazy and debugBindings ask for the lines printed at first
 	// calls.
 	traceLazy, debugBindings bool

@@ -148,7 +148,7 @@ func Run(opts Options) error {
 		return fail(err)
 	}
 	main := ns.Main
-	if err := placeTLS(ns, prog); err != nil {
+	if err := placeTLS(ns, proc, prog); err != nil {
 		return err
 	}
 	if m := execStackWanted(ns); m != nil {
@@ -274,7 +274,7 @@ func execStackWanted(ns *namespace.Namespace) *linkmap.Map {
 // pointer where its local-exec offsets point, the libraries' below it in
 // load order; a library that does not fit there and does not need static
 // TLS (DF_STATIC_TLS) gets per-thread blocks allocated at first use.
-func placeTLS(ns *namespace.Namespace, prog string) error {
+func placeTLS(ns *namespace.Namespace, proc *Process, prog string) error {
 	var blocks []host.TLSBlock
 	var top uint64
 	for _, m := range ns.Chain {
@@ -282,9 +282,7 @@ func placeTLS(ns *namespace.Namespace, prog string) error {
 		if m.Adopted || m.Vdso || m.Faked || t == nil {
 			continue
 		}
-		align := max(t.Align, 1)
-		off := (top+t.BlockSize+t.FirstByte+align-1)/align*align - t.FirstByte
-		fits := align <= 64 && off <= host.StaticTLSReserve
+		off, fits := staticBlock(top, t)
 		switch {
 		case fits:
 			top = off
@@ -303,10 +301,21 @@ func placeTLS(ns *namespace.Namespace, prog string) error {
 		}
 		m.TLSModID = host.RegisterTLS(m.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
 	}
-	if err := host.SetStaticTLS(blocks); err != nil {
+	// With no block now, a failure only means that a library dlopen
+	// loads later cannot have static TLS.
+	if err := host.SetStaticTLS(blocks); err != nil && len(blocks) > 0 {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot set up static TLS: %v", prog, err)}
 	}
+	proc.staticTop = top
 	return nil
+}
+
+// staticBlock places t's block below the static TLS used so far, as
+// glibc lays out variant II TLS, and reports whether it fits the reserve.
+func staticBlock(top uint64, t *object.TLS) (uint64, bool) {
+	align := max(t.Align, 1)
+	off := (top+t.BlockSize+t.FirstByte+align-1)/align*align - t.FirstByte
+	return off, align <= 64 && off <= host.StaticTLSReserve
 }
 
 // useBindCache looks for the bindings of an earlier run over the same

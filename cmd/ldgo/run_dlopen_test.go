@@ -331,3 +331,61 @@ int main(void) {
 	}
 	sameResult(t, "RTLD_DEEPBIND and dlinfo", want, hosted(t, bin, baseEnv(), "", prog))
 }
+
+// A library with initial-exec TLS opened after start-up takes room in the
+// static TLS reserve: the opening thread and threads started later see
+// its initial data; a block of zeros serves threads already running too.
+func TestRunDlopenStaticTLS(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libiedata.so", `
+__thread int ie_value = 41;
+__thread char ie_name[8] = "static";
+int ie_next(void) { return ++ie_value; }
+const char *ie_tag(void) { return ie_name; }
+`, "-ftls-model=initial-exec")
+	f.lib("libiezero.so", `
+__thread long ie_zero[4];
+long ie_bump(long by) { ie_zero[1] += by; return ie_zero[1]; }
+`, "-ftls-model=initial-exec")
+	prog := f.prog("latestatic", `
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+static int (*next)(void);
+static const char *(*tag)(void);
+static long (*bump)(long);
+static pthread_barrier_t opened;
+static void *later(void *arg) { (void)arg; printf("later thread: %d %s %ld\n", next(), tag(), bump(2)); return 0; }
+static void *early(void *arg) { (void)arg; pthread_barrier_wait(&opened); printf("early thread: %ld\n", bump(5)); return 0; }
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/libiedata.so", argv[1]);
+	void *h = dlopen(path, RTLD_NOW);
+	if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+	next = (int (*)(void))dlsym(h, "ie_next");
+	tag = (const char *(*)(void))dlsym(h, "ie_tag");
+	printf("main: %d %s\n", next(), tag());
+	pthread_barrier_init(&opened, 0, 2);
+	pthread_t e, l;
+	pthread_create(&e, 0, early, 0);
+	snprintf(path, sizeof path, "%s/libiezero.so", argv[1]);
+	void *z = dlopen(path, RTLD_NOW);
+	if (!z) { printf("dlopen: %s\n", dlerror()); return 1; }
+	bump = (long (*)(long))dlsym(z, "ie_bump");
+	printf("main: %ld\n", bump(1));
+	pthread_barrier_wait(&opened);
+	pthread_join(e, 0);
+	pthread_create(&l, 0, later, 0);
+	pthread_join(l, 0);
+	printf("main again: %d %ld\n", next(), bump(1));
+	return 0;
+}
+`, "-pthread", "-ldl")
+	want := native(t, baseEnv(), "", prog, f.dir)
+	if !strings.Contains(want.stdout, "later thread: 42 static 2") {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "initial-exec TLS of a late library", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
+}
