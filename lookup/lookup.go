@@ -122,6 +122,7 @@ type Linker struct {
 	Lookups uint64
 
 	memo          map[memoKey]memoEntry
+	scopeIDs      map[scopeKey]uint32
 	protectedSeen bool
 
 	// Recording, when set, makes Record receive what every symbol
@@ -164,26 +165,32 @@ type DefRef struct {
 
 // The search's answer depends on the name, the version asked for, the
 // class, the flags and the scope, not on who asks: within one namespace
-// it is kept and reused (glibc keeps only one entry, per object). The
-// scope is known by its searchlists' first and last elements and lengths,
-// so a searchlist that grows (RTLD_GLOBAL) is a new scope.
+// it is kept and reused (glibc keeps only one entry, per object). A
+// searchlist that grows (RTLD_GLOBAL) makes a new scope.
 type memoKey struct {
 	name, version string
 	vhash         uint32
-	hidden        bool
-	class         Class
-	flags         Flags
-	first, last   [3]*linkmap.Map
-	lens          [3]int
+	scope         uint32 // the scope, interned (scopeIDs)
+	kind          uint32 // class, flags and hidden, packed
 }
 
+// scopeKey tells scopes apart by their searchlists' first and last
+// elements and lengths.
+type scopeKey struct {
+	first, last [3]*linkmap.Map
+	lens        [3]int
+}
+
+// memoEntry is a search's answer; the symbol itself is read again from
+// the object when used.
 type memoEntry struct {
-	res   Result
+	m     *linkmap.Map
+	index uint32
 	found bool
 }
 
 // Forget drops the remembered searches: objects have left the namespace.
-func (l *Linker) Forget() { l.memo = nil }
+func (l *Linker) Forget() { l.memo, l.scopeIDs = nil, nil }
 
 // Reserve makes room for about n remembered searches.
 func (l *Linker) Reserve(n int) {
@@ -199,14 +206,26 @@ func (l *Linker) memoKey(scope [][]*linkmap.Map, req *Request) (memoKey, bool) {
 	if req.Skip != nil || l.OnSearch != nil || len(scope) > 3 {
 		return memoKey{}, false
 	}
-	k := memoKey{name: req.Hash.Name, class: req.Class, flags: req.Flags &^ AddDependency}
-	if v := req.Version; v != nil {
-		k.version, k.vhash, k.hidden = v.Name, v.Hash, v.Hidden
-	}
+	var sk scopeKey
 	for i, list := range scope {
 		if len(list) > 0 {
-			k.first[i], k.last[i] = list[0], list[len(list)-1]
-			k.lens[i] = len(list)
+			sk.first[i], sk.last[i] = list[0], list[len(list)-1]
+			sk.lens[i] = len(list)
+		}
+	}
+	id, ok := l.scopeIDs[sk]
+	if !ok {
+		if l.scopeIDs == nil {
+			l.scopeIDs = map[scopeKey]uint32{}
+		}
+		id = uint32(len(l.scopeIDs))
+		l.scopeIDs[sk] = id
+	}
+	k := memoKey{name: req.Hash.Name, scope: id, kind: uint32(req.Class)<<8 | uint32(req.Flags&^AddDependency)<<1}
+	if v := req.Version; v != nil {
+		k.version, k.vhash = v.Name, v.Hash
+		if v.Hidden {
+			k.kind |= 1
 		}
 	}
 	return k, true
@@ -298,7 +317,10 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	found := false
 	key, memo := l.memoKey(scope, req)
 	if e, ok := l.memo[key]; memo && ok {
-		res, found = e.res, e.found
+		found = e.found
+		if e.m != nil {
+			res = Result{Map: e.m, Index: e.index, Sym: e.m.Obj.Symbol(e.index)}
+		}
 	} else {
 		l.protectedSeen = false
 		for i, list := range scope {
@@ -317,7 +339,7 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 			if l.memo == nil {
 				l.memo = make(map[memoKey]memoEntry)
 			}
-			l.memo[key] = memoEntry{res, found}
+			l.memo[key] = memoEntry{res.Map, res.Index, found}
 		}
 	}
 	if !found && res.Map == nil {
