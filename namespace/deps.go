@@ -3,6 +3,7 @@ package namespace
 import (
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -18,6 +19,14 @@ import (
 func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Kind, trace bool) (*linkmap.Map, *search.Found, error) {
 	if m := ns.findLoaded(name); m != nil {
 		return m, nil, nil
+	}
+	if d := ns.cfg.DebugFiles; d != nil && loader != nil {
+		how := "needed by"
+		if ns.dlopening {
+			how = "dynamically loaded by"
+		}
+		d("")
+		d(fmt.Sprintf("file=%s [0];  %s %s [0]", name, how, loader.DisplayName(ns.cfg.Progname)))
 	}
 	found, err := ns.Searcher.Find(name, ns.requesters[loader])
 	if err != nil {
@@ -47,6 +56,7 @@ func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Ki
 				a.Name = found.Path
 			}
 			ns.add(a, found.Path)
+			ns.debugLinkMap(name, a)
 			return a, found, nil
 		}
 	}
@@ -70,6 +80,7 @@ func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Ki
 	}
 	m := &linkmap.Map{Obj: mobj, File: f, ID: f.ID, Name: found.Path, Names: []string{name}, Base: base, Kind: kind, Loader: loader}
 	ns.add(ns.newMap(m), found.Path)
+	ns.debugLinkMap(name, m)
 	return m, found, nil
 }
 

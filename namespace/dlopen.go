@@ -49,7 +49,9 @@ func (ns *Namespace) Dlopen(name string, caller *linkmap.Map, mode OpenMode) (*l
 	}
 	before := len(ns.Chain)
 	ndeps := len(ns.Deps)
+	ns.dlopening = true
 	m, _, err := ns.mapObject(caller, expanded, linkmap.Library, false)
+	ns.dlopening = false
 	if err != nil {
 		return nil, nil, err
 	}

@@ -70,12 +70,17 @@ type Config struct {
 	// LD_DEBUG=versions and LD_DEBUG=reloc lines.
 	DebugVersions func(line string)
 	DebugReloc    func(line string)
+	// DebugFiles receives glibc's LD_DEBUG=files lines.
+	DebugFiles func(line string)
 }
 
 // Namespace is the set of loaded objects.
 type Namespace struct {
 	cfg    Config
 	mapper Mapper
+	// dlopening is set while dlopen maps its object (LD_DEBUG=files
+	// says "dynamically loaded by").
+	dlopening bool
 
 	Main *linkmap.Map
 	Rtld *linkmap.Map

@@ -59,7 +59,7 @@ type Options struct {
 
 // Debug selects glibc's LD_DEBUG categories that ldgo run prints.
 type Debug struct {
-	Bindings, Statistics, Libs, Versions, Reloc, Symbols bool
+	Bindings, Statistics, Libs, Versions, Reloc, Symbols, Files, Scopes bool
 	// Output is LD_DEBUG_OUTPUT: the output goes to Output.PID instead
 	// of standard error.
 	Output string
@@ -124,6 +124,9 @@ func Run(opts Options) error {
 	if opts.Debug.Reloc {
 		cfg.DebugReloc = debugLine
 	}
+	if opts.Debug.Files {
+		cfg.DebugFiles = debugLine
+	}
 	if cfg.Search.LibraryPathWhat == "" {
 		cfg.Search.LibraryPathWhat = "LD_LIBRARY_PATH"
 	}
@@ -148,6 +151,9 @@ func Run(opts Options) error {
 		return fail(err)
 	}
 	main := ns.Main
+	if opts.Debug.Scopes {
+		ns.DebugScopes(debugLine)
+	}
 	if err := placeTLS(ns, proc, prog); err != nil {
 		return err
 	}
@@ -243,7 +249,7 @@ func Run(opts Options) error {
 			m.File.DropPages()
 		}
 	}
-	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs || opts.Debug.Reloc, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
+	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
 	if opts.Debug.Statistics {
 		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache)
 	}

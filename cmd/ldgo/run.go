@@ -27,9 +27,9 @@ Options:
   --argv0 NAME         pass NAME as argv[0]
   --no-bind-cache      neither use nor write the bind cache (also
                        LDGO_BIND_CACHE=off)
-  --debug CATEGORIES   as LD_DEBUG: libs, reloc, symbols, bindings,
-                       versions, statistics, lazy (ldgo's own: each PLT
-                       slot's first call), all
+  --debug CATEGORIES   as LD_DEBUG: libs, reloc, files, symbols, bindings,
+                       versions, scopes, statistics, lazy (ldgo's own: each
+                       PLT slot's first call), all
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
   --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
   --inhibit-cache      do not use /etc/ld.so.cache
@@ -277,10 +277,14 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 			ro.Debug.Reloc = true
 		case "symbols":
 			ro.Debug.Symbols = true
+		case "files":
+			ro.Debug.Files = true
+		case "scopes":
+			ro.Debug.Scopes = true
 		case "all":
 			d := &ro.Debug
-			d.Bindings, d.Statistics, d.Libs, d.Versions, d.Reloc, d.Symbols, ro.TraceLazy = true, true, true, true, true, true, true
-		case "files", "scopes", "unused":
+			d.Bindings, d.Statistics, d.Libs, d.Versions, d.Reloc, d.Symbols, d.Files, d.Scopes, ro.TraceLazy = true, true, true, true, true, true, true, true, true
+		case "unused":
 			fmt.Fprintf(stderr, "ldgo run: LD_DEBUG category `%s' is not implemented\n", c)
 		default:
 			fmt.Fprintf(stderr, "warning: debug option `%s' unknown; try LD_DEBUG=help\n", c)

@@ -217,3 +217,40 @@ int main(void) { printf("%d\n", old_api() + new_api()); return 0; }
 		t.Errorf("LD_DEBUG=versions,reloc differs:\nglibc:\n%s\nldgo:\n%s", w, g)
 	}
 }
+
+// LD_DEBUG=files and scopes: glibc's lines (addresses aside): each file
+// mapped, who needed it, where it went, and every object's lookup scope.
+func TestRunDebugFilesAndScopes(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libfs.so", `int fs(void) { return 4; }`, "-Wl,-Bsymbolic")
+	prog := f.prog("fsprog", `
+#include <stdio.h>
+int fs(void);
+int main(void) { printf("%d\n", fs()); return 0; }
+`, "-L.", "-lfs", "-Wl,-rpath,"+f.dir)
+	addr := regexp.MustCompile(`0x[0-9a-f]{16}`)
+	adopted := regexp.MustCompile(`^calling (init|fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
+	lines := func(out string) string {
+		var keep []string
+		for _, l := range strings.Split(out, "\n") {
+			if !pidColumn.MatchString(l) {
+				continue
+			}
+			l = addr.ReplaceAllString(pidColumn.ReplaceAllString(l, ""), "ADDR")
+			if strings.TrimSpace(l) != "" && !adopted.MatchString(l) {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	want := native(t, baseEnv("LD_DEBUG=files,scopes"), "", prog)
+	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "files,scopes", prog)
+	w, g := lines(want.stderr), lines(got.stderr)
+	if !strings.Contains(w, "file=libfs.so [0];  generating link map") || !strings.Contains(w, "scope 0: "+f.path("libfs.so")) {
+		t.Fatalf("native LD_DEBUG=files,scopes lacks what the test is about:\n%s", want.stderr)
+	}
+	if got.stdout != want.stdout || w != g {
+		t.Errorf("LD_DEBUG=files,scopes differs:\nglibc:\n%s\nldgo:\n%s", w, g)
+	}
+}
