@@ -50,7 +50,7 @@ func (ns *Namespace) Dlopen(name string, caller *linkmap.Map, mode OpenMode) (*l
 	before := len(ns.Chain)
 	ndeps := len(ns.Deps)
 	ns.dlopening = true
-	m, _, err := ns.mapObject(caller, expanded, linkmap.Library, false)
+	m, _, err := ns.mapObject(caller, expanded, linkmap.Loaded, false)
 	ns.dlopening = false
 	if err != nil {
 		return nil, nil, err
@@ -140,10 +140,10 @@ func (ns *Namespace) promote(m *linkmap.Map, mode OpenMode) {
 }
 
 // Dlclose drops one reference to m, as glibc's dlclose. When none is left
-// it returns the objects to unload, finalizers first: m and what its
-// loading brought in, unless marked NODELETE or still needed by the
-// program or by another object opened and not closed. The caller runs
-// their finalizers, then calls Unload.
+// it returns the objects to unload, in the order their finalizers run: m
+// and what its loading brought in, and objects closed earlier but kept for
+// them, unless NODELETE or still needed by the program or an object still
+// open. The caller runs their finalizers, then calls Unload.
 func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
 	if m.Removed || (m.Dlopened && m.Opencount == 0) {
 		return nil, errors.New("shared object not open")
@@ -154,24 +154,45 @@ func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
 	if m.Opencount > 0 || m.NoDelete || !m.Dlopened {
 		return nil, nil
 	}
-	needed := map[*linkmap.Map]bool{}
-	for _, x := range ns.Main.Searchlist {
-		if x.OpenedBy == nil || x.OpenedBy != m {
-			needed[x] = true
+	// What stays: the start-up objects, what open objects need (their
+	// searchlists), what NODELETE pins, and what all of those came to
+	// depend on through their bindings (glibc's l_reldeps).
+	live := map[*linkmap.Map]bool{}
+	var mark func(x *linkmap.Map)
+	mark = func(x *linkmap.Map) {
+		if live[x] {
+			return
+		}
+		live[x] = true
+		for _, d := range x.Reldeps {
+			mark(d)
 		}
 	}
-	for _, r := range ns.Chain {
-		if r != m && r.Dlopened && !r.Removed && (r.Opencount > 0 || r.NoDelete) {
-			for _, x := range r.Searchlist {
-				needed[x] = true
+	for _, x := range ns.Chain {
+		open := x.Dlopened && (x.Opencount > 0 || x.NoDelete)
+		switch {
+		case x.Removed:
+		case x.OpenedBy == nil || x.NoDelete:
+			mark(x)
+		case open:
+			for _, y := range x.Searchlist {
+				mark(y)
 			}
 		}
 	}
+	// What goes: m's objects first, dependents before what they need,
+	// then any object closed earlier that was kept only for them.
 	var unload []*linkmap.Map
-	for _, x := range m.Initfini {
-		if x.OpenedBy == m && !needed[x] && !x.NoDelete && !x.Removed {
+	add := func(x *linkmap.Map) {
+		if x.OpenedBy != nil && !live[x] && !x.Removed && !inChain(unload, x) {
 			unload = append(unload, x)
 		}
+	}
+	for _, x := range m.Initfini {
+		add(x)
+	}
+	for i := len(ns.Chain) - 1; i >= 0; i-- {
+		add(ns.Chain[i])
 	}
 	return unload, nil
 }

@@ -389,3 +389,45 @@ int main(int argc, char **argv) {
 	}
 	sameResult(t, "initial-exec TLS of a late library", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
 }
+
+// An object closed while another still binds into it stays (glibc's
+// l_reldeps) until that one is closed too.
+func TestRunDlcloseBoundDependency(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libprovider.so", `
+#include <stdio.h>
+__attribute__((destructor)) static void fini(void) { printf("provider: fini\n"); }
+int provide(void) { return 7; }
+`)
+	f.lib("libuser.so", `
+#include <stdio.h>
+int provide(void);
+__attribute__((destructor)) static void fini(void) { printf("user: fini\n"); }
+int use(void) { return provide() * 6; }
+`)
+	prog := f.prog("bound", `
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/libprovider.so", argv[1]);
+	void *p = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+	snprintf(path, sizeof path, "%s/libuser.so", argv[1]);
+	void *u = dlopen(path, RTLD_NOW);
+	if (!p || !u) { printf("dlopen: %s\n", dlerror()); return 1; }
+	int (*use)(void) = (int (*)(void))dlsym(u, "use");
+	printf("close provider: %d\n", dlclose(p));
+	printf("use: %d\n", use());
+	printf("close user: %d\n", dlclose(u));
+	printf("done\n");
+	return 0;
+}
+`, "-ldl")
+	want := native(t, baseEnv(), "", prog, f.dir)
+	if !strings.Contains(want.stdout, "use: 42") {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "dlclose of a bound dependency", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
+}
