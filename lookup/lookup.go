@@ -121,8 +121,10 @@ type Linker struct {
 	// Lookups counts calls of Symbol (glibc's "number of relocations").
 	Lookups uint64
 
-	memo          map[memoKey]memoEntry
+	memo          map[uint64]memoEntry
 	scopeIDs      map[scopeKey]uint32
+	lastScope     scopeKey
+	lastScopeID   uint32
 	protectedSeen bool
 
 	// Recording, when set, makes Record receive what every symbol
@@ -166,12 +168,18 @@ type DefRef struct {
 // The search's answer depends on the name, the version asked for, the
 // class, the flags and the scope, not on who asks: within one namespace
 // it is kept and reused (glibc keeps only one entry, per object). A
-// searchlist that grows (RTLD_GLOBAL) makes a new scope.
+// searchlist that grows (RTLD_GLOBAL) makes a new scope. Entries are
+// found by a word made of the name's GNU hash and the rest; the entry
+// holds the whole key, so a collision is seen and searched again.
 type memoKey struct {
 	name, version string
 	vhash         uint32
 	scope         uint32 // the scope, interned (scopeIDs)
 	kind          uint32 // class, flags and hidden, packed
+}
+
+func (k *memoKey) word(gnu uint32) uint64 {
+	return uint64(gnu) | uint64(k.scope&0xffff)<<32 | uint64(k.kind&0xff)<<48 | uint64(k.vhash&0xff)<<56
 }
 
 // scopeKey tells scopes apart by their searchlists' first and last
@@ -184,18 +192,19 @@ type scopeKey struct {
 // memoEntry is a search's answer; the symbol itself is read again from
 // the object when used.
 type memoEntry struct {
+	key   memoKey
 	m     *linkmap.Map
 	index uint32
 	found bool
 }
 
 // Forget drops the remembered searches: objects have left the namespace.
-func (l *Linker) Forget() { l.memo, l.scopeIDs = nil, nil }
+func (l *Linker) Forget() { l.memo, l.scopeIDs, l.lastScope = nil, nil, scopeKey{} }
 
 // Reserve makes room for about n remembered searches.
 func (l *Linker) Reserve(n int) {
 	if l.memo == nil && n > 0 && l.Replay == nil {
-		l.memo = make(map[memoKey]memoEntry, n)
+		l.memo = make(map[uint64]memoEntry, n)
 	}
 }
 
@@ -213,15 +222,20 @@ func (l *Linker) memoKey(scope [][]*linkmap.Map, req *Request) (memoKey, bool) {
 			sk.lens[i] = len(list)
 		}
 	}
-	id, ok := l.scopeIDs[sk]
-	if !ok {
-		if l.scopeIDs == nil {
-			l.scopeIDs = map[scopeKey]uint32{}
+	// Lookups come object by object: the scope is most often the last.
+	id := l.lastScopeID
+	if sk != l.lastScope || l.scopeIDs == nil {
+		var ok bool
+		if id, ok = l.scopeIDs[sk]; !ok {
+			if l.scopeIDs == nil {
+				l.scopeIDs = map[scopeKey]uint32{}
+			}
+			id = uint32(len(l.scopeIDs))
+			l.scopeIDs[sk] = id
 		}
-		id = uint32(len(l.scopeIDs))
-		l.scopeIDs[sk] = id
+		l.lastScope, l.lastScopeID = sk, id
 	}
-	k := memoKey{name: req.Hash.Name, scope: id, kind: uint32(req.Class)<<8 | uint32(req.Flags&^AddDependency)<<1}
+	k := memoKey{name: req.Hash.Name, scope: id, kind: uint32(req.Class)<<2 | uint32(req.Flags&ReturnNewest)<<1}
 	if v := req.Version; v != nil {
 		k.version, k.vhash = v.Name, v.Hash
 		if v.Hidden {
@@ -316,7 +330,8 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	var res Result
 	found := false
 	key, memo := l.memoKey(scope, req)
-	if e, ok := l.memo[key]; memo && ok {
+	word := key.word(req.Hash.GNU)
+	if e, ok := l.memo[word]; memo && ok && e.key == key {
 		found = e.found
 		if e.m != nil {
 			res = Result{Map: e.m, Index: e.index, Sym: e.m.Obj.Symbol(e.index)}
@@ -337,9 +352,9 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 		// such lookups are done again each time.
 		if memo && !l.protectedSeen {
 			if l.memo == nil {
-				l.memo = make(map[memoKey]memoEntry)
+				l.memo = make(map[uint64]memoEntry)
 			}
-			l.memo[key] = memoEntry{res.Map, res.Index, found}
+			l.memo[word] = memoEntry{key, res.Map, res.Index, found}
 		}
 	}
 	if !found && res.Map == nil {
