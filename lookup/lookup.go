@@ -311,10 +311,7 @@ func (l *Linker) replay(req *Request) (Result, bool) {
 	}
 	l.Replayed++
 	if res.Map != nil {
-		res.Map.Used = true
-		if l.OnBind != nil {
-			l.OnBind(Binding{Ref: req.RefMap, Def: res.Map, Name: req.Hash.Name, Version: req.Version, Protected: res.Protected})
-		}
+		l.bound(req, res)
 	}
 	return res, true
 }
@@ -393,6 +390,13 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 		}
 	}
 
+	l.bound(req, res)
+	return res, nil
+}
+
+// bound is what follows a binding, searched or replayed: the dependency
+// it creates on a dlopen'ed object, and the report of it.
+func (l *Linker) bound(req *Request, res Result) {
 	if res.Map.Kind == linkmap.Loaded && req.Flags&AddDependency != 0 && req.RefMap != nil {
 		addDependency(req.RefMap, res.Map)
 	}
@@ -400,7 +404,6 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	if l.OnBind != nil {
 		l.OnBind(Binding{Ref: req.RefMap, Def: res.Map, Name: req.Hash.Name, Version: req.Version, Protected: res.Protected})
 	}
-	return res, nil
 }
 
 // searchList is glibc's do_lookup_x over one searchlist from index from.

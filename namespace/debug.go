@@ -1,7 +1,6 @@
 package namespace
 
 import (
-	"debug/elf"
 	"fmt"
 	"strings"
 
@@ -15,19 +14,8 @@ func (ns *Namespace) debugLinkMap(name string, m *linkmap.Map) {
 	if d == nil || m.Obj == nil {
 		return
 	}
-	var dynamic, start, end uint64
-	first := true
-	for _, p := range m.Obj.Progs {
-		switch p.Type {
-		case elf.PT_DYNAMIC:
-			dynamic = m.Base + p.Vaddr
-		case elf.PT_LOAD:
-			if first {
-				start, first = (m.Base+p.Vaddr)&^0xfff, false
-			}
-			end = max(end, m.Base+p.Vaddr+p.Memsz)
-		}
-	}
+	dynamic := m.Base + m.Obj.Dynamic.Addr
+	start, end := m.Obj.LoadBounds()
 	d(fmt.Sprintf("file=%s [0];  generating link map", name))
 	d(fmt.Sprintf("  dynamic: 0x%016x  base: 0x%016x   size: 0x%016x", dynamic, m.Base, end-start))
 	d(fmt.Sprintf("    entry: 0x%016x  phdr: 0x%016x  phnum: %18d", m.Base+m.Obj.Entry, m.Base+m.Obj.Phdr, len(m.Obj.Progs)))

@@ -118,14 +118,20 @@ func (ns *Namespace) promote(m *linkmap.Map, mode OpenMode) {
 	if !mode.Global {
 		return
 	}
-	old := ns.Main.Searchlist
-	global := old
+	global := ns.Main.Searchlist
 	for _, s := range m.Searchlist {
 		if !s.Global {
 			s.Global = true
 			global = append(global, s)
 		}
 	}
+	ns.setGlobal(global)
+}
+
+// setGlobal makes global the global scope: the program's searchlist, and
+// every scope that held the old one.
+func (ns *Namespace) setGlobal(global []*linkmap.Map) {
+	old := ns.Main.Searchlist
 	if len(global) == len(old) {
 		return
 	}
@@ -215,17 +221,7 @@ func (ns *Namespace) Unload(gone []*linkmap.Map) {
 		}
 		return out
 	}
-	old := ns.Main.Searchlist
-	if global := keep(old); len(global) != len(old) {
-		ns.Main.Searchlist = global
-		for _, x := range ns.Chain {
-			for i, s := range x.Scope {
-				if len(s) == len(old) && len(s) > 0 && &s[0] == &old[0] {
-					x.Scope[i] = global
-				}
-			}
-		}
-	}
+	ns.setGlobal(keep(ns.Main.Searchlist))
 	ns.Chain = keep(ns.Chain)
 	ns.Linker.Forget()
 }

@@ -6,7 +6,6 @@ import (
 
 	"ldgo/linkmap"
 	"ldgo/lookup"
-	"ldgo/object"
 )
 
 // Fixup binds PLT slot i of m's DT_JMPREL table the way glibc's _dl_fixup
@@ -35,18 +34,9 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 	sym := ref
 	def = m
 	if ref.Visibility() == elf.STV_DEFAULT {
-		req := &lookup.Request{
-			Hash:     object.NewHash(m.Obj.SymbolName(rel.Sym)),
-			Ref:      &ref,
-			RefIndex: rel.Sym,
-			RefMap:   m,
-			Class:    lookup.ClassPLT,
-			Flags:    lookup.AddDependency,
-		}
-		if v, _ := m.Obj.SymbolVersion(rel.Sym); v != nil {
-			req.Version = v
-		}
-		res, err := ns.Linker.Symbol(m.Scope, req)
+		var req lookup.Request
+		referenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
+		res, err := ns.Linker.Symbol(m.Scope, &req)
 		if err != nil {
 			return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}
 		}

@@ -165,18 +165,17 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) ([]host.TLSBlock, error
 		var tpoff uint64
 		if namespace.NeedsStaticTLS(a) {
 			off, fits := staticBlock(s.proc.staticTop, t)
-			b := host.TLSBlock{Image: a.Base + t.Image.Addr, FileSize: t.Image.Size, MemSize: t.BlockSize, TPOffset: off}
+			b := tlsBlock(a, off)
 			if !fits || host.AddStaticTLS(b) != nil {
 				return nil, &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
 			}
 			s.proc.staticTop, tpoff = off, off
 			fill = append(fill, b)
 		}
-		a.TLSModID = host.RegisterTLS(a.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
-		a.TLSOffset, a.HasStaticTLS = tpoff, tpoff != 0
+		registerTLS(a, tpoff)
 	}
 	for _, a := range added {
-		if !a.Obj.HasStack || a.Obj.StackFlags&elf.PF_X != 0 {
+		if wantsExecStack(a) {
 			if err := host.MakeStackExecutable(); err != nil {
 				return nil, &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
 			}

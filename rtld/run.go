@@ -259,19 +259,21 @@ func Run(opts Options) error {
 	return nil
 }
 
-// execStackWanted returns an object that asks for an executable stack: a
-// PT_GNU_STACK with PF_X, or none at all (x86-64's default is an
-// executable stack), as glibc decides.
+// execStackWanted returns an object that asks for an executable stack.
 func execStackWanted(ns *namespace.Namespace) *linkmap.Map {
 	for _, m := range ns.Chain {
-		if m.Adopted || m.Vdso || m.Faked || m.Obj == nil {
-			continue
-		}
-		if !m.Obj.HasStack || m.Obj.StackFlags&elf.PF_X != 0 {
+		if !m.Adopted && !m.Vdso && !m.Faked && m.Obj != nil && wantsExecStack(m) {
 			return m
 		}
 	}
 	return nil
+}
+
+// wantsExecStack reports whether m asks for an executable stack: a
+// PT_GNU_STACK with PF_X, or none at all (x86-64's default is an
+// executable stack), as glibc decides.
+func wantsExecStack(m *linkmap.Map) bool {
+	return !m.Obj.HasStack || m.Obj.StackFlags&elf.PF_X != 0
 }
 
 // placeTLS gives the program and every library ldgo loads that has a
@@ -292,20 +294,15 @@ func placeTLS(ns *namespace.Namespace, proc *Process, prog string) error {
 		switch {
 		case fits:
 			top = off
-			blocks = append(blocks, host.TLSBlock{Image: m.Base + t.Image.Addr, FileSize: t.Image.Size, MemSize: t.BlockSize, TPOffset: off})
-			m.TLSOffset, m.HasStaticTLS = off, true
+			blocks = append(blocks, tlsBlock(m, off))
 		case m == ns.Main:
 			return &Error{Msg: fmt.Sprintf("%s: ldgo run: the program's TLS block (%d bytes, aligned to %d) does not fit in ldgo's static TLS reserve of %d bytes", prog, t.BlockSize, t.Align, host.StaticTLSReserve)}
-		case m.Obj.Dyn.Flags&elf.DF_STATIC_TLS != 0:
+		case namespace.NeedsStaticTLS(m):
 			return &Error{Msg: fmt.Sprintf("%s: error while loading shared libraries: %s: cannot allocate memory in static TLS block", prog, m.Name)}
+		default:
+			off = 0
 		}
-		// A module id serves general-dynamic accesses, the program's
-		// own included (a library may reach the program's variables so).
-		var tpoff uint64
-		if m.HasStaticTLS {
-			tpoff = m.TLSOffset
-		}
-		m.TLSModID = host.RegisterTLS(m.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
+		registerTLS(m, off)
 	}
 	// With no block now, a failure only means that a library dlopen
 	// loads later cannot have static TLS.
@@ -314,6 +311,22 @@ func placeTLS(ns *namespace.Namespace, proc *Process, prog string) error {
 	}
 	proc.staticTop = top
 	return nil
+}
+
+// tlsBlock is m's static TLS block, off below the thread pointer.
+func tlsBlock(m *linkmap.Map, off uint64) host.TLSBlock {
+	t := m.Obj.TLS
+	return host.TLSBlock{Image: m.Base + t.Image.Addr, FileSize: t.Image.Size, MemSize: t.BlockSize, TPOffset: off}
+}
+
+// registerTLS gives m a TLS module id, which serves general-dynamic
+// accesses (the program's own included: a library may reach the program's
+// variables so): its static block tpoff below the thread pointer, or with
+// tpoff 0 blocks allocated per thread.
+func registerTLS(m *linkmap.Map, tpoff uint64) {
+	t := m.Obj.TLS
+	m.TLSOffset, m.HasStaticTLS = tpoff, tpoff != 0
+	m.TLSModID = host.RegisterTLS(m.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
 }
 
 // staticBlock places t's block below the static TLS used so far, as
@@ -527,18 +540,14 @@ func describeObjects(ns *namespace.Namespace, prog string, handles *handleTable)
 		if m == ns.Main {
 			o.Name = ""
 		}
-		first := true
+		lo, hi := m.Obj.LoadBounds()
+		o.MapStart, o.MapEnd = m.Base+lo, m.Base+hi
+		if m.Obj.Dynamic.Size > 0 {
+			o.Dynamic = m.Base + m.Obj.Dynamic.Addr
+		}
 		for _, s := range m.Obj.Progs {
-			switch s.Type {
-			case elf.PT_LOAD:
-				if first {
-					o.MapStart, first = pageDown(m.Base+s.Vaddr), false
-				}
-				o.MapEnd = max(o.MapEnd, m.Base+s.Vaddr+s.Memsz)
-			case elf.PT_GNU_EH_FRAME:
+			if s.Type == elf.PT_GNU_EH_FRAME {
 				o.EHFrame = m.Base + s.Vaddr
-			case elf.PT_DYNAMIC:
-				o.Dynamic = m.Base + s.Vaddr
 			}
 		}
 		o.TLSModID = m.TLSModID
@@ -649,13 +658,8 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 				if rel.Sym == 0 {
 					continue
 				}
-				ref := m.Obj.Symbol(rel.Sym)
-				if ref.Visibility() != elf.STV_DEFAULT {
+				if ref := m.Obj.Symbol(rel.Sym); ref.Visibility() != elf.STV_DEFAULT {
 					continue
-				}
-				req := &lookup.Request{Hash: object.NewHash(m.Obj.SymbolName(rel.Sym)), Ref: &ref, RefIndex: rel.Sym, RefMap: m, Class: reloc.Class(rel.Type)}
-				if v, _ := m.Obj.SymbolVersion(rel.Sym); v != nil {
-					req.Version = v
 				}
 				// glibc binds libc's PLT slots at their first call: the
 				// bindings trace shows them then, not here.
@@ -663,7 +667,7 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 				if rel.Type == elf.R_X86_64_JMP_SLOT {
 					ns.Linker.OnBind = nil
 				}
-				res, err := ns.Linker.Symbol(m.Scope, req)
+				res, err := ns.LookupReference(m, rel.Sym, reloc.Class(rel.Type))
 				ns.Linker.OnBind = onBind
 				if err != nil || res.Map == nil || res.Map.Adopted {
 					continue

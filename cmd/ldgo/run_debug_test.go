@@ -13,6 +13,30 @@ import (
 // places, a colon and a tab.
 var pidColumn = regexp.MustCompile(`(?m)^ {0,9}\d+:\t`)
 
+// adoptedWork matches glibc's lines about what its ld.so did for ldgo's
+// own process (relocating and initializing the adopted libc and ld.so),
+// which ldgo does not do again for the program.
+var adoptedWork = regexp.MustCompile(`^(relocation processing|calling init|calling fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
+
+// debugAddress is an address in LD_DEBUG=files lines.
+var debugAddress = regexp.MustCompile(`0x[0-9a-f]{16}`)
+
+// debugLines returns the LD_DEBUG lines of out without the pid column,
+// addresses masked, blank lines and adoptedWork left out.
+func debugLines(out string) []string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !pidColumn.MatchString(l) {
+			continue
+		}
+		l = debugAddress.ReplaceAllString(pidColumn.ReplaceAllString(l, ""), "ADDR")
+		if strings.TrimSpace(l) != "" && !adoptedWork.MatchString(l) {
+			keep = append(keep, l)
+		}
+	}
+	return keep
+}
+
 // bindingsOf returns the sorted, unique bindings lines of debug output
 // whose referencing object is one of refs. ld.so's own lookups of malloc,
 // calloc, realloc and free (made in the program's name when it switches to
@@ -134,34 +158,19 @@ int deep(void) { return 1; }
 int mid(void);
 int main(void) { printf("%d\n", mid()); return 0; }
 `, "-L.", "-lmid", "-Wl,--enable-new-dtags,-rpath,"+f.dir+":/nonexistent")
-	adopted := regexp.MustCompile(`^calling (init|fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
-	lines := func(out string) []string {
-		var keep []string
-		for _, l := range strings.Split(out, "\n") {
-			if !pidColumn.MatchString(l) {
-				continue
-			}
-			l = pidColumn.ReplaceAllString(l, "")
-			if strings.TrimSpace(l) == "" || adopted.MatchString(l) {
-				continue
-			}
-			keep = append(keep, l)
-		}
-		return keep
-	}
 	env := baseEnv("LD_DEBUG=libs", "LD_LIBRARY_PATH=/nonexistent/lib")
 	want := native(t, env, "", prog)
 	got := hosted(t, bin, env, "", prog)
 	if got.stdout != want.stdout || got.status != want.status {
 		t.Errorf("output differs: native %+v, ldgo %+v", want, got)
 	}
-	w := lines(want.stderr)
+	w := debugLines(want.stderr)
 	if len(w) < 8 {
 		t.Fatalf("native LD_DEBUG=libs: too few lines:\n%s", want.stderr)
 	}
 	// ldgo's own start-up under the system ld.so prints lines first (its
 	// libc search); the program's start at the first "find library".
-	g := lines(got.stderr)
+	g := debugLines(got.stderr)
 	for i, l := range g {
 		if strings.HasPrefix(l, "find library=libmid.so") {
 			g = g[i:]
@@ -190,26 +199,12 @@ int old_api(void);
 int new_api(void);
 int main(void) { printf("%d\n", old_api() + new_api()); return 0; }
 `, "-L.", "-lv", "-Wl,-rpath,"+f.dir)
-	adopted := regexp.MustCompile(`^(relocation processing|calling init|calling fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
-	lines := func(out string) string {
-		var keep []string
-		for _, l := range strings.Split(out, "\n") {
-			if !pidColumn.MatchString(l) {
-				continue
-			}
-			l = pidColumn.ReplaceAllString(l, "")
-			if strings.TrimSpace(l) != "" && !adopted.MatchString(l) {
-				keep = append(keep, l)
-			}
-		}
-		return strings.Join(keep, "\n")
-	}
 	want := native(t, baseEnv("LD_DEBUG=versions,reloc"), "", prog)
 	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "versions,reloc", prog)
 	if got.stdout != want.stdout {
 		t.Errorf("output differs: native %q, ldgo %q", want.stdout, got.stdout)
 	}
-	w, g := lines(want.stderr), lines(got.stderr)
+	w, g := strings.Join(debugLines(want.stderr), "\n"), strings.Join(debugLines(got.stderr), "\n")
 	if !strings.Contains(w, "checking for version `LIBV_2' in file "+f.path("libv.so")) {
 		t.Fatalf("native: no version check of libv.so:\n%s", want.stderr)
 	}
@@ -229,24 +224,9 @@ func TestRunDebugFilesAndScopes(t *testing.T) {
 int fs(void);
 int main(void) { printf("%d\n", fs()); return 0; }
 `, "-L.", "-lfs", "-Wl,-rpath,"+f.dir)
-	addr := regexp.MustCompile(`0x[0-9a-f]{16}`)
-	adopted := regexp.MustCompile(`^calling (init|fini): (/lib64/ld-linux-x86-64\.so\.2|/lib/x86_64-linux-gnu/libc\.so\.6)`)
-	lines := func(out string) string {
-		var keep []string
-		for _, l := range strings.Split(out, "\n") {
-			if !pidColumn.MatchString(l) {
-				continue
-			}
-			l = addr.ReplaceAllString(pidColumn.ReplaceAllString(l, ""), "ADDR")
-			if strings.TrimSpace(l) != "" && !adopted.MatchString(l) {
-				keep = append(keep, l)
-			}
-		}
-		return strings.Join(keep, "\n")
-	}
 	want := native(t, baseEnv("LD_DEBUG=files,scopes"), "", prog)
 	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "files,scopes", prog)
-	w, g := lines(want.stderr), lines(got.stderr)
+	w, g := strings.Join(debugLines(want.stderr), "\n"), strings.Join(debugLines(got.stderr), "\n")
 	if !strings.Contains(w, "file=libfs.so [0];  generating link map") || !strings.Contains(w, "scope 0: "+f.path("libfs.so")) {
 		t.Fatalf("native LD_DEBUG=files,scopes lacks what the test is about:\n%s", want.stderr)
 	}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -119,25 +116,9 @@ func raceHosted(t *testing.T, bin string, env []string, prog string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "run", prog)
 	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	r := runCommand(t, cmd)
 	if ctx.Err() != nil {
-		t.Fatalf("ldgo run %s: still running after %v (hang), killed\nstdout:\n%s\nstderr:\n%s", prog, raceTimeout, out.String(), errb.String())
-	}
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			r.status = 128 + int(ws.Signal())
-		} else {
-			r.status = ws.ExitStatus()
-		}
-	default:
-		t.Fatalf("ldgo run %s: %v", prog, err)
+		t.Fatalf("ldgo run %s: still running after %v (hang), killed\nstdout:\n%s\nstderr:\n%s", prog, raceTimeout, r.stdout, r.stderr)
 	}
 	return r
 }

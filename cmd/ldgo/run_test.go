@@ -70,6 +70,12 @@ func runCmd(t *testing.T, env []string, stdin string, name string, args ...strin
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCommand(t, cmd)
+}
+
+// runCommand runs cmd, its output captured, and returns what it did.
+func runCommand(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -85,7 +91,7 @@ func runCmd(t *testing.T, env []string, stdin string, name string, args ...strin
 			r.status = ws.ExitStatus()
 		}
 	default:
-		t.Fatalf("%s: %v", name, err)
+		t.Fatalf("%s: %v", cmd.Path, err)
 	}
 	return r
 }
