@@ -28,6 +28,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"ldgo/lookup"
 )
 
@@ -95,50 +97,86 @@ const maxFile = 64 << 20
 // ErrNoEntry is Load's answer when there is no usable entry.
 var ErrNoEntry = errors.New("no usable bind cache entry")
 
-// Load returns the bindings recorded for k in dir, in the order they were
-// made.
-func Load(dir string, k *Key) ([]lookup.Binding1, error) {
+// Entry is a loaded cache entry: the bindings of a run, in the order they
+// were made, read in place from the mapped file. It serves as the engine's
+// replay record (lookup.Recorded).
+type Entry struct {
+	data []byte // the whole mapped file
+	recs []byte // the bindings, entrySize bytes each
+}
+
+// Len returns the number of bindings.
+func (e *Entry) Len() int { return len(e.recs) / entrySize }
+
+// At returns binding i.
+func (e *Entry) At(i int) lookup.Binding1 {
+	b := e.recs[i*entrySize : (i+1)*entrySize]
+	return lookup.Binding1{
+		Ref: lookup.RefKey{Ref: binary.LittleEndian.Uint64(b), Sym: binary.LittleEndian.Uint32(b[8:]), Class: lookup.Class(b[12])},
+		Def: lookup.DefRef{Def: binary.LittleEndian.Uint64(b[13:]), Sym: binary.LittleEndian.Uint32(b[21:]), Protected: b[25] != 0},
+	}
+}
+
+// Close unmaps the entry; it must not be used afterwards.
+func (e *Entry) Close() error {
+	if e.data == nil {
+		return nil
+	}
+	err := unix.Munmap(e.data)
+	e.data, e.recs = nil, nil
+	return err
+}
+
+// Load returns the entry recorded for k in dir. The file is mapped, not
+// read: a large program's entry is half a megabyte, and copying it would
+// cost more than replaying it.
+func Load(dir string, k *Key) (*Entry, error) {
 	if dir == "" {
 		return nil, ErrNoEntry
 	}
-	f, err := os.Open(file(dir, k))
+	fd, err := unix.Open(file(dir, k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, ErrNoEntry
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || st.Size() > maxFile || st.Size() < int64(len(magic)+4+4) {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Size > maxFile || st.Size < int64(len(magic)+4+4) {
 		return nil, ErrNoEntry
 	}
-	data := make([]byte, st.Size())
-	if _, err := f.ReadAt(data, 0); err != nil {
+	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
 		return nil, ErrNoEntry
 	}
-	body, sum := data[:len(data)-4], data[len(data)-4:]
+	e := &Entry{data: data}
+	if !e.check(k) {
+		e.Close()
+		return nil, ErrNoEntry
+	}
+	return e, nil
+}
+
+// check verifies the entry's checksum and key and finds its bindings.
+func (e *Entry) check(k *Key) bool {
+	body, sum := e.data[:len(e.data)-4], e.data[len(e.data)-4:]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(sum) {
-		return nil, ErrNoEntry
+		return false
 	}
 	want := append([]byte(magic), k.text()...)
 	want = append(want, '\n')
 	if !bytes.HasPrefix(body, want) {
-		return nil, ErrNoEntry
+		return false
 	}
 	rest := body[len(want):]
 	if len(rest) < 4 {
-		return nil, ErrNoEntry
+		return false
 	}
 	n := binary.LittleEndian.Uint32(rest)
 	rest = rest[4:]
 	if uint64(len(rest)) != uint64(n)*entrySize {
-		return nil, ErrNoEntry
+		return false
 	}
-	list := make([]lookup.Binding1, n)
-	for i := range list {
-		e := rest[uint64(i)*entrySize:]
-		list[i].Ref = lookup.RefKey{Ref: binary.LittleEndian.Uint64(e), Sym: binary.LittleEndian.Uint32(e[8:]), Class: lookup.Class(e[12])}
-		list[i].Def = lookup.DefRef{Def: binary.LittleEndian.Uint64(e[13:]), Sym: binary.LittleEndian.Uint32(e[21:]), Protected: e[25] != 0}
-	}
-	return list, nil
+	e.recs = rest
+	return true
 }
 
 // Store writes the bindings of a run for k in dir, atomically: a

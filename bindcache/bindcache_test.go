@@ -40,13 +40,14 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer got.Close()
 	want := sampleRecord()
-	if len(got) != len(want) {
-		t.Fatalf("got %d entries, want %d", len(got), len(want))
+	if got.Len() != len(want) {
+		t.Fatalf("got %d entries, want %d", got.Len(), len(want))
 	}
 	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("entry %d: got %+v, want %+v", i, got[i], want[i])
+		if got.At(i) != want[i] {
+			t.Errorf("entry %d: got %+v, want %+v", i, got.At(i), want[i])
 		}
 	}
 }

@@ -12,6 +12,7 @@ package lookup
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 
 	"ldgo/linkmap"
@@ -123,6 +124,7 @@ type Linker struct {
 
 	memo          map[uint64]memoEntry
 	scopeIDs      map[scopeKey]uint32
+	filters       [][][]filter // by scope id: its searchlists' Bloom filters
 	lastScope     scopeKey
 	lastScopeID   uint32
 	protectedSeen bool
@@ -136,10 +138,17 @@ type Linker struct {
 	// the same order); Maps gives the objects by serial. An answer that
 	// does not name a defined symbol of the reference's name is not
 	// trusted: the search is done instead.
-	Replay   []Binding1
+	Replay   Recorded
 	Maps     map[uint64]*linkmap.Map
 	Replayed uint64 // references answered from Replay
 	cursor   int
+}
+
+// Recorded is a record of bindings to replay, in the order of the lookups
+// that made them.
+type Recorded interface {
+	Len() int
+	At(i int) Binding1
 }
 
 // Binding1 is one recorded binding: a reference and its definition.
@@ -199,7 +208,67 @@ type memoEntry struct {
 }
 
 // Forget drops the remembered searches: objects have left the namespace.
-func (l *Linker) Forget() { l.memo, l.scopeIDs, l.lastScope = nil, nil, scopeKey{} }
+func (l *Linker) Forget() {
+	l.memo, l.scopeIDs, l.lastScope, l.filters = nil, nil, scopeKey{}, nil
+}
+
+// filter is one object of a searchlist as the search first meets it: its
+// Bloom filter at hand, without a walk through its link map and object.
+// Most objects of a scope are passed over on this test alone.
+type filter struct {
+	words       []byte // nil: no GNU hash table, the object is searched
+	mask, shift uint32
+	empty       bool // a GNU hash table that hashes nothing
+	m           *linkmap.Map
+}
+
+// scopeFilters returns the filters of the searchlists of scope, whose
+// interned id is id, laid out once per scope.
+func (l *Linker) scopeFilters(scope [][]*linkmap.Map, id uint32) [][]filter {
+	for int(id) >= len(l.filters) {
+		l.filters = append(l.filters, nil)
+	}
+	if f := l.filters[id]; f != nil {
+		return f
+	}
+	f := make([][]filter, len(scope))
+	for i, list := range scope {
+		f[i] = make([]filter, len(list))
+		for j, m := range list {
+			e := filter{m: m}
+			if m.Obj != nil {
+				var ok bool
+				e.words, e.mask, e.shift, ok = m.Obj.BloomFilter()
+				e.empty = ok && e.words == nil
+			}
+			f[i][j] = e
+		}
+	}
+	l.filters[id] = f
+	return f
+}
+
+// searchFiltered is searchList over a searchlist's filters.
+func (l *Linker) searchFiltered(list []filter, req *Request, res *Result) bool {
+	h := req.Hash.GNU
+	for i := range list {
+		e := &list[i]
+		if e.words != nil {
+			w := le64(e.words[8*((h/64)&e.mask):])
+			if (w>>(h%64))&(w>>((h>>e.shift)%64))&1 == 0 {
+				continue
+			}
+		} else if e.empty {
+			continue
+		}
+		if l.searchObject(e.m, req, req.Class, req.RefMap, res) {
+			return true
+		}
+	}
+	return false
+}
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // Reserve makes room for about n remembered searches.
 func (l *Linker) Reserve(n int) {
@@ -278,9 +347,9 @@ func (l *Linker) replay(req *Request) (Result, bool) {
 	key := RefKey{req.RefMap.Serial, req.RefIndex, req.Class}
 	var d DefRef
 	found := false
-	for i := l.cursor; i < len(l.Replay) && i < l.cursor+8; i++ {
-		if l.Replay[i].Ref == key {
-			d, found, l.cursor = l.Replay[i].Def, true, i+1
+	for i := l.cursor; i < l.Replay.Len() && i < l.cursor+8; i++ {
+		if b := l.Replay.At(i); b.Ref == key {
+			d, found, l.cursor = b.Def, true, i+1
 			break
 		}
 	}
@@ -294,7 +363,7 @@ func (l *Linker) replay(req *Request) (Result, bool) {
 			return Result{}, false
 		}
 		sym := m.Obj.Symbol(d.Sym)
-		if m.Obj.SymbolName(d.Sym) != req.Hash.Name || (sym.Shndx == elf.SHN_UNDEF && sym.Value == 0) {
+		if !m.Obj.SymbolNameIs(d.Sym, req.Hash.Name) || (sym.Shndx == elf.SHN_UNDEF && sym.Value == 0) {
 			return Result{}, false
 		}
 		res = Result{Map: m, Index: d.Sym, Sym: sym, Protected: d.Protected}
@@ -326,6 +395,7 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	}
 	var res Result
 	found := false
+	req.Hash.Fill()
 	key, memo := l.memoKey(scope, req)
 	word := key.word(req.Hash.GNU)
 	if e, ok := l.memo[word]; memo && ok && e.key == key {
@@ -335,14 +405,23 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 		}
 	} else {
 		l.protectedSeen = false
-		for i, list := range scope {
-			from := 0
-			if i == 0 {
-				from = start
+		if memo {
+			for _, list := range l.scopeFilters(scope, key.scope) {
+				if l.searchFiltered(list, req, &res) {
+					found = true
+					break
+				}
 			}
-			if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
-				found = true
-				break
+		} else {
+			for i, list := range scope {
+				from := 0
+				if i == 0 {
+					from = start
+				}
+				if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
+					found = true
+					break
+				}
 			}
 		}
 		// A protected definition's warnings depend on who refers to it:
@@ -410,58 +489,66 @@ func (l *Linker) bound(req *Request, res Result) {
 // It reports whether the search is over (a definition was taken).
 func (l *Linker) searchList(list []*linkmap.Map, from int, req *Request, class Class, refMap *linkmap.Map, res *Result) bool {
 	for _, m := range list[from:] {
-		if m == req.Skip || m.Removed || m.Faked {
-			continue
-		}
-		if class&ClassCopy != 0 && m.Kind == linkmap.Executable {
-			continue
-		}
-		if l.OnSearch != nil {
-			l.OnSearch(req.Hash.Name, m)
-		}
-		obj := m.Obj
-		if !obj.HasHashTable() || !obj.MayDefine(&req.Hash) {
-			continue
-		}
-		var (
-			hit         bool
-			idx         uint32
-			numVersions int
-			versioned   uint32
-		)
-		obj.Candidates(&req.Hash, func(i uint32) bool {
-			if matches(obj, i, req, class, &numVersions, &versioned) {
-				hit, idx = true, i
-				return false
-			}
-			return true
-		})
-		if !hit && numVersions == 1 {
-			// One versioned definition of an unversioned reference: no
-			// ambiguity, take it.
-			hit, idx = true, versioned
-		}
-		if !hit {
-			continue
-		}
-		sym := obj.Symbol(idx)
-		if v := sym.Visibility(); v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
-			continue
-		}
-		if sym.Visibility() == elf.STV_PROTECTED {
-			l.protectedSeen = true
-			l.checkProtected(req, class, refMap, m)
-		}
-		switch sym.Bind() {
-		case elf.STB_WEAK, elf.STB_GLOBAL:
-			*res = Result{Map: m, Index: idx, Sym: sym}
-			return true
-		case stbGNUUnique:
-			*res = l.uniqueLookup(req, class, m, idx, sym)
+		if l.searchObject(m, req, class, refMap, res) {
 			return true
 		}
-		// Local symbols are ignored, and so is the rest of this object.
 	}
+	return false
+}
+
+// searchObject is one object's part of searchList.
+func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap *linkmap.Map, res *Result) bool {
+	if m == req.Skip || m.Removed || m.Faked {
+		return false
+	}
+	if class&ClassCopy != 0 && m.Kind == linkmap.Executable {
+		return false
+	}
+	if l.OnSearch != nil {
+		l.OnSearch(req.Hash.Name, m)
+	}
+	obj := m.Obj
+	if !obj.HasHashTable() || !obj.MayDefine(&req.Hash) {
+		return false
+	}
+	var (
+		hit         bool
+		idx         uint32
+		numVersions int
+		versioned   uint32
+	)
+	obj.Candidates(&req.Hash, func(i uint32) bool {
+		if matches(obj, i, req, class, &numVersions, &versioned) {
+			hit, idx = true, i
+			return false
+		}
+		return true
+	})
+	if !hit && numVersions == 1 {
+		// One versioned definition of an unversioned reference: no
+		// ambiguity, take it.
+		hit, idx = true, versioned
+	}
+	if !hit {
+		return false
+	}
+	sym := obj.Symbol(idx)
+	if v := sym.Visibility(); v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
+		return false
+	}
+	if sym.Visibility() == elf.STV_PROTECTED {
+		l.protectedSeen = true
+		l.checkProtected(req, class, refMap, m)
+	}
+	switch sym.Bind() {
+	case elf.STB_WEAK, elf.STB_GLOBAL:
+		*res = Result{Map: m, Index: idx, Sym: sym}
+		return true
+	case stbGNUUnique:
+		*res = l.uniqueLookup(req, class, m, idx, sym)
+		return true
+	}
+	// Local symbols are ignored, and so is the rest of this object.
 	return false
 }
 

@@ -349,7 +349,7 @@ func symbolAddress(def *linkmap.Map, sym *object.Sym) uint64 {
 // idx) in class: the name's hashes and the version the reference asks for.
 func referenceRequest(req *lookup.Request, m *linkmap.Map, idx uint32, ref *object.Sym, class lookup.Class) {
 	*req = lookup.Request{
-		Hash:     object.NewHash(m.Obj.SymbolName(idx)),
+		Hash:     object.LazyHash(m.Obj.SymbolName(idx)),
 		Ref:      ref,
 		RefIndex: idx,
 		RefMap:   m,

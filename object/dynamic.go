@@ -3,6 +3,7 @@ package object
 import (
 	"debug/elf"
 	"strings"
+	"unsafe"
 )
 
 // Tags that debug/elf does not name.
@@ -223,15 +224,19 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 	}
 
 	// Strings need the string table, which sits in a loaded segment.
-	// It is copied once and every name is a substring of the copy: names
-	// then cost no memory of their own, however many entries of a hostile
-	// file name the same long string, and they outlive the file's mapping.
+	// Every name is a substring of the table where it lies, not a copy:
+	// names cost no memory of their own, however many entries of a
+	// hostile file name the same long string, and only the pages of the
+	// table that lookups touch are read. A file's mapping therefore
+	// outlives Close (see File.Close).
 	if d.strtabAddr != 0 || d.strtabSize != 0 {
 		st, err := o.src.Bytes(d.strtabAddr, d.strtabSize)
 		if err != nil {
 			return o.errorf("string table outside the loaded segments")
 		}
-		o.strtab = string(st)
+		if len(st) > 0 {
+			o.strtab = unsafe.String(&st[0], len(st))
+		}
 	}
 	str := func(off uint64) (string, error) {
 		if off >= uint64(len(o.strtab)) {

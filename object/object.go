@@ -110,7 +110,7 @@ type Object struct {
 
 	src    Source
 	symtab []byte
-	strtab string // a copy of DT_STRTAB (see readDynamic)
+	strtab string // DT_STRTAB where it lies (see readDynamic)
 	nsyms  int
 	gnu    *gnuHash
 	sysv   *sysvHash

@@ -3,7 +3,6 @@ package object
 import (
 	"debug/elf"
 	"errors"
-	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -136,16 +135,17 @@ func ReadProgs(b []byte, n int) []Prog {
 
 // Open maps the file at path and reads it as an object.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	// A plain descriptor: os.Open would also register it with Go's
+	// poller, three system calls more for each file tried.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, &Error{Name: path, Cause: CauseOpen, Err: err}
 	}
-	defer f.Close()
-	return OpenFile(path, int(f.Fd()))
+	defer unix.Close(fd)
+	return OpenFile(path, fd)
 }
 
 // OpenFile maps an open file and reads it as an object named name.
@@ -165,13 +165,16 @@ func OpenFile(name string, fd int) (*File, error) {
 	if st.Size < ehdrSize {
 		return nil, &Error{Name: name, Cause: "file too short"}
 	}
-	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
+	// Mapped without x/sys's bookkeeping of mappings: Close keeps the
+	// range (see there).
+	addr, err := unix.MmapPtr(fd, 0, nil, uintptr(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
 	if err != nil {
 		return nil, &Error{Name: name, Cause: "cannot map file data", Err: err}
 	}
+	data := unsafe.Slice((*byte)(addr), st.Size)
 	file, err := parseFile(name, data)
 	if err != nil {
-		unix.Munmap(data)
+		release(data)
 		return nil, err
 	}
 	file.ID = FileID{Dev: st.Dev, Ino: st.Ino}
@@ -262,13 +265,23 @@ func parseFile(name string, data []byte) (*File, error) {
 // Data returns the whole file's bytes.
 func (f *File) Data() []byte { return f.data }
 
-// Close unmaps the file. The object must not be used afterwards.
+// Close gives back the file's pages. Names read from the object are
+// substrings of the mapping and may still be held, so its address range
+// stays reserved: it becomes zero pages, which cost nothing until read.
+// The object must not be used afterwards.
 func (f *File) Close() error {
 	if f.data == nil {
 		return nil
 	}
-	err := unix.Munmap(f.data)
+	err := release(f.data)
 	f.data = nil
+	return err
+}
+
+// release turns a file's mapping into zero pages (see Close).
+func release(data []byte) error {
+	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(&data[0]), uintptr(len(data)),
+		unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
 	return err
 }
 

@@ -255,6 +255,12 @@ func (o *Object) SymbolName(i uint32) string {
 	return o.String(le.Uint32(o.symtab[uint64(i)*symSize:]))
 }
 
+// SymbolNameIs reports whether symbol i is named name, without finding
+// where its name ends first.
+func (o *Object) SymbolNameIs(i uint32, name string) bool {
+	return o.nameIs(le.Uint32(o.symtab[uint64(i)*symSize:]), name)
+}
+
 // nameIs reports whether the string at offset off is name, without
 // allocating.
 func (o *Object) nameIs(off uint32, name string) bool {
@@ -285,13 +291,25 @@ func (o *Object) HasHashTable() bool {
 // Hash is a symbol name hashed once for every table it is looked up in.
 type Hash struct {
 	Name     string
-	GNU      uint32
+	GNU      uint32 // valid after Fill
+	gnuDone  bool
 	sysv     uint32
 	sysvDone bool
 }
 
 // NewHash hashes name for lookups.
-func NewHash(name string) Hash { return Hash{Name: name, GNU: GNUHash(name)} }
+func NewHash(name string) Hash { return Hash{Name: name, GNU: GNUHash(name), gnuDone: true} }
+
+// LazyHash is name for a lookup that may be answered without a search (a
+// bind cache's replay): its hash is computed by Fill, when needed.
+func LazyHash(name string) Hash { return Hash{Name: name} }
+
+// Fill computes the name's GNU hash if it is not yet known.
+func (h *Hash) Fill() {
+	if !h.gnuDone {
+		h.GNU, h.gnuDone = GNUHash(h.Name), true
+	}
+}
 
 // MayDefine is the GNU hash table's Bloom filter: false means o surely
 // does not define the name, true that it may. Without a GNU hash table
@@ -304,8 +322,25 @@ func (o *Object) MayDefine(h *Hash) bool {
 	if g.nbuckets == 0 {
 		return false
 	}
+	h.Fill()
 	word := le.Uint64(g.bloom[8*((h.GNU/64)&g.bloomMask):])
 	return (word>>(h.GNU%64))&(word>>((h.GNU>>g.shift)%64))&1 != 0
+}
+
+// BloomFilter returns the GNU hash table's Bloom filter words, with the
+// word-index mask and the second hash's shift, for a search that tests
+// many objects' filters in a row (as MayDefine does for one). ok is false
+// when the object has no GNU hash table: every name may be in it. An
+// object whose table is empty has a filter of no words.
+func (o *Object) BloomFilter() (words []byte, mask, shift uint32, ok bool) {
+	g := o.gnu
+	if g == nil {
+		return nil, 0, 0, false
+	}
+	if g.nbuckets == 0 {
+		return nil, 0, 0, true
+	}
+	return g.bloom, g.bloomMask, g.shift, true
 }
 
 // DynamicSymbols returns where the dynamic symbol and string tables are,
@@ -324,6 +359,7 @@ func (o *Object) Candidates(h *Hash, yield func(idx uint32) bool) {
 		if g.nbuckets == 0 {
 			return
 		}
+		h.Fill()
 		word := le.Uint64(g.bloom[8*((h.GNU/64)&g.bloomMask):])
 		if (word>>(h.GNU%64))&(word>>((h.GNU>>g.shift)%64))&1 == 0 {
 			return

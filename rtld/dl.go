@@ -213,7 +213,7 @@ func (s *dlSession) sym(req host.DLRequest) host.DLResult {
 			return host.DLResult{Err: err.Error()}
 		}
 	}
-	if ours, ok := s.proc.subst[addr]; ok {
+	if ours, ok := s.proc.subst.get(addr); ok {
 		addr = ours
 	}
 	return host.DLResult{Addr: addr}

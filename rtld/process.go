@@ -37,7 +37,7 @@ type Process struct {
 	// subst replaces values written by relocations: the address of a
 	// function the program must reach through ldgo instead
 	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
-	subst map[uint64]uint64
+	subst substitutions
 	// staticTop is how much of the static TLS reserve is taken.
 	staticTop uint64
 	// traceLazy and debugBindings ask for the lines printed at first
@@ -51,7 +51,37 @@ type Process struct {
 
 // NewProcess returns an empty process image.
 func NewProcess() *Process {
-	return &Process{subst: map[uint64]uint64{}, lazy: map[*linkmap.Map]host.Lazy{}}
+	return &Process{subst: substitutions{m: map[uint64]uint64{}}, lazy: map[*linkmap.Map]host.Lazy{}}
+}
+
+// substitutions map the addresses of host functions to ldgo's own. Almost
+// no word a relocation writes is one of them: a bitmap over the
+// addresses' low bits turns most away before the map is asked.
+type substitutions struct {
+	m    map[uint64]uint64
+	bits [4]uint64
+}
+
+// filterBit is v's bit in the bitmap; functions are mostly 16-byte
+// aligned, so the bits above those count.
+func filterBit(v uint64) (word int, bit uint64) {
+	b := (v >> 4) & 255
+	return int(b / 64), 1 << (b % 64)
+}
+
+func (s *substitutions) set(from, to uint64) {
+	w, b := filterBit(from)
+	s.bits[w] |= b
+	s.m[from] = to
+}
+
+// get returns what replaces v, if anything does.
+func (s *substitutions) get(v uint64) (uint64, bool) {
+	if w, b := filterBit(v); s.bits[w]&b == 0 {
+		return 0, false
+	}
+	r, ok := s.m[v]
+	return r, ok
 }
 
 func protOf(f elf.ProgFlag) int {
@@ -253,7 +283,7 @@ func (p *Process) Write64(addr, v uint64) error {
 	if err := p.check(addr, 8, unix.PROT_WRITE, "relocation"); err != nil {
 		return err
 	}
-	if s, ok := p.subst[v]; ok {
+	if s, ok := p.subst.get(v); ok {
 		v = s
 	}
 	*(*uint64)(ptr(addr)) = v

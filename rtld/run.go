@@ -211,6 +211,9 @@ func Run(opts Options) error {
 		bindcache.Store(opts.BindCacheDir, cacheKey, ns.Linker.Record)
 	}
 	fromCache := ns.Linker.Replayed
+	if e, ok := ns.Linker.Replay.(*bindcache.Entry); ok {
+		e.Close()
+	}
 	ns.Linker.Recording, ns.Linker.Record, ns.Linker.Replay, ns.Linker.Maps = false, nil, nil, nil
 	relocEnd := host.Cycles()
 	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
@@ -373,11 +376,17 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) 
 		fmt.Sprintf("inhibit-cache=%v", opts.InhibitCache),
 	}
 	var st unix.Stat_t
+	// The bindings are the engine's answers: another build of ldgo may
+	// answer otherwise, so its entries are not used.
+	if err := unix.Stat("/proc/self/exe", &st); err != nil {
+		return nil, false
+	}
+	k.Search = append(k.Search, fmt.Sprintf("ldgo=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
 	if err := unix.Stat("/etc/ld.so.cache", &st); err == nil {
 		k.Search = append(k.Search, fmt.Sprintf("ld.so.cache=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
 	}
-	if rec, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
-		ns.Linker.Replay, ns.Linker.Maps = rec, maps
+	if e, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
+		ns.Linker.Replay, ns.Linker.Maps = e, maps
 		return k, true
 	}
 	ns.Linker.Recording = true
@@ -494,11 +503,11 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
 			"dlopen", "dlsym", "dlvsym", "dlclose", "dlerror", "dlinfo")
 		for _, a := range d["__libc_start_main"] {
-			p.subst[a] = host.StartMain()
+			p.subst.set(a, host.StartMain())
 			startMain = true
 		}
 		for _, a := range d["__tls_get_addr"] {
-			p.subst[a] = host.TLSGetAddr()
+			p.subst.set(a, host.TLSGetAddr())
 			host.SetRealTLSGetAddr(a)
 		}
 		// Loading and introspection: glibc's only know what glibc's
@@ -510,7 +519,7 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 		ours["dladdr1"] = host.DLAddr1()
 		for name, ours := range ours {
 			for _, a := range d[name] {
-				p.subst[a] = ours
+				p.subst.set(a, ours)
 				real[name] = a
 			}
 		}
@@ -613,7 +622,7 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				l.SetError(i, analyze.Describe(prog, err)+"\n")
 				continue
 			}
-			if s, ok := p.subst[target]; ok {
+			if s, ok := p.subst.get(target); ok {
 				target = s
 			}
 			l.Set(i, slot, target)

@@ -110,6 +110,20 @@ int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
 	check("damaged cache file", env(), false)
 	check("after the damaged file's run", env(), true)
 
+	// Another build of ldgo (here another file with the same bytes) does
+	// not trust this one's entries.
+	other := filepath.Join(t.TempDir(), "ldgo")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := cachedRun(t, other, env(), prog); n != 0 || got.stdout != want.stdout {
+		t.Errorf("another ldgo executable: %d bindings from the cache, output %+v", n, got)
+	}
+
 	off := t.TempDir()
 	for _, e := range [][]string{
 		baseEnv("XDG_CACHE_HOME="+off, "LDGO_BIND_CACHE=off"),
