@@ -373,6 +373,34 @@ int ldgo_dlclose(void *handle) {
 	return 0;
 }
 
+// serinfo fills glibc's Dl_serinfo: counting, the number of directories
+// and the bytes needed (the header, one Dl_serpath each, then the names);
+// otherwise the entries, with the names stored after dls_cnt entries, as
+// the caller sized the buffer from the count.
+static void serinfo(struct ldgo_object *o, Dl_serinfo *si, int counting) {
+	if (counting) {
+		si->dls_cnt = 0;
+		si->dls_size = 0;
+	}
+	char *names = (char *)&si->dls_serpath[si->dls_cnt];
+	const char *dir = o->serpath;
+	for (uint32_t i = 0; i < o->nserpath; i++) {
+		size_t len = strlen(dir) + 1;
+		if (counting) {
+			si->dls_cnt++;
+			si->dls_size += len;
+		} else {
+			memcpy(names, dir, len);
+			si->dls_serpath[i].dls_name = names;
+			si->dls_serpath[i].dls_flags = 0;
+			names += len;
+		}
+		dir += len;
+	}
+	if (counting)
+		si->dls_size += (char *)&si->dls_serpath[si->dls_cnt] - (char *)si;
+}
+
 // ldgo_dlinfo answers for every object of the namespace, adopted or not.
 int ldgo_dlinfo(void *handle, int request, void *arg) {
 	struct ldgo_object *o = NULL;
@@ -402,6 +430,10 @@ int ldgo_dlinfo(void *handle, int request, void *arg) {
 	case RTLD_DI_PHDR:
 		*(const ElfW(Phdr) **)arg = (const ElfW(Phdr) *)o->phdr;
 		return o->phnum;
+	case RTLD_DI_SERINFOSIZE:
+	case RTLD_DI_SERINFO:
+		serinfo(o, arg, request == RTLD_DI_SERINFOSIZE);
+		return 0;
 	}
 	set_dlerror(strdup("unsupported dlinfo request"));
 	return -1;

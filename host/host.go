@@ -19,6 +19,7 @@ import "C"
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -142,6 +143,8 @@ type Loaded struct {
 	NumSymbols, StrtabSz uint64
 	LinkMap              uint64 // the link map given before, or 0 for a new one
 	Origin               string // its directory ($ORIGIN)
+	// SearchDirs are the directories dlinfo's RTLD_DI_SERINFO lists.
+	SearchDirs []string
 }
 
 // SetObjects makes objs, in load order, what the program's
@@ -164,6 +167,7 @@ func SetObjects(objs []Loaded, prog string) {
 			symtab: C.uintptr_t(o.Symtab), strtab: C.uintptr_t(o.Strtab),
 			nsyms: C.uint64_t(o.NumSymbols), strsz: C.uint64_t(o.StrtabSz),
 			lm: C.uintptr_t(o.LinkMap), origin: C.CString(o.Origin),
+			serpath: C.CString(strings.Join(o.SearchDirs, "\x00")), nserpath: C.uint32_t(len(o.SearchDirs)),
 		}
 	}
 	C.ldgo_set_objects(c, C.uint64_t(n), C.CString(prog))

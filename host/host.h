@@ -108,6 +108,8 @@ struct ldgo_object {
 	uint64_t nsyms, strsz;
 	uintptr_t lm; // its struct link_map: the dlopen handle
 	const char *origin; // its directory, for dlinfo's RTLD_DI_ORIGIN
+	const char *serpath; // RTLD_DI_SERINFO's directories, NUL-separated
+	uint32_t nserpath;
 };
 void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog);
 uintptr_t ldgo_object_lm(uint64_t i);

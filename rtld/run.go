@@ -570,6 +570,7 @@ func describeObjects(ns *namespace.Namespace, prog string, handles *handleTable)
 		o.LinkMap = handles.of[m]
 		if r := ns.Requester(m); r != nil {
 			o.Origin = r.Origin
+			o.SearchDirs = ns.Searcher.SearchDirs(r)
 		} else {
 			o.Origin = filepath.Dir(m.Name)
 		}

@@ -364,6 +364,48 @@ func (a *attempt) notFound() error {
 	return &NotFoundError{Name: a.name, Tried: a.tried, Cause: object.CauseOpen, Errno: a.errno}
 }
 
+// SearchDirs returns the directories a search for a library req asks for
+// goes through, in order, as glibc's dlinfo RTLD_DI_SERINFO lists them:
+// the RPATHs of req and of its loaders (unless req has a RUNPATH), then
+// the program's, LD_LIBRARY_PATH, req's RUNPATH, and the system
+// directories (unless req has DF_1_NODEFLIB). A list the search found to
+// have no existing directory is left out, and so is ld.so.cache, which
+// has no directory. Names are written as glibc writes them there: without
+// the trailing slash, "." for the current directory.
+func (s *Searcher) SearchDirs(req *Requester) []string {
+	var out []string
+	add := func(pl *pathList) {
+		if pl == nil || pl.dead {
+			return
+		}
+		for _, d := range pl.dirs {
+			switch name := d.name; {
+			case name == "":
+				out = append(out, ".")
+			case name == "/":
+				out = append(out, "/")
+			default:
+				out = append(out, strings.TrimSuffix(name, "/"))
+			}
+		}
+	}
+	if req.Dyn == nil || !req.Dyn.HasRunpath {
+		for l := req; l != nil; l = l.Loader {
+			add(s.rpathOf(l))
+		}
+		// glibc adds the program's RPATH again unless req is the program.
+		if s.main != nil && s.main != req {
+			add(s.rpathOf(s.main))
+		}
+	}
+	add(s.env)
+	add(s.runpathOf(req))
+	if req.Dyn == nil || req.Dyn.Flags1&elf.DF_1_NODEFLIB == 0 {
+		add(s.system)
+	}
+	return out
+}
+
 func (s *Searcher) findByName(a *attempt, req *Requester) (*Found, error) {
 	if req == nil || req.Dyn == nil || !req.Dyn.HasRunpath {
 		didMain := false

@@ -431,3 +431,54 @@ int main(int argc, char **argv) {
 	}
 	sameResult(t, "dlclose of a bound dependency", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
 }
+
+// dlinfo's RTLD_DI_SERINFOSIZE and RTLD_DI_SERINFO list the directories a
+// search from an object would try, in glibc's order: RPATHs up the loader
+// chain and the program's, LD_LIBRARY_PATH (an empty element is "."), the
+// object's RUNPATH, the system directories; sizes as glibc counts them.
+func TestRunDlinfoSearchPaths(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	for _, d := range []string{"rpath", "runpath", "env"} {
+		if err := os.MkdirAll(f.path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.lib("rpath/librp.so", `int rp(void) { return 1; }`, "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../env:/")
+	f.lib("runpath/librun.so", `int run(void) { return 2; }`, "-Wl,--enable-new-dtags,-rpath,"+f.path("runpath")+"/")
+	prog := f.prog("serinfo", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+int rp(void);
+static void show(const char *what, void *h) {
+	Dl_serinfo size;
+	if (dlinfo(h, RTLD_DI_SERINFOSIZE, &size) != 0) { printf("%s: %s\n", what, dlerror()); return; }
+	Dl_serinfo *si = malloc(size.dls_size);
+	si->dls_size = size.dls_size;
+	si->dls_cnt = size.dls_cnt;
+	if (dlinfo(h, RTLD_DI_SERINFO, si) != 0) { printf("%s: %s\n", what, dlerror()); return; }
+	printf("%s: %u directories, %zu bytes\n", what, si->dls_cnt, si->dls_size);
+	for (unsigned i = 0; i < si->dls_cnt; i++)
+		printf("  %s (flags %u, at +%ld)\n", si->dls_serpath[i].dls_name, si->dls_serpath[i].dls_flags,
+		       (long)(si->dls_serpath[i].dls_name - (char *)si));
+	free(si);
+}
+int main(void) {
+	void *run = dlopen("`+f.path("runpath/librun.so")+`", RTLD_NOW);
+	void *rpl = dlopen("librp.so", RTLD_NOW | RTLD_NOLOAD);
+	if (!run || !rpl) { printf("dlopen: %s\n", dlerror()); return 1; }
+	show("program", dlopen(NULL, RTLD_NOW));
+	show("librp.so", rpl);
+	show("librun.so", run);
+	return rp() - 1;
+}
+`, "-L"+f.path("rpath"), "-lrp", "-ldl", "-Wl,--disable-new-dtags,-rpath,"+f.path("rpath"))
+	env := baseEnv("LD_LIBRARY_PATH=" + f.path("env") + "::/usr/lib")
+	want := native(t, env, "", prog)
+	if !strings.Contains(want.stdout, "librun.so: ") || !strings.Contains(want.stdout, "  . (flags 0") {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "dlinfo RTLD_DI_SERINFO", want, hosted(t, bin, env, "", prog))
+}
