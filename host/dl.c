@@ -249,10 +249,17 @@ int ldgo_dl_server_tid(void) { return __atomic_load_n(&server_tid, __ATOMIC_ACQU
 
 // ldgo_dl_serve is the server's loop; it never returns. Signals stay
 // blocked here: they are the program's, for its own threads.
+// A fork waits for a dl* call in progress, so that the child's dl_mu is
+// free: the thread that held it is not in the child.
+static void fork_prepare(void) { pthread_mutex_lock(&dl_mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&dl_mu); }
+static void fork_child(void) { pthread_mutex_init(&dl_mu, NULL); }
+
 void ldgo_dl_serve(void) {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	server_pid = getpid();
 	__atomic_store_n(&server_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	for (;;) {
@@ -270,8 +277,17 @@ void ldgo_dl_serve(void) {
 }
 
 static void dl_call(struct ldgo_dlreq *r) {
-	if (getpid() != server_pid || !ldgo_dl_server_tid()) {
-		r->error = strdup("ldgo: dlopen and dlsym are not available in a child process created by fork");
+	if (!ldgo_dl_server_tid()) {
+		r->error = strdup("ldgo: dlopen and dlsym are not available before the program starts");
+		return;
+	}
+	if (getpid() != server_pid) {
+		// A child created by fork has no server thread: fork copies only
+		// the calling thread. The engine runs on this one, entering Go
+		// as a thread created by C does.
+		pthread_mutex_lock(&dl_mu);
+		ldgoServe(r);
+		pthread_mutex_unlock(&dl_mu);
 		return;
 	}
 	pthread_mutex_lock(&dl_mu);

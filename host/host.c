@@ -8,10 +8,13 @@
 
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -681,15 +684,70 @@ extern void ldgo_jump(uint64_t entry, void *sp) __attribute__((noreturn));
 
 extern void *__libc_stack_end;
 
-// ldgo_make_stack_executable makes the main thread's stack executable, as
-// glibc's _dl_make_stack_executable does for an object that asks for it
-// (PT_GNU_STACK with PF_X): the protection of the page holding the stack's
-// end, extended down the whole stack mapping by PROT_GROWSDOWN.
-int ldgo_make_stack_executable(void) {
-	uintptr_t page = (uintptr_t)__libc_stack_end & ~(uintptr_t)(getpagesize() - 1);
-	if (mprotect((void *)page, getpagesize(), PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN) != 0)
-		return errno;
-	return 0;
+// An empty shared object that asks for an executable stack: glibc's own
+// dlopen of it makes the stacks executable as only glibc can, the main
+// thread's (_dl_make_stack_executable) and every thread's, those running
+// and those to come (its private GL(dl_stack_flags) gains PF_X).
+struct execstack_object {
+	Elf64_Ehdr ehdr;
+	Elf64_Phdr phdr[3];
+	Elf64_Dyn dyn[5];
+	Elf64_Sym sym[1];
+	char str[1];
+};
+
+static void execstack_object_init(struct execstack_object *o) {
+	memset(o, 0, sizeof *o);
+	memcpy(o->ehdr.e_ident, ELFMAG, SELFMAG);
+	o->ehdr.e_ident[EI_CLASS] = ELFCLASS64;
+	o->ehdr.e_ident[EI_DATA] = ELFDATA2LSB;
+	o->ehdr.e_ident[EI_VERSION] = EV_CURRENT;
+	o->ehdr.e_type = ET_DYN;
+	o->ehdr.e_machine = EM_X86_64;
+	o->ehdr.e_version = EV_CURRENT;
+	o->ehdr.e_phoff = offsetof(struct execstack_object, phdr);
+	o->ehdr.e_ehsize = sizeof o->ehdr;
+	o->ehdr.e_phentsize = sizeof o->phdr[0];
+	o->ehdr.e_phnum = 3;
+	o->phdr[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R, .p_filesz = sizeof *o, .p_memsz = sizeof *o, .p_align = 4096};
+	o->phdr[1] = (Elf64_Phdr){.p_type = PT_DYNAMIC, .p_flags = PF_R, .p_offset = offsetof(struct execstack_object, dyn),
+	                          .p_vaddr = offsetof(struct execstack_object, dyn), .p_filesz = sizeof o->dyn, .p_memsz = sizeof o->dyn, .p_align = 8};
+	o->phdr[2] = (Elf64_Phdr){.p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W | PF_X, .p_align = 16};
+	o->dyn[0] = (Elf64_Dyn){.d_tag = DT_STRTAB, .d_un.d_ptr = offsetof(struct execstack_object, str)};
+	o->dyn[1] = (Elf64_Dyn){.d_tag = DT_STRSZ, .d_un.d_val = sizeof o->str};
+	o->dyn[2] = (Elf64_Dyn){.d_tag = DT_SYMTAB, .d_un.d_ptr = offsetof(struct execstack_object, sym)};
+	o->dyn[3] = (Elf64_Dyn){.d_tag = DT_SYMENT, .d_un.d_val = sizeof o->sym[0]};
+	o->dyn[4] = (Elf64_Dyn){.d_tag = DT_NULL};
+}
+
+// ldgo_make_stacks_executable does for ldgo's objects what glibc does for
+// its own that ask for an executable stack (PT_GNU_STACK with PF_X). It
+// returns NULL, or glibc's error text (malloc'ed).
+char *ldgo_make_stacks_executable(void) {
+	static int done;
+	if (done)
+		return NULL;
+	struct execstack_object o;
+	execstack_object_init(&o);
+	int fd = memfd_create("ldgo-execstack", MFD_CLOEXEC);
+	if (fd < 0)
+		return strdup(strerror(errno));
+	if (write(fd, &o, sizeof o) != (ssize_t)sizeof o) {
+		int e = errno;
+		close(fd);
+		return strdup(strerror(e));
+	}
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
+	if (!h) {
+		const char *e = dlerror();
+		return strdup(e ? e : "dlopen failed");
+	}
+	dlclose(h);
+	done = 1;
+	return NULL;
 }
 
 int ldgo_enter(struct ldgo_start *s) {

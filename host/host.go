@@ -185,10 +185,13 @@ func DLFindObject() uint64  { return uint64(C.ldgo_addr_dl_find_object()) }
 func DLAddr() uint64        { return uint64(C.ldgo_addr_dladdr()) }
 func DLAddr1() uint64       { return uint64(C.ldgo_addr_dladdr1()) }
 
-// MakeStackExecutable makes the main thread's stack executable.
-func MakeStackExecutable() error {
-	if e := C.ldgo_make_stack_executable(); e != 0 {
-		return syscall.Errno(e)
+// MakeStacksExecutable makes every thread's stack executable, the main
+// thread's, those running and those created later, through glibc's own
+// loading of an object that asks for it.
+func MakeStacksExecutable() error {
+	if e := C.ldgo_make_stacks_executable(); e != nil {
+		defer C.free(unsafe.Pointer(e))
+		return errors.New(C.GoString(e))
 	}
 	return nil
 }

@@ -162,6 +162,6 @@ uintptr_t ldgo_addr_start_main(void);
 // ldgo_enter hands the process to the program; it does not return
 // unless it fails before the hand-off (then it returns an errno).
 int ldgo_enter(struct ldgo_start *s);
-int ldgo_make_stack_executable(void);
+char *ldgo_make_stacks_executable(void);
 
 #endif

@@ -176,7 +176,7 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) ([]host.TLSBlock, error
 	}
 	for _, a := range added {
 		if wantsExecStack(a) {
-			if err := host.MakeStackExecutable(); err != nil {
+			if err := host.MakeStacksExecutable(); err != nil {
 				return nil, &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
 			}
 		}

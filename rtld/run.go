@@ -158,7 +158,7 @@ func Run(opts Options) error {
 		return err
 	}
 	if m := execStackWanted(ns); m != nil {
-		if err := host.MakeStackExecutable(); err != nil {
+		if err := host.MakeStacksExecutable(); err != nil {
 			return &Error{Msg: fmt.Sprintf("%s: error while loading shared libraries: %s: cannot enable executable stack as shared object requires: %v", prog, m.DisplayName(prog), err)}
 		}
 	}

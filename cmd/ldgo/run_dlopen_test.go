@@ -482,3 +482,56 @@ int main(void) {
 	}
 	sameResult(t, "dlinfo RTLD_DI_SERINFO", want, hosted(t, bin, env, "", prog))
 }
+
+// A child created by fork has none of ldgo's threads, yet its dlopen,
+// dlsym and dlclose work as in the parent: the engine runs on the calling
+// thread. Python's multiprocessing children import modules this way.
+func TestRunDlopenInForkChild(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libparent.so", `int parent_value(void) { return 1; }`)
+	f.lib("libchild.so", `
+#include <stdio.h>
+static int loaded;
+__attribute__((constructor)) static void init(void) { loaded = 1; }
+int child_value(void) { return 40 + loaded; }
+`)
+	prog := f.prog("forker", `
+#include <dlfcn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static int call(void *h, const char *name) { return ((int (*)(void))dlsym(h, name))(); }
+int main(void) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	void *p = dlopen("`+f.path("libparent.so")+`", RTLD_NOW);
+	if (!p) { printf("parent: %s\n", dlerror()); return 1; }
+	pid_t pid = fork();
+	if (pid == 0) {
+		void *c = dlopen("`+f.path("libchild.so")+`", RTLD_LAZY);
+		if (!c) { printf("child: %s\n", dlerror()); _exit(1); }
+		printf("child: %d %d, puts %s\n", call(p, "parent_value"), call(c, "child_value"),
+		       dlsym(RTLD_DEFAULT, "puts") == (void *)puts ? "same" : "differs");
+		printf("child: dlclose %d\n", dlclose(c));
+		printf("child: missing: %s\n", dlopen("libmissing.so", RTLD_NOW) ? "found" : dlerror());
+		if (fork() == 0) {
+			void *again = dlopen("`+f.path("libchild.so")+`", RTLD_NOW);
+			printf("grandchild: %d\n", again ? call(again, "child_value") : -1);
+			_exit(0);
+		}
+		wait(NULL);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	printf("parent: child exited %d, libchild %s\n", WEXITSTATUS(status),
+	       dlopen("`+f.path("libchild.so")+`", RTLD_NOLOAD) ? "loaded" : "not loaded");
+	return 0;
+}
+`, "-ldl")
+	want := native(t, baseEnv(), "", prog)
+	if !strings.Contains(want.stdout, "child: 1 41, puts same") || !strings.Contains(want.stdout, "grandchild: 41") {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "dlopen in a fork child", want, hosted(t, bin, baseEnv(), "", prog))
+}

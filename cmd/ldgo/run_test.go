@@ -407,6 +407,7 @@ int main(void) { puts("fixed"); return 0; }`, "-no-pie")
 			{"awk", "1 2\n3 4\n", []string{"{print $2+$1}"}},
 			{"python3", "", []string{"-c", "print(6*7)"}},
 			{"python3", "", []string{"-c", "import ssl, sqlite3, ctypes, decimal; print(ssl.OPENSSL_VERSION[:7], sqlite3.sqlite_version_info[0], ctypes.CDLL(None).strlen(b'four'), decimal.Decimal(1) / 7)"}},
+			{"python3", "", []string{"-c", "import multiprocessing as mp\ndef work(n):\n    import json, array\n    return json.dumps(array.array('i', [n, n * n]).tolist())\nif __name__ == '__main__':\n    mp.set_start_method('fork')\n    with mp.Pool(2) as p: print(p.map(work, range(4)))"}},
 			{"python3", "", []string{"-c", "import threading, hashlib\nout = []\nts = [threading.Thread(target=lambda i=i: out.append(hashlib.sha256(bytes([i]) * 100000).hexdigest()[:8])) for i in range(8)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(out))"}},
 			{"perl", "", []string{"-MPOSIX", "-MList::Util=sum", "-e", `print floor(2.5) + sum(1..10), "\n"`}},
 			{"wc", "one two\nthree\n", []string{"-lwc"}},
@@ -613,18 +614,74 @@ int main() {
 		// A GNU C nested function whose address is taken runs a
 		// trampoline on the stack: gcc marks the program PT_GNU_STACK
 		// RWE, and the stack must be executable.
+		// Threads' stacks must be too, those started later and, when a
+		// library asking for it is opened, those already running.
 		f := newFixture(t)
 		prog := f.prog("nested", `
+#include <pthread.h>
 #include <stdio.h>
 static int apply(int (*f)(int), int x) { return f(x); }
+static void *in_thread(void *arg) {
+	int base = 30;
+	int add(int x) { return x + base; }
+	printf("thread: %d\n", apply(add, *(int *)arg));
+	return 0;
+}
 int main(void) {
 	int base = 40;
 	int add(int x) { return x + base; }
-	printf("%d\n", apply(add, 2));
+	printf("main: %d\n", apply(add, 2));
+	int two = 2;
+	pthread_t t;
+	pthread_create(&t, 0, in_thread, &two);
+	pthread_join(t, 0);
 	return 0;
 }
-`)
-		sameResult(t, "executable stack", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+`, "-pthread")
+		want := native(t, baseEnv(), "", prog)
+		if want.stdout != "main: 42\nthread: 32\n" {
+			t.Fatalf("native run: %+v", want)
+		}
+		sameResult(t, "executable stack", want, hosted(t, bin, baseEnv(), "", prog))
+
+		f.lib("libnested.so", `
+static int apply(int (*f)(int), int x) { return f(x); }
+int nested(int x) {
+	int base = 20;
+	int add(int y) { return y + base; }
+	return apply(add, x);
+}
+`, "-Wl,-z,execstack")
+		opener := f.prog("opener", `
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+static pthread_barrier_t opened;
+static int (*nested)(int);
+static void *running(void *arg) {
+	(void)arg;
+	pthread_barrier_wait(&opened);
+	printf("running thread: %d\n", nested(2));
+	return 0;
+}
+int main(void) {
+	pthread_barrier_init(&opened, 0, 2);
+	pthread_t t;
+	pthread_create(&t, 0, running, 0);
+	void *h = dlopen("`+f.path("libnested.so")+`", RTLD_NOW);
+	if (!h) { printf("%s\n", dlerror()); return 1; }
+	nested = (int (*)(int))dlsym(h, "nested");
+	pthread_barrier_wait(&opened);
+	pthread_join(t, 0);
+	printf("main: %d\n", nested(1));
+	return 0;
+}
+`, "-pthread", "-ldl", "-Wl,-z,noexecstack")
+		want = native(t, baseEnv(), "", opener)
+		if want.stdout != "running thread: 22\nmain: 21\n" {
+			t.Fatalf("native run: %+v", want)
+		}
+		sameResult(t, "executable stack after dlopen", want, hosted(t, bin, baseEnv(), "", opener))
 	})
 	t.Run("Mappings", func(t *testing.T) {
 		// Segments are private file mappings: text is shared with every
