@@ -324,9 +324,6 @@ void *ldgo_dlopen(const char *file, int mode) {
 		set_dlerror(r.error);
 		return NULL;
 	}
-	for (uint64_t i = 0; i < r.nfill; i++)
-		ldgo_static_tls_fill(&r.fill[i]);
-	free(r.fill);
 	ldgo_add_finis(r.finis, r.nfinis);
 	ldgo_run_inits(r.inits, r.ninits);
 	free(r.inits);

@@ -43,7 +43,6 @@ type DLResult struct {
 	Err                 string // dlerror's message
 	Inits, Finis        []Fn   // of the objects dlopen loaded, or dlclose unloads
 	Owners              []uint64
-	Fill                []TLSBlock // static TLS the calling thread fills
 }
 
 var dlServer func(DLRequest) DLResult
@@ -97,13 +96,6 @@ func ldgoServe(r *C.struct_ldgo_dlreq) {
 	}
 	r.inits, r.ninits = cfns(res.Inits)
 	r.finis, r.nfinis = cfns(res.Finis)
-	if len(res.Fill) > 0 {
-		r.fill = (*C.struct_ldgo_tls_block)(C.malloc(C.size_t(len(res.Fill)) * C.size_t(unsafe.Sizeof(C.struct_ldgo_tls_block{}))))
-		for i, b := range res.Fill {
-			unsafe.Slice(r.fill, len(res.Fill))[i] = ctlsBlock(b)
-		}
-		r.nfill = C.uint64_t(len(res.Fill))
-	}
 	if req.Op == DLClose && len(res.Owners) > 0 {
 		r.owners = (*C.uint64_t)(C.malloc(C.size_t(8 * len(res.Owners))))
 		for i, o := range res.Owners {

@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -371,57 +372,96 @@ const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n) {
 	return NULL;
 }
 
-// static_tls_fill gives the entering thread its static TLS blocks.
-static void static_tls_fill(void) {
-	unsigned char *tp = (unsigned char *)ldgo_thread_pointer();
-	for (uint64_t i = 0; i < nstatic_blocks; i++) {
-		struct ldgo_tls_block *b = &static_blocks[i];
-		memcpy(tp - b->tpoff, (void *)b->image, b->filesz);
-		memset(tp - b->tpoff + b->filesz, 0, b->memsz - b->filesz);
-	}
-}
-
-// program_threads counts the threads that are not ldgo's: neither parked
-// nor the dl server.
-static int program_threads(void) {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return 1 << 30;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		pid_t tid = atoi(e->d_name);
-		if (tid != ldgo_dl_server_tid() && !is_frozen(tid))
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-// ldgo_static_tls_late puts the static TLS block of an object dlopen
-// loads in the image new threads get. Threads already running cannot be
-// reached: a block with initial data is refused unless the calling thread
-// is the program's only one (it fills its own, ldgo_static_tls_fill); a
-// block of zeros is what they hold already.
-const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
-	if (!tls_img || b->tpoff > tls_img_size || b->memsz > b->tpoff)
-		return "static TLS cannot take the block";
-	int data = 0;
-	for (uint64_t i = 0; i < b->filesz; i++)
-		data |= ((unsigned char *)b->image)[i];
-	if (data && program_threads() > 1)
-		return "other threads are running and cannot be given the block's initial data";
-	memcpy(tls_img + tls_img_size - b->tpoff, (void *)b->image, b->filesz);
-	return NULL;
-}
-
-void ldgo_static_tls_fill(struct ldgo_tls_block *b) {
-	unsigned char *tp = (unsigned char *)ldgo_thread_pointer();
+// fill_block initializes block b of the thread whose pointer is tp.
+static void fill_block(unsigned char *tp, struct ldgo_tls_block *b) {
 	memcpy(tp - b->tpoff, (void *)b->image, b->filesz);
 	memset(tp - b->tpoff + b->filesz, 0, b->memsz - b->filesz);
 }
+
+// static_tls_fill gives the entering thread its static TLS blocks.
+static void static_tls_fill(void) {
+	unsigned char *tp = (unsigned char *)ldgo_thread_pointer();
+	for (uint64_t i = 0; i < nstatic_blocks; i++)
+		fill_block(tp, &static_blocks[i]);
+}
+
+// glibc's lists of threads, found as libthread_db finds them: libc
+// exports for debuggers the offsets of _dl_stack_used and _dl_stack_user in
+// ld.so's _rtld_global and of the list link in struct pthread, whose
+// address is the thread pointer on x86-64. The lock guarding the lists has
+// no such descriptor; in glibc 2.34 and later it follows them (the stack
+// cache list, its size, the in-flight word, then the lock), and that
+// layout is checked before the lock is used.
+struct thread_lists {
+	struct list_link { struct list_link *next, *prev; } *used, *user;
+	int *lock;
+	size_t link; // the list link's offset in struct pthread
+};
+
+static const char *find_thread_lists(struct thread_lists *t) {
+	const uint32_t *used = dlsym(RTLD_DEFAULT, "_thread_db_rtld_global__dl_stack_used");
+	const uint32_t *user = dlsym(RTLD_DEFAULT, "_thread_db_rtld_global__dl_stack_user");
+	const uint32_t *link = dlsym(RTLD_DEFAULT, "_thread_db_pthread_list");
+	char *global = dlsym(RTLD_DEFAULT, "_rtld_global");
+	if (!used || !user || !link || !global)
+		return "glibc's thread-list descriptors were not found";
+	if (used[0] != 128 || user[0] != 128 || link[0] != 128 || user[2] != used[2] + 16)
+		return "glibc's thread lists are not laid out as expected";
+	t->used = (struct list_link *)(global + used[2]);
+	t->user = (struct list_link *)(global + user[2]);
+	t->link = link[2];
+	struct list_link *cache = (struct list_link *)(global + user[2] + 16);
+	t->lock = (int *)(global + user[2] + 16 + 16 + 8 + 8);
+	// The stack cache must be a well-formed list, the lock a lock.
+	struct list_link *p = cache->next;
+	for (int n = 0; p != cache; p = p->next)
+		if (!p || p->next->prev != p || ++n > 1 << 20)
+			return "glibc's thread lists are not laid out as expected";
+	int v = __atomic_load_n(t->lock, __ATOMIC_RELAXED);
+	if (v < 0 || v > 2)
+		return "glibc's thread lists are not laid out as expected";
+	return NULL;
+}
+
+// The lock protocol of glibc's lll_lock and lll_unlock.
+static void lll_lock(int *f) {
+	int zero = 0;
+	if (__atomic_compare_exchange_n(f, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	while (__atomic_exchange_n(f, 2, __ATOMIC_ACQUIRE) != 0)
+		syscall(SYS_futex, f, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+static void lll_unlock(int *f) {
+	if (__atomic_exchange_n(f, 0, __ATOMIC_RELEASE) > 1)
+		syscall(SYS_futex, f, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+// ldgo_static_tls_late puts the static TLS block of an object dlopen
+// loads in the image new threads get, and in every running thread, as
+// glibc's __pthread_init_static_tls does: under glibc's lock of the thread
+// lists, which a thread joins once its TLS is set up.
+const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
+	if (!tls_img || b->tpoff > tls_img_size || b->memsz > b->tpoff)
+		return "static TLS cannot take the block";
+	static struct thread_lists lists;
+	static const char *lists_err;
+	if (!lists.lock && !lists_err)
+		lists_err = find_thread_lists(&lists);
+	if (lists_err)
+		return lists_err;
+	lll_lock(lists.lock);
+	memcpy(tls_img + tls_img_size - b->tpoff, (void *)b->image, b->filesz);
+	for (struct list_link *head = lists.used;; head = lists.user) {
+		for (struct list_link *p = head->next; p != head; p = p->next)
+			fill_block((unsigned char *)p - lists.link, b);
+		if (head == lists.user)
+			break;
+	}
+	lll_unlock(lists.lock);
+	return NULL;
+}
+
 
 // This thread's dlerror state.
 char **ldgo_dlerror_slot(void) { return &ldgo_tls.dlerror; }

@@ -118,7 +118,7 @@ func ctlsBlock(b TLSBlock) C.struct_ldgo_tls_block {
 }
 
 // AddStaticTLS puts the block of an object dlopen loads into the static
-// TLS new threads get; the calling thread fills its own (DLResult.Fill).
+// TLS of every thread, those running and those created later.
 func AddStaticTLS(b TLSBlock) error {
 	cb := ctlsBlock(b)
 	if why := C.ldgo_static_tls_late(&cb); why != nil {

@@ -62,7 +62,6 @@ struct ldgo_tls_block {
 // ldgo_static_tls installs the blocks; NULL, or why it cannot.
 const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n);
 const char *ldgo_static_tls_late(struct ldgo_tls_block *b);
-void ldgo_static_tls_fill(struct ldgo_tls_block *b);
 
 // Initializers and finalizers.
 struct ldgo_fn {
@@ -137,8 +136,6 @@ struct ldgo_dlreq {
 	uint64_t ninits, nfinis;
 	uint64_t *owners; // objects dlclose unloads (CLOSE's result, UNLOAD's argument)
 	uint64_t nowners;
-	struct ldgo_tls_block *fill; // static TLS blocks the calling thread fills (OPEN)
-	uint64_t nfill;
 };
 void ldgo_dl_serve(void);
 int ldgo_dl_server_tid(void);

@@ -122,7 +122,7 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	if err != nil {
 		return fail(namespace.DlError(err))
 	}
-	fill, err := s.load(added, req.Mode&rtldNow != 0 || s.bindNow)
+	err = s.load(added, req.Mode&rtldNow != 0 || s.bindNow)
 	if err != nil {
 		for _, a := range added {
 			a.Removed = true
@@ -133,7 +133,7 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	if req.Mode&rtldNoDelete != 0 {
 		m.NoDelete = true
 	}
-	res := host.DLResult{Addr: s.handles.of[m], Fill: fill}
+	res := host.DLResult{Addr: s.handles.of[m]}
 	// Initializers dependencies first; finalizers the other way.
 	for i := len(m.Initfini) - 1; i >= 0; i-- {
 		if a := m.Initfini[i]; !a.InitDone && !noInitFini(a) {
@@ -151,8 +151,7 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 
 // load gives the objects dlopen mapped their TLS, relocates them, and
 // makes them known to dl_iterate_phdr and the other dl* functions.
-func (s *dlSession) load(added []*linkmap.Map, now bool) ([]host.TLSBlock, error) {
-	var fill []host.TLSBlock
+func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 	for _, a := range added {
 		t := a.Obj.TLS
 		if t == nil {
@@ -160,37 +159,35 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) ([]host.TLSBlock, error
 		}
 		// A late library gets blocks allocated per thread at first use,
 		// unless its initial-exec accesses need a static block: then it
-		// takes the next room in the reserve, if the threads already
-		// running can have it.
+		// takes the next room in the reserve, in every thread.
 		var tpoff uint64
 		if namespace.NeedsStaticTLS(a) {
 			off, fits := staticBlock(s.proc.staticTop, t)
 			b := tlsBlock(a, off)
 			if !fits || host.AddStaticTLS(b) != nil {
-				return nil, &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
+				return &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
 			}
 			s.proc.staticTop, tpoff = off, off
-			fill = append(fill, b)
 		}
 		registerTLS(a, tpoff)
 	}
 	for _, a := range added {
 		if wantsExecStack(a) {
 			if err := host.MakeStacksExecutable(); err != nil {
-				return nil, &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
+				return &namespace.LoadError{Name: a.Name, Err: fmt.Errorf("cannot enable executable stack as shared object requires: %v", err)}
 			}
 		}
 	}
 	for _, a := range added {
 		if err := s.ns.Relocate(a, namespace.RelocOptions{Lazy: !now}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := s.proc.prepareLazy(s.ns, s.prog, added); err != nil {
-		return nil, err
+		return err
 	}
 	describeObjects(s.ns, s.progName, &s.handles)
-	return fill, nil
+	return nil
 }
 
 func (s *dlSession) sym(req host.DLRequest) host.DLResult {

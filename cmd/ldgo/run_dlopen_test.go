@@ -333,8 +333,8 @@ int main(void) {
 }
 
 // A library with initial-exec TLS opened after start-up takes room in the
-// static TLS reserve: the opening thread and threads started later see
-// its initial data; a block of zeros serves threads already running too.
+// static TLS reserve: the opening thread, threads started later and
+// threads already running see its initial data.
 func TestRunDlopenStaticTLS(t *testing.T) {
 	bin := buildLdgo(t)
 	f := newFixture(t)
@@ -348,6 +348,10 @@ const char *ie_tag(void) { return ie_name; }
 __thread long ie_zero[4];
 long ie_bump(long by) { ie_zero[1] += by; return ie_zero[1]; }
 `, "-ftls-model=initial-exec")
+	f.lib("libielate.so", `
+__thread int ie_late[2] = {7, 8};
+int ie_sum(void) { return ie_late[0] + ie_late[1]++; }
+`, "-ftls-model=initial-exec")
 	prog := f.prog("latestatic", `
 #include <dlfcn.h>
 #include <pthread.h>
@@ -357,7 +361,14 @@ static const char *(*tag)(void);
 static long (*bump)(long);
 static pthread_barrier_t opened;
 static void *later(void *arg) { (void)arg; printf("later thread: %d %s %ld\n", next(), tag(), bump(2)); return 0; }
-static void *early(void *arg) { (void)arg; pthread_barrier_wait(&opened); printf("early thread: %ld\n", bump(5)); return 0; }
+static int (*sum)(void);
+static void *early(void *arg) {
+	(void)arg;
+	pthread_barrier_wait(&opened);
+	int first = sum(), second = sum();
+	printf("early thread: %ld %d %d\n", bump(5), first, second);
+	return 0;
+}
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	char path[4096];
@@ -375,16 +386,22 @@ int main(int argc, char **argv) {
 	if (!z) { printf("dlopen: %s\n", dlerror()); return 1; }
 	bump = (long (*)(long))dlsym(z, "ie_bump");
 	printf("main: %ld\n", bump(1));
+	snprintf(path, sizeof path, "%s/libielate.so", argv[1]);
+	void *l8 = dlopen(path, RTLD_NOW);
+	if (!l8) { printf("dlopen: %s\n", dlerror()); return 1; }
+	sum = (int (*)(void))dlsym(l8, "ie_sum");
+	printf("main: %d\n", sum());
 	pthread_barrier_wait(&opened);
 	pthread_join(e, 0);
 	pthread_create(&l, 0, later, 0);
 	pthread_join(l, 0);
-	printf("main again: %d %ld\n", next(), bump(1));
+	int last = sum();
+	printf("main again: %d %ld %d\n", next(), bump(1), last);
 	return 0;
 }
 `, "-pthread", "-ldl")
 	want := native(t, baseEnv(), "", prog, f.dir)
-	if !strings.Contains(want.stdout, "later thread: 42 static 2") {
+	if !strings.Contains(want.stdout, "later thread: 42 static 2") || !strings.Contains(want.stdout, "early thread: 5 15 16") {
 		t.Fatalf("native run: %+v", want)
 	}
 	sameResult(t, "initial-exec TLS of a late library", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
