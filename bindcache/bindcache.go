@@ -19,6 +19,7 @@ package bindcache
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -51,7 +52,7 @@ type Key struct {
 	Search []string
 }
 
-const magic = "ldgo bind cache 1\n"
+const magic = "ldgo bind cache 2\n"
 
 // text is the key as stored: one line per item, no empty line.
 func (k *Key) text() []byte {
@@ -85,13 +86,16 @@ func file(dir string, k *Key) string {
 	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16]))
 }
 
-const entrySize = 8 + 4 + 1 + 8 + 4 + 1
+// An entry: the reference (object serial, symbol index, class), then the
+// definition (object serial, symbol index, protected, and the symbol's
+// info, section index, value and size).
+const entrySize = 8 + 4 + 1 + 8 + 4 + 1 + 1 + 2 + 8 + 8
 
 // The file's last four bytes are the CRC-32C of the rest: damage is
 // found, and checking is cheap next to the lookups it saves.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// maxFile bounds what Load reads: an entry is 26 bytes a reference.
+// maxFile bounds what Load reads: an entry is 45 bytes a reference.
 const maxFile = 64 << 20
 
 // ErrNoEntry is Load's answer when there is no usable entry.
@@ -113,7 +117,11 @@ func (e *Entry) At(i int) lookup.Binding1 {
 	b := e.recs[i*entrySize : (i+1)*entrySize]
 	return lookup.Binding1{
 		Ref: lookup.RefKey{Ref: binary.LittleEndian.Uint64(b), Sym: binary.LittleEndian.Uint32(b[8:]), Class: lookup.Class(b[12])},
-		Def: lookup.DefRef{Def: binary.LittleEndian.Uint64(b[13:]), Sym: binary.LittleEndian.Uint32(b[21:]), Protected: b[25] != 0},
+		Def: lookup.DefRef{
+			Def: binary.LittleEndian.Uint64(b[13:]), Sym: binary.LittleEndian.Uint32(b[21:]), Protected: b[25] != 0,
+			Info: b[26], Shndx: elf.SectionIndex(binary.LittleEndian.Uint16(b[27:])),
+			Value: binary.LittleEndian.Uint64(b[29:]), Size: binary.LittleEndian.Uint64(b[37:]),
+		},
 	}
 }
 
@@ -207,6 +215,10 @@ func Store(dir string, k *Key, rec []lookup.Binding1) error {
 		if def.Protected {
 			e[25] = 1
 		}
+		e[26] = def.Info
+		binary.LittleEndian.PutUint16(e[27:], uint16(def.Shndx))
+		binary.LittleEndian.PutUint64(e[29:], def.Value)
+		binary.LittleEndian.PutUint64(e[37:], def.Size)
 		b.Write(e[:])
 	}
 	binary.LittleEndian.PutUint32(word[:], crc32.Checksum(b.Bytes(), castagnoli))

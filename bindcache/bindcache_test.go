@@ -21,7 +21,7 @@ func sampleKey() *Key {
 
 func sampleRecord() []lookup.Binding1 {
 	return []lookup.Binding1{
-		{Ref: lookup.RefKey{Ref: 1, Sym: 3, Class: lookup.ClassPLT}, Def: lookup.DefRef{Def: 2, Sym: 900}},
+		{Ref: lookup.RefKey{Ref: 1, Sym: 3, Class: lookup.ClassPLT}, Def: lookup.DefRef{Def: 2, Sym: 900, Info: 0x12, Shndx: 14, Value: 0x1234, Size: 99}},
 		{Ref: lookup.RefKey{Ref: 1, Sym: 4, Class: 0}, Def: lookup.DefRef{Def: 0}},
 		{Ref: lookup.RefKey{Ref: 2, Sym: 10, Class: lookup.ClassCopy}, Def: lookup.DefRef{Def: 1, Sym: 7, Protected: true}},
 	}

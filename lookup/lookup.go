@@ -59,6 +59,29 @@ type Request struct {
 	// Skip starts the search after this object in the first scope, and
 	// never considers it (RTLD_NEXT).
 	Skip *linkmap.Map
+	// partial marks a reference whose name and version are read from
+	// RefMap only when needed (see ReferenceRequest).
+	partial bool
+}
+
+// ReferenceRequest makes req the lookup of m's reference ref (its symbol
+// idx) in class. The name and the version it asks for are read when a
+// search or a report needs them: a binding replayed from a record needs
+// neither.
+func ReferenceRequest(req *Request, m *linkmap.Map, idx uint32, ref *object.Sym, class Class) {
+	*req = Request{Ref: ref, RefIndex: idx, RefMap: m, Class: class, Flags: AddDependency, partial: true}
+}
+
+// complete reads the name and version of a partial request.
+func (r *Request) complete() {
+	if !r.partial {
+		return
+	}
+	r.partial = false
+	r.Hash = object.LazyHash(r.RefMap.Obj.SymbolName(r.RefIndex))
+	if v, _ := r.RefMap.Obj.SymbolVersion(r.RefIndex); v != nil {
+		r.Version = v
+	}
 }
 
 // Result is the definition a reference binds to. Map is nil when none was
@@ -135,11 +158,13 @@ type Linker struct {
 	Record    []Binding1
 	// Replay, when set, answers symbol references without a search, from
 	// the record of a run over the same objects (whose lookups come in
-	// the same order); Maps gives the objects by serial. An answer that
-	// does not name a defined symbol of the reference's name is not
-	// trusted: the search is done instead.
+	// the same order); Maps gives the objects by serial (Maps[serial]).
+	// The record holds each definition whole, so a replayed reference
+	// reads no symbol table; the record is trusted as far as its key
+	// (the identity of every object) goes, and an answer naming an
+	// object or symbol that is not there is not: the search is done.
 	Replay   Recorded
-	Maps     map[uint64]*linkmap.Map
+	Maps     []*linkmap.Map
 	Replayed uint64 // references answered from Replay
 	cursor   int
 }
@@ -167,11 +192,17 @@ type RefKey struct {
 
 // DefRef is what a reference bound to: the defining object's serial (0
 // for a weak reference that resolved to zero), the symbol's index, and
-// whether the binding is to a protected symbol.
+// whether the binding is to a protected symbol; then what relocation
+// uses of the symbol, as it was: its type and binding, section, value
+// and size.
 type DefRef struct {
 	Def       uint64
 	Sym       uint32
 	Protected bool
+	Info      byte
+	Shndx     elf.SectionIndex
+	Value     uint64
+	Size      uint64
 }
 
 // The search's answer depends on the name, the version asked for, the
@@ -328,11 +359,13 @@ func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
 			return res, nil
 		}
 	}
+	req.complete()
 	res, err := l.search(scope, req)
 	if err == nil && l.Recording && req.Ref != nil && req.RefMap != nil && req.Skip == nil {
 		d := DefRef{Protected: res.Protected}
 		if res.Map != nil {
 			d.Def, d.Sym = res.Map.Serial, res.Index
+			d.Info, d.Shndx, d.Value, d.Size = res.Sym.Info, res.Sym.Shndx, res.Sym.Value, res.Sym.Size
 		}
 		l.Record = append(l.Record, Binding1{RefKey{req.RefMap.Serial, req.RefIndex, req.Class}, d})
 	}
@@ -358,16 +391,17 @@ func (l *Linker) replay(req *Request) (Result, bool) {
 	}
 	var res Result
 	if d.Def != 0 {
+		if d.Def >= uint64(len(l.Maps)) {
+			return Result{}, false
+		}
 		m := l.Maps[d.Def]
-		if m == nil || m.Obj == nil || int(d.Sym) >= m.Obj.NumSymbols() {
+		if m == nil || m.Obj == nil || int(d.Sym) >= m.Obj.NumSymbols() || (d.Shndx == elf.SHN_UNDEF && d.Value == 0) {
 			return Result{}, false
 		}
-		sym := m.Obj.Symbol(d.Sym)
-		if !m.Obj.SymbolNameIs(d.Sym, req.Hash.Name) || (sym.Shndx == elf.SHN_UNDEF && sym.Value == 0) {
-			return Result{}, false
-		}
+		sym := object.Sym{Info: d.Info, Shndx: d.Shndx, Value: d.Value, Size: d.Size}
 		res = Result{Map: m, Index: d.Sym, Sym: sym, Protected: d.Protected}
 		if sym.Bind() == stbGNUUnique {
+			req.complete()
 			if _, ok := l.unique[req.Hash.Name]; !ok {
 				if l.unique == nil {
 					l.unique = map[string]uniqueDef{}
@@ -481,6 +515,7 @@ func (l *Linker) bound(req *Request, res Result) {
 	}
 	res.Map.Used = true
 	if l.OnBind != nil {
+		req.complete()
 		l.OnBind(Binding{Ref: req.RefMap, Def: res.Map, Name: req.Hash.Name, Version: req.Version, Protected: res.Protected})
 	}
 }

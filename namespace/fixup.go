@@ -35,7 +35,7 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 	def = m
 	if ref.Visibility() == elf.STV_DEFAULT {
 		var req lookup.Request
-		referenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
+		lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
 		res, err := ns.Linker.Symbol(m.Scope, &req)
 		if err != nil {
 			return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}

@@ -345,22 +345,6 @@ func symbolAddress(def *linkmap.Map, sym *object.Sym) uint64 {
 	return def.Base + sym.Value
 }
 
-// referenceRequest makes req the lookup of m's reference ref (symbol
-// idx) in class: the name's hashes and the version the reference asks for.
-func referenceRequest(req *lookup.Request, m *linkmap.Map, idx uint32, ref *object.Sym, class lookup.Class) {
-	*req = lookup.Request{
-		Hash:     object.LazyHash(m.Obj.SymbolName(idx)),
-		Ref:      ref,
-		RefIndex: idx,
-		RefMap:   m,
-		Class:    class,
-		Flags:    lookup.AddDependency,
-	}
-	if v, _ := m.Obj.SymbolVersion(idx); v != nil {
-		req.Version = v
-	}
-}
-
 // LookupReference looks up m's reference to its symbol idx in class, in
 // m's scope, as a relocation would (for references made outside a
 // relocation pass: the adopted libc's, looked up again in the program's
@@ -368,7 +352,7 @@ func referenceRequest(req *lookup.Request, m *linkmap.Map, idx uint32, ref *obje
 func (ns *Namespace) LookupReference(m *linkmap.Map, idx uint32, class lookup.Class) (lookup.Result, error) {
 	ref := m.Obj.Symbol(idx)
 	var req lookup.Request
-	referenceRequest(&req, m, idx, &ref, class)
+	lookup.ReferenceRequest(&req, m, idx, &ref, class)
 	return ns.Linker.Symbol(m.Scope, &req)
 }
 
@@ -389,7 +373,7 @@ func (ns *Namespace) resolve(m *linkmap.Map, idx uint32, ref *object.Sym, class 
 		return c.Def, c.Index, c.Def.Obj.Symbol(c.Index), true
 	}
 	req := &r.req
-	referenceRequest(req, m, idx, ref, class)
+	lookup.ReferenceRequest(req, m, idx, ref, class)
 	res, err := ns.Linker.Symbol(m.Scope, req)
 	*c = struct {
 		Valid bool

@@ -349,7 +349,7 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) 
 		return nil, false
 	}
 	k := &bindcache.Key{Program: opts.Path}
-	maps := map[uint64]*linkmap.Map{}
+	var maps []*linkmap.Map
 	for _, m := range ns.Chain {
 		if m.Faked || m.Obj == nil {
 			continue
@@ -368,6 +368,9 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) 
 			o.Dev, o.Ino, o.Size, o.Mtime = st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec
 		}
 		k.Objects = append(k.Objects, o)
+		for uint64(len(maps)) <= m.Serial {
+			maps = append(maps, nil)
+		}
 		maps[m.Serial] = m
 	}
 	k.Search = []string{
