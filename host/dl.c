@@ -8,15 +8,37 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
 
-static struct ldgo_object *objs;
-static uint64_t nobjs;
+// The objects, in a table replaced whole at every dlopen and dlclose
+// while other threads may be reading the one before: readers count
+// themselves in, and tables replaced are freed only when none reads.
+struct objtab {
+	uint64_t n;
+	struct ldgo_object *o;
+	struct objtab *retired; // tables replaced, not yet freed
+};
+static struct objtab *table;
+static int readers;
+static __thread int reading;   // this thread's reads in progress
+static int caller_reading;     // those of the thread whose dl* call runs
 static const char *progname; // dladdr names the program by its argv[0]
+
+static struct objtab *read_begin(void) {
+	reading++;
+	__atomic_add_fetch(&readers, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&table, __ATOMIC_SEQ_CST);
+}
+
+static void read_end(void) {
+	__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST);
+	reading--;
+}
 
 // The functions ldgo stands in for, for everything it does not know.
 static int (*real_iterate)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
@@ -58,12 +80,32 @@ void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog) {
 		prev = l;
 		o[i].lm = (uintptr_t)l;
 	}
-	// Readers that see the new count see the new table (a superset).
-	__atomic_store_n(&objs, o, __ATOMIC_RELEASE);
-	__atomic_store_n(&nobjs, n, __ATOMIC_RELEASE);
+	struct objtab *t = malloc(sizeof *t);
+	t->n = n;
+	t->o = o;
+	t->retired = table; // with those it retired
+	__atomic_store_n(&table, t, __ATOMIC_SEQ_CST);
+	// A reader counted in now reads the new table.
+	if (__atomic_load_n(&readers, __ATOMIC_SEQ_CST) == 0) {
+		for (struct objtab *r = t->retired, *next; r; r = next) {
+			next = r->retired;
+			free(r->o);
+			free(r);
+		}
+		t->retired = NULL;
+	}
 }
 
-uintptr_t ldgo_object_lm(uint64_t i) { return objs[i].lm; }
+uintptr_t ldgo_object_lm(uint64_t i) { return table->o[i].lm; }
+
+// ldgo_wait_object_readers returns once no thread reads a table older
+// than the current one: what only those name can be unmapped. The thread
+// whose call this serves is not waited for: a dl_iterate_phdr callback
+// may call dlclose (and must not look at what it closed, as with glibc).
+void ldgo_wait_object_readers(void) {
+	while (__atomic_load_n(&readers, __ATOMIC_SEQ_CST) > __atomic_load_n(&caller_reading, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
 
 static void *tls_data(struct ldgo_object *o) {
 	if (!o->tls_modid)
@@ -98,12 +140,14 @@ int ldgo_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 	struct real_list real;
 	real.n = 0;
 	real_iterate(collect_cb, &real);
+	struct objtab *t = read_begin();
 	unsigned long long adds = 0, subs = 0;
 	if (real.n > 0)
-		adds = real.info[0].dlpi_adds + nobjs, subs = real.info[0].dlpi_subs;
+		adds = real.info[0].dlpi_adds + t->n, subs = real.info[0].dlpi_subs;
 	char used[MAX_REAL] = {0};
-	for (uint64_t i = 0; i < nobjs; i++) {
-		struct ldgo_object *o = &objs[i];
+	int r = 0;
+	for (uint64_t i = 0; i < t->n && !r; i++) {
+		struct ldgo_object *o = &t->o[i];
 		struct dl_phdr_info info;
 		memset(&info, 0, sizeof info);
 		if (o->adopted) {
@@ -125,10 +169,11 @@ int ldgo_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 		}
 		info.dlpi_adds = adds;
 		info.dlpi_subs = subs;
-		int r = cb(&info, sizeof info, data);
-		if (r)
-			return r;
+		r = cb(&info, sizeof info, data);
 	}
+	read_end();
+	if (r)
+		return r;
 	for (int k = 0; k < real.n; k++) {
 		if (used[k] || real.info[k].dlpi_name[0] == 0)
 			continue;
@@ -142,9 +187,9 @@ int ldgo_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 	return 0;
 }
 
-static struct ldgo_object *containing(uintptr_t addr) {
-	for (uint64_t i = 0; i < nobjs; i++) {
-		struct ldgo_object *o = &objs[i];
+static struct ldgo_object *containing(struct objtab *t, uintptr_t addr) {
+	for (uint64_t i = 0; i < t->n; i++) {
+		struct ldgo_object *o = &t->o[i];
 		if (!o->adopted && addr >= o->map_start && addr < o->map_end)
 			return o;
 	}
@@ -152,15 +197,17 @@ static struct ldgo_object *containing(uintptr_t addr) {
 }
 
 int ldgo_dl_find_object(void *pc, struct dl_find_object *result) {
-	struct ldgo_object *o = containing((uintptr_t)pc);
-	if (!o)
-		return real_find_object(pc, result);
-	memset(result, 0, sizeof *result);
-	result->dlfo_map_start = (void *)o->map_start;
-	result->dlfo_map_end = (void *)o->map_end;
-	result->dlfo_link_map = (struct link_map *)o->lm;
-	result->dlfo_eh_frame = (void *)o->eh_frame;
-	return 0;
+	struct objtab *t = read_begin();
+	struct ldgo_object *o = containing(t, (uintptr_t)pc);
+	if (o) {
+		memset(result, 0, sizeof *result);
+		result->dlfo_map_start = (void *)o->map_start;
+		result->dlfo_map_end = (void *)o->map_end;
+		result->dlfo_link_map = (struct link_map *)o->lm;
+		result->dlfo_eh_frame = (void *)o->eh_frame;
+	}
+	read_end();
+	return o ? 0 : real_find_object(pc, result);
 }
 
 // inside reports whether addr is in one of o's PT_LOAD segments, as
@@ -178,12 +225,15 @@ static int inside(struct ldgo_object *o, uintptr_t addr) {
 // covers addr (or sits at it, for symbols without size).
 int ldgo_dladdr1(const void *address, Dl_info *info, void **extra, int flags) {
 	uintptr_t addr = (uintptr_t)address;
+	struct objtab *t = read_begin();
 	struct ldgo_object *o = NULL;
-	for (uint64_t i = 0; i < nobjs && !o; i++)
-		if (!objs[i].adopted && inside(&objs[i], addr))
-			o = &objs[i];
-	if (!o)
+	for (uint64_t i = 0; i < t->n && !o; i++)
+		if (!t->o[i].adopted && inside(&t->o[i], addr))
+			o = &t->o[i];
+	if (!o) {
+		read_end();
 		return real_dladdr1(address, info, extra, flags);
+	}
 
 	info->dli_fname = o->name[0] ? o->name : progname;
 	info->dli_fbase = (void *)o->map_start;
@@ -210,6 +260,7 @@ int ldgo_dladdr1(const void *address, Dl_info *info, void **extra, int flags) {
 		*extra = (void *)match;
 	else if (flags == RTLD_DL_LINKMAP)
 		*extra = (void *)o->lm;
+	read_end();
 	return 1;
 }
 
@@ -224,10 +275,19 @@ uintptr_t ldgo_addr_dladdr1(void) { return (uintptr_t)ldgo_dladdr1; }
 //
 // The engine that loaded the program answers these too, so that objects
 // a program opens are found, bound and scoped as glibc would. It is Go,
-// and the Go runtime's threads are parked for good once the program runs,
-// all but one: the server, a thread that waits here for requests and
-// runs the engine for them. A caller's thread hands its request over and
-// waits; requests are served one at a time.
+// and the Go runtime's own threads are parked for good once the program
+// runs: a server thread, started at the first dl* call, waits here for
+// requests and runs the engine for them (entering Go as a thread created
+// by C does). A caller's thread hands its request over and waits. Only the
+// server enters Go, so it alone needs the runtime's resources: an M and a
+// P of its own, kept between requests. A child created by fork has only
+// the thread that called fork; it runs the engine itself, as the server
+// does, with signals blocked (the forking thread is most often the one
+// that entered the program, whose M and P it takes back).
+//
+// One lock, held by a caller for the whole of a dlopen or dlclose
+// (initializers and finalizers included) and recursive, as glibc holds
+// its dl_load_lock, orders the calls.
 
 #include <pthread.h>
 #include <signal.h>
@@ -237,31 +297,17 @@ uintptr_t ldgo_addr_dladdr1(void) { return (uintptr_t)ldgo_dladdr1; }
 
 #include "_cgo_export.h"
 
-static pthread_mutex_t dl_mu = PTHREAD_MUTEX_INITIALIZER;  // one request at a time
-static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER; // pending and done
+static pthread_mutex_t dl_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER; // pending and served
 static pthread_cond_t srv_cv = PTHREAD_COND_INITIALIZER;
 static struct ldgo_dlreq *pending;
 static int served;
-static int server_tid;
-static pid_t server_pid;
+static int dl_ready;
+static pid_t ready_pid;  // the process ServeDL prepared
+static int server_started;
 
-int ldgo_dl_server_tid(void) { return __atomic_load_n(&server_tid, __ATOMIC_ACQUIRE); }
-
-// ldgo_dl_serve is the server's loop; it never returns. Signals stay
-// blocked here: they are the program's, for its own threads.
-// A fork waits for a dl* call in progress, so that the child's dl_mu is
-// free: the thread that held it is not in the child.
-static void fork_prepare(void) { pthread_mutex_lock(&dl_mu); }
-static void fork_parent(void) { pthread_mutex_unlock(&dl_mu); }
-static void fork_child(void) { pthread_mutex_init(&dl_mu, NULL); }
-
-void ldgo_dl_serve(void) {
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	server_pid = getpid();
-	__atomic_store_n(&server_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+static void *serve(void *unused) {
+	(void)unused;
 	for (;;) {
 		pthread_mutex_lock(&srv_mu);
 		while (!pending || served)
@@ -274,23 +320,70 @@ void ldgo_dl_serve(void) {
 		pthread_cond_broadcast(&srv_cv);
 		pthread_mutex_unlock(&srv_mu);
 	}
+	return NULL;
 }
 
+// A fork waits for a dl* call in progress, so that the child's locks are
+// free: the threads that held them are not in the child.
+static void fork_prepare(void) { pthread_mutex_lock(&dl_mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&dl_mu); }
+static void fork_child(void) {
+	pthread_mutex_t recursive = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	dl_mu = recursive;
+}
+
+void ldgo_dl_ready(void) {
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	ready_pid = getpid();
+	__atomic_store_n(&dl_ready, 1, __ATOMIC_RELEASE);
+}
+
+// start_server starts the server, with dl_mu held. Signals are blocked in
+// it from the start: they are the program's, for its threads.
+static const char *start_server(void) {
+	if (server_started)
+		return NULL;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	int err = pthread_create(&t, &attr, serve, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return "ldgo: cannot start the thread that serves dlopen";
+	server_started = 1;
+	return NULL;
+}
+
+static void dl_lock(void) { pthread_mutex_lock(&dl_mu); }
+static void dl_unlock(void) { pthread_mutex_unlock(&dl_mu); }
+void ldgo_dl_lock(void) { dl_lock(); }
+void ldgo_dl_unlock(void) { dl_unlock(); }
+
+// dl_call has the server run r; dl_mu is held.
 static void dl_call(struct ldgo_dlreq *r) {
-	if (!ldgo_dl_server_tid()) {
+	if (!__atomic_load_n(&dl_ready, __ATOMIC_ACQUIRE)) {
 		r->error = strdup("ldgo: dlopen and dlsym are not available before the program starts");
 		return;
 	}
-	if (getpid() != server_pid) {
-		// A child created by fork has no server thread: fork copies only
-		// the calling thread. The engine runs on this one, entering Go
-		// as a thread created by C does.
-		pthread_mutex_lock(&dl_mu);
+	__atomic_store_n(&caller_reading, reading, __ATOMIC_SEQ_CST);
+	if (getpid() != ready_pid) {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
 		ldgoServe(r);
-		pthread_mutex_unlock(&dl_mu);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
-	pthread_mutex_lock(&dl_mu);
+	const char *err = start_server();
+	if (err) {
+		r->error = strdup(err);
+		return;
+	}
 	pthread_mutex_lock(&srv_mu);
 	pending = r;
 	served = 0;
@@ -299,7 +392,6 @@ static void dl_call(struct ldgo_dlreq *r) {
 		pthread_cond_wait(&srv_cv, &srv_mu);
 	pending = NULL;
 	pthread_mutex_unlock(&srv_mu);
-	pthread_mutex_unlock(&dl_mu);
 }
 
 static void set_dlerror(char *msg) {
@@ -319,13 +411,16 @@ char *ldgo_dlerror(void) {
 void *ldgo_dlopen(const char *file, int mode) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_OPEN, .name = file, .mode = mode,
 	                       .caller = (uintptr_t)__builtin_return_address(0)};
+	dl_lock();
 	dl_call(&r);
 	if (r.error) {
+		dl_unlock();
 		set_dlerror(r.error);
 		return NULL;
 	}
 	ldgo_add_finis(r.finis, r.nfinis);
 	ldgo_run_inits(r.inits, r.ninits);
+	dl_unlock();
 	free(r.inits);
 	return (void *)r.result;
 }
@@ -342,7 +437,9 @@ static void *dl_sym(void *handle, const char *name, const char *version, uintptr
 		r.next = 1;
 		r.handle = 0;
 	}
+	dl_lock();
 	dl_call(&r);
+	dl_unlock();
 	if (r.error) {
 		set_dlerror(r.error);
 		return NULL;
@@ -366,17 +463,22 @@ void *ldgo_dlvsym(void *handle, const char *name, const char *version) {
 // then the engine unmaps it.
 int ldgo_dlclose(void *handle) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_CLOSE, .handle = (uintptr_t)handle};
+	dl_lock();
 	dl_call(&r);
 	if (r.error) {
+		dl_unlock();
 		set_dlerror(r.error);
 		return -1;
 	}
-	if (r.nowners == 0)
+	if (r.nowners == 0) {
+		dl_unlock();
 		return 0;
+	}
 	ldgo_remove_finis(r.owners, r.nowners);
 	ldgo_run_finis(r.finis, r.nfinis);
 	struct ldgo_dlreq u = {.op = LDGO_DL_UNLOAD, .owners = r.owners, .nowners = r.nowners};
 	dl_call(&u);
+	dl_unlock();
 	free(r.owners);
 	free(r.finis);
 	if (u.error) {
@@ -416,40 +518,49 @@ static void serinfo(struct ldgo_object *o, Dl_serinfo *si, int counting) {
 
 // ldgo_dlinfo answers for every object of the namespace, adopted or not.
 int ldgo_dlinfo(void *handle, int request, void *arg) {
+	struct objtab *t = read_begin();
 	struct ldgo_object *o = NULL;
-	for (uint64_t i = 0; i < nobjs && !o; i++)
-		if (objs[i].lm == (uintptr_t)handle)
-			o = &objs[i];
-	if (!o) {
-		set_dlerror(strdup("dlinfo: invalid handle"));
+	for (uint64_t i = 0; i < t->n && !o; i++)
+		if (t->o[i].lm == (uintptr_t)handle)
+			o = &t->o[i];
+	int r = 0;
+	const char *err = NULL;
+	if (!o)
+		err = "dlinfo: invalid handle";
+	else
+		switch (request) {
+		case RTLD_DI_LMID:
+			*(Lmid_t *)arg = LM_ID_BASE;
+			break;
+		case RTLD_DI_LINKMAP:
+			*(struct link_map **)arg = (struct link_map *)o->lm;
+			break;
+		case RTLD_DI_ORIGIN:
+			strcpy(arg, o->origin);
+			break;
+		case RTLD_DI_TLS_MODID:
+			*(size_t *)arg = o->tls_modid;
+			break;
+		case RTLD_DI_TLS_DATA:
+			*(void **)arg = tls_data(o);
+			break;
+		case RTLD_DI_PHDR:
+			*(const ElfW(Phdr) **)arg = (const ElfW(Phdr) *)o->phdr;
+			r = o->phnum;
+			break;
+		case RTLD_DI_SERINFOSIZE:
+		case RTLD_DI_SERINFO:
+			serinfo(o, arg, request == RTLD_DI_SERINFOSIZE);
+			break;
+		default:
+			err = "unsupported dlinfo request";
+		}
+	read_end();
+	if (err) {
+		set_dlerror(strdup(err));
 		return -1;
 	}
-	switch (request) {
-	case RTLD_DI_LMID:
-		*(Lmid_t *)arg = LM_ID_BASE;
-		return 0;
-	case RTLD_DI_LINKMAP:
-		*(struct link_map **)arg = (struct link_map *)o->lm;
-		return 0;
-	case RTLD_DI_ORIGIN:
-		strcpy(arg, o->origin);
-		return 0;
-	case RTLD_DI_TLS_MODID:
-		*(size_t *)arg = o->tls_modid;
-		return 0;
-	case RTLD_DI_TLS_DATA:
-		*(void **)arg = tls_data(o);
-		return 0;
-	case RTLD_DI_PHDR:
-		*(const ElfW(Phdr) **)arg = (const ElfW(Phdr) *)o->phdr;
-		return o->phnum;
-	case RTLD_DI_SERINFOSIZE:
-	case RTLD_DI_SERINFO:
-		serinfo(o, arg, request == RTLD_DI_SERINFOSIZE);
-		return 0;
-	}
-	set_dlerror(strdup("unsupported dlinfo request"));
-	return -1;
+	return r;
 }
 
 uintptr_t ldgo_addr_dl(int which) {

@@ -47,23 +47,17 @@ type DLResult struct {
 
 var dlServer func(DLRequest) DLResult
 
-// ServeDL starts the thread that answers the program's dl* calls with
-// serve, which runs on that thread only, after the hand-off as before it.
-// The garbage collector is turned off: it would need the parked threads.
+// ServeDL makes serve answer the program's dl* calls, on a thread the
+// first call starts. The garbage collector is turned off: it would need
+// the parked threads.
 func ServeDL(serve func(DLRequest) DLResult) {
 	dlServer = serve
 	debug.SetGCPercent(-1)
-	// Coming back from C to Go, the server needs a P: the one it left
-	// may have been handed to a thread that is parked now. Spare Ps,
-	// idle for good, are there to take.
+	// Entering Go, the server needs a P: those the runtime had may be
+	// held by threads that are parked by then. Spare Ps, idle for good,
+	// are there to take.
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
-	go func() {
-		runtime.LockOSThread()
-		C.ldgo_dl_serve()
-	}()
-	for C.ldgo_dl_server_tid() == 0 {
-		runtime.Gosched()
-	}
+	C.ldgo_dl_ready()
 }
 
 //export ldgoServe

@@ -560,8 +560,12 @@ void ldgo_remove_finis(uint64_t *owners, uint64_t n) {
 
 static void run_finis(void *unused) {
 	(void)unused;
-	// Objects dlclose unloads while this runs are taken off the list.
+	// As glibc's _dl_fini, under the lock dlopen and dlclose hold: the
+	// list is not changed by another thread meanwhile. Objects dlclose
+	// unloads from a finalizer are taken off it.
+	ldgo_dl_lock();
 	ldgo_run_finis(start->finis, start->nfinis);
+	ldgo_dl_unlock();
 	if (debug.statistics)
 		final_statistics();
 }
@@ -682,7 +686,7 @@ static int freeze_threads(void) {
 			if (e->d_name[0] == '.')
 				continue;
 			pid_t tid = atoi(e->d_name);
-			if (tid == self || tid == ldgo_dl_server_tid() || is_frozen(tid))
+			if (tid == self || is_frozen(tid))
 				continue;
 			pending++;
 			// Ask once per round; a signal already pending merges.

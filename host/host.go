@@ -160,18 +160,37 @@ func SetObjects(objs []Loaded, prog string) {
 			adopted = 1
 		}
 		cs[i] = C.struct_ldgo_object{
-			name: C.CString(o.Name), base: C.uintptr_t(o.Base), phdr: C.uintptr_t(o.Phdr), phnum: C.int(o.Phnum),
+			name: lasting(o.Name), base: C.uintptr_t(o.Base), phdr: C.uintptr_t(o.Phdr), phnum: C.int(o.Phnum),
 			adopted: adopted, dynamic: C.uintptr_t(o.Dynamic),
 			map_start: C.uintptr_t(o.MapStart), map_end: C.uintptr_t(o.MapEnd), eh_frame: C.uintptr_t(o.EHFrame),
 			tls_modid: C.uint64_t(o.TLSModID), tls_tpoff: C.uint64_t(o.TLSOffset),
 			symtab: C.uintptr_t(o.Symtab), strtab: C.uintptr_t(o.Strtab),
 			nsyms: C.uint64_t(o.NumSymbols), strsz: C.uint64_t(o.StrtabSz),
-			lm: C.uintptr_t(o.LinkMap), origin: C.CString(o.Origin),
-			serpath: C.CString(strings.Join(o.SearchDirs, "\x00")), nserpath: C.uint32_t(len(o.SearchDirs)),
+			lm: C.uintptr_t(o.LinkMap), origin: lasting(o.Origin),
+			serpath: lasting(strings.Join(o.SearchDirs, "\x00")), nserpath: C.uint32_t(len(o.SearchDirs)),
 		}
 	}
-	C.ldgo_set_objects(c, C.uint64_t(n), C.CString(prog))
+	C.ldgo_set_objects(c, C.uint64_t(n), lasting(prog))
 }
+
+// lastingStrings are C copies of the strings SetObjects gives the C side,
+// one per distinct string: they outlive every table that names them (a
+// link map keeps its name), and a program opening and closing the same
+// libraries again and again does not make new ones.
+var lastingStrings = map[string]*C.char{}
+
+func lasting(s string) *C.char {
+	c, ok := lastingStrings[s]
+	if !ok {
+		c = C.CString(s)
+		lastingStrings[s] = c
+	}
+	return c
+}
+
+// WaitObjectReaders returns once no thread reads the objects SetObjects
+// gave before its last call: objects left out of it can be unmapped.
+func WaitObjectReaders() { C.ldgo_wait_object_readers() }
 
 // SetRealDL gives the addresses of glibc's dl_iterate_phdr,
 // _dl_find_object and dladdr1, which answer for what ldgo did not load.

@@ -110,6 +110,7 @@ struct ldgo_object {
 	const char *serpath; // RTLD_DI_SERINFO's directories, NUL-separated
 	uint32_t nserpath;
 };
+void ldgo_wait_object_readers(void);
 void ldgo_set_objects(struct ldgo_object *o, uint64_t n, const char *prog);
 uintptr_t ldgo_object_lm(uint64_t i);
 void ldgo_set_real_dl(uintptr_t iterate, uintptr_t find_object, uintptr_t dladdr1);
@@ -119,7 +120,8 @@ uintptr_t ldgo_addr_dl_find_object(void);
 uintptr_t ldgo_addr_dladdr(void);
 uintptr_t ldgo_addr_dladdr1(void);
 
-// dlopen and friends, served by the engine on a thread of its own.
+// dlopen and friends, served by the engine on a thread of its own,
+// started at a process's first call.
 enum { LDGO_DL_OPEN = 1, LDGO_DL_SYM, LDGO_DL_CLOSE, LDGO_DL_UNLOAD };
 struct ldgo_dlreq {
 	int op;
@@ -137,8 +139,9 @@ struct ldgo_dlreq {
 	uint64_t *owners; // objects dlclose unloads (CLOSE's result, UNLOAD's argument)
 	uint64_t nowners;
 };
-void ldgo_dl_serve(void);
-int ldgo_dl_server_tid(void);
+void ldgo_dl_ready(void);
+void ldgo_dl_lock(void);
+void ldgo_dl_unlock(void);
 void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n);
 void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n);
 void ldgo_remove_finis(uint64_t *owners, uint64_t n);

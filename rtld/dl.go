@@ -79,12 +79,15 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 			}
 		}
 		s.ns.Unload(gone)
+		// Out of what dl_iterate_phdr, dladdr and the others see first;
+		// unmapped once no thread still looks at them.
+		describeObjects(s.ns, s.progName, &s.handles)
+		host.WaitObjectReaders()
 		for _, m := range gone {
 			if err := s.proc.Unmap(m); err != nil {
 				return host.DLResult{Err: fmt.Sprintf("%s: %v", m.Name, err)}
 			}
 		}
-		describeObjects(s.ns, s.progName, &s.handles)
 		return host.DLResult{}
 	}
 	return host.DLResult{Err: "ldgo: unknown request"}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -551,4 +553,88 @@ int main(void) {
 		t.Fatalf("native run: %+v", want)
 	}
 	sameResult(t, "dlopen in a fork child", want, hosted(t, bin, baseEnv(), "", prog))
+}
+
+// Threads opening, using and closing libraries at once, while others walk
+// the objects (dl_iterate_phdr, dladdr): every call sees a consistent
+// namespace, and finalizers run once, in the closing thread.
+func TestRunDlopenThreads(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	const threads = 6
+	for i := 0; i < threads; i++ {
+		f.lib(fmt.Sprintf("libt%d.so", i), fmt.Sprintf(`
+static int opened;
+__attribute__((constructor)) static void init(void) { opened++; }
+__attribute__((destructor)) static void fini(void) { opened--; }
+int value%d(int x) { return x * %d + opened; }
+`, i, i+1))
+	}
+	prog := f.prog("threads", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#define THREADS `+strconv.Itoa(threads)+`
+static const char *dir;
+static int count(struct dl_phdr_info *info, size_t size, void *data) { (void)info; (void)size; ++*(int *)data; return 0; }
+static void *opener(void *arg) {
+	long i = (long)arg, sum = 0;
+	char path[4096], sym[32];
+	snprintf(path, sizeof path, "%s/libt%ld.so", dir, i);
+	snprintf(sym, sizeof sym, "value%ld", i);
+	for (int k = 0; k < 150; k++) {
+		void *h = dlopen(path, RTLD_NOW | (k & 1 ? RTLD_GLOBAL : RTLD_LOCAL));
+		if (!h) { printf("%s\n", dlerror()); return (void *)-1; }
+		int (*v)(int) = (int (*)(int))dlsym(h, sym);
+		Dl_info info;
+		if (!v || !dladdr((void *)v, &info) || !info.dli_sname) return (void *)-2;
+		sum += v(k);
+		if (dlclose(h) != 0) return (void *)-3;
+	}
+	return (void *)sum;
+}
+static void *walker(void *arg) {
+	(void)arg;
+	for (int k = 0; k < 2000; k++) {
+		int n = 0;
+		dl_iterate_phdr(count, &n);
+		if (n < 3) return (void *)-1;
+	}
+	return 0;
+}
+// A callback may open and close libraries itself.
+static int reenter(struct dl_phdr_info *info, size_t size, void *data) {
+	(void)info; (void)size;
+	if (++*(int *)data > 1)
+		return 0;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/libt0.so", dir);
+	void *h = dlopen(path, RTLD_NOW);
+	printf("from a dl_iterate_phdr callback: %s, dlclose %d\n", h ? "opened" : dlerror(), h ? dlclose(h) : -1);
+	return 0;
+}
+int main(int argc, char **argv) {
+	dir = argv[1];
+	int calls = 0;
+	dl_iterate_phdr(reenter, &calls);
+	pthread_t t[THREADS + 1];
+	for (long i = 0; i < THREADS; i++) pthread_create(&t[i], 0, opener, (void *)i);
+	pthread_create(&t[THREADS], 0, walker, 0);
+	for (int i = 0; i <= THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		printf("thread %d: %ld\n", i, (long)r);
+	}
+	return 0;
+}
+`, "-ldl", "-pthread")
+	want := native(t, baseEnv(), "", prog, f.dir)
+	if !strings.Contains(want.stdout, "thread 0: 11325") || !strings.Contains(want.stdout, "thread 6: 0") || !strings.Contains(want.stdout, "callback: opened, dlclose 0") {
+		t.Fatalf("native run: %+v", want)
+	}
+	for i := 0; i < 3; i++ {
+		sameResult(t, "threads opening and closing libraries", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
+	}
 }
