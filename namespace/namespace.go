@@ -72,6 +72,11 @@ type Config struct {
 	DebugReloc    func(line string)
 	// DebugFiles receives glibc's LD_DEBUG=files lines.
 	DebugFiles func(line string)
+	// Early applies each object's relative relocations on another
+	// goroutine as soon as it is mapped, while loading goes on, when the
+	// mapper's image is a RelativeWriter (see relocateEarly). Only for a
+	// process that may still start threads: EndEarly ends it.
+	Early bool
 }
 
 // Namespace is the set of loaded objects.
@@ -98,6 +103,7 @@ type Namespace struct {
 	Searcher *search.Searcher
 
 	requesters map[*linkmap.Map]*search.Requester
+	early      *early
 	serial     uint64
 	tlsNext    uint64
 	cacheHits  uint64
@@ -180,6 +186,7 @@ func (ns *Namespace) loadProgram(path string) error {
 	ns.Main = main
 	ns.Chain = append(ns.Chain, main)
 	ns.assignTLS(main)
+	ns.relocateEarly(main)
 
 	// $ORIGIN of a program the kernel started is the directory of the
 	// file it ran, links resolved (glibc reads /proc/self/exe); of one

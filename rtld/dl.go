@@ -155,6 +155,8 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 // load gives the objects dlopen mapped their TLS, relocates them, and
 // makes them known to dl_iterate_phdr and the other dl* functions.
 func (s *dlSession) load(added []*linkmap.Map, now bool) error {
+	var static []host.TLSBlock
+	var staticOf []*linkmap.Map
 	for _, a := range added {
 		t := a.Obj.TLS
 		if t == nil {
@@ -166,10 +168,10 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 		var tpoff uint64
 		if namespace.NeedsStaticTLS(a) {
 			off, fits := staticBlock(s.proc.staticTop, t)
-			b := tlsBlock(a, off)
-			if !fits || host.AddStaticTLS(b) != nil {
+			if !fits {
 				return &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
 			}
+			static, staticOf = append(static, tlsBlock(a, off)), append(staticOf, a)
 			s.proc.staticTop, tpoff = off, off
 		}
 		registerTLS(a, tpoff)
@@ -184,6 +186,12 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 	for _, a := range added {
 		if err := s.ns.Relocate(a, namespace.RelocOptions{Lazy: !now}); err != nil {
 			return err
+		}
+	}
+	// The threads get the blocks' images as relocation left them.
+	for i, b := range static {
+		if host.AddStaticTLS(b) != nil {
+			return &namespace.LoadError{Name: staticOf[i].Name, Err: errors.New("cannot allocate memory in static TLS block")}
 		}
 	}
 	if err := s.proc.prepareLazy(s.ns, s.prog, added); err != nil {

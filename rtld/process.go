@@ -38,8 +38,10 @@ type Process struct {
 	// function the program must reach through ldgo instead
 	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
 	subst substitutions
-	// staticTop is how much of the static TLS reserve is taken.
-	staticTop uint64
+	// staticTop is how much of the static TLS reserve is taken, by
+	// staticBlocks at start-up and the blocks of later libraries.
+	staticTop    uint64
+	staticBlocks []host.TLSBlock
 	// traceLazy and debugBindings ask for the lines printed at first
 	// calls.
 	traceLazy, debugBindings bool
@@ -309,9 +311,10 @@ func (p *Process) Unmap(m *linkmap.Map) error {
 }
 
 // WriteRelative implements namespace.RelativeWriter: B + A written
-// straight to memory, each address checked against the regions (the last
-// one found serves a whole run).
-func (p *Process) WriteRelative(base uint64, tab object.RelaTable) (int, error) {
+// straight to memory, each address checked against the object's writable
+// ranges (the last one found serves a whole run). It reads nothing of the
+// Process, so it may run beside the other methods.
+func (p *Process) WriteRelative(base uint64, tab object.RelaTable, writable []object.Range) (int, error) {
 	var lo, hi uint64
 	for i := 0; i < tab.Len(); i++ {
 		rel := tab.At(i)
@@ -320,11 +323,16 @@ func (p *Process) WriteRelative(base uint64, tab object.RelaTable) (int, error) 
 		}
 		addr := base + rel.Off
 		if addr < lo || addr+8 > hi || addr+8 < addr {
-			if err := p.check(addr, 8, unix.PROT_WRITE, "relocation"); err != nil {
-				return i, err
+			lo, hi = 0, 0
+			for _, w := range writable {
+				if addr >= w.Addr && addr+8 <= w.Addr+w.Size && addr+8 > addr {
+					lo, hi = w.Addr, w.Addr+w.Size
+					break
+				}
 			}
-			r := &p.regions[p.found.index]
-			lo, hi = max(r.lo, p.found.lo), min(r.hi, p.found.hi)
+			if hi == 0 {
+				return i, fmt.Errorf("relocation at %#x: address outside every writable segment", addr)
+			}
 		}
 		*(*uint64)(ptr(addr)) = base + uint64(rel.Addend)
 	}

@@ -113,6 +113,8 @@ func Run(opts Options) error {
 		PreloadFile: "/etc/ld.so.preload",
 		Progname:    prog,
 		Warn:        func(msg string) { os.Stderr.WriteString(msg) },
+		// Relative relocations go on a second core while loading does.
+		Early: true,
 	}
 	debugLine := func(line string) { host.DebugLine(line + "\n") }
 	if opts.Debug.Libs {
@@ -196,8 +198,12 @@ func Run(opts Options) error {
 			os.Stderr.WriteString(msg + "\n")
 		},
 	})
+	ns.EndEarly()
 	if relocErr != nil {
 		return fail(relocErr)
+	}
+	if err := publishStaticTLS(proc, prog); err != nil {
+		return err
 	}
 	if err := rebindAdopted(ns, proc); err != nil {
 		return fail(err)
@@ -307,12 +313,19 @@ func placeTLS(ns *namespace.Namespace, proc *Process, prog string) error {
 		}
 		registerTLS(m, off)
 	}
+	proc.staticBlocks, proc.staticTop = blocks, top
+	return nil
+}
+
+// publishStaticTLS makes the static TLS blocks placeTLS laid out what
+// every thread gets, their images as relocation left them (a pointer in
+// .tdata is relocated like any other).
+func publishStaticTLS(proc *Process, prog string) error {
 	// With no block now, a failure only means that a library dlopen
 	// loads later cannot have static TLS.
-	if err := host.SetStaticTLS(blocks); err != nil && len(blocks) > 0 {
+	if err := host.SetStaticTLS(proc.staticBlocks); err != nil && len(proc.staticBlocks) > 0 {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot set up static TLS: %v", prog, err)}
 	}
-	proc.staticTop = top
 	return nil
 }
 

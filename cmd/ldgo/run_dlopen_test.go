@@ -638,3 +638,53 @@ int main(int argc, char **argv) {
 		sameResult(t, "threads opening and closing libraries", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
 	}
 }
+
+// Thread-local variables initialized with addresses: the initial images
+// of the program's block, of a start-up library's and of a library
+// opened later hold pointers that relocation fills in, and every thread
+// starts from the relocated image.
+func TestRunTLSImagesRelocated(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libtlsptr.so", `
+static const char word[] = "library";
+__thread const char *lib_word = word;
+const char *lib_get(void) { return lib_word; }
+`)
+	f.lib("libtlslate.so", `
+static const char word[] = "late";
+__thread const char *late_word = word;
+const char *late_get(void) { return late_word; }
+`, "-ftls-model=initial-exec")
+	prog := f.prog("tlsptr", `
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+static const char hello[] = "program";
+__thread const char *msg = hello;
+const char *lib_get(void);
+static const char *(*late_get)(void);
+static void *thread(void *arg) {
+	(void)arg;
+	printf("thread: %s %s %s\n", msg, lib_get(), late_get());
+	return 0;
+}
+int main(int argc, char **argv) {
+	char path[4096];
+	snprintf(path, sizeof path, "%s/libtlslate.so", argv[1]);
+	void *h = dlopen(path, RTLD_NOW);
+	if (!h) { printf("%s\n", dlerror()); return 1; }
+	late_get = (const char *(*)(void))dlsym(h, "late_get");
+	printf("main: %s %s %s\n", msg, lib_get(), late_get());
+	pthread_t t;
+	pthread_create(&t, 0, thread, 0);
+	pthread_join(t, 0);
+	return 0;
+}
+`, "-L.", "-ltlsptr", "-Wl,-rpath,"+f.dir, "-ldl", "-pthread")
+	want := native(t, baseEnv(), "", prog, f.dir)
+	if want.stdout != "main: program library late\nthread: program library late\n" {
+		t.Fatalf("native run: %+v", want)
+	}
+	sameResult(t, "TLS images with pointers", want, hosted(t, bin, baseEnv(), "", prog, f.dir))
+}
