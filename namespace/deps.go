@@ -81,7 +81,6 @@ func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Ki
 	m := &linkmap.Map{Obj: mobj, File: f, ID: f.ID, Name: found.Path, Names: []string{name}, Base: base, Kind: kind, Loader: loader}
 	ns.add(ns.newMap(m), found.Path)
 	ns.debugLinkMap(name, m)
-	ns.relocateEarly(m)
 	return m, found, nil
 }
 

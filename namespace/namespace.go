@@ -72,10 +72,10 @@ type Config struct {
 	DebugReloc    func(line string)
 	// DebugFiles receives glibc's LD_DEBUG=files lines.
 	DebugFiles func(line string)
-	// Early applies each object's relative relocations on another
-	// goroutine as soon as it is mapped, while loading goes on, when the
-	// mapper's image is a RelativeWriter (see relocateEarly). Only for a
-	// process that may still start threads: EndEarly ends it.
+	// Early has RelocateAll apply the objects' relative relocations on
+	// another goroutine, ahead of the rest, when the mapper's image is a
+	// RelativeWriter (see relocateEarly). Only for a process that may
+	// still start threads.
 	Early bool
 }
 
@@ -186,7 +186,6 @@ func (ns *Namespace) loadProgram(path string) error {
 	ns.Main = main
 	ns.Chain = append(ns.Chain, main)
 	ns.assignTLS(main)
-	ns.relocateEarly(main)
 
 	// $ORIGIN of a program the kernel started is the directory of the
 	// file it ran, links resolved (glibc reads /proc/self/exe); of one

@@ -52,69 +52,83 @@ type RelativeWriter interface {
 	WriteRelative(base uint64, tab object.RelaTable, writable []object.Range) (int, error)
 }
 
-// early is the goroutine that applies relative relocations while loading
-// goes on: they need nothing but the object's base, and they are most of
-// a large program's relocations (gdb: 111,000 of 144,000), page faults
-// included. The objects it did are not touched by anyone else until
-// Relocate has waited for it; the results are read after that wait.
+// early is the goroutine that applies relative relocations ahead of the
+// rest: they need nothing but the object's base, and they are most of a
+// large program's relocations (gdb: 111,000 of 144,000), page faults
+// included. It takes the objects in the order RelocateAll does, so it
+// stays ahead; Relocate waits for an object's job before anything else
+// touches the object, and a call of an IFUNC resolver waits for the
+// job of the resolver's object.
 type early struct {
-	queue chan *linkmap.Map
-	wg    sync.WaitGroup
-	done  map[*linkmap.Map]int // relocations applied
-	errs  map[*linkmap.Map]error
+	jobs map[*linkmap.Map]*earlyJob // made before the goroutine starts
+	wg   sync.WaitGroup
 }
 
-// relocateEarly hands m's relative relocations (its DT_RELACOUNT prefix)
-// to the early goroutine. Objects with text relocations wait for
-// Relocate, which makes their text writable first.
-func (ns *Namespace) relocateEarly(m *linkmap.Map) {
+type earlyJob struct {
+	m    *linkmap.Map
+	done chan struct{} // closed when n and err are final
+	n    int           // relocations applied
+	err  error
+}
+
+// relocateEarly starts the early goroutine over objects, in order.
+// Objects with text relocations are left to Relocate, which makes their
+// text writable first.
+func (ns *Namespace) relocateEarly(objects []*linkmap.Map) {
 	w, ok := ns.mapper.Env().(RelativeWriter)
-	d := &m.Obj.Dyn
-	if !ok || !ns.cfg.Early || d.TextRel || d.RelaCount == 0 || d.Rela.Addr == 0 {
+	if !ok || !ns.cfg.Early {
 		return
 	}
-	e := ns.early
-	if e == nil {
-		e = &early{queue: make(chan *linkmap.Map, 1024), done: map[*linkmap.Map]int{}, errs: map[*linkmap.Map]error{}}
-		ns.early = e
-		go func() {
-			for m := range e.queue {
-				d := &m.Obj.Dyn
-				tab, err := m.Obj.Relas(object.Range{Addr: d.Rela.Addr, Size: min(d.RelaCount*24, d.Rela.Size)})
-				if err == nil {
-					e.done[m], err = w.WriteRelative(m.Base, tab, writableRanges(m, false))
-				}
-				if err != nil {
-					e.errs[m] = err
-				}
-				e.wg.Done()
-			}
-		}()
+	e := &early{jobs: map[*linkmap.Map]*earlyJob{}}
+	var jobs []*earlyJob
+	for _, m := range objects {
+		d := &m.Obj.Dyn
+		if d.TextRel || d.RelaCount == 0 || d.Rela.Addr == 0 {
+			continue
+		}
+		j := &earlyJob{m: m, done: make(chan struct{})}
+		e.jobs[m] = j
+		jobs = append(jobs, j)
 	}
+	if len(jobs) == 0 {
+		return
+	}
+	ns.early = e
 	e.wg.Add(1)
-	e.queue <- m
+	go func() {
+		defer e.wg.Done()
+		for _, j := range jobs {
+			d := &j.m.Obj.Dyn
+			tab, err := j.m.Obj.Relas(object.Range{Addr: d.Rela.Addr, Size: min(d.RelaCount*24, d.Rela.Size)})
+			if err == nil {
+				j.n, err = w.WriteRelative(j.m.Base, tab, writableRanges(j.m, false))
+			}
+			j.err = err
+			close(j.done)
+		}
+	}()
 }
 
-// EndEarly waits for the early goroutine and ends it: what is mapped
-// from now on is relocated whole by Relocate.
-func (ns *Namespace) EndEarly() {
-	ns.cfg.Early = false
-	if e := ns.early; e != nil && e.queue != nil {
+// endEarly waits for the early goroutine to finish.
+func (ns *Namespace) endEarly() {
+	if e := ns.early; e != nil {
 		e.wg.Wait()
-		close(e.queue)
-		e.queue = nil
+		ns.early = nil
 	}
 }
 
-// earlyDone waits for the early goroutine and returns how many of m's
+// earlyDone waits for m's early job and returns how many of its
 // relocations it applied.
 func (ns *Namespace) earlyDone(m *linkmap.Map) (int, error) {
-	e := ns.early
-	if e == nil {
+	if ns.early == nil {
 		return 0, nil
 	}
-	e.wg.Wait()
-	return e.done[m], e.errs[m]
+	j := ns.early.jobs[m]
+	if j == nil {
+		return 0, nil
+	}
+	<-j.done
+	return j.n, j.err
 }
 
 // writableRanges are m's writable segments at run time; with text too,
@@ -150,11 +164,15 @@ func (ns *Namespace) RelocateAll(opts RelocOptions) error {
 		}
 	}
 	ns.Linker.Reserve(n / 2)
+	var todo []*linkmap.Map
 	for i := len(order) - 1; i >= 0; i-- {
-		m := order[i]
-		if m.Rtld || m.Faked || m.Adopted || m.Relocated {
-			continue
+		if m := order[i]; !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated {
+			todo = append(todo, m)
 		}
+	}
+	ns.relocateEarly(todo)
+	defer ns.endEarly()
+	for _, m := range todo {
 		if err := ns.Relocate(m, opts); err != nil {
 			return err
 		}
@@ -401,6 +419,13 @@ func (r *relocator) apply(rel object.Rela) {
 		ref := &r.ref
 		def, _, sym, ok := r.ns.resolve(m, rel.Sym, ref, reloc.Class(rel.Type), r)
 		if ok {
+			if sym.Type() == elf.STT_GNU_IFUNC && def != m {
+				// Its resolver reads its object, relocated.
+				if _, err := r.ns.earlyDone(def); err != nil {
+					r.report(&LoadError{Name: def.DisplayName(r.ns.cfg.Progname), Err: err})
+					return
+				}
+			}
 			t.Def = def
 			t.Value = sym.Value
 			t.Z = sym.Size

@@ -113,7 +113,7 @@ func Run(opts Options) error {
 		PreloadFile: "/etc/ld.so.preload",
 		Progname:    prog,
 		Warn:        func(msg string) { os.Stderr.WriteString(msg) },
-		// Relative relocations go on a second core while loading does.
+		// Relative relocations go on a second core, ahead of the rest.
 		Early: true,
 	}
 	debugLine := func(line string) { host.DebugLine(line + "\n") }
@@ -198,7 +198,6 @@ func Run(opts Options) error {
 			os.Stderr.WriteString(msg + "\n")
 		},
 	})
-	ns.EndEarly()
 	if relocErr != nil {
 		return fail(relocErr)
 	}
