@@ -281,9 +281,10 @@ uintptr_t ldgo_addr_dladdr1(void) { return (uintptr_t)ldgo_dladdr1; }
 // by C does). A caller's thread hands its request over and waits. Only the
 // server enters Go, so it alone needs the runtime's resources: an M and a
 // P of its own, kept between requests. A child created by fork has only
-// the thread that called fork; it runs the engine itself, as the server
-// does, with signals blocked (the forking thread is most often the one
-// that entered the program, whose M and P it takes back).
+// the thread that called fork: that thread runs the engine itself, as the
+// server does, with signals blocked (it is most often the one that entered
+// the program, whose M and P it takes back); the child's other threads,
+// if any call, get a server of the child's own.
 //
 // One lock, held by a caller for the whole of a dlopen or dlclose
 // (initializers and finalizers included) and recursive, as glibc holds
@@ -305,6 +306,7 @@ static int served;
 static int dl_ready;
 static pid_t ready_pid;  // the process ServeDL prepared
 static int server_started;
+static pthread_t forker;  // in a fork child, the thread that called fork
 
 static void *serve(void *unused) {
 	(void)unused;
@@ -328,8 +330,14 @@ static void *serve(void *unused) {
 static void fork_prepare(void) { pthread_mutex_lock(&dl_mu); }
 static void fork_parent(void) { pthread_mutex_unlock(&dl_mu); }
 static void fork_child(void) {
-	pthread_mutex_t recursive = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	pthread_mutex_t recursive = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, plain = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 	dl_mu = recursive;
+	srv_mu = plain;
+	srv_cv = cv;
+	pending = NULL;
+	server_started = 0;
+	forker = pthread_self();
 }
 
 void ldgo_dl_ready(void) {
@@ -371,7 +379,7 @@ static void dl_call(struct ldgo_dlreq *r) {
 		return;
 	}
 	__atomic_store_n(&caller_reading, reading, __ATOMIC_SEQ_CST);
-	if (getpid() != ready_pid) {
+	if (getpid() != ready_pid && pthread_equal(pthread_self(), forker)) {
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);

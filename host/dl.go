@@ -56,7 +56,7 @@ func ServeDL(serve func(DLRequest) DLResult) {
 	// Entering Go, the server needs a P: those the runtime had may be
 	// held by threads that are parked by then. Spare Ps, idle for good,
 	// are there to take.
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 4)
 	C.ldgo_dl_ready()
 }
 

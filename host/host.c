@@ -636,14 +636,41 @@ static int in_freeze_ranges(uintptr_t pc) {
 	return 0;
 }
 
+// at_rest reports whether the signal found the thread waiting in the
+// kernel, as Go's idle threads wait: an M in a futex wait, sysmon in
+// nanosleep. There a thread holds none of the runtime's locks (it takes
+// them running), so parking it for good cannot leave the dl* server
+// waiting for one. A wait interrupted for a handler with SA_RESTART is
+// set back to its system call instruction, the call's number in rax; a
+// wait that ends in EINTR stands just after it.
+static int at_rest(ucontext_t *uc) {
+	const unsigned char *pc = (const unsigned char *)uc->uc_mcontext.gregs[REG_RIP];
+	long rax = uc->uc_mcontext.gregs[REG_RAX];
+	if (pc[0] == 0x0f && pc[1] == 0x05) {
+		switch (rax) {
+		case SYS_futex: {
+			long op = uc->uc_mcontext.gregs[REG_RSI] & ~(long)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+			return op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET;
+		}
+		case SYS_nanosleep:
+		case SYS_clock_nanosleep:
+		case SYS_epoll_wait:
+		case SYS_epoll_pwait:
+			return 1;
+		}
+		return 0;
+	}
+	return pc[-2] == 0x0f && pc[-1] == 0x05 && rax == -EINTR;
+}
+
 static void freeze_handler(int sig, siginfo_t *si, void *ucv) {
 	(void)sig;
 	(void)si;
 	ucontext_t *uc = ucv;
 	uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];
-	// A thread inside libc may hold one of its locks: let it run on and
-	// ask again.
-	if (in_freeze_ranges(pc)) {
+	// A thread inside libc may hold one of its locks, and one running
+	// Go code one of the runtime's: let it run on and ask again.
+	if (in_freeze_ranges(pc) || !at_rest(uc)) {
 		__atomic_store_n(&freeze_declined, 1, __ATOMIC_SEQ_CST);
 		return;
 	}

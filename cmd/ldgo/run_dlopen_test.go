@@ -517,10 +517,18 @@ int child_value(void) { return 40 + loaded; }
 `)
 	prog := f.prog("forker", `
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 static int call(void *h, const char *name) { return ((int (*)(void))dlsym(h, name))(); }
+static void *in_child_thread(void *arg) {
+	void *h = dlopen(arg, RTLD_NOW);
+	long v = h ? call(h, "child_value") : -1;
+	if (h)
+		dlclose(h);
+	return (void *)v;
+}
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	void *p = dlopen("`+f.path("libparent.so")+`", RTLD_NOW);
@@ -539,6 +547,15 @@ int main(void) {
 			_exit(0);
 		}
 		wait(NULL);
+		// Threads the child starts call too.
+		pthread_t t[4];
+		for (int i = 0; i < 4; i++)
+			pthread_create(&t[i], 0, in_child_thread, "`+f.path("libchild.so")+`");
+		for (int i = 0; i < 4; i++) {
+			void *r;
+			pthread_join(t[i], &r);
+			printf("child thread %d: %ld\n", i, (long)r);
+		}
 		_exit(0);
 	}
 	int status;
@@ -547,9 +564,9 @@ int main(void) {
 	       dlopen("`+f.path("libchild.so")+`", RTLD_NOLOAD) ? "loaded" : "not loaded");
 	return 0;
 }
-`, "-ldl")
+`, "-ldl", "-pthread")
 	want := native(t, baseEnv(), "", prog)
-	if !strings.Contains(want.stdout, "child: 1 41, puts same") || !strings.Contains(want.stdout, "grandchild: 41") {
+	if !strings.Contains(want.stdout, "child: 1 41, puts same") || !strings.Contains(want.stdout, "grandchild: 41") || !strings.Contains(want.stdout, "child thread 3: 41") {
 		t.Fatalf("native run: %+v", want)
 	}
 	sameResult(t, "dlopen in a fork child", want, hosted(t, bin, baseEnv(), "", prog))
