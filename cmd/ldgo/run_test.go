@@ -123,10 +123,11 @@ func baseEnv(extra ...string) []string {
 
 const countLib = `
 #include <stdio.h>
-int calls;
-int add(int a, int b) { calls++; return a + b; }
-int mul(int a, int b) { calls++; return a * b; }
-double scale(double x, double y, float z) { calls++; return x * y + z; }
+int calls; // threads call add at once: counted atomically
+#define COUNT __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED)
+int add(int a, int b) { COUNT; return a + b; }
+int mul(int a, int b) { COUNT; return a * b; }
+double scale(double x, double y, float z) { COUNT; return x * y + z; }
 void report(void) { printf("library counted %d calls\n", calls); }
 `
 
