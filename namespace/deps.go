@@ -178,11 +178,22 @@ func (ns *Namespace) mapDeps(root *linkmap.Map, preloads []*linkmap.Map) error {
 			if kind == linkmap.Executable {
 				kind = linkmap.Library
 			}
-			for _, t := range l.Obj.Dyn.Tags {
-				if t.Tag != elf.DT_NEEDED && t.Tag != elf.DT_AUXILIARY && t.Tag != elf.DT_FILTER {
+			// The names as readDynamic kept them, in the order of the
+			// tags: the file's string table is not read again.
+			d := &l.Obj.Dyn
+			var nNeeded, nAux, nFilter int
+			for _, t := range d.Tags {
+				var raw string
+				switch t.Tag {
+				case elf.DT_NEEDED:
+					raw, nNeeded = d.Needed[nNeeded], nNeeded+1
+				case elf.DT_AUXILIARY:
+					raw, nAux = d.Auxiliary[nAux], nAux+1
+				case elf.DT_FILTER:
+					raw, nFilter = d.Filter[nFilter], nFilter+1
+				default:
 					continue
 				}
-				raw := l.Obj.String(uint32(t.Val))
 				name, err := ns.Searcher.ExpandNeeded(raw, ns.requesters[l])
 				if err != nil {
 					if t.Tag == elf.DT_AUXILIARY {

@@ -242,7 +242,7 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 		if off >= uint64(len(o.strtab)) {
 			return "", o.errorf("string offset %#x outside the string table", off)
 		}
-		return cutNUL(o.strtab[off:]), nil
+		return o.keep(uint32(off)), nil
 	}
 	for _, list := range []struct {
 		offs []uint64
@@ -273,6 +273,44 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 		}
 	}
 	return nil
+}
+
+// keep returns the string at offset off, copied out of the file: the
+// names a loader keeps (DT_NEEDED, SONAME, RPATH, version names) are read
+// again and again, and reading them where they lie would bring the
+// file's pages back after they were given back. Each offset is copied
+// once, and once the copies would outgrow the table (a hostile file
+// naming one long string thousands of times) the table is copied whole
+// instead: memory stays bounded by the file's size.
+func (o *Object) keep(off uint32) string {
+	if uint64(off) >= uint64(len(o.strtab)) {
+		return ""
+	}
+	k := &o.kept
+	if k.whole != "" {
+		return cutNUL(k.whole[off:])
+	}
+	if s, ok := k.byOff[off]; ok {
+		return s
+	}
+	s := cutNUL(o.strtab[off:])
+	if k.total+len(s) > len(o.strtab) {
+		k.whole, k.byOff = strings.Clone(o.strtab), nil
+		return cutNUL(k.whole[off:])
+	}
+	if k.byOff == nil {
+		k.byOff = map[uint32]string{}
+	}
+	s = strings.Clone(s)
+	k.byOff[off], k.total = s, k.total+len(s)
+	return s
+}
+
+// keptNames are the copies keep made.
+type keptNames struct {
+	byOff map[uint32]string
+	total int
+	whole string
 }
 
 // String returns the NUL-terminated string at offset off of the dynamic

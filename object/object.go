@@ -111,6 +111,7 @@ type Object struct {
 	src    Source
 	symtab []byte
 	strtab string // DT_STRTAB where it lies (see readDynamic)
+	kept   keptNames
 	nsyms  int
 	gnu    *gnuHash
 	sysv   *sysvHash

@@ -130,7 +130,7 @@ func (o *Object) readVerneed(addr uint64) error {
 		if v := le.Uint16(r); v != 1 {
 			return o.errorf("unsupported version %d of Verneed record", v)
 		}
-		vn := Verneed{File: o.String(le.Uint32(r[4:]))}
+		vn := Verneed{File: o.keep(le.Uint32(r[4:]))}
 		aux, next := off+uint64(le.Uint32(r[8:])), le.Uint32(r[12:])
 		for {
 			a := record(b, aux, vernauxSize)
@@ -144,7 +144,7 @@ func (o *Object) readVerneed(addr uint64) error {
 				Hash:  le.Uint32(a),
 				Flags: le.Uint16(a[4:]),
 				Other: le.Uint16(a[6:]),
-				Name:  o.String(le.Uint32(a[8:])),
+				Name:  o.keep(le.Uint32(a[8:])),
 			})
 			anext := le.Uint32(a[12:])
 			if anext == 0 {
@@ -186,7 +186,7 @@ func (o *Object) readVerdef(addr uint64) error {
 		if a == nil {
 			return outside()
 		}
-		vd.Name = o.String(le.Uint32(a))
+		vd.Name = o.keep(le.Uint32(a))
 		o.Verdefs = append(o.Verdefs, vd)
 		next := le.Uint32(r[16:])
 		if next == 0 {

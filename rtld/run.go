@@ -653,6 +653,7 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				l.SetBinding(i, bound)
 			}
 		}
+		dropSmall(m.File)
 	}
 	return nil
 }
