@@ -367,10 +367,8 @@ static const char *start_server(void) {
 	return NULL;
 }
 
-static void dl_lock(void) { pthread_mutex_lock(&dl_mu); }
-static void dl_unlock(void) { pthread_mutex_unlock(&dl_mu); }
-void ldgo_dl_lock(void) { dl_lock(); }
-void ldgo_dl_unlock(void) { dl_unlock(); }
+void ldgo_dl_lock(void) { pthread_mutex_lock(&dl_mu); }
+void ldgo_dl_unlock(void) { pthread_mutex_unlock(&dl_mu); }
 
 // dl_call has the server run r; dl_mu is held.
 static void dl_call(struct ldgo_dlreq *r) {
@@ -419,16 +417,16 @@ char *ldgo_dlerror(void) {
 void *ldgo_dlopen(const char *file, int mode) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_OPEN, .name = file, .mode = mode,
 	                       .caller = (uintptr_t)__builtin_return_address(0)};
-	dl_lock();
+	ldgo_dl_lock();
 	dl_call(&r);
 	if (r.error) {
-		dl_unlock();
+		ldgo_dl_unlock();
 		set_dlerror(r.error);
 		return NULL;
 	}
 	ldgo_add_finis(r.finis, r.nfinis);
 	ldgo_run_inits(r.inits, r.ninits);
-	dl_unlock();
+	ldgo_dl_unlock();
 	free(r.inits);
 	return (void *)r.result;
 }
@@ -445,9 +443,9 @@ static void *dl_sym(void *handle, const char *name, const char *version, uintptr
 		r.next = 1;
 		r.handle = 0;
 	}
-	dl_lock();
+	ldgo_dl_lock();
 	dl_call(&r);
-	dl_unlock();
+	ldgo_dl_unlock();
 	if (r.error) {
 		set_dlerror(r.error);
 		return NULL;
@@ -471,22 +469,22 @@ void *ldgo_dlvsym(void *handle, const char *name, const char *version) {
 // then the engine unmaps it.
 int ldgo_dlclose(void *handle) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_CLOSE, .handle = (uintptr_t)handle};
-	dl_lock();
+	ldgo_dl_lock();
 	dl_call(&r);
 	if (r.error) {
-		dl_unlock();
+		ldgo_dl_unlock();
 		set_dlerror(r.error);
 		return -1;
 	}
 	if (r.nowners == 0) {
-		dl_unlock();
+		ldgo_dl_unlock();
 		return 0;
 	}
 	ldgo_remove_finis(r.owners, r.nowners);
 	ldgo_run_finis(r.finis, r.nfinis);
 	struct ldgo_dlreq u = {.op = LDGO_DL_UNLOAD, .owners = r.owners, .nowners = r.nowners};
 	dl_call(&u);
-	dl_unlock();
+	ldgo_dl_unlock();
 	free(r.owners);
 	free(r.finis);
 	if (u.error) {

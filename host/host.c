@@ -462,7 +462,6 @@ const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
 	return NULL;
 }
 
-
 // This thread's dlerror state.
 char **ldgo_dlerror_slot(void) { return &ldgo_tls.dlerror; }
 char **ldgo_dlerror_shown_slot(void) { return &ldgo_tls.dlerror_shown; }
@@ -627,7 +626,6 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 
 static pid_t frozen[MAX_FROZEN];
 static int nfrozen;
-static int freeze_declined;
 
 static int in_freeze_ranges(uintptr_t pc) {
 	for (uint64_t i = 0; i < start->nfreeze; i++)
@@ -670,10 +668,8 @@ static void freeze_handler(int sig, siginfo_t *si, void *ucv) {
 	uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];
 	// A thread inside libc may hold one of its locks, and one running
 	// Go code one of the runtime's: let it run on and ask again.
-	if (in_freeze_ranges(pc) || !at_rest(uc)) {
-		__atomic_store_n(&freeze_declined, 1, __ATOMIC_SEQ_CST);
+	if (in_freeze_ranges(pc) || !at_rest(uc))
 		return;
-	}
 	pid_t tid = syscall(SYS_gettid);
 	int k = __atomic_fetch_add(&nfrozen, 1, __ATOMIC_SEQ_CST);
 	if (k < MAX_FROZEN)

@@ -12,7 +12,6 @@ package lookup
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
 
 	"ldgo/linkmap"
@@ -285,8 +284,7 @@ func (l *Linker) searchFiltered(list []filter, req *Request, res *Result) bool {
 	for i := range list {
 		e := &list[i]
 		if e.words != nil {
-			w := le64(e.words[8*((h/64)&e.mask):])
-			if (w>>(h%64))&(w>>((h>>e.shift)%64))&1 == 0 {
+			if !object.BloomTest(e.words, e.mask, e.shift, h) {
 				continue
 			}
 		} else if e.empty {
@@ -298,8 +296,6 @@ func (l *Linker) searchFiltered(list []filter, req *Request, res *Result) bool {
 	}
 	return false
 }
-
-func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // Reserve makes room for about n remembered searches.
 func (l *Linker) Reserve(n int) {

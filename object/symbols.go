@@ -313,18 +313,22 @@ func (h *Hash) Fill() {
 
 // MayDefine is the GNU hash table's Bloom filter: false means o surely
 // does not define the name, true that it may. Without a GNU hash table
-// it is always true. It is small enough to be inlined into a search loop.
+// it is always true. h's GNU hash must be known (NewHash, or Fill): the
+// test is small enough to be inlined into a search loop without it.
 func (o *Object) MayDefine(h *Hash) bool {
 	g := o.gnu
 	if g == nil {
 		return true
 	}
-	if g.nbuckets == 0 {
-		return false
-	}
-	h.Fill()
-	word := le.Uint64(g.bloom[8*((h.GNU/64)&g.bloomMask):])
-	return (word>>(h.GNU%64))&(word>>((h.GNU>>g.shift)%64))&1 != 0
+	return g.nbuckets != 0 && BloomTest(g.bloom, g.bloomMask, g.shift, h.GNU)
+}
+
+// BloomTest is the GNU hash table's Bloom filter test of the name hash h,
+// over the filter's words with their index mask and the second hash's
+// shift: false means the name is surely not in the table.
+func BloomTest(words []byte, mask, shift, h uint32) bool {
+	w := le.Uint64(words[8*((h/64)&mask):])
+	return (w>>(h%64))&(w>>((h>>shift)%64))&1 != 0
 }
 
 // BloomFilter returns the GNU hash table's Bloom filter words, with the
@@ -360,8 +364,7 @@ func (o *Object) Candidates(h *Hash, yield func(idx uint32) bool) {
 			return
 		}
 		h.Fill()
-		word := le.Uint64(g.bloom[8*((h.GNU/64)&g.bloomMask):])
-		if (word>>(h.GNU%64))&(word>>((h.GNU>>g.shift)%64))&1 == 0 {
+		if !BloomTest(g.bloom, g.bloomMask, g.shift, h.GNU) {
 			return
 		}
 		idx := g.bucket(h.GNU % g.nbuckets)

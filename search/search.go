@@ -15,6 +15,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"slices"
 	"strings"
@@ -364,20 +365,60 @@ func (a *attempt) notFound() error {
 	return &NotFoundError{Name: a.name, Tried: a.tried, Cause: object.CauseOpen, Errno: a.errno}
 }
 
+// pathLists yields, in glibc's order, the search paths a search for a
+// library req asks for goes through before ld.so.cache: the RPATHs of req
+// and of its loaders (unless req has a RUNPATH), then the program's,
+// LD_LIBRARY_PATH, and req's RUNPATH. A list is read when it is reached,
+// as glibc's cache_rpath does, and one found to have no existing
+// directory is left out. For dlinfo the program's RPATH comes again
+// unless req is the program, as _dl_rtld_di_serinfo has it; a search
+// takes it only when no loader was the program.
+func (s *Searcher) pathLists(req *Requester, dlinfo bool) iter.Seq[*pathList] {
+	return func(yield func(*pathList) bool) {
+		if req == nil || req.Dyn == nil || !req.Dyn.HasRunpath {
+			mainLoaded := false
+			for l := req; l != nil; l = l.Loader {
+				mainLoaded = mainLoaded || l == s.main
+				if pl := s.rpathOf(l); pl != nil && !yield(pl) {
+					return
+				}
+			}
+			again := !mainLoaded
+			if dlinfo {
+				again = s.main != req
+			}
+			if s.main != nil && again {
+				if pl := s.rpathOf(s.main); pl != nil && !yield(pl) {
+					return
+				}
+			}
+		}
+		if s.env != nil && !s.env.dead && !yield(s.env) {
+			return
+		}
+		if req != nil {
+			if pl := s.runpathOf(req); pl != nil {
+				yield(pl)
+			}
+		}
+	}
+}
+
+// noDefaultLib reports whether req keeps searches out of the system
+// directories (DF_1_NODEFLIB).
+func noDefaultLib(req *Requester) bool {
+	return req != nil && req.Dyn != nil && req.Dyn.Flags1&elf.DF_1_NODEFLIB != 0
+}
+
 // SearchDirs returns the directories a search for a library req asks for
 // goes through, in order, as glibc's dlinfo RTLD_DI_SERINFO lists them:
-// the RPATHs of req and of its loaders (unless req has a RUNPATH), then
-// the program's, LD_LIBRARY_PATH, req's RUNPATH, and the system
-// directories (unless req has DF_1_NODEFLIB). A list the search found to
-// have no existing directory is left out, and so is ld.so.cache, which
-// has no directory. Names are written as glibc writes them there: without
-// the trailing slash, "." for the current directory.
+// the lists of pathLists, then the system directories (unless req has
+// DF_1_NODEFLIB); ld.so.cache, which has no directory, is left out. Names
+// are written as glibc writes them there: without the trailing slash,
+// "." for the current directory.
 func (s *Searcher) SearchDirs(req *Requester) []string {
 	var out []string
 	add := func(pl *pathList) {
-		if pl == nil || pl.dead {
-			return
-		}
 		for _, d := range pl.dirs {
 			switch name := d.name; {
 			case name == "":
@@ -389,58 +430,22 @@ func (s *Searcher) SearchDirs(req *Requester) []string {
 			}
 		}
 	}
-	if req.Dyn == nil || !req.Dyn.HasRunpath {
-		for l := req; l != nil; l = l.Loader {
-			add(s.rpathOf(l))
-		}
-		// glibc adds the program's RPATH again unless req is the program.
-		if s.main != nil && s.main != req {
-			add(s.rpathOf(s.main))
-		}
+	for pl := range s.pathLists(req, true) {
+		add(pl)
 	}
-	add(s.env)
-	add(s.runpathOf(req))
-	if req.Dyn == nil || req.Dyn.Flags1&elf.DF_1_NODEFLIB == 0 {
+	if !noDefaultLib(req) && !s.system.dead {
 		add(s.system)
 	}
 	return out
 }
 
 func (s *Searcher) findByName(a *attempt, req *Requester) (*Found, error) {
-	if req == nil || req.Dyn == nil || !req.Dyn.HasRunpath {
-		didMain := false
-		for l := req; l != nil; l = l.Loader {
-			if pl := s.rpathOf(l); pl != nil {
-				if f, err := s.openPath(a, pl); f != nil || err != nil {
-					return f, err
-				}
-				didMain = didMain || l == s.main
-			}
-		}
-		if !didMain && s.main != nil {
-			if pl := s.rpathOf(s.main); pl != nil {
-				if f, err := s.openPath(a, pl); f != nil || err != nil {
-					return f, err
-				}
-			}
-		}
-	}
-	if s.env != nil && !s.env.dead {
-		if f, err := s.openPath(a, s.env); f != nil || err != nil {
+	for pl := range s.pathLists(req, false) {
+		if f, err := s.openPath(a, pl); f != nil || err != nil {
 			return f, err
 		}
 	}
-	if req != nil {
-		if pl := s.runpathOf(req); pl != nil {
-			if f, err := s.openPath(a, pl); f != nil || err != nil {
-				return f, err
-			}
-		}
-	}
-	nodeflib := false
-	if l := req; l != nil && l.Dyn != nil {
-		nodeflib = l.Dyn.Flags1&elf.DF_1_NODEFLIB != 0
-	}
+	nodeflib := noDefaultLib(req)
 	if !s.cfg.InhibitCache {
 		if path := s.lookupCache(a.name); path != "" {
 			s.debug("  trying file=%s", path)
