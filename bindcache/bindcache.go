@@ -4,9 +4,10 @@
 // under address-space randomization by recording definitions as (object,
 // symbol) rather than addresses.
 //
-// The bindings are stored in the order the run made them: a run over
-// the same objects makes its lookups in the same order and replays them
-// one after the other.
+// A binding is kept for every relocation that names a symbol, in the
+// order the run made them: a run over the same objects relocates in the
+// same order and replays them one after the other, reading no symbol
+// table.
 //
 // An entry is keyed by the identity (path, device, inode, size,
 // modification time) of every object the run loaded, in load order, and
@@ -19,7 +20,6 @@ package bindcache
 import (
 	"bytes"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -52,7 +52,7 @@ type Key struct {
 	Search []string
 }
 
-const magic = "ldgo bind cache 3\n"
+const magic = "ldgo bind cache 4\n"
 
 // text is the key as stored: one line per item, no empty line.
 func (k *Key) text() []byte {
@@ -86,45 +86,27 @@ func file(dir string, k *Key) string {
 	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16]))
 }
 
-// An entry: the reference (object serial, symbol index, class), then the
-// definition (object serial, symbol index, protected, and the symbol's
-// info, section index, value and size).
-const entrySize = 8 + 4 + 1 + 8 + 4 + 1 + 1 + 2 + 8 + 8
-
 // The file's last four bytes are the CRC-32 (IEEE) of the rest: damage
 // is found, and checking is cheap next to the lookups it saves. (The
 // Castagnoli polynomial's tables take a fifth of a millisecond to make,
 // and its sum of a large entry is slower here than this one's.)
 
-// maxFile bounds what Load reads: an entry is 45 bytes a reference.
+// maxFile bounds what Load reads: an entry is lookup.RecordSize bytes a
+// reference.
 const maxFile = 64 << 20
 
 // ErrNoEntry is Load's answer when there is no usable entry.
 var ErrNoEntry = errors.New("no usable bind cache entry")
 
 // Entry is a loaded cache entry: the bindings of a run, in the order they
-// were made, read in place from the mapped file. It serves as the engine's
-// replay record (lookup.Recorded).
+// were made, read in place from the mapped file.
 type Entry struct {
-	data []byte // the whole mapped file
-	recs []byte // the bindings, entrySize bytes each
+	data []byte        // the whole mapped file
+	recs lookup.Record // the bindings
 }
 
-// Len returns the number of bindings.
-func (e *Entry) Len() int { return len(e.recs) / entrySize }
-
-// At returns binding i.
-func (e *Entry) At(i int) lookup.Binding1 {
-	b := e.recs[i*entrySize : (i+1)*entrySize]
-	return lookup.Binding1{
-		Ref: lookup.RefKey{Ref: binary.LittleEndian.Uint64(b), Sym: binary.LittleEndian.Uint32(b[8:]), Class: lookup.Class(b[12])},
-		Def: lookup.DefRef{
-			Def: binary.LittleEndian.Uint64(b[13:]), Sym: binary.LittleEndian.Uint32(b[21:]), Protected: b[25] != 0,
-			Info: b[26], Shndx: elf.SectionIndex(binary.LittleEndian.Uint16(b[27:])),
-			Value: binary.LittleEndian.Uint64(b[29:]), Size: binary.LittleEndian.Uint64(b[37:]),
-		},
-	}
-}
+// Bindings returns the entry's record; it is valid until Close.
+func (e *Entry) Bindings() lookup.Record { return e.recs }
 
 // Close unmaps the entry; it must not be used afterwards.
 func (e *Entry) Close() error {
@@ -152,7 +134,7 @@ func Load(dir string, k *Key) (*Entry, error) {
 	if err := unix.Fstat(fd, &st); err != nil || st.Size > maxFile || st.Size < int64(len(magic)+4+4) {
 		return nil, ErrNoEntry
 	}
-	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE)
+	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_POPULATE)
 	if err != nil {
 		return nil, ErrNoEntry
 	}
@@ -181,7 +163,7 @@ func (e *Entry) check(k *Key) bool {
 	}
 	n := binary.LittleEndian.Uint32(rest)
 	rest = rest[4:]
-	if uint64(len(rest)) != uint64(n)*entrySize {
+	if uint64(len(rest)) != uint64(n)*lookup.RecordSize {
 		return false
 	}
 	e.recs = rest
@@ -190,7 +172,7 @@ func (e *Entry) check(k *Key) bool {
 
 // Store writes the bindings of a run for k in dir, atomically: a
 // concurrent Load sees the old entry or the new one, whole.
-func Store(dir string, k *Key, rec []lookup.Binding1) error {
+func Store(dir string, k *Key, rec lookup.Record) error {
 	if dir == "" {
 		return ErrNoEntry
 	}
@@ -202,26 +184,9 @@ func Store(dir string, k *Key, rec []lookup.Binding1) error {
 	b.Write(k.text())
 	b.WriteByte('\n')
 	var word [8]byte
-	binary.LittleEndian.PutUint32(word[:], uint32(len(rec)))
+	binary.LittleEndian.PutUint32(word[:], uint32(rec.Len()))
 	b.Write(word[:4])
-	var e [entrySize]byte
-	for _, r := range rec {
-		ref, def := r.Ref, r.Def
-		binary.LittleEndian.PutUint64(e[0:], ref.Ref)
-		binary.LittleEndian.PutUint32(e[8:], ref.Sym)
-		e[12] = byte(ref.Class)
-		binary.LittleEndian.PutUint64(e[13:], def.Def)
-		binary.LittleEndian.PutUint32(e[21:], def.Sym)
-		e[25] = 0
-		if def.Protected {
-			e[25] = 1
-		}
-		e[26] = def.Info
-		binary.LittleEndian.PutUint16(e[27:], uint16(def.Shndx))
-		binary.LittleEndian.PutUint64(e[29:], def.Value)
-		binary.LittleEndian.PutUint64(e[37:], def.Size)
-		b.Write(e[:])
-	}
+	b.Write(rec[:rec.Len()*lookup.RecordSize])
 	binary.LittleEndian.PutUint32(word[:], crc32.ChecksumIEEE(b.Bytes()))
 	b.Write(word[:4])
 

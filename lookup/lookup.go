@@ -12,7 +12,9 @@ package lookup
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
+	"math"
 
 	"ldgo/linkmap"
 	"ldgo/object"
@@ -152,56 +154,153 @@ type Linker struct {
 	protectedSeen bool
 
 	// Recording, when set, makes Record receive what every symbol
-	// reference bound to, in the order of the lookups.
+	// reference of a relocation bound to, in the order of the
+	// relocations (see Remember).
 	Recording bool
-	Record    []Binding1
-	// Replay, when set, answers symbol references without a search, from
-	// the record of a run over the same objects (whose lookups come in
-	// the same order); Maps gives the objects by serial (Maps[serial]).
-	// The record holds each definition whole, so a replayed reference
-	// reads no symbol table; the record is trusted as far as its key
-	// (the identity of every object) goes, and an answer naming an
-	// object or symbol that is not there is not: the search is done.
-	Replay   Recorded
+	Record    Record
+	// Replay, when not empty, is the record of a run over the same
+	// objects, whose relocations come in the same order: Next gives
+	// what each bound to, and Rebind makes that the answer without a
+	// search. Maps gives the objects by serial (Maps[serial]). The
+	// record is trusted as far as its key (the identity of every
+	// object) goes; an answer naming an object or symbol that is not
+	// there is not: the reference is then looked up.
+	Replay   Record
 	Maps     []*linkmap.Map
 	Replayed uint64 // references answered from Replay
 	cursor   int
 }
 
-// Recorded is a record of bindings to replay, in the order of the lookups
-// that made them.
-type Recorded interface {
-	Len() int
-	At(i int) Binding1
-}
+// A Record holds bindings, RecordSize bytes each, in the order of the
+// relocations that made them; it is kept as it is stored (bindcache), so
+// that a replay decodes only the fields it uses. A binding names the
+// reference by the relocation that makes it: the referencing object's
+// serial, the symbol's index and the link-time address of the
+// relocation entry. Then comes what it bound to: the defining object's
+// serial (0: nothing, a weak reference resolved to zero) and symbol
+// index, the symbol's value and size, its info byte, how it was found,
+// whether it is protected, and its section index.
+type Record []byte
 
-// Binding1 is one recorded binding: a reference and its definition.
-type Binding1 struct {
-	Ref RefKey
-	Def DefRef
-}
+// RecordSize is the size of one binding in a Record.
+const RecordSize = 48
 
-// RefKey names a symbol reference: the referencing object by its serial,
-// the symbol's index there, and the lookup class.
+// Len returns the number of bindings.
+func (r Record) Len() int { return len(r) / RecordSize }
+
+// RefKey names a symbol reference by the relocation that makes it.
 type RefKey struct {
-	Ref   uint64
+	Ref   uint32 // the referencing object's serial
 	Sym   uint32
-	Class Class
+	Entry uint64 // the link-time address of the relocation entry
 }
 
-// DefRef is what a reference bound to: the defining object's serial (0
-// for a weak reference that resolved to zero), the symbol's index, and
-// whether the binding is to a protected symbol; then what relocation
-// uses of the symbol, as it was: its type and binding, section, value
-// and size.
-type DefRef struct {
-	Def       uint64
-	Sym       uint32
-	Protected bool
-	Info      byte
-	Shndx     elf.SectionIndex
-	Value     uint64
-	Size      uint64
+// How says how a relocation found its definition; a replay accounts for
+// it the same way.
+type How uint8
+
+const (
+	// Searched: a lookup in the scope (counted, and traced by OnBind).
+	Searched How = iota
+	// Remembered: the referencing object's one-entry cache (glibc's
+	// l_lookup_cache) had the answer.
+	Remembered
+	// Own: a local or hidden reference, bound in its own object.
+	Own
+)
+
+// Remember records that the reference k bound to res (nil Map: to
+// nothing), found as how says. Objects are told apart by serials that
+// fit in 32 bits; a run with more stops recording.
+func (l *Linker) Remember(k RefKey, how How, res *Result) {
+	var b [RecordSize]byte
+	le.PutUint32(b[0:], k.Ref)
+	le.PutUint32(b[4:], k.Sym)
+	le.PutUint64(b[8:], k.Entry)
+	if m := res.Map; m != nil {
+		if m.Serial > math.MaxUint32 {
+			l.Recording, l.Record = false, nil
+			return
+		}
+		le.PutUint32(b[16:], uint32(m.Serial))
+		le.PutUint32(b[20:], res.Index)
+		le.PutUint64(b[24:], res.Sym.Value)
+		le.PutUint64(b[32:], res.Sym.Size)
+		b[40] = res.Sym.Info
+		le.PutUint16(b[44:], uint16(res.Sym.Shndx))
+	}
+	b[41] = byte(how)
+	if res.Protected {
+		b[42] = 1
+	}
+	l.Record = append(l.Record, b[:]...)
+}
+
+// Next returns the recorded binding of the reference k, as its offset in
+// Replay. The relocations come in the order they were recorded; a record
+// out of step is looked for a little further on.
+func (l *Linker) Next(k RefKey) (int, bool) {
+	for i, n := l.cursor, 0; i+RecordSize <= len(l.Replay) && n < 8; i, n = i+RecordSize, n+1 {
+		b := l.Replay[i : i+RecordSize]
+		if le.Uint64(b) == uint64(k.Ref)|uint64(k.Sym)<<32 && le.Uint64(b[8:]) == k.Entry {
+			l.cursor = i + RecordSize
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Rebind makes the binding at offset at of Replay, recorded for refMap's
+// reference to its symbol refIdx, the answer in res, as a search that
+// found it would: counted, traced, and a unique symbol registered. It
+// reports false when the binding names no symbol that is there. (res is
+// filled in place: a Result copied whole is slow to read back.)
+func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int, res *Result) (How, bool) {
+	b := l.Replay[at : at+RecordSize]
+	how := How(b[41])
+	res.Map = nil
+	if def := le.Uint32(b[16:]); def != 0 {
+		if uint64(def) >= uint64(len(l.Maps)) {
+			return how, false
+		}
+		m := l.Maps[def]
+		idx := le.Uint32(b[20:])
+		if m == nil || m.Obj == nil || int(idx) >= m.Obj.NumSymbols() {
+			return how, false
+		}
+		res.Sym.Name, res.Sym.Other = 0, 0
+		res.Sym.Info, res.Sym.Shndx = b[40], elf.SectionIndex(le.Uint16(b[44:]))
+		res.Sym.Value, res.Sym.Size = le.Uint64(b[24:]), le.Uint64(b[32:])
+		if res.Sym.Shndx == elf.SHN_UNDEF && res.Sym.Value == 0 {
+			return how, false
+		}
+		res.Map, res.Index, res.Protected = m, idx, b[42] != 0
+	}
+	l.Replayed++
+	if how != Searched {
+		return how, true
+	}
+	l.Lookups++
+	if res.Map == nil {
+		return how, true
+	}
+	if res.Map.Kind != linkmap.Loaded && l.OnBind == nil && res.Sym.Bind() != stbGNUUnique {
+		// All that bound does here.
+		res.Map.Used = true
+		return how, true
+	}
+	req := Request{RefIndex: refIdx, RefMap: refMap, Class: class, Flags: AddDependency, partial: true}
+	if res.Sym.Bind() == stbGNUUnique {
+		req.complete()
+		if _, ok := l.unique[req.Hash.Name]; !ok {
+			if l.unique == nil {
+				l.unique = map[string]uniqueDef{}
+			}
+			l.unique[req.Hash.Name] = uniqueDef{res.Map, res.Index, res.Sym}
+		}
+	}
+	l.bound(&req, *res)
+	return how, true
 }
 
 // The search's answer depends on the name, the version asked for, the
@@ -350,69 +449,8 @@ type uniqueDef struct {
 // Symbol looks req up in scope, a list of searchlists searched in order.
 func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	l.Lookups++
-	if l.Replay != nil && req.Ref != nil && req.RefMap != nil && req.Skip == nil {
-		if res, ok := l.replay(req); ok {
-			return res, nil
-		}
-	}
 	req.complete()
-	res, err := l.search(scope, req)
-	if err == nil && l.Recording && req.Ref != nil && req.RefMap != nil && req.Skip == nil {
-		d := DefRef{Protected: res.Protected}
-		if res.Map != nil {
-			d.Def, d.Sym = res.Map.Serial, res.Index
-			d.Info, d.Shndx, d.Value, d.Size = res.Sym.Info, res.Sym.Shndx, res.Sym.Value, res.Sym.Size
-		}
-		l.Record = append(l.Record, Binding1{RefKey{req.RefMap.Serial, req.RefIndex, req.Class}, d})
-	}
-	return res, err
-}
-
-// replay answers req from the record of an earlier run, if the record
-// names a definition that can be the answer. The lookups come in the
-// order they were recorded; a record out of step is looked for a little
-// further on.
-func (l *Linker) replay(req *Request) (Result, bool) {
-	key := RefKey{req.RefMap.Serial, req.RefIndex, req.Class}
-	var d DefRef
-	found := false
-	for i := l.cursor; i < l.Replay.Len() && i < l.cursor+8; i++ {
-		if b := l.Replay.At(i); b.Ref == key {
-			d, found, l.cursor = b.Def, true, i+1
-			break
-		}
-	}
-	if !found {
-		return Result{}, false
-	}
-	var res Result
-	if d.Def != 0 {
-		if d.Def >= uint64(len(l.Maps)) {
-			return Result{}, false
-		}
-		m := l.Maps[d.Def]
-		if m == nil || m.Obj == nil || int(d.Sym) >= m.Obj.NumSymbols() || (d.Shndx == elf.SHN_UNDEF && d.Value == 0) {
-			return Result{}, false
-		}
-		sym := object.Sym{Info: d.Info, Shndx: d.Shndx, Value: d.Value, Size: d.Size}
-		res = Result{Map: m, Index: d.Sym, Sym: sym, Protected: d.Protected}
-		if sym.Bind() == stbGNUUnique {
-			req.complete()
-			if _, ok := l.unique[req.Hash.Name]; !ok {
-				if l.unique == nil {
-					l.unique = map[string]uniqueDef{}
-				}
-				l.unique[req.Hash.Name] = uniqueDef{m, d.Sym, sym}
-			}
-		}
-	} else if req.Ref.Bind() != elf.STB_WEAK {
-		return Result{}, false
-	}
-	l.Replayed++
-	if res.Map != nil {
-		l.bound(req, res)
-	}
-	return res, true
+	return l.search(scope, req)
 }
 
 // search is the lookup itself.
@@ -698,6 +736,8 @@ func addDependency(ref, def *linkmap.Map) {
 	}
 	ref.Reldeps = append(ref.Reldeps, def)
 }
+
+var le = binary.LittleEndian
 
 // stbGNUUnique is STB_GNU_UNIQUE, which debug/elf does not name.
 const stbGNUUnique elf.SymBind = 10

@@ -29,22 +29,30 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 	if uint64(rel.Sym) >= uint64(m.Obj.NumSymbols()) {
 		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())}
 	}
-	ref := m.Obj.Symbol(rel.Sym)
 	slot = m.Addr(rel.Off)
-	sym := ref
-	def = m
-	if ref.Visibility() == elf.STV_DEFAULT {
-		var req lookup.Request
-		lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
-		res, err := ns.Linker.Symbol(m.Scope, &req)
-		if err != nil {
-			return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}
+	key := lookup.RefKey{Ref: uint32(m.Serial), Entry: m.Obj.Dyn.JmpRel.Addr + uint64(i)*24, Sym: rel.Sym}
+	var res lookup.Result
+	if !ns.replay(m, key, lookup.ClassPLT, &res) {
+		ref := m.Obj.Symbol(rel.Sym)
+		how := lookup.Own
+		res = lookup.Result{Map: m, Index: rel.Sym, Sym: ref}
+		if ref.Visibility() == elf.STV_DEFAULT {
+			var req lookup.Request
+			lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
+			how = lookup.Searched
+			res, err = ns.Linker.Symbol(m.Scope, &req)
+			if err != nil {
+				return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}
+			}
 		}
-		if res.Map == nil {
-			return uint64(rel.Addend), slot, nil, nil
+		if ns.Linker.Recording {
+			ns.Linker.Remember(key, how, &res)
 		}
-		def, sym = res.Map, res.Sym
 	}
+	if res.Map == nil {
+		return uint64(rel.Addend), slot, nil, nil
+	}
+	def, sym := res.Map, res.Sym
 	target = symbolAddress(def, &sym) + uint64(rel.Addend)
 	if sym.Type() == elf.STT_GNU_IFUNC && !skipIFunc {
 		target, err = ns.mapper.Env().CallIFunc(target)

@@ -104,6 +104,7 @@ type Namespace struct {
 
 	requesters map[*linkmap.Map]*search.Requester
 	early      *early
+	words      []Word // the relocators' batch, reused
 	serial     uint64
 	tlsNext    uint64
 	cacheHits  uint64

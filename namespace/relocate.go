@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"ldgo/image"
 	"ldgo/linkmap"
@@ -52,23 +53,56 @@ type RelativeWriter interface {
 	WriteRelative(base uint64, tab object.RelaTable, writable []object.Range) (int, error)
 }
 
-// early is the goroutine that applies relative relocations ahead of the
+// WordWriter is an image that stores words in batches, each at an
+// address in one of the writable ranges given: most relocations write a
+// plain word (reloc.Word), and a call per batch costs less than a call
+// per word.
+type WordWriter interface {
+	WriteWords(words []Word, writable []object.Range) error
+}
+
+// Word is a word to store at Addr.
+type Word struct{ Addr, Value uint64 }
+
+// wordBatch is the number of words a relocator gathers before writing.
+const wordBatch = 256
+
+// early is the goroutine that applies relative relocations beside the
 // rest: they need nothing but the object's base, and they are most of a
 // large program's relocations (gdb: 111,000 of 144,000), page faults
-// included. It takes the objects in the order RelocateAll does, so it
-// stays ahead; Relocate waits for an object's job before anything else
-// touches the object, and a call of an IFUNC resolver waits for the
-// job of the resolver's object.
+// included. It takes the objects from the last RelocateAll relocates
+// backwards, while RelocateAll goes forwards; each object's relative
+// relocations are a job that whichever comes first claims. Relocate has
+// an object's job done (by the goroutine or itself) before anything else
+// touches the object, and so does a call of an IFUNC resolver for the
+// resolver's object. So the two meet in the middle, and nobody waits for
+// the goroutine to start.
 type early struct {
 	jobs map[*linkmap.Map]*earlyJob // made before the goroutine starts
+	w    RelativeWriter
 	wg   sync.WaitGroup
 }
 
 type earlyJob struct {
-	m    *linkmap.Map
-	done chan struct{} // closed when n and err are final
-	n    int           // relocations applied
-	err  error
+	m       *linkmap.Map
+	claimed atomic.Bool
+	done    chan struct{} // closed when n and err are final
+	n       int           // relocations applied
+	err     error
+}
+
+// run does job j unless it is claimed already.
+func (e *early) run(j *earlyJob) {
+	if !j.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	d := &j.m.Obj.Dyn
+	tab, err := j.m.Obj.Relas(object.Range{Addr: d.Rela.Addr, Size: min(d.RelaCount*24, d.Rela.Size)})
+	if err == nil {
+		j.n, err = e.w.WriteRelative(j.m.Base, tab, writableRanges(j.m, false))
+	}
+	j.err = err
+	close(j.done)
 }
 
 // earlyMinimum is the number of relative relocations below which the
@@ -77,9 +111,9 @@ type earlyJob struct {
 // gdb 111,000.
 const earlyMinimum = 16384
 
-// relocateEarly starts the early goroutine over objects, in order.
-// Objects with text relocations are left to Relocate, which makes their
-// text writable first.
+// relocateEarly starts the early goroutine over objects, which
+// RelocateAll relocates in this order. Objects with text relocations are
+// left to Relocate, which makes their text writable first.
 func (ns *Namespace) relocateEarly(objects []*linkmap.Map) {
 	w, ok := ns.mapper.Env().(RelativeWriter)
 	if !ok || !ns.cfg.Early {
@@ -92,7 +126,7 @@ func (ns *Namespace) relocateEarly(objects []*linkmap.Map) {
 	if total < earlyMinimum {
 		return
 	}
-	e := &early{jobs: map[*linkmap.Map]*earlyJob{}}
+	e := &early{jobs: map[*linkmap.Map]*earlyJob{}, w: w}
 	var jobs []*earlyJob
 	for _, m := range objects {
 		d := &m.Obj.Dyn
@@ -110,14 +144,8 @@ func (ns *Namespace) relocateEarly(objects []*linkmap.Map) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		for _, j := range jobs {
-			d := &j.m.Obj.Dyn
-			tab, err := j.m.Obj.Relas(object.Range{Addr: d.Rela.Addr, Size: min(d.RelaCount*24, d.Rela.Size)})
-			if err == nil {
-				j.n, err = w.WriteRelative(j.m.Base, tab, writableRanges(j.m, false))
-			}
-			j.err = err
-			close(j.done)
+		for i := len(jobs) - 1; i >= 0; i-- {
+			e.run(jobs[i])
 		}
 	}()
 }
@@ -130,8 +158,8 @@ func (ns *Namespace) endEarly() {
 	}
 }
 
-// earlyDone waits for m's early job and returns how many of its
-// relocations it applied.
+// earlyDone has m's early job done, here unless the goroutine took it,
+// and returns how many of m's relocations it applied.
 func (ns *Namespace) earlyDone(m *linkmap.Map) (int, error) {
 	if ns.early == nil {
 		return 0, nil
@@ -140,6 +168,7 @@ func (ns *Namespace) earlyDone(m *linkmap.Map) (int, error) {
 	if j == nil {
 		return 0, nil
 	}
+	ns.early.run(j)
 	<-j.done
 	return j.n, j.err
 }
@@ -216,6 +245,24 @@ type relocator struct {
 	// lookup would otherwise allocate them for every symbol.
 	ref object.Sym
 	req lookup.Request
+	res lookup.Result
+
+	// words are gathered for writer, when the image is one, and
+	// written before anything else is done to the image.
+	writer   WordWriter
+	words    []Word
+	writable []object.Range
+}
+
+// flush writes the words gathered.
+func (r *relocator) flush() {
+	if len(r.words) == 0 {
+		return
+	}
+	if err := r.writer.WriteWords(r.words, r.writable); err != nil {
+		r.report(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
+	}
+	r.words = r.words[:0]
 }
 
 // Relocate applies all of m's relocations (glibc's _dl_relocate_object).
@@ -235,6 +282,12 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 		d("relocation processing: " + m.DisplayName(ns.cfg.Progname) + suffix)
 	}
 	r := &relocator{ns: ns, m: m, env: env, opts: &opts}
+	if w, ok := env.(WordWriter); ok {
+		if ns.words == nil {
+			ns.words = make([]Word, 0, wordBatch)
+		}
+		r.writer, r.words, r.writable = w, ns.words[:0], writableRanges(m, m.Obj.Dyn.TextRel)
+	}
 	d := &m.Obj.Dyn
 
 	if d.TextRel && hooks != nil {
@@ -327,9 +380,12 @@ func (r *relocator) relocateRela(lazy bool) error {
 			return &LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err}
 		}
 		if rg.lazy {
-			r.doLazy(tab)
+			r.doLazy(tab, rg.Addr)
 		} else {
-			r.doNow(tab, rg.nrelative, done)
+			r.doNow(tab, rg.Addr, rg.nrelative, done)
+		}
+		if r.writer != nil {
+			r.flush()
 		}
 		done = 0
 		if r.err != nil {
@@ -340,8 +396,9 @@ func (r *relocator) relocateRela(lazy bool) error {
 }
 
 // doLazy is the first pass over PLT relocations bound at first call: the
-// GOT slots are made to point back into the object's PLT.
-func (r *relocator) doLazy(tab object.RelaTable) {
+// GOT slots are made to point back into the object's PLT. The table's
+// entries start at link-time address at.
+func (r *relocator) doLazy(tab object.RelaTable, at uint64) {
 	var irel []int
 	for i := 0; i < tab.Len() && r.err == nil; i++ {
 		rel := tab.At(i)
@@ -351,7 +408,7 @@ func (r *relocator) doLazy(tab object.RelaTable) {
 				r.fail(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
 			}
 		case elf.R_X86_64_TLSDESC:
-			r.apply(rel)
+			r.apply(rel, at+uint64(i)*24)
 		case elf.R_X86_64_IRELATIVE:
 			irel = append(irel, i)
 		default:
@@ -360,15 +417,16 @@ func (r *relocator) doLazy(tab object.RelaTable) {
 	}
 	for _, i := range irel {
 		if r.err == nil {
-			r.apply(tab.At(i))
+			r.apply(tab.At(i), at+uint64(i)*24)
 		}
 	}
 }
 
 // doNow relocates a range fully: its first nrelative entries are relative
 // relocations (DT_RELACOUNT), of which the first done were applied early;
-// IRELATIVE ones are done last.
-func (r *relocator) doNow(tab object.RelaTable, nrelative uint64, done int) {
+// IRELATIVE ones are done last. The table's entries start at link-time
+// address at.
+func (r *relocator) doNow(tab object.RelaTable, at uint64, nrelative uint64, done int) {
 	n := tab.Len()
 	i := min(done, n)
 	if w, ok := r.env.(RelativeWriter); ok && nrelative > uint64(i) {
@@ -391,11 +449,11 @@ func (r *relocator) doNow(tab object.RelaTable, nrelative uint64, done int) {
 			irel = append(irel, i)
 			continue
 		}
-		r.apply(rel)
+		r.apply(rel, at+uint64(i)*24)
 	}
 	for _, i := range irel {
 		if r.err == nil {
-			r.apply(tab.At(i))
+			r.apply(tab.At(i), at+uint64(i)*24)
 		}
 	}
 }
@@ -419,8 +477,9 @@ func (r *relocator) report(err error) {
 	r.fail(err)
 }
 
-// apply performs one relocation (glibc's elf_machine_rela).
-func (r *relocator) apply(rel object.Rela) {
+// apply performs one relocation (glibc's elf_machine_rela); entry is the
+// link-time address of its entry in the relocation table.
+func (r *relocator) apply(rel object.Rela, entry uint64) {
 	m := r.m
 	t := &reloc.Terms{A: rel.Addend, B: m.Base, P: m.Addr(rel.Off)}
 	if reloc.UsesSymbol(rel.Type) {
@@ -428,10 +487,9 @@ func (r *relocator) apply(rel object.Rela) {
 			r.report(&LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())})
 			return
 		}
-		r.ref = m.Obj.Symbol(rel.Sym)
-		ref := &r.ref
-		def, _, sym, ok := r.ns.resolve(m, rel.Sym, ref, reloc.Class(rel.Type), r)
-		if ok {
+		res := &r.res
+		if r.ns.resolve(m, entry, rel.Sym, reloc.Class(rel.Type), r, res) {
+			def, sym := res.Map, &res.Sym
 			if sym.Type() == elf.STT_GNU_IFUNC && def != m {
 				// Its resolver reads its object, relocated.
 				if _, err := r.ns.earlyDone(def); err != nil {
@@ -442,10 +500,24 @@ func (r *relocator) apply(rel object.Rela) {
 			t.Def = def
 			t.Value = sym.Value
 			t.Z = sym.Size
-			t.S = symbolAddress(def, &sym)
+			t.S = symbolAddress(def, sym)
 			t.IFunc = sym.Type() == elf.STT_GNU_IFUNC && sym.Shndx != elf.SHN_UNDEF
-			t.RefSize = ref.Size
+			if rel.Type == elf.R_X86_64_COPY {
+				t.RefSize = m.Obj.Symbol(rel.Sym).Size
+			}
 		}
+	}
+	if r.writer != nil {
+		if w, ok := reloc.Word(rel.Type, t); ok {
+			r.words = append(r.words, Word{t.P, w})
+			if len(r.words) == cap(r.words) {
+				r.flush()
+			}
+			return
+		}
+		// What comes next may read what the words change (an IFUNC
+		// resolver) or write where they go.
+		r.flush()
 	}
 	if err := reloc.Apply(r.env, m, rel.Type, t, r.opts.SkipIFunc); err != nil {
 		var w *reloc.Warning
@@ -472,33 +544,85 @@ func symbolAddress(def *linkmap.Map, sym *object.Sym) uint64 {
 // LookupReference looks up m's reference to its symbol idx in class, in
 // m's scope, as a relocation would (for references made outside a
 // relocation pass: the adopted libc's, looked up again in the program's
-// scope).
-func (ns *Namespace) LookupReference(m *linkmap.Map, idx uint32, class lookup.Class) (lookup.Result, error) {
+// scope); entry is the relocation's entry, as for resolve.
+func (ns *Namespace) LookupReference(m *linkmap.Map, entry uint64, idx uint32, class lookup.Class) (lookup.Result, error) {
+	l := &ns.Linker
+	key := lookup.RefKey{Ref: uint32(m.Serial), Entry: entry, Sym: idx}
+	var res lookup.Result
+	if ns.replay(m, key, class, &res) {
+		return res, nil
+	}
 	ref := m.Obj.Symbol(idx)
 	var req lookup.Request
 	lookup.ReferenceRequest(&req, m, idx, &ref, class)
-	return ns.Linker.Symbol(m.Scope, &req)
+	res, err := l.Symbol(m.Scope, &req)
+	if err == nil && l.Recording {
+		l.Remember(key, lookup.Searched, &res)
+	}
+	return res, err
 }
 
-// resolve finds what symbol idx of m binds to for a relocation of class
-// class (glibc's RESOLVE_MAP): local and hidden symbols are m's own; the
-// last lookup of each object is remembered for the next relocation
-// against the same symbol.
-func (ns *Namespace) resolve(m *linkmap.Map, idx uint32, ref *object.Sym, class lookup.Class, r *relocator) (*linkmap.Map, uint32, object.Sym, bool) {
+// replay answers the reference key in res from the bind record, if there
+// is one that names a definition that is there.
+func (ns *Namespace) replay(m *linkmap.Map, key lookup.RefKey, class lookup.Class, res *lookup.Result) bool {
+	l := &ns.Linker
+	if len(l.Replay) == 0 {
+		return false
+	}
+	at, ok := l.Next(key)
+	if !ok {
+		return false
+	}
+	how, ok := l.Rebind(m, key.Sym, class, at, res)
+	if ok && how == lookup.Remembered {
+		ns.cacheHits++
+	}
+	return ok
+}
+
+// resolve finds in res what symbol idx of m binds to for the relocation
+// whose entry is at entry (link-time address), in class (glibc's
+// RESOLVE_MAP), and reports whether it binds to anything: local and
+// hidden symbols are m's own; the last lookup of each object is
+// remembered for the next relocation against the same symbol. A binding
+// from the bind record reads neither the reference nor any symbol table.
+func (ns *Namespace) resolve(m *linkmap.Map, entry uint64, idx uint32, class lookup.Class, r *relocator, res *lookup.Result) bool {
+	key := lookup.RefKey{Ref: uint32(m.Serial), Entry: entry, Sym: idx}
+	if ns.replay(m, key, class, res) {
+		return res.Map != nil
+	}
+	how, err := ns.search(m, idx, class, r, res)
+	if err != nil {
+		r.report(&LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"})
+		return false
+	}
+	if ns.Linker.Recording {
+		ns.Linker.Remember(key, how, res)
+	}
+	return res.Map != nil
+}
+
+// search is resolve without the bind record.
+func (ns *Namespace) search(m *linkmap.Map, idx uint32, class lookup.Class, r *relocator, res *lookup.Result) (lookup.How, error) {
+	r.ref = m.Obj.Symbol(idx)
+	ref := &r.ref
 	if ref.Bind() == elf.STB_LOCAL || ref.Visibility() == elf.STV_HIDDEN || ref.Visibility() == elf.STV_INTERNAL {
-		return m, idx, *ref, true
+		*res = lookup.Result{Map: m, Index: idx, Sym: *ref}
+		return lookup.Own, nil
 	}
 	c := &m.LookupCache
 	if c.Valid && c.Sym == idx && c.Class == int(class) {
 		ns.cacheHits++
-		if !c.Found {
-			return nil, 0, object.Sym{}, false
+		*res = lookup.Result{}
+		if c.Found {
+			*res = lookup.Result{Map: c.Def, Index: c.Index, Sym: c.Def.Obj.Symbol(c.Index)}
 		}
-		return c.Def, c.Index, c.Def.Obj.Symbol(c.Index), true
+		return lookup.Remembered, nil
 	}
 	req := &r.req
 	lookup.ReferenceRequest(req, m, idx, ref, class)
-	res, err := ns.Linker.Symbol(m.Scope, req)
+	var err error
+	*res, err = ns.Linker.Symbol(m.Scope, req)
 	*c = struct {
 		Valid bool
 		Sym   uint32
@@ -507,12 +631,5 @@ func (ns *Namespace) resolve(m *linkmap.Map, idx uint32, ref *object.Sym, class 
 		Index uint32
 		Found bool
 	}{Valid: true, Sym: idx, Class: int(class), Def: res.Map, Index: res.Index, Found: res.Map != nil}
-	if err != nil {
-		r.report(&LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"})
-		return nil, 0, object.Sym{}, false
-	}
-	if res.Map == nil {
-		return nil, 0, object.Sym{}, false
-	}
-	return res.Map, res.Index, res.Sym, true
+	return lookup.Searched, err
 }

@@ -315,17 +315,34 @@ func (s *memorySource) Bytes(addr, n uint64) ([]byte, error) {
 	return nil, &Error{Name: s.name, Cause: "address range outside the mapped segments"}
 }
 
+// memoryLoads are the loads of progs that can be read in memory: a
+// segment mapped without PF_R cannot.
+func memoryLoads(progs []Prog) []Prog {
+	var loads []Prog
+	for _, p := range progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_R != 0 {
+			loads = append(loads, p)
+		}
+	}
+	return loads
+}
+
+// ReadMapped has the reads of o that come after this (its relocation
+// tables) done through its segments as mapped in this process at base,
+// not through its file: those are pages the program's image holds
+// anyway, where a read of the file would bring in more of it (the
+// kernel maps 64 KiB around each first read). The tables found while
+// parsing stay where they were read.
+func (o *Object) ReadMapped(base uint64) {
+	o.src = &memorySource{name: o.Name, base: uintptr(base), loads: memoryLoads(o.Progs)}
+}
+
 // FromMemory reads an object that is already mapped in this process at
 // base (its l_addr), given its program headers as they are in memory.
 // dynRelocated says whether glibc's ld.so loaded it and so rewrote the
 // pointers in a writable dynamic section (see Parse).
 func FromMemory(name string, base uintptr, progs []Prog, dynRelocated bool) (*Object, error) {
-	src := &memorySource{name: name, base: base}
-	for _, p := range progs {
-		if p.Type == elf.PT_LOAD {
-			src.loads = append(src.loads, p)
-		}
-	}
+	src := &memorySource{name: name, base: base, loads: memoryLoads(progs)}
 	hdr := Header{Type: elf.ET_DYN}
 	// The ELF header sits at the start of the first segment when the
 	// segment maps file offset 0, as every linker lays it out.

@@ -87,14 +87,33 @@ type Warning struct{ Msg string }
 
 func (w *Warning) Error() string { return w.Msg }
 
+// Word returns the word a relocation of type t with terms v writes at P,
+// for the relocations whose value is an address known without running
+// anything: RELATIVE (B + A), GLOB_DAT and JUMP_SLOT (S), 64 (S + A),
+// their symbol not an IFUNC. Most relocations are of these types, and
+// their words can be written in batches; ok is false for the rest, which
+// Apply does.
+func Word(t elf.R_X86_64, v *Terms) (word uint64, ok bool) {
+	switch t {
+	case elf.R_X86_64_RELATIVE, R_X86_64_RELATIVE64:
+		return v.B + uint64(v.A), true
+	case elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT:
+		return v.S, !v.IFunc
+	case elf.R_X86_64_64:
+		return v.S + uint64(v.A), !v.IFunc
+	}
+	return 0, false
+}
+
 // Apply writes relocation t with terms v. It returns a *Warning for what
 // glibc only warns about (overflow, COPY size mismatch), after writing.
 func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) error {
+	if w, ok := Word(t, v); ok {
+		return image.Write64(env, v.P, w)
+	}
 	switch t {
 	case elf.R_X86_64_NONE:
 		return nil
-	case elf.R_X86_64_RELATIVE, R_X86_64_RELATIVE64:
-		return image.Write64(env, v.P, v.B+uint64(v.A))
 	case elf.R_X86_64_IRELATIVE:
 		target := v.B + uint64(v.A)
 		if !skipIFunc {
@@ -116,10 +135,13 @@ func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) er
 		S = r
 	}
 	switch t {
-	case elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT:
-		return image.Write64(env, v.P, S)
-	case elf.R_X86_64_64:
-		return image.Write64(env, v.P, S+uint64(v.A))
+	case elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT, elf.R_X86_64_64:
+		// An IFUNC's address is its resolver's answer (or, not
+		// running it, the resolver's own).
+		resolved := *v
+		resolved.S, resolved.IFunc = S, false
+		w, _ := Word(t, &resolved)
+		return image.Write64(env, v.P, w)
 	case elf.R_X86_64_32:
 		val := S + uint64(v.A)
 		if err := image.Write32(env, v.P, uint32(val)); err != nil {

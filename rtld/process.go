@@ -4,6 +4,8 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +35,7 @@ type region struct {
 // relocations' Env and their Hooks.
 type Process struct {
 	regions []region
+	spans   []span      // where each region decides, in address order
 	found   foundRegion // the last lookup's answer
 	// subst replaces values written by relocations: the address of a
 	// function the program must reach through ldgo instead
@@ -49,6 +52,12 @@ type Process struct {
 	lazy map[*linkmap.Map]host.Lazy
 	// order lists the lazily bound objects as they were set up.
 	order []*linkmap.Map
+	// replaying is set while bindings come from the bind cache.
+	replaying bool
+	// relroLater defers the RELRO protection of the objects relocated
+	// (relroPending) to ProtectRelro.
+	relroLater   bool
+	relroPending []*linkmap.Map
 }
 
 // NewProcess returns an empty process image.
@@ -109,7 +118,7 @@ func mem(addr, n uint64) []byte { return unsafe.Slice((*byte)(ptr(addr)), n) }
 func (p *Process) Adopt(m *linkmap.Map) {
 	for _, s := range m.Obj.Progs {
 		if s.Type == elf.PT_LOAD {
-			p.regions = append(p.regions, region{lo: m.Base + s.Vaddr, hi: m.Base + s.Vaddr + s.Memsz, prot: protOf(s.Flags) &^ unix.PROT_WRITE, obj: m.Obj})
+			p.addRegion(region{lo: m.Base + s.Vaddr, hi: m.Base + s.Vaddr + s.Memsz, prot: protOf(s.Flags) &^ unix.PROT_WRITE, obj: m.Obj})
 		}
 	}
 }
@@ -187,10 +196,19 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 				return 0, nil, fmt.Errorf("cannot map zero-fill pages: %w", err)
 			}
 		}
-		p.regions = append(p.regions, region{lo: start, hi: pageUp(memEnd), prot: prot, obj: f.Object})
+		p.addRegion(region{lo: start, hi: pageUp(memEnd), prot: prot, obj: f.Object})
 	}
+	f.Object.ReadMapped(base)
 	dropSmall(f)
 	return base, f.Object, nil
+}
+
+// dropRead gives back what m's lookups read of a small file. Bindings
+// replayed from the bind cache read none of it.
+func (p *Process) dropRead(m *linkmap.Map) {
+	if !p.replaying {
+		dropSmall(m.File)
+	}
 }
 
 // smallFile is the size below which a file's read-only mapping is given
@@ -208,6 +226,46 @@ func dropSmall(f *object.File) {
 	}
 }
 
+// span is where region r decides the protection: [lo, hi).
+type span struct {
+	lo, hi uint64
+	r      int
+}
+
+// addRegion adds r over the regions before it.
+func (p *Process) addRegion(r region) {
+	p.regions = append(p.regions, r)
+	p.paint(len(p.regions) - 1)
+}
+
+// paint makes region i decide over its range in p.spans, which stay
+// sorted and disjoint.
+func (p *Process) paint(i int) {
+	r := &p.regions[i]
+	if r.lo >= r.hi {
+		return
+	}
+	// spans[k:e] are those overlapping [r.lo, r.hi).
+	k := sort.Search(len(p.spans), func(j int) bool { return p.spans[j].hi > r.lo })
+	e := k
+	for e < len(p.spans) && p.spans[e].lo < r.hi {
+		e++
+	}
+	var repl [3]span
+	n := 0
+	if k < e && p.spans[k].lo < r.lo {
+		repl[n] = span{p.spans[k].lo, r.lo, p.spans[k].r}
+		n++
+	}
+	repl[n] = span{r.lo, r.hi, i}
+	n++
+	if k < e && p.spans[e-1].hi > r.hi {
+		repl[n] = span{r.hi, p.spans[e-1].hi, p.spans[e-1].r}
+		n++
+	}
+	p.spans = slices.Replace(p.spans, k, e, repl[:n]...)
+}
+
 // foundRegion is where region index decides the protection: [lo, hi),
 // valid while the regions are the nregions it was computed from.
 type foundRegion struct {
@@ -217,31 +275,19 @@ type foundRegion struct {
 
 // find returns the region that decides the protection at addr.
 func (p *Process) find(addr uint64) *region {
-	// Relocations come object by object, in address order: the interval
+	// Relocations come object by object, in address order: the span
 	// found for one address almost always holds the next one too.
 	c := &p.found
 	if c.nregions == len(p.regions) && addr >= c.lo && addr < c.hi {
 		return &p.regions[c.index]
 	}
-	for i := len(p.regions) - 1; i >= 0; i-- {
-		r := &p.regions[i]
-		if addr < r.lo || addr >= r.hi {
-			continue
-		}
-		// Where region i decides: not covered by a later region.
-		lo, hi := r.lo, r.hi
-		for _, l := range p.regions[i+1:] {
-			switch {
-			case l.hi <= addr && l.hi > lo:
-				lo = l.hi
-			case l.lo > addr && l.lo < hi:
-				hi = l.lo
-			}
-		}
-		*c = foundRegion{index: i, lo: lo, hi: hi, nregions: len(p.regions)}
-		return r
+	j := sort.Search(len(p.spans), func(j int) bool { return p.spans[j].hi > addr })
+	if j == len(p.spans) || p.spans[j].lo > addr {
+		return nil
 	}
-	return nil
+	sp := p.spans[j]
+	*c = foundRegion{index: sp.r, lo: sp.lo, hi: sp.hi, nregions: len(p.regions)}
+	return &p.regions[sp.r]
 }
 
 // check verifies that [addr, addr+n) is mapped with at least prot.
@@ -260,10 +306,12 @@ func (p *Process) check(addr, n uint64, prot int, what string) error {
 		if r.prot&prot != prot {
 			return fmt.Errorf("%s at %#x: segment is not %s", what, a, protName(prot))
 		}
-		if addr+n <= r.hi {
+		// Where r decides ends with the span find found.
+		hi := p.found.hi
+		if addr+n <= hi {
 			return nil
 		}
-		a = r.hi
+		a = hi
 	}
 }
 
@@ -321,38 +369,69 @@ func (p *Process) Unmap(m *linkmap.Map) error {
 			keep = append(keep, r)
 		}
 	}
-	p.regions, p.found = keep, foundRegion{}
+	p.regions, p.spans, p.found = keep, nil, foundRegion{}
+	for i := range p.regions {
+		p.paint(i)
+	}
 	delete(p.lazy, m)
 	return nil
 }
 
 // WriteRelative implements namespace.RelativeWriter: B + A written
 // straight to memory, each address checked against the object's writable
-// ranges (the last one found serves a whole run). It reads nothing of the
-// Process, so it may run beside the other methods.
+// ranges. It reads nothing of the Process, so it may run beside the other
+// methods.
 func (p *Process) WriteRelative(base uint64, tab object.RelaTable, writable []object.Range) (int, error) {
-	var lo, hi uint64
+	var in writableRange
 	for i := 0; i < tab.Len(); i++ {
 		rel := tab.At(i)
 		if rel.Type != elf.R_X86_64_RELATIVE {
 			return i, nil
 		}
 		addr := base + rel.Off
-		if addr < lo || addr+8 > hi || addr+8 < addr {
-			lo, hi = 0, 0
-			for _, w := range writable {
-				if addr >= w.Addr && addr+8 <= w.Addr+w.Size && addr+8 > addr {
-					lo, hi = w.Addr, w.Addr+w.Size
-					break
-				}
-			}
-			if hi == 0 {
-				return i, fmt.Errorf("relocation at %#x: address outside every writable segment", addr)
-			}
+		if err := in.check(addr, writable); err != nil {
+			return i, err
 		}
 		*(*uint64)(ptr(addr)) = base + uint64(rel.Addend)
 	}
 	return tab.Len(), nil
+}
+
+// WriteWords implements namespace.WordWriter: each word is written
+// straight to memory, its address checked against the writable ranges;
+// a value that is the address of a function ldgo provides itself is
+// replaced by ldgo's, as Write64 does.
+func (p *Process) WriteWords(words []namespace.Word, writable []object.Range) error {
+	var in writableRange
+	for _, w := range words {
+		if err := in.check(w.Addr, writable); err != nil {
+			return err
+		}
+		v := w.Value
+		if s, ok := p.subst.get(v); ok {
+			v = s
+		}
+		*(*uint64)(ptr(w.Addr)) = v
+	}
+	return nil
+}
+
+// writableRange is the writable range the last word was found in:
+// relocations come in address order, and it mostly holds the next.
+type writableRange struct{ lo, hi uint64 }
+
+// check finds the range of writable that holds the word at addr.
+func (in *writableRange) check(addr uint64, writable []object.Range) error {
+	if addr >= in.lo && addr+8 <= in.hi && addr+8 > addr {
+		return nil
+	}
+	for _, w := range writable {
+		if addr >= w.Addr && addr+8 <= w.Addr+w.Size && addr+8 > addr {
+			in.lo, in.hi = w.Addr, w.Addr+w.Size
+			return nil
+		}
+	}
+	return fmt.Errorf("relocation at %#x: address outside every writable segment", addr)
 }
 
 // CallIFunc implements image.Image: the resolver is called in this
@@ -394,7 +473,7 @@ func (p *Process) protect(lo, hi uint64, prot int, obj *object.Object) error {
 	if err := unix.Mprotect(mem(lo, hi-lo), prot); err != nil {
 		return err
 	}
-	p.regions = append(p.regions, region{lo: lo, hi: hi, prot: prot, obj: obj})
+	p.addRegion(region{lo: lo, hi: hi, prot: prot, obj: obj})
 	return nil
 }
 
@@ -453,9 +532,37 @@ func (p *Process) SetupLazy(m *linkmap.Map) error {
 	return nil
 }
 
-// Relocated implements namespace.Hooks: PT_GNU_RELRO becomes read-only.
+// Relocated implements namespace.Hooks: PT_GNU_RELRO becomes read-only,
+// now or, while the start-up objects are relocated, once they all are
+// (ProtectRelro).
 func (p *Process) Relocated(m *linkmap.Map) error {
-	dropSmall(m.File)
+	p.dropRead(m)
+	if p.relroLater {
+		p.relroPending = append(p.relroPending, m)
+		return nil
+	}
+	return p.protectRelro(m)
+}
+
+// ProtectRelro ends deferring RELRO protection and protects the objects
+// relocated meanwhile. Changing a mapping's protection makes the kernel
+// flush the TLB of every CPU running one of the process's threads, which
+// in a virtual machine costs tens of microseconds while another thread
+// runs (the relocations applied beside the rest): done afterwards, it
+// costs a few.
+func (p *Process) ProtectRelro() error {
+	p.relroLater = false
+	pending := p.relroPending
+	p.relroPending = nil
+	for _, m := range pending {
+		if err := p.protectRelro(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Process) protectRelro(m *linkmap.Map) error {
 	r := m.Obj.Relro
 	if r.Size == 0 {
 		return nil

@@ -10,6 +10,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -177,7 +178,8 @@ func Run(opts Options) error {
 	}
 
 	loadEnd := host.Cycles()
-	cacheKey, replayed := useBindCache(ns, opts)
+	cacheKey, cacheEntry := useBindCache(ns, opts)
+	proc.replaying = cacheEntry != nil
 	if opts.Debug.Symbols {
 		ns.Linker.OnSearch = func(name string, m *linkmap.Map) {
 			host.DebugLine(fmt.Sprintf("symbol=%s;  lookup in file=%s [0]\n", name, m.DisplayName(prog)))
@@ -192,6 +194,7 @@ func Run(opts Options) error {
 			host.DebugLine(lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n")
 		}
 	}
+	proc.relroLater = true
 	relocErr := ns.RelocateAll(namespace.RelocOptions{
 		Lazy: !opts.BindNow,
 		OnWarning: func(m *linkmap.Map, msg string) {
@@ -200,6 +203,9 @@ func Run(opts Options) error {
 	})
 	if relocErr != nil {
 		return fail(relocErr)
+	}
+	if err := proc.ProtectRelro(); err != nil {
+		return fail(err)
 	}
 	if err := publishStaticTLS(proc, prog); err != nil {
 		return err
@@ -212,12 +218,13 @@ func Run(opts Options) error {
 	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
 		return fail(err)
 	}
-	if cacheKey != nil && !replayed {
+	if cacheKey != nil && cacheEntry == nil {
 		bindcache.Store(opts.BindCacheDir, cacheKey, ns.Linker.Record)
 	}
 	fromCache := ns.Linker.Replayed
-	if e, ok := ns.Linker.Replay.(*bindcache.Entry); ok {
-		e.Close()
+	if cacheEntry != nil {
+		cacheEntry.Close()
+		proc.replaying = false
 	}
 	ns.Linker.Recording, ns.Linker.Record, ns.Linker.Replay, ns.Linker.Maps = false, nil, nil, nil
 	relocEnd := host.Cycles()
@@ -355,16 +362,20 @@ func staticBlock(top uint64, t *object.TLS) (uint64, bool) {
 // useBindCache looks for the bindings of an earlier run over the same
 // objects: found, the engine replays them instead of searching; not found,
 // it records this run's for the next. It returns the entry's key (nil when
-// the cache is off or cannot be used) and whether bindings are replayed.
-func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) {
+// the cache is off or cannot be used) and the entry replayed, if any.
+func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindcache.Entry) {
 	if opts.BindCacheDir == "" {
-		return nil, false
+		return nil, nil
 	}
 	k := &bindcache.Key{Program: opts.Path}
 	var maps []*linkmap.Map
 	for _, m := range ns.Chain {
 		if m.Faked || m.Obj == nil {
 			continue
+		}
+		if m.Serial > math.MaxUint32 {
+			// The record names objects by 32-bit serials.
+			return nil, nil
 		}
 		o := bindcache.Object{Serial: m.Serial, Path: m.Name, Dev: m.ID.Dev, Ino: m.ID.Ino}
 		switch {
@@ -375,7 +386,7 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) 
 		default:
 			var st unix.Stat_t
 			if err := unix.Stat(m.Name, &st); err != nil {
-				return nil, false
+				return nil, nil
 			}
 			o.Dev, o.Ino, o.Size, o.Mtime = st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec
 		}
@@ -394,18 +405,18 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, bool) 
 	// The bindings are the engine's answers: another build of ldgo may
 	// answer otherwise, so its entries are not used.
 	if err := unix.Stat("/proc/self/exe", &st); err != nil {
-		return nil, false
+		return nil, nil
 	}
 	k.Search = append(k.Search, fmt.Sprintf("ldgo=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
 	if err := unix.Stat("/etc/ld.so.cache", &st); err == nil {
 		k.Search = append(k.Search, fmt.Sprintf("ld.so.cache=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
 	}
 	if e, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
-		ns.Linker.Replay, ns.Linker.Maps = e, maps
-		return k, true
+		ns.Linker.Replay, ns.Linker.Maps = e.Bindings(), maps
+		return k, e
 	}
 	ns.Linker.Recording = true
-	return k, false
+	return k, nil
 }
 
 // printStatistics prints glibc's LD_DEBUG=statistics lines for the
@@ -653,7 +664,7 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				l.SetBinding(i, bound)
 			}
 		}
-		dropSmall(m.File)
+		p.dropRead(m)
 	}
 	return nil
 }
@@ -693,7 +704,7 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 				if rel.Type == elf.R_X86_64_JMP_SLOT {
 					ns.Linker.OnBind = nil
 				}
-				res, err := ns.LookupReference(m, rel.Sym, reloc.Class(rel.Type))
+				res, err := ns.LookupReference(m, r.Addr+uint64(i)*24, rel.Sym, reloc.Class(rel.Type))
 				ns.Linker.OnBind = onBind
 				if err != nil || res.Map == nil || res.Map.Adopted {
 					continue
