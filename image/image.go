@@ -50,6 +50,26 @@ func Write64(img Image, addr, v uint64) error {
 	return img.WriteAt(b[:], addr)
 }
 
+// WordAdder is implemented by images that add to a word in place. In
+// process memory, a read and then a write of a private file page fault
+// twice and copy the page with a TLB flush between; an add faults once,
+// for writing.
+type WordAdder interface {
+	Add64(addr, v uint64) error
+}
+
+// Add64 adds v to the word at addr.
+func Add64(img Image, addr, v uint64) error {
+	if a, ok := img.(WordAdder); ok {
+		return a.Add64(addr, v)
+	}
+	w, err := Read64(img, addr)
+	if err != nil {
+		return err
+	}
+	return Write64(img, addr, w+v)
+}
+
 // Write32 stores v at addr.
 func Write32(img Image, addr uint64, v uint32) error {
 	var b [4]byte

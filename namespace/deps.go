@@ -78,6 +78,15 @@ func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Ki
 		f.Close()
 		return nil, nil, &LoadError{Name: name, Err: err}
 	}
+	if mobj.Dyn.Flags1&elf.DF_1_PIE != 0 {
+		// Known only now when the dynamic section is read through the
+		// mapping (object.OpenHeaders).
+		if u, ok := ns.mapper.(Unmapper); ok {
+			u.Unmap(&linkmap.Map{Obj: mobj, Base: base})
+		}
+		f.Close()
+		return nil, nil, &LoadError{Name: name, Err: errors.New("cannot dynamically load position-independent executable")}
+	}
 	m := &linkmap.Map{Obj: mobj, File: f, ID: f.ID, Name: found.Path, Names: []string{name}, Base: base, Kind: kind, Loader: loader}
 	ns.add(ns.newMap(m), found.Path)
 	ns.debugLinkMap(name, m)

@@ -36,6 +36,11 @@ type Mapper interface {
 	Env() reloc.Env
 }
 
+// Unmapper is a Mapper that can take an object out of its image again.
+type Unmapper interface {
+	Unmap(m *linkmap.Map) error
+}
+
 // Config is what changes how a program's objects are found and linked.
 type Config struct {
 	Search search.Config
@@ -174,8 +179,16 @@ func (ns *Namespace) newMap(m *linkmap.Map) *linkmap.Map {
 	return m
 }
 
+// open opens a file to map as the search does.
+func (ns *Namespace) open(path string) (*object.File, error) {
+	if open := ns.cfg.Search.Open; open != nil {
+		return open(path)
+	}
+	return object.Open(path)
+}
+
 func (ns *Namespace) loadProgram(path string) error {
-	f, err := object.Open(path)
+	f, err := ns.open(path)
 	if err != nil {
 		return &LoadError{Name: path, Err: err}
 	}
@@ -265,7 +278,7 @@ func (ns *Namespace) addRtld() error {
 		if interp == "" {
 			return nil
 		}
-		f, err := object.Open(interp)
+		f, err := ns.open(interp)
 		if err != nil {
 			return &LoadError{Name: interp, Err: err}
 		}

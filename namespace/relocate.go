@@ -333,12 +333,7 @@ func (r *relocator) fail(err error) {
 }
 
 func (r *relocator) addBase(addr uint64) error {
-	p := r.m.Addr(addr)
-	v, err := image.Read64(r.env, p)
-	if err != nil {
-		return err
-	}
-	return image.Write64(r.env, p, v+r.m.Base)
+	return image.Add64(r.env, r.m.Addr(addr), r.m.Base)
 }
 
 // relocateRela processes DT_RELA and DT_JMPREL the way glibc's

@@ -172,6 +172,9 @@ func Parse(name string, hdr Header, progs []Prog, src Source, base uint64, dynRe
 	if err := o.readProgs(hdr); err != nil {
 		return nil, err
 	}
+	if err := o.readInterp(); err != nil {
+		return nil, err
+	}
 	if o.Dynamic.Size == 0 {
 		return o, nil
 	}
@@ -248,6 +251,11 @@ func (o *Object) readProgs(hdr Header) error {
 			}
 		}
 	}
+	return nil
+}
+
+// readInterp reads the PT_INTERP string.
+func (o *Object) readInterp() error {
 	for _, p := range o.Progs {
 		if p.Type == elf.PT_INTERP {
 			b, err := o.src.Bytes(p.Vaddr, p.Filesz)

@@ -33,13 +33,21 @@ type FileID struct {
 	Dev, Ino uint64
 }
 
-// File is an object file mapped read-only into memory.
+// File is an object file: mapped read-only into memory (Open), or, for
+// a loader that maps its segments, open with its headers read
+// (OpenHeaders).
 type File struct {
 	*Object
 	ID    FileID
 	Size  int64
 	Mtime int64 // nanoseconds
 	data  []byte
+	hdr   Header
+	fd    int // OpenHeaders' descriptor until taken or closed; else -1
+	// dynamic is the dynamic section, at link-time address dynamicAddr,
+	// as OpenHeaders read it from the file.
+	dynamic     []byte
+	dynamicAddr uint64
 }
 
 // fileSource reads through a file's PT_LOAD segments.
@@ -151,19 +159,9 @@ func Open(path string) (*File, error) {
 // OpenFile maps an open file and reads it as an object named name.
 // The descriptor is not kept.
 func OpenFile(name string, fd int) (*File, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &Error{Name: name, Cause: "cannot stat shared object", Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		// glibc reads the header and fails on what it gets.
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			return nil, &Error{Name: name, Cause: "cannot read file data", Err: unix.EISDIR}
-		}
-		return nil, &Error{Name: name, Cause: "not a regular file"}
-	}
-	if st.Size < ehdrSize {
-		return nil, &Error{Name: name, Cause: "file too short"}
+	st, err := checkFile(name, fd)
+	if err != nil {
+		return nil, err
 	}
 	// Mapped without x/sys's bookkeeping of mappings: Close keeps the
 	// range (see there).
@@ -181,6 +179,135 @@ func OpenFile(name string, fd int) (*File, error) {
 	file.Size = st.Size
 	file.Mtime = st.Mtim.Sec*1e9 + st.Mtim.Nsec
 	return file, nil
+}
+
+// OpenHeaders opens path for a loader that maps its segments, as glibc's
+// open_verify does: it checks the ELF header and the program headers,
+// read with pread, and maps nothing. The rest of the object is read
+// through the segments once they are mapped (ParseMapped): those are
+// pages the program's image holds anyway, where a mapping of the whole
+// file would bring in more of it (the kernel maps up to 64 KiB around
+// each first read), to be given back later. The descriptor stays open
+// for the loader (TakeDescriptor) until Close.
+func OpenHeaders(path string) (*File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &Error{Name: path, Cause: CauseOpen, Err: err}
+	}
+	f, err := readHeaders(path, fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return f, nil
+}
+
+// headerRead is how much of a file OpenHeaders reads first: glibc's
+// 832 bytes, the ELF header and the program headers of most objects.
+const headerRead = 832
+
+func readHeaders(name string, fd int) (*File, error) {
+	st, err := checkFile(name, fd)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, headerRead)
+	n, err := pread(fd, b, 0)
+	if err != nil {
+		return nil, &Error{Name: name, Cause: "cannot read file data", Err: err}
+	}
+	hdr, err := ReadHeader(name, b[:n])
+	if err != nil {
+		return nil, err
+	}
+	size := uint64(hdr.Phnum) * phdrSize
+	if hdr.Phoff > uint64(st.Size) || size > uint64(st.Size)-hdr.Phoff {
+		return nil, &Error{Name: name, Cause: "cannot read file data", Err: errors.New("program headers outside the file")}
+	}
+	ph := b[min(hdr.Phoff, uint64(n)):]
+	if hdr.Phoff+size > uint64(n) {
+		ph = make([]byte, size)
+		if m, err := pread(fd, ph, int64(hdr.Phoff)); err != nil || uint64(m) != size {
+			return nil, &Error{Name: name, Cause: "cannot read file data", Err: err}
+		}
+	}
+	progs := ReadProgs(ph, int(hdr.Phnum))
+	for _, p := range progs {
+		if p.Type == elf.PT_LOAD && (p.Off > uint64(st.Size) || p.Filesz > uint64(st.Size)-p.Off) {
+			return nil, &Error{Name: name, Cause: "file too short", Err: errors.New("segment extends past the end of the file")}
+		}
+	}
+	o := &Object{Name: name, Type: hdr.Type, Entry: hdr.Entry, Progs: progs}
+	if err := o.readProgs(hdr); err != nil {
+		return nil, err
+	}
+	f := &File{Object: o, ID: FileID{Dev: st.Dev, Ino: st.Ino}, Size: st.Size, Mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec, hdr: hdr, fd: fd}
+	// The dynamic section lies in the writable segment. Read through
+	// the mapping, it would bring that segment's pages in read-only
+	// (and the 64 KiB around), and each relocation written there then
+	// would copy the page and flush it from every CPU's TLB; read
+	// here, the first write maps a fresh copy.
+	for _, p := range progs {
+		if p.Type == elf.PT_DYNAMIC && p.Memsz <= maxDynamic && p.Filesz <= p.Memsz && p.Off <= uint64(st.Size) && p.Filesz <= uint64(st.Size)-p.Off {
+			b := make([]byte, p.Memsz)
+			if m, err := pread(fd, b[:p.Filesz], int64(p.Off)); err == nil && uint64(m) == p.Filesz {
+				f.dynamic, f.dynamicAddr = b, p.Vaddr
+			}
+		}
+	}
+	return f, nil
+}
+
+// maxDynamic bounds the dynamic section OpenHeaders reads: a few
+// hundred bytes in practice.
+const maxDynamic = 64 << 10
+
+// pread reads at off, again when interrupted.
+func pread(fd int, b []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pread(fd, b, off)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// TakeDescriptor returns the descriptor OpenHeaders left open, or -1;
+// the caller closes it.
+func (f *File) TakeDescriptor() int {
+	fd := f.fd
+	f.fd = -1
+	return fd
+}
+
+// ParseMapped reads the object of a file that OpenHeaders opened
+// through its segments, mapped in this process at base (l_addr). The
+// object must not be used once they are unmapped.
+func (f *File) ParseMapped(base uint64) (*Object, error) {
+	src := &memorySource{name: f.Name, base: uintptr(base), loads: memoryLoads(f.Progs), copied: f.dynamic, copiedAddr: f.dynamicAddr}
+	return Parse(f.Name, f.hdr, f.Progs, src, 0, false)
+}
+
+// checkFile is what a loader checks of an open file before reading it.
+func checkFile(name string, fd int) (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &Error{Name: name, Cause: "cannot stat shared object", Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		// glibc reads the header and fails on what it gets.
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil, &Error{Name: name, Cause: "cannot read file data", Err: unix.EISDIR}
+		}
+		return nil, &Error{Name: name, Cause: "not a regular file"}
+	}
+	if st.Size < ehdrSize {
+		return nil, &Error{Name: name, Cause: "file too short"}
+	}
+	return &st, nil
 }
 
 // ProgramInfo is what a loader learns of a program from its headers
@@ -259,7 +386,7 @@ func parseFile(name string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{Object: obj, data: data}, nil
+	return &File{Object: obj, data: data, fd: -1}, nil
 }
 
 // Data returns the whole file's bytes.
@@ -270,6 +397,10 @@ func (f *File) Data() []byte { return f.data }
 // stays reserved: it becomes zero pages, which cost nothing until read.
 // The object must not be used afterwards.
 func (f *File) Close() error {
+	if f.fd >= 0 {
+		unix.Close(f.fd)
+		f.fd = -1
+	}
 	if f.data == nil {
 		return nil
 	}
@@ -285,23 +416,21 @@ func release(data []byte) error {
 	return err
 }
 
-// DropPages gives back the memory of the file's pages read so far; they
-// are read in again when used.
-func (f *File) DropPages() error {
-	if f.data == nil {
-		return nil
-	}
-	return unix.Madvise(f.data, unix.MADV_DONTNEED)
-}
-
-// memorySource reads an object mapped in this process at base.
+// memorySource reads an object mapped in this process at base, except
+// for copied, a copy of the bytes at link-time address copiedAddr.
 type memorySource struct {
-	name  string
-	base  uintptr
-	loads []Prog
+	name       string
+	base       uintptr
+	loads      []Prog
+	copied     []byte
+	copiedAddr uint64
 }
 
 func (s *memorySource) Bytes(addr, n uint64) ([]byte, error) {
+	if c := s.copied; c != nil && addr >= s.copiedAddr && addr-s.copiedAddr <= uint64(len(c)) && n <= uint64(len(c))-(addr-s.copiedAddr) {
+		off := addr - s.copiedAddr
+		return c[off : off+n : off+n], nil
+	}
 	for i := range s.loads {
 		p := &s.loads[i]
 		if addr < p.Vaddr || addr-p.Vaddr > p.Memsz || n > p.Memsz-(addr-p.Vaddr) {
@@ -325,16 +454,6 @@ func memoryLoads(progs []Prog) []Prog {
 		}
 	}
 	return loads
-}
-
-// ReadMapped has the reads of o that come after this (its relocation
-// tables) done through its segments as mapped in this process at base,
-// not through its file: those are pages the program's image holds
-// anyway, where a read of the file would bring in more of it (the
-// kernel maps 64 KiB around each first read). The tables found while
-// parsing stay where they were read.
-func (o *Object) ReadMapped(base uint64) {
-	o.src = &memorySource{name: o.Name, base: uintptr(base), loads: memoryLoads(o.Progs)}
 }
 
 // FromMemory reads an object that is already mapped in this process at

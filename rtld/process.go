@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -52,8 +53,6 @@ type Process struct {
 	lazy map[*linkmap.Map]host.Lazy
 	// order lists the lazily bound objects as they were set up.
 	order []*linkmap.Map
-	// replaying is set while bindings come from the bind cache.
-	replaying bool
 	// relroLater defers the RELRO protection of the objects relocated
 	// (relroPending) to ProtectRelro.
 	relroLater   bool
@@ -132,18 +131,24 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 			return 0, nil, errors.New("segment is both writable and executable, which ldgo does not map")
 		}
 	}
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, nil, &object.Error{Name: name, Cause: object.CauseOpen, Err: err}
+	// The descriptor the search opened maps the file it checked.
+	fd := f.TakeDescriptor()
+	if fd < 0 {
+		var err error
+		if fd, err = unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return 0, nil, &object.Error{Name: name, Cause: object.CauseOpen, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return 0, nil, err
+		}
+		if f.ID != (object.FileID{}) && (st.Dev != f.ID.Dev || st.Ino != f.ID.Ino) {
+			unix.Close(fd)
+			return 0, nil, errors.New("file changed while loading")
+		}
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, nil, err
-	}
-	if f.ID != (object.FileID{}) && (st.Dev != f.ID.Dev || st.Ino != f.ID.Ino) {
-		return 0, nil, errors.New("file changed while loading")
-	}
 
 	lo, hi := f.LoadBounds()
 	size := pageUp(hi) - lo
@@ -198,32 +203,21 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 		}
 		p.addRegion(region{lo: start, hi: pageUp(memEnd), prot: prot, obj: f.Object})
 	}
-	f.Object.ReadMapped(base)
-	dropSmall(f)
-	return base, f.Object, nil
-}
-
-// dropRead gives back what m's lookups read of a small file. Bindings
-// replayed from the bind cache read none of it.
-func (p *Process) dropRead(m *linkmap.Map) {
-	if !p.replaying {
-		dropSmall(m.File)
+	if f.Data() != nil {
+		return base, f.Object, nil
 	}
-}
-
-// smallFile is the size below which a file's read-only mapping is given
-// back after each use (mapping, relocation, lazy binding). The kernel
-// maps the 64 KiB around each first read of a file mapping, so a small
-// library is wholly resident after one read, and a program with hundreds
-// of them held them all (the stress program: 12.7 MB). A large file is
-// read piecewise; reading its pages again would cost more time than the
-// memory is worth.
-const smallFile = 256 << 10
-
-func dropSmall(f *object.File) {
-	if f != nil && f.Size <= smallFile {
-		f.DropPages()
+	// Opened with its headers only: the rest is read in place.
+	obj, err := f.ParseMapped(base)
+	if err != nil {
+		p.Unmap(&linkmap.Map{Obj: f.Object, Base: base})
+		return 0, nil, err
 	}
+	for i := range p.regions {
+		if p.regions[i].obj == f.Object {
+			p.regions[i].obj = obj
+		}
+	}
+	return base, obj, nil
 }
 
 // span is where region r decides the protection: [lo, hi).
@@ -356,11 +350,26 @@ func (p *Process) Write64(addr, v uint64) error {
 	return nil
 }
 
-// Unmap removes m's segments from the process (dlclose).
+// Add64 implements image.WordAdder, with one instruction that writes:
+// the page faults once, for writing.
+func (p *Process) Add64(addr, v uint64) error {
+	if err := p.check(addr, 8, unix.PROT_WRITE, "relocation"); err != nil {
+		return err
+	}
+	atomic.AddUint64((*uint64)(ptr(addr)), v)
+	return nil
+}
+
+// Unmap removes m's segments from the process (dlclose). The object was
+// read in place, and names read from it may still be held (in messages,
+// in the lookups' tables): its address range stays reserved as zero
+// pages, which cost nothing until read, as object.File.Close does for a
+// file's mapping.
 func (p *Process) Unmap(m *linkmap.Map) error {
 	lo, hi := m.Obj.LoadBounds()
 	start := pageDown(m.Base + lo)
-	if err := unix.MunmapPtr(ptr(start), uintptr(pageUp(m.Base+hi)-start)); err != nil {
+	if _, err := unix.MmapPtr(-1, 0, ptr(start), uintptr(pageUp(m.Base+hi)-start), unix.PROT_READ,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE); err != nil {
 		return err
 	}
 	var keep []region
@@ -536,7 +545,6 @@ func (p *Process) SetupLazy(m *linkmap.Map) error {
 // now or, while the start-up objects are relocated, once they all are
 // (ProtectRelro).
 func (p *Process) Relocated(m *linkmap.Map) error {
-	p.dropRead(m)
 	if p.relroLater {
 		p.relroPending = append(p.relroPending, m)
 		return nil

@@ -108,6 +108,8 @@ func Run(opts Options) error {
 			LibraryPath:     opts.LibraryPath,
 			LibraryPathWhat: opts.LibraryPathWhat,
 			InhibitCache:    opts.InhibitCache,
+			// Objects are read through their mapped segments.
+			Open: object.OpenHeaders,
 		},
 		Preload:     opts.Preload,
 		PreloadWhat: opts.PreloadWhat,
@@ -179,7 +181,6 @@ func Run(opts Options) error {
 
 	loadEnd := host.Cycles()
 	cacheKey, cacheEntry := useBindCache(ns, opts)
-	proc.replaying = cacheEntry != nil
 	if opts.Debug.Symbols {
 		ns.Linker.OnSearch = func(name string, m *linkmap.Map) {
 			host.DebugLine(fmt.Sprintf("symbol=%s;  lookup in file=%s [0]\n", name, m.DisplayName(prog)))
@@ -224,7 +225,6 @@ func Run(opts Options) error {
 	fromCache := ns.Linker.Replayed
 	if cacheEntry != nil {
 		cacheEntry.Close()
-		proc.replaying = false
 	}
 	ns.Linker.Recording, ns.Linker.Record, ns.Linker.Replay, ns.Linker.Maps = false, nil, nil, nil
 	relocEnd := host.Cycles()
@@ -254,14 +254,6 @@ func Run(opts Options) error {
 			if s.Type == elf.PT_LOAD && s.Flags&elf.PF_X != 0 {
 				start.NoFreeze = append(start.NoFreeze, [2]uint64{m.Base + s.Vaddr, m.Base + s.Vaddr + s.Memsz})
 			}
-		}
-	}
-	// The files' read-only mappings served the engine; the program has
-	// its own mappings of the segments. Their pages are given back; a
-	// dlsym or dlopen reads them in again from the page cache.
-	for _, m := range ns.Chain {
-		if m.File != nil {
-			m.File.DropPages()
 		}
 	}
 	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
@@ -664,7 +656,6 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				l.SetBinding(i, bound)
 			}
 		}
-		p.dropRead(m)
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ type Config struct {
 	// Debug, when set, receives the lines glibc prints for
 	// LD_DEBUG=libs, without the pid prefix.
 	Debug func(line string)
+	// Open opens each file tried; nil means object.Open. A loader that
+	// maps objects gives object.OpenHeaders.
+	Open func(path string) (*object.File, error)
 }
 
 // Requester is an object that asks for libraries, as the search sees it.
@@ -580,7 +583,11 @@ func (s *Searcher) printSearchPath(dirs []*dir, what, where string) {
 // a file that is not a valid ELF object stops the search with an error.
 func (s *Searcher) open(a *attempt, path string) (*object.File, error) {
 	a.tried = append(a.tried, path)
-	f, err := object.Open(path)
+	open := s.cfg.Open
+	if open == nil {
+		open = object.Open
+	}
+	f, err := open(path)
 	if err == nil {
 		return f, nil
 	}
