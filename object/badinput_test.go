@@ -3,10 +3,12 @@ package object_test
 import (
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"ldgo/object"
@@ -110,6 +112,50 @@ func TestTruncated(t *testing.T) {
 				t.Errorf("%s cut to %d bytes: %d symbols, want %d", name, n, o.NumSymbols(), full.obj.NumSymbols())
 			}
 		}
+	}
+}
+
+// A loader's open (OpenHeaders) reads the headers only: it refuses a
+// file cut short inside its loaded segments, naming it, before anything
+// is mapped, and keeps the descriptor of one that is whole.
+func TestOpenHeadersTruncated(t *testing.T) {
+	data := testLib(t, "both")
+	full := newImage(t, data)
+	var loadEnd uint64
+	for _, p := range full.obj.Progs {
+		if p.Type == elf.PT_LOAD {
+			loadEnd = max(loadEnd, p.Off+p.Filesz)
+		}
+	}
+	dir := t.TempDir()
+	for _, n := range []int{0, 10, 63, 64, 100, 832, int(loadEnd) / 2, int(loadEnd) - 1, int(loadEnd), len(data)} {
+		path := filepath.Join(dir, fmt.Sprintf("lib%d.so", n))
+		if err := os.WriteFile(path, data[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := object.OpenHeaders(path)
+		if uint64(n) < loadEnd {
+			if err == nil {
+				f.Close()
+				t.Errorf("cut to %d bytes (segments end at %d): no error", n, loadEnd)
+				continue
+			}
+			checkError(t, err, path, "", nil)
+			continue
+		}
+		if err != nil {
+			t.Errorf("cut to %d bytes, after its segments: %v", n, err)
+			continue
+		}
+		if fd := f.TakeDescriptor(); fd < 0 {
+			t.Errorf("cut to %d bytes: no descriptor kept", n)
+		} else {
+			syscall.Close(fd)
+		}
+		if len(f.Progs) != len(full.obj.Progs) || f.Dynamic != full.obj.Dynamic {
+			t.Errorf("cut to %d bytes: program headers %v, dynamic %v; want %v, %v", n, f.Progs, f.Dynamic, full.obj.Progs, full.obj.Dynamic)
+		}
+		f.Close()
 	}
 }
 

@@ -1,7 +1,10 @@
 package object_test
 
 import (
+	"debug/elf"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"ldgo/object"
@@ -130,4 +133,53 @@ func useObject(t *testing.T, o *object.Object) {
 	}
 	words := 0
 	o.Relr(func(uint64) { words++ })
+}
+
+// FuzzOpenHeaders opens arbitrary bytes as a loader does before mapping
+// them (OpenHeaders). Nothing may panic; a failure must be an
+// *object.Error naming the file; a file that opens has program headers
+// that lie in the file and an open descriptor.
+func FuzzOpenHeaders(f *testing.F) {
+	for _, b := range []struct {
+		source string
+		flags  []string
+	}{
+		{testLibSource, libFlags("both")},
+		{tinyLibSource, tinyLibFlags},
+		{exeSource, exeFlags},
+	} {
+		data, err := build(b.source, b.flags...)
+		if err == errNoGCC {
+			break // the testdata seeds remain
+		}
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, n := range []int{0, 64, 64 + 56*2, 832, len(data) / 2, len(data)} {
+			f.Add(data[:n])
+		}
+	}
+	path := filepath.Join(f.TempDir(), "fuzz.so")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		file, err := object.OpenHeaders(path)
+		if err != nil {
+			var oe *object.Error
+			if !errors.As(err, &oe) || oe.Name != path {
+				t.Fatalf("error %q (%T) is not an *object.Error naming %s", err, err, path)
+			}
+			return
+		}
+		defer file.Close()
+		if len(file.Progs) == 0 {
+			t.Fatal("opened without program headers")
+		}
+		for _, p := range file.Progs {
+			if p.Type == elf.PT_LOAD && p.Off+p.Filesz > uint64(len(data)) {
+				t.Fatalf("segment %+v past the end of a %d-byte file", p, len(data))
+			}
+		}
+	})
 }

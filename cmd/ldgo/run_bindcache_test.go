@@ -81,6 +81,20 @@ int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
 		t.Errorf("LD_DEBUG=bindings differs between a cold and a cached run:\ncold:\n%s\ncached:\n%s", cold.stderr, warm.stderr)
 	}
 
+	// A cached run searches no scope at all: every binding, the PLT
+	// slots bound at first call included, comes from the cache.
+	searches := func(r result) int { return strings.Count(r.stderr, "lookup in file=") }
+	// (--debug, not LD_DEBUG, which glibc's ld.so also obeys when it
+	// starts ldgo itself.)
+	coldSym := runCmd(t, env(), "", bin, "run", "--debug", "symbols", "--no-bind-cache", prog)
+	warmSym := runCmd(t, env(), "", bin, "run", "--debug", "symbols", prog)
+	if searches(coldSym) == 0 {
+		t.Fatalf("no symbol searches printed by a cold run:\n%s", coldSym.stderr)
+	}
+	if n := searches(warmSym); n != 0 || warmSym.stdout != want.stdout {
+		t.Errorf("cached run: %d objects searched for symbols, output %q; want none and %q", n, warmSym.stdout, want.stdout)
+	}
+
 	check("another LD_LIBRARY_PATH", env("LD_LIBRARY_PATH=/nonexistent"), false)
 	f.lib("libempty.so", `int unused_function(void) { return 0; }`)
 	check("another LD_PRELOAD", env("LD_PRELOAD="+f.path("libempty.so")), false)
