@@ -601,23 +601,25 @@ func (ns *Namespace) resolve(m *linkmap.Map, entry uint64, idx uint32, class loo
 func (ns *Namespace) search(m *linkmap.Map, idx uint32, class lookup.Class, r *relocator, res *lookup.Result) (lookup.How, error) {
 	r.ref = m.Obj.Symbol(idx)
 	ref := &r.ref
+	res.Protected = false
 	if ref.Bind() == elf.STB_LOCAL || ref.Visibility() == elf.STV_HIDDEN || ref.Visibility() == elf.STV_INTERNAL {
-		*res = lookup.Result{Map: m, Index: idx, Sym: *ref}
+		res.Map, res.Index = m, idx
+		m.Obj.SymbolTo(idx, &res.Sym)
 		return lookup.Own, nil
 	}
 	c := &m.LookupCache
 	if c.Valid && c.Sym == idx && c.Class == int(class) {
 		ns.cacheHits++
-		*res = lookup.Result{}
+		res.Map = nil
 		if c.Found {
-			*res = lookup.Result{Map: c.Def, Index: c.Index, Sym: c.Def.Obj.Symbol(c.Index)}
+			res.Map, res.Index = c.Def, c.Index
+			c.Def.Obj.SymbolTo(c.Index, &res.Sym)
 		}
 		return lookup.Remembered, nil
 	}
 	req := &r.req
 	lookup.ReferenceRequest(req, m, idx, ref, class)
-	var err error
-	*res, err = ns.Linker.Symbol(m.Scope, req)
+	err := ns.Linker.SymbolTo(m.Scope, req, res)
 	*c = struct {
 		Valid bool
 		Sym   uint32
