@@ -582,29 +582,35 @@ func (p *Process) protectRelro(m *linkmap.Map) error {
 	return nil
 }
 
-// writeAdopted writes a word into an object already in the process,
-// lifting its RELRO protection for the write.
-func writeAdopted(m *linkmap.Map, addr, v uint64) error {
-	inData := false
-	for _, s := range m.Obj.Progs {
-		if s.Type == elf.PT_LOAD && s.Flags&elf.PF_W != 0 && addr >= m.Base+s.Vaddr && addr+8 <= m.Base+s.Vaddr+s.Memsz {
-			inData = true
-		}
-	}
-	if !inData {
-		return fmt.Errorf("%s: %#x is not in a writable segment", m.Name, addr)
-	}
+// writeAdopted writes words into an object already in the process,
+// lifting its RELRO protection once for all of them.
+func writeAdopted(m *linkmap.Map, words []namespace.Word) error {
 	r := m.Obj.Relro
 	lo, hi := pageDown(m.Base+r.Addr), pageDown(m.Base+r.Addr+r.Size)
-	if r.Size != 0 && addr >= lo && addr < hi {
-		pg := mem(pageDown(addr), pageSize)
-		if err := unix.Mprotect(pg, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+	inRelro := false
+	for _, w := range words {
+		inData := false
+		for _, s := range m.Obj.Progs {
+			if s.Type == elf.PT_LOAD && s.Flags&elf.PF_W != 0 && w.Addr >= m.Base+s.Vaddr && w.Addr+8 <= m.Base+s.Vaddr+s.Memsz {
+				inData = true
+			}
+		}
+		if !inData {
+			return fmt.Errorf("%s: %#x is not in a writable segment", m.Name, w.Addr)
+		}
+		inRelro = inRelro || r.Size != 0 && w.Addr+8 > lo && w.Addr < hi
+	}
+	if inRelro {
+		if err := unix.Mprotect(mem(lo, hi-lo), unix.PROT_READ|unix.PROT_WRITE); err != nil {
 			return err
 		}
-		*(*uint64)(ptr(addr)) = v
-		return unix.Mprotect(pg, unix.PROT_READ)
 	}
-	*(*uint64)(ptr(addr)) = v
+	for _, w := range words {
+		*(*uint64)(ptr(w.Addr)) = w.Value
+	}
+	if inRelro {
+		return unix.Mprotect(mem(lo, hi-lo), unix.PROT_READ)
+	}
 	return nil
 }
 

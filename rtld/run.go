@@ -671,6 +671,7 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 		if !m.Adopted || m.Vdso || m == ns.Rtld || m.Obj.Dynamic.Size == 0 {
 			continue
 		}
+		var words []namespace.Word
 		for _, r := range []object.Range{m.Obj.Dyn.Rela, m.Obj.Dyn.JmpRel} {
 			tab, err := m.Obj.Relas(r)
 			if err != nil {
@@ -709,9 +710,12 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 				if rel.Type == elf.R_X86_64_64 {
 					v += uint64(rel.Addend)
 				}
-				if err := writeAdopted(m, m.Base+rel.Off, v); err != nil {
-					return err
-				}
+				words = append(words, namespace.Word{Addr: m.Base + rel.Off, Value: v})
+			}
+		}
+		if len(words) > 0 {
+			if err := writeAdopted(m, words); err != nil {
+				return err
 			}
 		}
 	}
@@ -741,19 +745,23 @@ func setProgramNames(ns *namespace.Namespace, start *host.Start) error {
 		if !m.Adopted && m != ns.Main {
 			continue
 		}
+		var words []namespace.Word
 		for name, addrs := range definitions(m, names...) {
 			for _, a := range addrs {
 				if v, ok := values[name]; ok {
 					if m.Adopted {
-						if err := writeAdopted(m, a, v); err != nil {
-							return err
-						}
+						words = append(words, namespace.Word{Addr: a, Value: v})
 					} else {
 						*(*uint64)(ptr(a)) = v
 					}
 					continue
 				}
 				start.EnvironSlots = append(start.EnvironSlots, a)
+			}
+		}
+		if len(words) > 0 {
+			if err := writeAdopted(m, words); err != nil {
+				return err
 			}
 		}
 	}
