@@ -350,6 +350,43 @@ func (p *Process) Write64(addr, v uint64) error {
 	return nil
 }
 
+// giveBackReadOnly gives back the pages of m's read-only data segments
+// (symbol, string and hash tables): lookups without the bind cache read
+// them for every lazily bound slot, where glibc reads them only for the
+// slots called, and they are clean file pages that the program reads in
+// again if it uses them. A page that another segment maps too, and an
+// object whose text relocations wrote its read-only segments, are left
+// alone.
+func (p *Process) giveBackReadOnly(m *linkmap.Map) {
+	if m.Adopted || m.Faked || m.Obj == nil || m.Obj.Dyn.TextRel {
+		return
+	}
+	for i, s := range m.Obj.Progs {
+		if s.Type != elf.PT_LOAD || s.Flags&(elf.PF_W|elf.PF_X) != 0 || s.Filesz == 0 {
+			continue
+		}
+		lo, hi := pageDown(m.Base+s.Vaddr), pageUp(m.Base+s.Vaddr+s.Filesz)
+		for j, o := range m.Obj.Progs {
+			if j == i || o.Type != elf.PT_LOAD {
+				continue
+			}
+			olo, ohi := pageDown(m.Base+o.Vaddr), pageUp(m.Base+o.Vaddr+o.Memsz)
+			if olo < hi && ohi > lo {
+				// Shared pages: keep them, at either end.
+				if olo <= lo {
+					lo = ohi
+				}
+				if ohi >= hi {
+					hi = olo
+				}
+			}
+		}
+		if lo < hi {
+			unix.Madvise(mem(lo, hi-lo), unix.MADV_DONTNEED)
+		}
+	}
+}
+
 // Add64 implements image.WordAdder, with one instruction that writes:
 // the page faults once, for writing.
 func (p *Process) Add64(addr, v uint64) error {

@@ -225,6 +225,10 @@ func Run(opts Options) error {
 	fromCache := ns.Linker.Replayed
 	if cacheEntry != nil {
 		cacheEntry.Close()
+	} else {
+		for _, m := range ns.Chain {
+			proc.giveBackReadOnly(m)
+		}
 	}
 	ns.Linker.Recording, ns.Linker.Record, ns.Linker.Replay, ns.Linker.Maps = false, nil, nil, nil
 	relocEnd := host.Cycles()
