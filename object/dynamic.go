@@ -227,8 +227,9 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 	// Every name is a substring of the table where it lies, not a copy:
 	// names cost no memory of their own, however many entries of a
 	// hostile file name the same long string, and only the pages of the
-	// table that lookups touch are read. A file's mapping therefore
-	// outlives Close (see File.Close).
+	// table that lookups touch are read. The memory they lie in
+	// therefore stays reserved when the object goes (see File.Close,
+	// and the run-time linker's unmapping).
 	if d.strtabAddr != 0 || d.strtabSize != 0 {
 		st, err := o.src.Bytes(d.strtabAddr, d.strtabSize)
 		if err != nil {
@@ -275,10 +276,10 @@ func (o *Object) readDynamic(base uint64, dynRelocated bool) error {
 	return nil
 }
 
-// keep returns the string at offset off, copied out of the file: the
+// keep returns the string at offset off, copied out of the object: the
 // names a loader keeps (DT_NEEDED, SONAME, RPATH, version names) are read
 // again and again, and reading them where they lie would bring the
-// file's pages back after they were given back. Each offset is copied
+// object's pages back after they were given back. Each offset is copied
 // once, and once the copies would outgrow the table (a hostile file
 // naming one long string thousands of times) the table is copied whole
 // instead: memory stays bounded by the file's size.
