@@ -26,28 +26,13 @@ var tinyLibFlags = []string{"-shared", "-fPIC", "-nostdlib", "-Wl,-s", "-Wl,-z,n
 // The seeds are small gcc-built objects, whole and cut short, besides the
 // files in testdata/fuzz/FuzzParseBytes.
 func FuzzParseBytes(f *testing.F) {
-	for _, b := range []struct {
-		source string
-		flags  []string
-	}{
+	addSeeds(f, []seedObject{
 		{testLibSource, libFlags("both")},
 		{testLibSource, libFlags("gnu")},
 		{testLibSource, libFlags("sysv")},
 		{tinyLibSource, tinyLibFlags},
 		{exeSource, exeFlags},
-	} {
-		data, err := build(b.source, b.flags...)
-		if err == errNoGCC {
-			break // the testdata seeds remain
-		}
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-		for _, n := range []int{64, 64 + 56*2, len(data) / 4, len(data) / 2, len(data) - 1} {
-			f.Add(data[:n])
-		}
-	}
+	}, func(n int) []int { return []int{n, 64, 64 + 56*2, n / 4, n / 2, n - 1} })
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "fuzz.so"
@@ -140,25 +125,11 @@ func useObject(t *testing.T, o *object.Object) {
 // *object.Error naming the file; a file that opens has program headers
 // that lie in the file and an open descriptor.
 func FuzzOpenHeaders(f *testing.F) {
-	for _, b := range []struct {
-		source string
-		flags  []string
-	}{
+	addSeeds(f, []seedObject{
 		{testLibSource, libFlags("both")},
 		{tinyLibSource, tinyLibFlags},
 		{exeSource, exeFlags},
-	} {
-		data, err := build(b.source, b.flags...)
-		if err == errNoGCC {
-			break // the testdata seeds remain
-		}
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, n := range []int{0, 64, 64 + 56*2, 832, len(data) / 2, len(data)} {
-			f.Add(data[:n])
-		}
-	}
+	}, func(n int) []int { return []int{0, 64, 64 + 56*2, 832, n / 2, n} })
 	path := filepath.Join(f.TempDir(), "fuzz.so")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -182,4 +153,28 @@ func FuzzOpenHeaders(f *testing.F) {
 			}
 		}
 	})
+}
+
+// seedObject is a gcc-built object a fuzz target starts from.
+type seedObject struct {
+	source string
+	flags  []string
+}
+
+// addSeeds builds each object and adds it to f's seeds cut to each of
+// the lengths cuts gives for its size; without gcc the testdata seeds
+// remain.
+func addSeeds(f *testing.F, objects []seedObject, cuts func(n int) []int) {
+	for _, o := range objects {
+		data, err := build(o.source, o.flags...)
+		if err == errNoGCC {
+			return
+		}
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, n := range cuts(len(data)) {
+			f.Add(data[:min(n, len(data))])
+		}
+	}
 }

@@ -143,17 +143,26 @@ func ReadProgs(b []byte, n int) []Prog {
 
 // Open maps the file at path and reads it as an object.
 func Open(path string) (*File, error) {
-	// A plain descriptor: os.Open would also register it with Go's
-	// poller, three system calls more for each file tried.
+	fd, err := openRead(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return OpenFile(path, fd)
+}
+
+// openRead opens path for reading. A plain descriptor: os.Open would also
+// register it with Go's poller, three system calls more for each file
+// tried.
+func openRead(path string) (int, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	for err == unix.EINTR {
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		return nil, &Error{Name: path, Cause: CauseOpen, Err: err}
+		return -1, &Error{Name: path, Cause: CauseOpen, Err: err}
 	}
-	defer unix.Close(fd)
-	return OpenFile(path, fd)
+	return fd, nil
 }
 
 // OpenFile maps an open file and reads it as an object named name.
@@ -190,12 +199,9 @@ func OpenFile(name string, fd int) (*File, error) {
 // each first read), to be given back later. The descriptor stays open
 // for the loader (TakeDescriptor) until Close.
 func OpenHeaders(path string) (*File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
+	fd, err := openRead(path)
 	if err != nil {
-		return nil, &Error{Name: path, Cause: CauseOpen, Err: err}
+		return nil, err
 	}
 	f, err := readHeaders(path, fd)
 	if err != nil {
