@@ -396,6 +396,9 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 		"library-path=" + opts.LibraryPath,
 		"preload=" + strings.Join(opts.Preload, " "),
 		fmt.Sprintf("inhibit-cache=%v", opts.InhibitCache),
+		// Binding now relocates the PLT slots in another order, and a
+		// record is replayed in the order it was made.
+		fmt.Sprintf("bind-now=%v", opts.BindNow),
 	}
 	var st unix.Stat_t
 	// The bindings are the engine's answers: another build of ldgo may

@@ -96,6 +96,9 @@ int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
 	}
 
 	check("another LD_LIBRARY_PATH", env("LD_LIBRARY_PATH=/nonexistent"), false)
+	// Binding now relocates in another order: an entry of its own.
+	check("LD_BIND_NOW", env("LD_BIND_NOW=1"), false)
+	check("LD_BIND_NOW again", env("LD_BIND_NOW=1"), true)
 	f.lib("libempty.so", `int unused_function(void) { return 0; }`)
 	check("another LD_PRELOAD", env("LD_PRELOAD="+f.path("libempty.so")), false)
 
