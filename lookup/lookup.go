@@ -299,7 +299,7 @@ func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int,
 			l.unique[req.Hash.Name] = uniqueDef{res.Map, res.Index, res.Sym}
 		}
 	}
-	l.bound(&req, res)
+	l.bound(&req, *res)
 	return how, true
 }
 
@@ -448,28 +448,20 @@ type uniqueDef struct {
 
 // Symbol looks req up in scope, a list of searchlists searched in order.
 func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
-	var res Result
-	err := l.SymbolTo(scope, req, &res)
-	return res, err
-}
-
-// SymbolTo is Symbol with the result stored in res (cleared when there
-// is none), which costs less than copying it.
-func (l *Linker) SymbolTo(scope [][]*linkmap.Map, req *Request, res *Result) error {
 	l.Lookups++
 	req.complete()
-	return l.search(scope, req, res)
+	return l.search(scope, req)
 }
 
 // search is the lookup itself.
-func (l *Linker) search(scope [][]*linkmap.Map, req *Request, res *Result) error {
+func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	start := 0
 	if req.Skip != nil && len(scope) > 0 {
 		for start < len(scope[0]) && scope[0][start] != req.Skip {
 			start++
 		}
 	}
-	res.Map, res.Protected = nil, false
+	var res Result
 	found := false
 	req.Hash.Fill()
 	key, memo := l.memoKey(scope, req)
@@ -477,14 +469,13 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request, res *Result) error
 	if e, ok := l.memo[word]; memo && ok && e.key == key {
 		found = e.found
 		if e.m != nil {
-			res.Map, res.Index = e.m, e.index
-			e.m.Obj.SymbolTo(e.index, &res.Sym)
+			res = Result{Map: e.m, Index: e.index, Sym: e.m.Obj.Symbol(e.index)}
 		}
 	} else {
 		l.protectedSeen = false
 		if memo {
 			for _, list := range l.scopeFilters(scope, key.scope) {
-				if l.searchFiltered(list, req, res) {
+				if l.searchFiltered(list, req, &res) {
 					found = true
 					break
 				}
@@ -495,7 +486,7 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request, res *Result) error
 				if i == 0 {
 					from = start
 				}
-				if l.searchList(list, from, req, req.Class, req.RefMap, res) {
+				if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
 					found = true
 					break
 				}
@@ -511,15 +502,14 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request, res *Result) error
 		}
 	}
 	if !found && res.Map == nil {
-		*res = Result{}
 		if req.Ref == nil || req.Ref.Bind() != elf.STB_WEAK {
 			e := &UndefinedError{Ref: req.RefMap, Name: req.Hash.Name}
 			if req.Version != nil {
 				e.Version = req.Version.Name
 			}
-			return e
+			return Result{}, e
 		}
-		return nil
+		return Result{}, nil
 	}
 
 	if req.Ref != nil && req.Ref.Visibility() == elf.STV_PROTECTED {
@@ -528,7 +518,7 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request, res *Result) error
 		// defines it; which definition the search finds decides how.
 		if req.Class == ClassPLT {
 			if res.Map != req.RefMap {
-				*res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
+				res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
 			}
 		} else {
 			var pv Result
@@ -542,18 +532,18 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request, res *Result) error
 				}
 			}
 			if pv.Map != nil && pv.Map != req.RefMap {
-				*res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
+				res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
 			}
 		}
 	}
 
 	l.bound(req, res)
-	return nil
+	return res, nil
 }
 
 // bound is what follows a binding, searched or replayed: the dependency
 // it creates on a dlopen'ed object, and the report of it.
-func (l *Linker) bound(req *Request, res *Result) {
+func (l *Linker) bound(req *Request, res Result) {
 	if res.Map.Kind == linkmap.Loaded && req.Flags&AddDependency != 0 && req.RefMap != nil {
 		addDependency(req.RefMap, res.Map)
 	}
@@ -621,8 +611,7 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 	}
 	switch sym.Bind() {
 	case elf.STB_WEAK, elf.STB_GLOBAL:
-		res.Map, res.Index, res.Protected = m, idx, false
-		obj.SymbolTo(idx, &res.Sym)
+		*res = Result{Map: m, Index: idx, Sym: sym}
 		return true
 	case stbGNUUnique:
 		*res = l.uniqueLookup(req, class, m, idx, sym)

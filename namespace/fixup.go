@@ -40,7 +40,7 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 			var req lookup.Request
 			lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
 			how = lookup.Searched
-			err = ns.Linker.SymbolTo(m.Scope, &req, &res)
+			res, err = ns.Linker.Symbol(m.Scope, &req)
 			if err != nil {
 				return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}
 			}

@@ -601,25 +601,23 @@ func (ns *Namespace) resolve(m *linkmap.Map, entry uint64, idx uint32, class loo
 func (ns *Namespace) search(m *linkmap.Map, idx uint32, class lookup.Class, r *relocator, res *lookup.Result) (lookup.How, error) {
 	r.ref = m.Obj.Symbol(idx)
 	ref := &r.ref
-	res.Protected = false
 	if ref.Bind() == elf.STB_LOCAL || ref.Visibility() == elf.STV_HIDDEN || ref.Visibility() == elf.STV_INTERNAL {
-		res.Map, res.Index = m, idx
-		m.Obj.SymbolTo(idx, &res.Sym)
+		*res = lookup.Result{Map: m, Index: idx, Sym: *ref}
 		return lookup.Own, nil
 	}
 	c := &m.LookupCache
 	if c.Valid && c.Sym == idx && c.Class == int(class) {
 		ns.cacheHits++
-		res.Map = nil
+		*res = lookup.Result{}
 		if c.Found {
-			res.Map, res.Index = c.Def, c.Index
-			c.Def.Obj.SymbolTo(c.Index, &res.Sym)
+			*res = lookup.Result{Map: c.Def, Index: c.Index, Sym: c.Def.Obj.Symbol(c.Index)}
 		}
 		return lookup.Remembered, nil
 	}
 	req := &r.req
 	lookup.ReferenceRequest(req, m, idx, ref, class)
-	err := ns.Linker.SymbolTo(m.Scope, req, res)
+	var err error
+	*res, err = ns.Linker.Symbol(m.Scope, req)
 	*c = struct {
 		Valid bool
 		Sym   uint32

@@ -250,17 +250,6 @@ func (o *Object) Symbol(i uint32) Sym {
 	}
 }
 
-// SymbolTo stores symbol i in s; i must be below NumSymbols. Filling a
-// Sym in place costs less than copying one returned by Symbol, whose
-// fields were stored one by one (a wide load of narrow stores stalls).
-func (o *Object) SymbolTo(i uint32, s *Sym) {
-	b := o.symtab[uint64(i)*symSize:]
-	s.Name = le.Uint32(b)
-	s.Info, s.Other = b[4], b[5]
-	s.Shndx = elf.SectionIndex(le.Uint16(b[6:]))
-	s.Value, s.Size = le.Uint64(b[8:]), le.Uint64(b[16:])
-}
-
 // SymbolName returns the name of symbol i.
 func (o *Object) SymbolName(i uint32) string {
 	return o.String(le.Uint32(o.symtab[uint64(i)*symSize:]))
