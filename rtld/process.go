@@ -122,31 +122,22 @@ func (p *Process) Adopt(m *linkmap.Map) {
 	}
 }
 
-// Map implements namespace.Mapper: the file's PT_LOAD segments are mapped
-// from the file, private, over a region reserved for the whole object (at
-// its fixed addresses for ET_EXEC); bss is zero-filled.
+// Map implements namespace.Mapper: the PT_LOAD segments of a file that
+// object.OpenHeaders opened are mapped from its descriptor, private, over
+// a region reserved for the whole object (at its fixed addresses for
+// ET_EXEC); bss is zero-filled. The object returned is read through the
+// mapping.
 func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, error) {
 	for _, s := range f.Progs {
 		if s.Type == elf.PT_LOAD && s.Flags&elf.PF_W != 0 && s.Flags&elf.PF_X != 0 {
 			return 0, nil, errors.New("segment is both writable and executable, which ldgo does not map")
 		}
 	}
-	// The descriptor the search opened maps the file it checked.
+	// The descriptor the search opened (object.OpenHeaders) maps the
+	// file it checked.
 	fd := f.TakeDescriptor()
 	if fd < 0 {
-		var err error
-		if fd, err = unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-			return 0, nil, &object.Error{Name: name, Cause: object.CauseOpen, Err: err}
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			return 0, nil, err
-		}
-		if f.ID != (object.FileID{}) && (st.Dev != f.ID.Dev || st.Ino != f.ID.Ino) {
-			unix.Close(fd)
-			return 0, nil, errors.New("file changed while loading")
-		}
+		return 0, nil, errors.New("file not opened for mapping (object.OpenHeaders)")
 	}
 	defer unix.Close(fd)
 
@@ -202,9 +193,6 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 			}
 		}
 		p.addRegion(region{lo: start, hi: pageUp(memEnd), prot: prot, obj: f.Object})
-	}
-	if f.Data() != nil {
-		return base, f.Object, nil
 	}
 	// Opened with its headers only: the rest is read in place.
 	obj, err := f.ParseMapped(base)
@@ -592,9 +580,9 @@ func (p *Process) Relocated(m *linkmap.Map) error {
 // ProtectRelro ends deferring RELRO protection and protects the objects
 // relocated meanwhile. Changing a mapping's protection makes the kernel
 // flush the TLB of every CPU running one of the process's threads, which
-// in a virtual machine costs tens of microseconds while another thread
-// runs (the relocations applied beside the rest): done afterwards, it
-// costs a few.
+// in a virtual machine costs tens of microseconds; deferred, the calls
+// do not meet the relocations applied beside the rest (see
+// namespace.relocateEarly), though Go's own threads still run.
 func (p *Process) ProtectRelro() error {
 	p.relroLater = false
 	pending := p.relroPending
