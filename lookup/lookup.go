@@ -146,12 +146,10 @@ type Linker struct {
 	// Lookups counts calls of Symbol (glibc's "number of relocations").
 	Lookups uint64
 
-	memo          map[uint64]memoEntry
-	scopeIDs      map[scopeKey]uint32
-	filters       [][][]filter // by scope id: its searchlists' Bloom filters
-	lastScope     scopeKey
-	lastScopeID   uint32
-	protectedSeen bool
+	scopeIDs    map[scopeKey]uint32
+	filters     [][][]filter // by scope id: its searchlists' Bloom filters
+	lastScope   scopeKey
+	lastScopeID uint32
 
 	// Recording, when set, makes Record receive what every symbol
 	// reference of a relocation bound to, in the order of the
@@ -303,42 +301,18 @@ func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int,
 	return how, true
 }
 
-// The search's answer depends on the name, the version asked for, the
-// class, the flags and the scope, not on who asks: within one namespace
-// it is kept and reused (glibc keeps only one entry, per object). A
-// searchlist that grows (RTLD_GLOBAL) makes a new scope. Entries are
-// found by a word made of the name's GNU hash and the rest; the entry
-// holds the whole key, so a collision is seen and searched again.
-type memoKey struct {
-	name, version string
-	vhash         uint32
-	scope         uint32 // the scope, interned (scopeIDs)
-	kind          uint32 // class, flags and hidden, packed
-}
-
-func (k *memoKey) word(gnu uint32) uint64 {
-	return uint64(gnu) | uint64(k.scope&0xffff)<<32 | uint64(k.kind&0xff)<<48 | uint64(k.vhash&0xff)<<56
-}
-
 // scopeKey tells scopes apart by their searchlists' first and last
-// elements and lengths.
+// elements and lengths: a searchlist that grows (RTLD_GLOBAL) makes a new
+// scope.
 type scopeKey struct {
 	first, last [3]*linkmap.Map
 	lens        [3]int
 }
 
-// memoEntry is a search's answer; the symbol itself is read again from
-// the object when used.
-type memoEntry struct {
-	key   memoKey
-	m     *linkmap.Map
-	index uint32
-	found bool
-}
-
-// Forget drops the remembered searches: objects have left the namespace.
+// Forget drops the scopes laid out for searches: objects have left the
+// namespace.
 func (l *Linker) Forget() {
-	l.memo, l.scopeIDs, l.lastScope, l.filters = nil, nil, scopeKey{}, nil
+	l.scopeIDs, l.lastScope, l.filters = nil, scopeKey{}, nil
 }
 
 // filter is one object of a searchlist as the search first meets it: its
@@ -396,19 +370,13 @@ func (l *Linker) searchFiltered(list []filter, req *Request, res *Result) bool {
 	return false
 }
 
-// Reserve makes room for about n remembered searches.
-func (l *Linker) Reserve(n int) {
-	if l.memo == nil && n > 0 && l.Replay == nil {
-		l.memo = make(map[uint64]memoEntry, n)
-	}
-}
-
-// memoKey returns the key of req's search in scope, and whether the
-// search may be kept: not for RTLD_NEXT, not while every searched object
-// is being reported, not for scopes of more than three searchlists.
-func (l *Linker) memoKey(scope [][]*linkmap.Map, req *Request) (memoKey, bool) {
+// scopeID returns the interned id of scope, and whether its searches may
+// go through its filters: not for RTLD_NEXT, not while every searched
+// object is being reported, not for scopes of more than three
+// searchlists.
+func (l *Linker) scopeID(scope [][]*linkmap.Map, req *Request) (uint32, bool) {
 	if req.Skip != nil || l.OnSearch != nil || len(scope) > 3 {
-		return memoKey{}, false
+		return 0, false
 	}
 	var sk scopeKey
 	for i, list := range scope {
@@ -418,26 +386,19 @@ func (l *Linker) memoKey(scope [][]*linkmap.Map, req *Request) (memoKey, bool) {
 		}
 	}
 	// Lookups come object by object: the scope is most often the last.
-	id := l.lastScopeID
-	if sk != l.lastScope || l.scopeIDs == nil {
-		var ok bool
-		if id, ok = l.scopeIDs[sk]; !ok {
-			if l.scopeIDs == nil {
-				l.scopeIDs = map[scopeKey]uint32{}
-			}
-			id = uint32(len(l.scopeIDs))
-			l.scopeIDs[sk] = id
-		}
-		l.lastScope, l.lastScopeID = sk, id
+	if sk == l.lastScope && l.scopeIDs != nil {
+		return l.lastScopeID, true
 	}
-	k := memoKey{name: req.Hash.Name, scope: id, kind: uint32(req.Class)<<2 | uint32(req.Flags&ReturnNewest)<<1}
-	if v := req.Version; v != nil {
-		k.version, k.vhash = v.Name, v.Hash
-		if v.Hidden {
-			k.kind |= 1
+	id, ok := l.scopeIDs[sk]
+	if !ok {
+		if l.scopeIDs == nil {
+			l.scopeIDs = map[scopeKey]uint32{}
 		}
+		id = uint32(len(l.scopeIDs))
+		l.scopeIDs[sk] = id
 	}
-	return k, true
+	l.lastScope, l.lastScopeID = sk, id
+	return id, true
 }
 
 type uniqueDef struct {
@@ -464,41 +425,23 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	var res Result
 	found := false
 	req.Hash.Fill()
-	key, memo := l.memoKey(scope, req)
-	word := key.word(req.Hash.GNU)
-	if e, ok := l.memo[word]; memo && ok && e.key == key {
-		found = e.found
-		if e.m != nil {
-			res = Result{Map: e.m, Index: e.index, Sym: e.m.Obj.Symbol(e.index)}
+	if id, ok := l.scopeID(scope, req); ok {
+		for _, list := range l.scopeFilters(scope, id) {
+			if l.searchFiltered(list, req, &res) {
+				found = true
+				break
+			}
 		}
 	} else {
-		l.protectedSeen = false
-		if memo {
-			for _, list := range l.scopeFilters(scope, key.scope) {
-				if l.searchFiltered(list, req, &res) {
-					found = true
-					break
-				}
+		for i, list := range scope {
+			from := 0
+			if i == 0 {
+				from = start
 			}
-		} else {
-			for i, list := range scope {
-				from := 0
-				if i == 0 {
-					from = start
-				}
-				if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
-					found = true
-					break
-				}
+			if l.searchList(list, from, req, req.Class, req.RefMap, &res) {
+				found = true
+				break
 			}
-		}
-		// A protected definition's warnings depend on who refers to it:
-		// such lookups are done again each time.
-		if memo && !l.protectedSeen {
-			if l.memo == nil {
-				l.memo = make(map[uint64]memoEntry)
-			}
-			l.memo[word] = memoEntry{key, res.Map, res.Index, found}
 		}
 	}
 	if !found && res.Map == nil {
@@ -606,7 +549,6 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 		return false
 	}
 	if sym.Visibility() == elf.STV_PROTECTED {
-		l.protectedSeen = true
 		l.checkProtected(req, class, refMap, m)
 	}
 	switch sym.Bind() {

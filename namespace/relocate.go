@@ -197,15 +197,6 @@ type Stats struct {
 // the program's COPY relocations come last.
 func (ns *Namespace) RelocateAll(opts RelocOptions) error {
 	order := ns.Main.Initfini
-	// Most symbol references of a program and its libraries name
-	// symbols others name too: room for about half of them.
-	n := 0
-	for _, m := range order {
-		if d := m.Obj; d != nil && !m.Faked && !m.Adopted {
-			n += int((d.Dyn.Rela.Size+d.Dyn.JmpRel.Size)/24) - int(min(d.Dyn.RelaCount, d.Dyn.Rela.Size/24))
-		}
-	}
-	ns.Linker.Reserve(n / 2)
 	var todo []*linkmap.Map
 	for i := len(order) - 1; i >= 0; i-- {
 		if m := order[i]; !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated {
