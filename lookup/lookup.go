@@ -151,6 +151,10 @@ type Linker struct {
 	lastScope   scopeKey
 	lastScopeID uint32
 
+	// helper marks a Linker made by Helper; deferred, that its last
+	// lookup's answer depends on state it does not share.
+	helper, deferred bool
+
 	// Recording, when set, makes Record receive what every symbol
 	// reference of a relocation bound to, in the order of the
 	// relocations (see Remember).
@@ -167,6 +171,33 @@ type Linker struct {
 	Maps     []*linkmap.Map
 	Replayed uint64 // references answered from Replay
 	cursor   int
+}
+
+// Helper returns a Linker for lookups made on another goroutine while l
+// goes on with its own: it shares none of l's state, reports nothing,
+// and marks nothing used. A lookup whose answer would depend on l's state
+// is not to be trusted, and Deferred says so: one that meets a
+// STB_GNU_UNIQUE definition (l's table of them decides) or a protected
+// one (its warnings depend on who asks). Its answers become l's with
+// Adopt, in the order l would have made the lookups.
+func (l *Linker) Helper() *Linker { return &Linker{helper: true} }
+
+// Deferred reports whether the last lookup of a Helper must be made again
+// by the Linker it helps, and clears the mark.
+func (l *Linker) Deferred() bool {
+	d := l.deferred
+	l.deferred = false
+	return d
+}
+
+// Adopt makes res, or err, the answer of req, found by a Helper, as if l
+// had looked it up with Symbol: counted, and the binding reported and its
+// object marked used.
+func (l *Linker) Adopt(req *Request, res *Result, err error) {
+	l.Lookups++
+	if err == nil && res.Map != nil {
+		l.bound(req, *res)
+	}
 }
 
 // A Record holds bindings, RecordSize bytes each, in the order of the
@@ -492,6 +523,9 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 // bound is what follows a binding, searched or replayed: the dependency
 // it creates on a dlopen'ed object, and the report of it.
 func (l *Linker) bound(req *Request, res Result) {
+	if l.helper {
+		return
+	}
 	if res.Map.Kind == linkmap.Loaded && req.Flags&AddDependency != 0 && req.RefMap != nil {
 		addDependency(req.RefMap, res.Map)
 	}
@@ -554,7 +588,11 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 		return false
 	}
 	if sym.Visibility() == elf.STV_PROTECTED {
-		l.checkProtected(req, class, refMap, m)
+		if l.helper {
+			l.deferred = true
+		} else {
+			l.checkProtected(req, class, refMap, m)
+		}
 	}
 	switch sym.Bind() {
 	case elf.STB_WEAK, elf.STB_GLOBAL:
@@ -619,6 +657,10 @@ func matches(obj *object.Object, i uint32, req *Request, class Class, numVersion
 }
 
 func (l *Linker) uniqueLookup(req *Request, class Class, m *linkmap.Map, idx uint32, sym object.Sym) Result {
+	if l.helper {
+		l.deferred = true
+		return Result{Map: m, Index: idx, Sym: sym}
+	}
 	if l.unique == nil {
 		l.unique = make(map[string]uniqueDef)
 	}

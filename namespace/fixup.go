@@ -40,7 +40,13 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 			var req lookup.Request
 			lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
 			how = lookup.Searched
-			res, err = ns.Linker.Symbol(m.Scope, &req)
+			if a, ok := ns.ahead.answer(m, i); ok {
+				ns.lookedAhead++
+				res, err = a.res, a.err
+				ns.Linker.Adopt(&req, &res, err)
+			} else {
+				res, err = ns.Linker.Symbol(m.Scope, &req)
+			}
 			if err != nil {
 				return 0, slot, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: err, Occasion: "symbol lookup error"}
 			}

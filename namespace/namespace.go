@@ -107,12 +107,14 @@ type Namespace struct {
 	Linker   lookup.Linker
 	Searcher *search.Searcher
 
-	requesters map[*linkmap.Map]*search.Requester
-	early      *early
-	words      []Word // the relocators' batch, reused
-	serial     uint64
-	tlsNext    uint64
-	cacheHits  uint64
+	requesters  map[*linkmap.Map]*search.Requester
+	early       *early
+	words       []Word // the relocators' batch, reused
+	serial      uint64
+	tlsNext     uint64
+	cacheHits   uint64
+	ahead       *lookahead // PLT slots looked up ahead (LookAhead)
+	lookedAhead uint64     // answers Fixup took from ahead
 }
 
 // Dep is one request for an object: a DT_NEEDED entry, a preload or a

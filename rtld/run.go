@@ -195,6 +195,9 @@ func Run(opts Options) error {
 			host.DebugLine(lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n")
 		}
 	}
+	if !opts.BindNow {
+		ns.LookAhead(lazilyBound(ns))
+	}
 	proc.relroLater = true
 	relocErr := ns.RelocateAll(namespace.RelocOptions{
 		Lazy: !opts.BindNow,
@@ -216,7 +219,10 @@ func Run(opts Options) error {
 	}
 	ns.Linker.OnBind, ns.Linker.OnSearch = nil, nil
 	stats := ns.Stats()
-	if err := proc.prepareLazy(ns, prog, proc.order); err != nil {
+	ns.FinishLookAhead()
+	err = proc.prepareLazy(ns, prog, proc.order)
+	ns.EndLookAhead()
+	if err != nil {
 		return fail(err)
 	}
 	if cacheKey != nil && cacheEntry == nil {
@@ -262,7 +268,7 @@ func Run(opts Options) error {
 	}
 	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
 	if opts.Debug.Statistics {
-		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache)
+		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache, ns.LookedAhead())
 	}
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
@@ -422,7 +428,7 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 // start-up, in time-stamp-counter cycles as glibc counts, and one of
 // ldgo's own: how much of the total went to starting ldgo itself (from
 // its first instruction to the engine's start, mostly the Go runtime).
-func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stats, fromCache uint64) {
+func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stats, fromCache, ahead uint64) {
 	pct := func(part uint64) string {
 		if total == 0 {
 			return "0.0"
@@ -441,6 +447,7 @@ func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stat
 		fmt.Sprintf("           time needed to load objects: %d cycles (%s%%)", load, pct(load)),
 		fmt.Sprintf("     ldgo: time needed to start itself: %d cycles (%s%%)", ownStart, pct(ownStart)),
 		fmt.Sprintf("     ldgo: bindings from the bind cache: %d", fromCache),
+		fmt.Sprintf("        ldgo: PLT slots looked up ahead: %d", ahead),
 	} {
 		host.DebugLine(line + "\n")
 	}
@@ -665,6 +672,18 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 		}
 	}
 	return nil
+}
+
+// lazilyBound returns the objects whose PLT slots the start-up
+// relocation will leave for lazy binding.
+func lazilyBound(ns *namespace.Namespace) []*linkmap.Map {
+	var maps []*linkmap.Map
+	for _, m := range ns.Main.Initfini {
+		if !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated && m.Obj.Dyn.HasJmpRel && !m.Obj.Dyn.BindNow {
+			maps = append(maps, m)
+		}
+	}
+	return maps
 }
 
 // rebindAdopted re-points the adopted objects' symbol references (libc's)
