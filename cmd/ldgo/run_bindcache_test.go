@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -155,5 +156,45 @@ int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
 	}
 	if files, _ := filepath.Glob(filepath.Join(off, "ldgo", "bindings", "*")); len(files) != 0 {
 		t.Errorf("cache off, yet entries written: %v", files)
+	}
+}
+
+// Runs that start together, none finding an entry, each write one: every
+// run binds as it should, and what is left is one whole entry (each is
+// written to a file of its own and renamed into place), which the next
+// run uses.
+func TestRunBindCacheConcurrentWriters(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libshared.so", `int twice(int x) { return 2 * x; }`)
+	prog := f.prog("writers", `
+#include <stdio.h>
+int twice(int);
+int main(void) { printf("%d\n", twice(21)); return 0; }
+`, "-L.", "-lshared", "-Wl,-rpath,"+f.dir)
+	cache := t.TempDir()
+	env := baseEnv("XDG_CACHE_HOME=" + cache)
+	const runs = 8
+	results := make(chan result, runs)
+	for i := 0; i < runs; i++ {
+		go func() {
+			cmd := exec.Command(bin, "run", prog)
+			cmd.Env = env
+			out, err := cmd.Output()
+			results <- result{stdout: string(out), status: map[bool]int{true: 1, false: 0}[err != nil]}
+		}()
+	}
+	for i := 0; i < runs; i++ {
+		if r := <-results; r.stdout != "42\n" || r.status != 0 {
+			t.Errorf("concurrent run %d: %+v", i, r)
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(cache, "ldgo", "bindings", "*"))
+	temps, _ := filepath.Glob(filepath.Join(cache, "ldgo", "bindings", ".tmp-*"))
+	if len(entries) != 1 || len(temps) != 0 {
+		t.Fatalf("after %d concurrent runs: entries %v, temporary files %v; want one entry", runs, entries, temps)
+	}
+	if got, n := cachedRun(t, bin, env, prog); n == 0 || got.stdout != "42\n" {
+		t.Errorf("run after the concurrent ones: %d bindings from the cache, %+v", n, got)
 	}
 }
