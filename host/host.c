@@ -532,6 +532,42 @@ void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
 	start->nfinis += n;
 }
 
+// percent formats part of total as glibc does: tenths, truncated.
+static void percent(char *buf, size_t n, uint64_t part, uint64_t total) {
+	uint64_t permille = total ? part * 1000 / total : 0;
+	snprintf(buf, n, "%llu.%llu", (unsigned long long)(permille / 10), (unsigned long long)(permille % 10));
+}
+
+// startup_statistics prints glibc's LD_DEBUG=statistics block for the
+// start-up, with ldgo's own lines.
+static void startup_statistics(void) {
+	uint64_t total = __builtin_ia32_rdtsc() - start_tsc;
+	char line[160], pct[16];
+	ldgo_debug_line("\n");
+	ldgo_debug_line("runtime linker statistics:\n");
+	snprintf(line, sizeof line, "  total startup time in dynamic loader: %llu cycles\n", (unsigned long long)total);
+	ldgo_debug_line(line);
+	percent(pct, sizeof pct, debug.relocation, total);
+	snprintf(line, sizeof line, "            time needed for relocation: %llu cycles (%s%%)\n", (unsigned long long)debug.relocation, pct);
+	ldgo_debug_line(line);
+	snprintf(line, sizeof line, "                 number of relocations: %llu\n", (unsigned long long)debug.lookups);
+	ldgo_debug_line(line);
+	snprintf(line, sizeof line, "      number of relocations from cache: %llu\n", (unsigned long long)debug.cache_hits);
+	ldgo_debug_line(line);
+	snprintf(line, sizeof line, "        number of relative relocations: %llu\n", (unsigned long long)debug.relative);
+	ldgo_debug_line(line);
+	percent(pct, sizeof pct, debug.load, total);
+	snprintf(line, sizeof line, "           time needed to load objects: %llu cycles (%s%%)\n", (unsigned long long)debug.load, pct);
+	ldgo_debug_line(line);
+	percent(pct, sizeof pct, debug.own_start, total);
+	snprintf(line, sizeof line, "     ldgo: time needed to start itself: %llu cycles (%s%%)\n", (unsigned long long)debug.own_start, pct);
+	ldgo_debug_line(line);
+	snprintf(line, sizeof line, "     ldgo: bindings from the bind cache: %llu\n", (unsigned long long)debug.from_bind_cache);
+	ldgo_debug_line(line);
+	snprintf(line, sizeof line, "        ldgo: PLT slots looked up ahead: %llu\n", (unsigned long long)debug.looked_ahead);
+	ldgo_debug_line(line);
+}
+
 static void final_statistics(void) {
 	char line[128];
 	ldgo_debug_line("\n");
@@ -823,6 +859,8 @@ int ldgo_enter(struct ldgo_start *s) {
 	if (err)
 		return err;
 	reset_signals();
+	if (debug.statistics)
+		startup_statistics();
 	static_tls_fill();
 	if (orig_nofile_ok)
 		setrlimit(RLIMIT_NOFILE, &orig_nofile);

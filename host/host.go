@@ -253,12 +253,19 @@ type Debug struct {
 	FD                         int
 	Bindings, Statistics, Libs bool
 	Lookups, CacheHits         uint64
+	// What the start-up statistics print, at the hand-off to the program
+	// (Start.Enter), with the total up to then: cycles spent relocating,
+	// loading and starting ldgo itself, and counts.
+	Relocation, Load, OwnStart           uint64
+	Relative, FromBindCache, LookedAhead uint64
 }
 
 // SetDebug configures debug output.
 func SetDebug(d Debug) {
 	C.ldgo_set_debug(&C.struct_ldgo_debug{fd: C.int(d.FD), bindings: cbool(d.Bindings), statistics: cbool(d.Statistics), libs: cbool(d.Libs),
-		lookups: C.uint64_t(d.Lookups), cache_hits: C.uint64_t(d.CacheHits)})
+		lookups: C.uint64_t(d.Lookups), cache_hits: C.uint64_t(d.CacheHits),
+		relocation: C.uint64_t(d.Relocation), load: C.uint64_t(d.Load), own_start: C.uint64_t(d.OwnStart),
+		relative: C.uint64_t(d.Relative), from_bind_cache: C.uint64_t(d.FromBindCache), looked_ahead: C.uint64_t(d.LookedAhead)})
 }
 
 // DebugLine writes line with glibc's pid column.

@@ -39,6 +39,10 @@ struct ldgo_debug {
 	int fd;
 	int bindings, statistics, libs;
 	uint64_t lookups, cache_hits; // at start-up, for the final statistics
+	// The start-up statistics, printed at the hand-off to the program,
+	// so that the total counts the parking of ldgo's threads too.
+	uint64_t relocation, load, own_start; // cycles
+	uint64_t relative, from_bind_cache, looked_ahead;
 };
 void ldgo_set_debug(struct ldgo_debug *d);
 void ldgo_debug_line(const char *line); // with glibc's pid column

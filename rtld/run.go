@@ -266,10 +266,12 @@ func Run(opts Options) error {
 			}
 		}
 	}
-	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics, Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits})
-	if opts.Debug.Statistics {
-		printStatistics(host.Cycles()-host.StartCycles(), relocEnd-loadEnd, loadEnd-loadStart, loadStart-host.StartCycles(), stats, fromCache, ns.LookedAhead())
-	}
+	// The start-up statistics are printed as the program is entered,
+	// once ldgo's own threads are parked.
+	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics,
+		Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits,
+		Relocation: relocEnd - loadEnd, Load: loadEnd - loadStart, OwnStart: loadStart - host.StartCycles(),
+		Relative: stats.Relative, FromBindCache: fromCache, LookedAhead: ns.LookedAhead()})
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
 	}
@@ -422,35 +424,6 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 	}
 	ns.Linker.Recording = true
 	return k, nil
-}
-
-// printStatistics prints glibc's LD_DEBUG=statistics lines for the
-// start-up, in time-stamp-counter cycles as glibc counts, and one of
-// ldgo's own: how much of the total went to starting ldgo itself (from
-// its first instruction to the engine's start, mostly the Go runtime).
-func printStatistics(total, relocation, load, ownStart uint64, st namespace.Stats, fromCache, ahead uint64) {
-	pct := func(part uint64) string {
-		if total == 0 {
-			return "0.0"
-		}
-		permille := part * 1000 / total
-		return fmt.Sprintf("%d.%d", permille/10, permille%10)
-	}
-	for _, line := range []string{
-		"",
-		"runtime linker statistics:",
-		fmt.Sprintf("  total startup time in dynamic loader: %d cycles", total),
-		fmt.Sprintf("            time needed for relocation: %d cycles (%s%%)", relocation, pct(relocation)),
-		fmt.Sprintf("                 number of relocations: %d", st.Lookups),
-		fmt.Sprintf("      number of relocations from cache: %d", st.CacheHits),
-		fmt.Sprintf("        number of relative relocations: %d", st.Relative),
-		fmt.Sprintf("           time needed to load objects: %d cycles (%s%%)", load, pct(load)),
-		fmt.Sprintf("     ldgo: time needed to start itself: %d cycles (%s%%)", ownStart, pct(ownStart)),
-		fmt.Sprintf("     ldgo: bindings from the bind cache: %d", fromCache),
-		fmt.Sprintf("        ldgo: PLT slots looked up ahead: %d", ahead),
-	} {
-		host.DebugLine(line + "\n")
-	}
 }
 
 func sameFile(a, b string) bool {
