@@ -14,6 +14,7 @@
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -726,6 +727,35 @@ static int is_frozen(pid_t tid) {
 	return 0;
 }
 
+// park_monitor_first parks the Go runtime's system monitor, its first
+// thread after the main one, before the others: until it is parked it
+// wakes every 20 us or so and sets other threads running, which then
+// are not at rest when asked, and the rounds of freeze_threads go on
+// (in 25 runs of true, the slowest parking took 2.6M to 20M cycles
+// without this, 1.3M to 3M with it; the median went from 0.65M to
+// 0.55M). Whichever thread that is, it is parked only at rest.
+static void park_monitor_first(pid_t self, pid_t pid) {
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	pid_t first = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		pid_t tid = atoi(e->d_name);
+		if (tid != self && (first == 0 || tid < first))
+			first = tid;
+	}
+	closedir(d);
+	for (int ask = 0; first && ask < 4 && !is_frozen(first); ask++) {
+		int n = __atomic_load_n(&nfrozen, __ATOMIC_SEQ_CST);
+		syscall(SYS_tgkill, pid, first, FREEZE_SIG);
+		for (int i = 0; i < 50 && __atomic_load_n(&nfrozen, __ATOMIC_SEQ_CST) == n; i++)
+			sched_yield();
+	}
+}
+
 static int freeze_threads(void) {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -735,6 +765,7 @@ static int freeze_threads(void) {
 	if (sigaction(FREEZE_SIG, &sa, NULL) != 0)
 		return errno;
 	pid_t self = syscall(SYS_gettid), pid = getpid();
+	park_monitor_first(self, pid);
 	for (int round = 0; round < 20000; round++) {
 		DIR *d = opendir("/proc/self/task");
 		if (!d)
