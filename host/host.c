@@ -533,51 +533,47 @@ void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
 	start->nfinis += n;
 }
 
-// percent formats part of total as glibc does: tenths, truncated.
-static void percent(char *buf, size_t n, uint64_t part, uint64_t total) {
-	uint64_t permille = total ? part * 1000 / total : 0;
-	snprintf(buf, n, "%llu.%llu", (unsigned long long)(permille / 10), (unsigned long long)(permille % 10));
+// stat_count and stat_cycles print a statistics line: label (padded as
+// glibc pads it), then a count, or cycles with their share of total in
+// tenths of a percent, truncated, as glibc prints it.
+static void stat_count(const char *label, uint64_t n) {
+	char line[160];
+	snprintf(line, sizeof line, "%s: %llu\n", label, (unsigned long long)n);
+	ldgo_debug_line(line);
+}
+
+static void stat_cycles(const char *label, uint64_t cycles, uint64_t total) {
+	char line[160];
+	uint64_t permille = total ? cycles * 1000 / total : 0;
+	snprintf(line, sizeof line, "%s: %llu cycles (%llu.%llu%%)\n", label, (unsigned long long)cycles,
+	         (unsigned long long)(permille / 10), (unsigned long long)(permille % 10));
+	ldgo_debug_line(line);
 }
 
 // startup_statistics prints glibc's LD_DEBUG=statistics block for the
 // start-up, with ldgo's own lines.
 static void startup_statistics(void) {
 	uint64_t total = __builtin_ia32_rdtsc() - start_tsc;
-	char line[160], pct[16];
+	char line[160];
 	ldgo_debug_line("\n");
 	ldgo_debug_line("runtime linker statistics:\n");
 	snprintf(line, sizeof line, "  total startup time in dynamic loader: %llu cycles\n", (unsigned long long)total);
 	ldgo_debug_line(line);
-	percent(pct, sizeof pct, debug.relocation, total);
-	snprintf(line, sizeof line, "            time needed for relocation: %llu cycles (%s%%)\n", (unsigned long long)debug.relocation, pct);
-	ldgo_debug_line(line);
-	snprintf(line, sizeof line, "                 number of relocations: %llu\n", (unsigned long long)debug.lookups);
-	ldgo_debug_line(line);
-	snprintf(line, sizeof line, "      number of relocations from cache: %llu\n", (unsigned long long)debug.cache_hits);
-	ldgo_debug_line(line);
-	snprintf(line, sizeof line, "        number of relative relocations: %llu\n", (unsigned long long)debug.relative);
-	ldgo_debug_line(line);
-	percent(pct, sizeof pct, debug.load, total);
-	snprintf(line, sizeof line, "           time needed to load objects: %llu cycles (%s%%)\n", (unsigned long long)debug.load, pct);
-	ldgo_debug_line(line);
-	percent(pct, sizeof pct, debug.own_start, total);
-	snprintf(line, sizeof line, "     ldgo: time needed to start itself: %llu cycles (%s%%)\n", (unsigned long long)debug.own_start, pct);
-	ldgo_debug_line(line);
-	snprintf(line, sizeof line, "     ldgo: bindings from the bind cache: %llu\n", (unsigned long long)debug.from_bind_cache);
-	ldgo_debug_line(line);
-	snprintf(line, sizeof line, "        ldgo: PLT slots looked up ahead: %llu\n", (unsigned long long)debug.looked_ahead);
-	ldgo_debug_line(line);
+	stat_cycles("            time needed for relocation", debug.relocation, total);
+	stat_count("                 number of relocations", debug.lookups);
+	stat_count("      number of relocations from cache", debug.cache_hits);
+	stat_count("        number of relative relocations", debug.relative);
+	stat_cycles("           time needed to load objects", debug.load, total);
+	stat_cycles("     ldgo: time needed to start itself", debug.own_start, total);
+	stat_count("     ldgo: bindings from the bind cache", debug.from_bind_cache);
+	stat_count("        ldgo: PLT slots looked up ahead", debug.looked_ahead);
 }
 
 static void final_statistics(void) {
-	char line[128];
 	ldgo_debug_line("\n");
 	ldgo_debug_line("runtime linker statistics:\n");
-	snprintf(line, sizeof line, "           final number of relocations: %llu\n",
-	         (unsigned long long)(debug.lookups + lazy_count));
-	ldgo_debug_line(line);
-	snprintf(line, sizeof line, "final number of relocations from cache: %llu\n", (unsigned long long)debug.cache_hits);
-	ldgo_debug_line(line);
+	stat_count("           final number of relocations", debug.lookups + lazy_count);
+	stat_count("final number of relocations from cache", debug.cache_hits);
 }
 
 // ldgo_remove_finis takes the finalizers of objects dlclose unloads out
