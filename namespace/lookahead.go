@@ -18,6 +18,13 @@ import (
 // searches with a lookup.Helper; Fixup then takes the answers in slot
 // order, as it would have made them, so that counts, reports and the bind
 // record come out the same.
+//
+// The relocations' own lookups stay on the main goroutine. Handing half
+// of them to the second one was tried: the main goroutine then searched
+// half as often yet finished later, and each lookup of the second one
+// cost twice as much, with seven times the TLB shootdowns. The two
+// interfere while both run; the PLT lookups, done early in the
+// relocation, leave the second goroutine idle for the rest of it.
 
 // slotsPerChunk is how many slots a goroutine takes at a time.
 const slotsPerChunk = 128
