@@ -208,9 +208,6 @@ func Run(opts Options) error {
 	if relocErr != nil {
 		return fail(relocErr)
 	}
-	if err := proc.ProtectRelro(); err != nil {
-		return fail(err)
-	}
 	if err := publishStaticTLS(proc, prog); err != nil {
 		return err
 	}
@@ -223,6 +220,11 @@ func Run(opts Options) error {
 	err = proc.prepareLazy(ns, prog, proc.order)
 	ns.EndLookAhead()
 	if err != nil {
+		return fail(err)
+	}
+	// RELRO is protected once the second goroutine is done: each
+	// mprotect while another thread runs costs a TLB shootdown.
+	if err := proc.ProtectRelro(); err != nil {
 		return fail(err)
 	}
 	if cacheKey != nil && cacheEntry == nil {
