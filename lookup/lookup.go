@@ -318,7 +318,8 @@ func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int,
 		res.Map.Used = true
 		return how, true
 	}
-	req := Request{RefIndex: refIdx, RefMap: refMap, Class: class, Flags: AddDependency, partial: true}
+	var req Request
+	ReferenceRequest(&req, refMap, refIdx, nil, class)
 	if res.Sym.Bind() == stbGNUUnique {
 		req.complete()
 		if _, ok := l.unique[req.Hash.Name]; !ok {

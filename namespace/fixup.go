@@ -6,6 +6,7 @@ import (
 
 	"ldgo/linkmap"
 	"ldgo/lookup"
+	"ldgo/object"
 )
 
 // Fixup binds PLT slot i of m's DT_JMPREL table the way glibc's _dl_fixup
@@ -36,9 +37,8 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 		ref := m.Obj.Symbol(rel.Sym)
 		how := lookup.Own
 		res = lookup.Result{Map: m, Index: rel.Sym, Sym: ref}
-		if ref.Visibility() == elf.STV_DEFAULT {
-			var req lookup.Request
-			lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
+		var req lookup.Request
+		if slotRequest(&req, m, rel.Sym, &ref) {
 			how = lookup.Searched
 			if a, ok := ns.ahead.answer(m, i); ok {
 				ns.lookedAhead++
@@ -67,6 +67,18 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 		}
 	}
 	return target, slot, def, nil
+}
+
+// slotRequest makes req the lookup of m's PLT reference ref (its symbol
+// idx), as glibc's _dl_fixup makes it, and reports false, for no lookup,
+// when ref has other than default visibility: it then binds to m itself.
+// The lookups made ahead (LookAhead) are made the same way.
+func slotRequest(req *lookup.Request, m *linkmap.Map, idx uint32, ref *object.Sym) bool {
+	if ref.Visibility() != elf.STV_DEFAULT {
+		return false
+	}
+	lookup.ReferenceRequest(req, m, idx, ref, lookup.ClassPLT)
+	return true
 }
 
 // PLTSlots returns the number of m's PLT relocations.

@@ -58,18 +58,22 @@ type lookahead struct {
 	done    sync.WaitGroup
 }
 
-// LookAhead starts looking up what the PLT slots of maps bind to, on a
-// second goroutine, and returns at once; FinishLookAhead ends it. It does
-// nothing when there are few slots, one CPU, or a trace of every searched
-// object to print (LD_DEBUG=symbols), which only the lookups themselves
-// can give in order.
-func (ns *Namespace) LookAhead(maps []*linkmap.Map) {
+// LookAhead starts looking up, on a second goroutine, what the PLT slots
+// that RelocateAll with opts will leave for lazy binding bind to, and
+// returns at once; FinishLookAhead ends it. It does nothing when there
+// are few slots, one CPU, or a trace of every searched object to print
+// (LD_DEBUG=symbols), which only the lookups themselves can give in
+// order.
+func (ns *Namespace) LookAhead(opts RelocOptions) {
 	if ns.Linker.OnSearch != nil || len(ns.Linker.Replay) > 0 || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
 	a := &lookahead{answers: map[*linkmap.Map][]slotAnswer{}}
 	total := 0
-	for _, m := range maps {
+	for _, m := range ns.Main.Initfini {
+		if !relocatable(m) || !bindsLazily(m, &opts) {
+			continue
+		}
 		n := PLTSlots(m)
 		if n == 0 {
 			continue
@@ -126,11 +130,10 @@ func (a *lookahead) work(h *lookup.Linker) {
 				continue
 			}
 			ref := m.Obj.Symbol(rel.Sym)
-			if ref.Visibility() != elf.STV_DEFAULT {
+			var req lookup.Request
+			if !slotRequest(&req, m, rel.Sym, &ref) {
 				continue
 			}
-			var req lookup.Request
-			lookup.ReferenceRequest(&req, m, rel.Sym, &ref, lookup.ClassPLT)
 			res, err := h.Symbol(m.Scope, &req)
 			if h.Deferred() {
 				answers[i].state = slotDeferred

@@ -199,7 +199,7 @@ func (ns *Namespace) RelocateAll(opts RelocOptions) error {
 	order := ns.Main.Initfini
 	var todo []*linkmap.Map
 	for i := len(order) - 1; i >= 0; i-- {
-		if m := order[i]; !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated {
+		if m := order[i]; relocatable(m) {
 			todo = append(todo, m)
 		}
 	}
@@ -256,6 +256,18 @@ func (r *relocator) flush() {
 	r.words = r.words[:0]
 }
 
+// relocatable reports whether RelocateAll relocates m: not the dynamic
+// linker, a missing object, an adopted one, nor one already relocated.
+func relocatable(m *linkmap.Map) bool {
+	return !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated
+}
+
+// bindsLazily reports whether relocating m with opts leaves its PLT
+// slots to be bound at first call.
+func bindsLazily(m *linkmap.Map, opts *RelocOptions) bool {
+	return opts.Lazy && !m.Obj.Dyn.BindNow
+}
+
 // Relocate applies all of m's relocations (glibc's _dl_relocate_object).
 func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 	if m.Relocated {
@@ -263,7 +275,7 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 	}
 	env := ns.mapper.Env()
 	hooks, _ := env.(Hooks)
-	lazy := opts.Lazy && !m.Obj.Dyn.BindNow
+	lazy := bindsLazily(m, &opts)
 	if d := ns.cfg.DebugReloc; d != nil {
 		suffix := ""
 		if lazy {

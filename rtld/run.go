@@ -195,16 +195,15 @@ func Run(opts Options) error {
 			host.DebugLine(lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n")
 		}
 	}
-	if !opts.BindNow {
-		ns.LookAhead(lazilyBound(ns))
-	}
-	proc.relroLater = true
-	relocErr := ns.RelocateAll(namespace.RelocOptions{
+	relocOpts := namespace.RelocOptions{
 		Lazy: !opts.BindNow,
 		OnWarning: func(m *linkmap.Map, msg string) {
 			os.Stderr.WriteString(msg + "\n")
 		},
-	})
+	}
+	ns.LookAhead(relocOpts)
+	proc.relroLater = true
+	relocErr := ns.RelocateAll(relocOpts)
 	if relocErr != nil {
 		return fail(relocErr)
 	}
@@ -647,18 +646,6 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 		}
 	}
 	return nil
-}
-
-// lazilyBound returns the objects whose PLT slots the start-up
-// relocation will leave for lazy binding.
-func lazilyBound(ns *namespace.Namespace) []*linkmap.Map {
-	var maps []*linkmap.Map
-	for _, m := range ns.Main.Initfini {
-		if !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated && m.Obj.Dyn.HasJmpRel && !m.Obj.Dyn.BindNow {
-			maps = append(maps, m)
-		}
-	}
-	return maps
 }
 
 // rebindAdopted re-points the adopted objects' symbol references (libc's)
