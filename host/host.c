@@ -724,6 +724,31 @@ static int is_frozen(pid_t tid) {
 	return 0;
 }
 
+// for_each_thread calls fn with each thread of the process but the
+// calling one (self) and those parked, and returns 0, or errno when the
+// threads cannot be listed.
+static int for_each_thread(pid_t self, void (*fn)(pid_t tid, void *arg), void *arg) {
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return errno;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		pid_t tid = atoi(e->d_name);
+		if (tid != self && !is_frozen(tid))
+			fn(tid, arg);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void lowest_tid(pid_t tid, void *arg) {
+	pid_t *first = arg;
+	if (*first == 0 || tid < *first)
+		*first = tid;
+}
+
 // park_monitor_first parks the Go runtime's system monitor, its first
 // thread after the main one, before the others: until it is parked it
 // wakes every 20 us or so and sets other threads running, which then
@@ -732,25 +757,29 @@ static int is_frozen(pid_t tid) {
 // without this, 1.3M to 3M with it; the median went from 0.65M to
 // 0.55M). Whichever thread that is, it is parked only at rest.
 static void park_monitor_first(pid_t self, pid_t pid) {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return;
 	pid_t first = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		pid_t tid = atoi(e->d_name);
-		if (tid != self && (first == 0 || tid < first))
-			first = tid;
-	}
-	closedir(d);
+	if (for_each_thread(self, lowest_tid, &first) != 0)
+		return;
 	for (int ask = 0; first && ask < 4 && !is_frozen(first); ask++) {
 		int n = __atomic_load_n(&nfrozen, __ATOMIC_SEQ_CST);
 		syscall(SYS_tgkill, pid, first, FREEZE_SIG);
 		for (int i = 0; i < 50 && __atomic_load_n(&nfrozen, __ATOMIC_SEQ_CST) == n; i++)
 			sched_yield();
 	}
+}
+
+// A round of asking the threads to park.
+struct park_round {
+	pid_t pid;
+	int pending;
+};
+
+// ask_to_park asks a thread to park, once a round (a signal already
+// pending merges), and counts it as pending.
+static void ask_to_park(pid_t tid, void *arg) {
+	struct park_round *r = arg;
+	r->pending++;
+	syscall(SYS_tgkill, r->pid, tid, FREEZE_SIG);
 }
 
 static int freeze_threads(void) {
@@ -764,23 +793,11 @@ static int freeze_threads(void) {
 	pid_t self = syscall(SYS_gettid), pid = getpid();
 	park_monitor_first(self, pid);
 	for (int round = 0; round < 20000; round++) {
-		DIR *d = opendir("/proc/self/task");
-		if (!d)
-			return errno;
-		int pending = 0;
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.')
-				continue;
-			pid_t tid = atoi(e->d_name);
-			if (tid == self || is_frozen(tid))
-				continue;
-			pending++;
-			// Ask once per round; a signal already pending merges.
-			syscall(SYS_tgkill, pid, tid, FREEZE_SIG);
-		}
-		closedir(d);
-		if (!pending)
+		struct park_round r = {.pid = pid};
+		int err = for_each_thread(self, ask_to_park, &r);
+		if (err)
+			return err;
+		if (!r.pending)
 			return 0;
 		struct timespec ts = {0, 20000};
 		nanosleep(&ts, NULL);
