@@ -99,7 +99,7 @@ func (e *early) run(j *earlyJob) {
 	d := &j.m.Obj.Dyn
 	tab, err := j.m.Obj.Relas(object.Range{Addr: d.Rela.Addr, Size: min(d.RelaCount*24, d.Rela.Size)})
 	if err == nil {
-		j.n, err = e.w.WriteRelative(j.m.Base, tab, writableRanges(j.m, false))
+		j.n, err = e.w.WriteRelative(j.m.Base, tab, WritableRanges(j.m, false))
 	}
 	j.err = err
 	close(j.done)
@@ -175,7 +175,7 @@ func (ns *Namespace) earlyDone(m *linkmap.Map) (int, error) {
 
 // writableRanges are m's writable segments at run time; with text too,
 // every loaded segment (DT_TEXTREL, once made writable).
-func writableRanges(m *linkmap.Map, text bool) []object.Range {
+func WritableRanges(m *linkmap.Map, text bool) []object.Range {
 	var out []object.Range
 	for _, p := range m.Obj.Progs {
 		if p.Type == elf.PT_LOAD && (text || p.Flags&elf.PF_W != 0) {
@@ -239,7 +239,8 @@ type relocator struct {
 	res lookup.Result
 
 	// words are gathered for writer, when the image is one, and
-	// written before anything else is done to the image.
+	// written before anything else is done to the image, each, as the
+	// relative relocations, into writable.
 	writer   WordWriter
 	words    []Word
 	writable []object.Range
@@ -284,12 +285,12 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 		d("")
 		d("relocation processing: " + m.DisplayName(ns.cfg.Progname) + suffix)
 	}
-	r := &relocator{ns: ns, m: m, env: env, opts: &opts}
+	r := &relocator{ns: ns, m: m, env: env, opts: &opts, writable: WritableRanges(m, m.Obj.Dyn.TextRel)}
 	if w, ok := env.(WordWriter); ok {
 		if ns.words == nil {
 			ns.words = make([]Word, 0, wordBatch)
 		}
-		r.writer, r.words, r.writable = w, ns.words[:0], writableRanges(m, m.Obj.Dyn.TextRel)
+		r.writer, r.words = w, ns.words[:0]
 	}
 	d := &m.Obj.Dyn
 
@@ -428,7 +429,7 @@ func (r *relocator) doNow(tab object.RelaTable, at uint64, nrelative uint64, don
 	n := tab.Len()
 	i := min(done, n)
 	if w, ok := r.env.(RelativeWriter); ok && nrelative > uint64(i) {
-		applied, err := w.WriteRelative(r.m.Base, tab[i*24:min(nrelative, uint64(n))*24], writableRanges(r.m, r.m.Obj.Dyn.TextRel))
+		applied, err := w.WriteRelative(r.m.Base, tab[i*24:min(nrelative, uint64(n))*24], r.writable)
 		if err != nil {
 			r.report(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
 		}

@@ -582,7 +582,8 @@ func (p *Process) Relocated(m *linkmap.Map) error {
 // flush the TLB of every CPU running one of the process's threads, which
 // in a virtual machine costs tens of microseconds; deferred, the calls
 // do not meet the relocations applied beside the rest (see
-// namespace.relocateEarly), though Go's own threads still run.
+// namespace.relocateEarly) nor, when called after them, the lookups made
+// ahead (namespace.LookAhead), though Go's own threads still run.
 func (p *Process) ProtectRelro() error {
 	p.relroLater = false
 	pending := p.relroPending
@@ -613,14 +614,10 @@ func writeAdopted(m *linkmap.Map, words []namespace.Word) error {
 	r := m.Obj.Relro
 	lo, hi := pageDown(m.Base+r.Addr), pageDown(m.Base+r.Addr+r.Size)
 	inRelro := false
+	writable := namespace.WritableRanges(m, false)
+	var in writableRange
 	for _, w := range words {
-		inData := false
-		for _, s := range m.Obj.Progs {
-			if s.Type == elf.PT_LOAD && s.Flags&elf.PF_W != 0 && w.Addr >= m.Base+s.Vaddr && w.Addr+8 <= m.Base+s.Vaddr+s.Memsz {
-				inData = true
-			}
-		}
-		if !inData {
+		if in.check(w.Addr, writable) != nil {
 			return fmt.Errorf("%s: %#x is not in a writable segment", m.Name, w.Addr)
 		}
 		inRelro = inRelro || r.Size != 0 && w.Addr+8 > lo && w.Addr < hi
