@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"ldgo/bindcache"
+	"ldgo/host"
 	"ldgo/namespace"
 	"ldgo/object"
 	"ldgo/rtld"
@@ -123,10 +124,11 @@ func parseRunArgs(args []string) (*runOptions, error) {
 
 var errHelp = errors.New("help")
 
-// programEnv returns the environment the program is to get. When ldgo's
-// own environment holds LD_* variables, which the system's ld.so read
-// while starting ldgo, ldgo first executes itself again without them,
-// passing the program's environment aside; that call does not return.
+// programEnv returns the environment the program is to get. The system's
+// ld.so read ldgo's own environment while starting ldgo; when that may have
+// changed ldgo's own process (see startupTouched), ldgo first executes
+// itself again without the LD_* variables, passing the program's
+// environment aside; that call does not return.
 func programEnv() ([]string, error) {
 	if saved, ok := os.LookupEnv(programEnvVar); ok {
 		var env []string
@@ -137,14 +139,14 @@ func programEnv() ([]string, error) {
 		return env, nil
 	}
 	env := os.Environ()
+	if !startupTouched(env, hostObjectNames()) {
+		return env, nil
+	}
 	var clean []string
 	for _, kv := range env {
 		if !strings.HasPrefix(kv, "LD_") {
 			clean = append(clean, kv)
 		}
-	}
-	if len(clean) == len(env) {
-		return env, nil
 	}
 	saved, err := json.Marshal(env)
 	if err != nil {
@@ -153,6 +155,67 @@ func programEnv() ([]string, error) {
 	clean = append(clean, programEnvVar+"="+string(saved))
 	err = syscall.Exec("/proc/self/exe", os.Args, clean)
 	return nil, fmt.Errorf("cannot re-execute ldgo: %v", err)
+}
+
+// startupTouched reports whether the LD_* variables in env may have
+// changed how the system's ld.so started ldgo, whose process holds the
+// objects named in loaded. Executing ldgo again costs a second start of
+// the whole process, so it is skipped where the answer is certainly no:
+// when the only such variables are LD_BIND_NOW, which binds ldgo's few
+// imports early and changes nothing else, and LD_LIBRARY_PATH, when none
+// of ldgo's objects was found in its directories. Any other variable
+// (LD_PRELOAD adds objects, LD_DEBUG prints ldgo's own start-up, LD_AUDIT,
+// LD_PROFILE and the rest change it) and any directory ld.so would expand
+// or resolve against the working directory (empty, relative, or with a
+// $ORIGIN-style token) mean yes.
+func startupTouched(env []string, loaded []string) bool {
+	for _, kv := range env {
+		name, val, _ := strings.Cut(kv, "=")
+		switch {
+		case !strings.HasPrefix(name, "LD_"), name == "LD_BIND_NOW":
+		case name == "LD_LIBRARY_PATH":
+			if libraryPathSupplied(val, loaded) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// libraryPathSupplied reports whether a directory of the library path may
+// have supplied one of the loaded objects: an object named inside it, at
+// any depth (ld.so also looks in its glibc-hwcaps subdirectories). ld.so
+// splits the path at colons and semicolons and ignores it when empty.
+func libraryPathSupplied(path string, loaded []string) bool {
+	if path == "" {
+		return false
+	}
+	for _, dir := range strings.Split(strings.ReplaceAll(path, ";", ":"), ":") {
+		// An empty element is the working directory to ld.so.
+		if !strings.HasPrefix(dir, "/") || strings.Contains(dir, "$") {
+			return true
+		}
+		dir = strings.TrimRight(dir, "/") + "/"
+		for _, name := range loaded {
+			if strings.HasPrefix(name, dir) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostObjectNames lists the file names of the objects in ldgo's process.
+func hostObjectNames() []string {
+	var names []string
+	for _, o := range host.Objects() {
+		if o.Name != "" {
+			names = append(names, o.Name)
+		}
+	}
+	return names
 }
 
 func getenv(env []string, name string) (string, bool) {

@@ -371,6 +371,34 @@ int main(int argc, char **argv) {
 		sameResult(t, "env", native(t, env, "", "/usr/bin/env"), hosted(t, bin, env, "", "/usr/bin/env"))
 	})
 
+	// ldgo starts a second time, without the LD_* variables, only when
+	// they may have changed its own start-up. The kernel names the file it
+	// executed in AT_EXECFN, which ldgo passes on: its own path after one
+	// start, /proc/self/exe after two.
+	t.Run("SecondStart", func(t *testing.T) {
+		f := newFixture(t)
+		prog := f.prog("execfn", `#include <stdio.h>
+#include <sys/auxv.h>
+int main(void) { puts((const char *)getauxval(AT_EXECFN)); return 0; }`)
+		for _, tc := range []struct {
+			env  string
+			want string
+		}{
+			{"FOO=1", bin},
+			{"LD_LIBRARY_PATH=/nonexistent/lib:" + f.dir, bin},
+			{"LD_BIND_NOW=1", bin},
+			{"LD_LIBRARY_PATH=" + f.dir + "::/nonexistent", "/proc/self/exe"}, // the working directory
+			{"LD_LIBRARY_PATH=lib", "/proc/self/exe"},
+			{"LD_PRELOAD=" + f.path("nothing.so"), "/proc/self/exe"},
+			{"LD_DEBUG=statistics", "/proc/self/exe"},
+		} {
+			got := hosted(t, bin, baseEnv(tc.env), "", prog)
+			if got.status != 0 || !strings.HasPrefix(got.stdout, tc.want+"\n") {
+				t.Errorf("%s: status %d, stdout %q; want %s first", tc.env, got.status, got.stdout, tc.want)
+			}
+		}
+	})
+
 	t.Run("SIGPIPE", func(t *testing.T) {
 		sh, err := exec.LookPath("bash")
 		if err != nil {
