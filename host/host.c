@@ -29,6 +29,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <cpuid.h>
+#include <sys/platform/x86.h>
 
 #include "host.h"
 
@@ -92,22 +93,60 @@ uintptr_t ldgo_call0(uintptr_t fn) { return ((uintptr_t(*)(void))fn)(); }
 int ldgo_xsave_mode;             // 0 fxsave, 1 xsave, 2 xsavec
 unsigned long ldgo_xsave_frame;  // bytes below the 64-aligned stack
 
+// ---- CPUID, as ld.so read it ----
+
+// A virtual machine traps every CPUID instruction (about 30,000 cycles
+// each where ldgo is measured), and glibc's ld.so read the leaves ldgo
+// needs when the process started (init_cpu_features): ldgo_cpuid answers
+// from that record where glibc keeps the leaf, and from the instruction
+// otherwise. Leaf 0, which glibc does not keep, is read once.
+static unsigned cpuid0[4];
+
+void ldgo_cpuid(unsigned leaf, unsigned sub, unsigned out[4]) {
+	int index = -1;
+	if (leaf == 0) {
+		memcpy(out, cpuid0, sizeof cpuid0);
+		return;
+	}
+	// glibc reads the basic leaves up to the highest there is.
+	if (leaf <= cpuid0[0]) {
+		if (leaf == 1)
+			index = CPUID_INDEX_1;
+		else if (leaf == 7 && sub == 0)
+			index = CPUID_INDEX_7;
+		else if (leaf == 7 && sub == 1)
+			index = CPUID_INDEX_7_ECX_1;
+		else if (leaf == 0xd && sub == 1)
+			index = CPUID_INDEX_D_ECX_1;
+	}
+	// An extended leaf is read by those who asked for 0x80000000 first,
+	// as glibc does.
+	if (leaf == 0x80000001)
+		index = CPUID_INDEX_80000001;
+	if (index >= 0) {
+		memcpy(out, __x86_get_cpuid_feature_leaf(index)->cpuid_array, 4 * sizeof(unsigned));
+		return;
+	}
+	__cpuid_count(leaf, sub, out[0], out[1], out[2], out[3]);
+}
+
 __attribute__((constructor)) static void ldgo_init_xsave(void) {
-	unsigned a, b, c, d;
+	unsigned a, b, c, d, r[4];
+	__cpuid(0, cpuid0[0], cpuid0[1], cpuid0[2], cpuid0[3]);
 	ldgo_xsave_mode = 0;
 	ldgo_xsave_frame = 64 + 512;
-	if (__get_cpuid_max(0, 0) < 0xd)
+	if (cpuid0[0] < 0xd)
 		return;
-	__cpuid(1, a, b, c, d);
-	if (!(c & (1u << 27))) // OSXSAVE
+	ldgo_cpuid(1, 0, r);
+	if (!(r[2] & (1u << 27))) // OSXSAVE
 		return;
 	__cpuid_count(0xd, 0, a, b, c, d);
 	if (b < 576)
 		return;
 	ldgo_xsave_mode = 1;
 	ldgo_xsave_frame = (64 + b + 63) & ~63UL;
-	__cpuid_count(0xd, 1, a, b, c, d);
-	if (a & 2)
+	ldgo_cpuid(0xd, 1, r);
+	if (r[0] & 2)
 		ldgo_xsave_mode = 2;
 }
 

@@ -275,6 +275,15 @@ func DebugLine(line string) {
 	C.free(unsafe.Pointer(cs))
 }
 
+// CPUID answers the CPUID instruction for leaf and subleaf, from what
+// glibc's ld.so read at start-up where it kept the leaf (a virtual machine
+// traps each instruction), as search.CPUID does.
+func CPUID(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32) {
+	var r [4]C.uint
+	C.ldgo_cpuid(C.uint(leaf), C.uint(subleaf), &r[0])
+	return uint32(r[0]), uint32(r[1]), uint32(r[2]), uint32(r[3])
+}
+
 // Cycles reads the time-stamp counter, the clock of glibc's statistics;
 // StartCycles is its value when ldgo's own code first ran.
 func Cycles() uint64      { return uint64(C.ldgo_cycles()) }

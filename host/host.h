@@ -47,6 +47,7 @@ struct ldgo_debug {
 void ldgo_set_debug(struct ldgo_debug *d);
 void ldgo_debug_line(const char *line); // with glibc's pid column
 uint64_t ldgo_cycles(void);
+void ldgo_cpuid(unsigned leaf, unsigned sub, unsigned out[4]);
 uint64_t ldgo_start_cycles(void);
 uint64_t ldgo_lazy_count(void);
 

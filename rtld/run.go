@@ -110,6 +110,7 @@ func Run(opts Options) error {
 			InhibitCache:    opts.InhibitCache,
 			// Objects are read through their mapped segments.
 			Open: object.OpenHeaders,
+			Caps: hostCaps(),
 		},
 		Preload:     opts.Preload,
 		PreloadWhat: opts.PreloadWhat,
@@ -277,6 +278,14 @@ func Run(opts Options) error {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
 	}
 	return nil
+}
+
+// hostCaps are the search's hardware capabilities, from the CPUID answers
+// glibc's ld.so read for this process (search.HostCaps would execute the
+// instruction again, a trap each in a virtual machine).
+func hostCaps() *search.Caps {
+	caps := search.CapsFrom(host.CPUID)
+	return &caps
 }
 
 // execStackWanted returns an object that asks for an executable stack.

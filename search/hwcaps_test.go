@@ -145,7 +145,7 @@ func TestHostCapsVsLdSoHelp(t *testing.T) {
 // glibc.cpu tunables with what ld.so prints under them.
 func TestCapsOptionsVsLdSoHelp(t *testing.T) {
 	host := *HostCaps()
-	cpu := detectCPU()
+	cpu := detectCPU(cpuid)
 	for _, tc := range []struct {
 		name string
 		env  []string

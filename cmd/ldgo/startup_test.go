@@ -2,9 +2,11 @@ package main
 
 import (
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"ldgo/host"
+	"ldgo/search"
 )
 
 // startupTouched decides from the objects glibc's ld.so loaded into this
@@ -55,5 +57,21 @@ func TestStartupTouched(t *testing.T) {
 	}
 	if startupTouched([]string{"LD_LIBRARY_PATH=/opt/xy"}, hwcaps) {
 		t.Error("/opt/xy was taken for a parent of /opt/x")
+	}
+}
+
+// ldgo run takes the CPU's capabilities from the CPUID answers glibc's
+// ld.so recorded for this process; they must be the ones the instruction
+// gives, which the analysis commands use.
+func TestHostCPUID(t *testing.T) {
+	fromGlibc := search.CapsFrom(host.CPUID)
+	if want := search.HostCaps(); !reflect.DeepEqual(&fromGlibc, want) {
+		t.Errorf("capabilities from glibc's record %+v, from CPUID %+v", fromGlibc, *want)
+	}
+	if fromGlibc.IsaLevel&search.ISABaseline == 0 {
+		t.Errorf("no x86-64 baseline in %+v", fromGlibc)
+	}
+	if _, ebx, ecx, edx := host.CPUID(0, 0); ebx == 0 && ecx == 0 && edx == 0 {
+		t.Error("CPUID leaf 0 names no vendor")
 	}
 }
