@@ -181,16 +181,8 @@ func (ns *Namespace) newMap(m *linkmap.Map) *linkmap.Map {
 	return m
 }
 
-// open opens a file to map as the search does.
-func (ns *Namespace) open(path string) (*object.File, error) {
-	if open := ns.cfg.Search.Open; open != nil {
-		return open(path)
-	}
-	return object.Open(path)
-}
-
 func (ns *Namespace) loadProgram(path string) error {
-	f, err := ns.open(path)
+	f, err := ns.cfg.Search.OpenObject(path)
 	if err != nil {
 		return &LoadError{Name: path, Err: err}
 	}
@@ -280,7 +272,7 @@ func (ns *Namespace) addRtld() error {
 		if interp == "" {
 			return nil
 		}
-		f, err := ns.open(interp)
+		f, err := ns.cfg.Search.OpenObject(interp)
 		if err != nil {
 			return &LoadError{Name: interp, Err: err}
 		}

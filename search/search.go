@@ -71,6 +71,15 @@ type Config struct {
 	Open func(path string) (*object.File, error)
 }
 
+// OpenObject opens the file at path as the search opens each file tried:
+// with Open, or object.Open without it.
+func (c *Config) OpenObject(path string) (*object.File, error) {
+	if c.Open != nil {
+		return c.Open(path)
+	}
+	return object.Open(path)
+}
+
 // Requester is an object that asks for libraries, as the search sees it.
 type Requester struct {
 	// Name is how messages name the object (the program's name as given
@@ -583,11 +592,7 @@ func (s *Searcher) printSearchPath(dirs []*dir, what, where string) {
 // a file that is not a valid ELF object stops the search with an error.
 func (s *Searcher) open(a *attempt, path string) (*object.File, error) {
 	a.tried = append(a.tried, path)
-	open := s.cfg.Open
-	if open == nil {
-		open = object.Open
-	}
-	f, err := open(path)
+	f, err := s.cfg.OpenObject(path)
 	if err == nil {
 		return f, nil
 	}
