@@ -139,7 +139,7 @@ func programEnv() ([]string, error) {
 		return env, nil
 	}
 	env := os.Environ()
-	if !startupTouched(env, hostObjectNames()) {
+	if !startupTouched(env, hostObjectNames) {
 		return env, nil
 	}
 	var clean []string
@@ -159,7 +159,7 @@ func programEnv() ([]string, error) {
 
 // startupTouched reports whether the LD_* variables in env may have
 // changed how the system's ld.so started ldgo, whose process holds the
-// objects named in loaded. Executing ldgo again costs a second start of
+// objects loaded names (asked only for LD_LIBRARY_PATH). Executing ldgo again costs a second start of
 // the whole process, so it is skipped where the answer is certainly no:
 // when the only such variables are LD_BIND_NOW, which binds ldgo's few
 // imports early and changes nothing else, and LD_LIBRARY_PATH, when none
@@ -168,13 +168,13 @@ func programEnv() ([]string, error) {
 // LD_PROFILE and the rest change it) and any directory ld.so would expand
 // or resolve against the working directory (empty, relative, or with a
 // $ORIGIN-style token) mean yes.
-func startupTouched(env []string, loaded []string) bool {
+func startupTouched(env []string, loaded func() []string) bool {
 	for _, kv := range env {
 		name, val, _ := strings.Cut(kv, "=")
 		switch {
 		case !strings.HasPrefix(name, "LD_"), name == "LD_BIND_NOW":
 		case name == "LD_LIBRARY_PATH":
-			if libraryPathSupplied(val, loaded) {
+			if libraryPathSupplied(val, loaded()) {
 				return true
 			}
 		default:

@@ -45,13 +45,13 @@ func TestStartupTouched(t *testing.T) {
 		{[]string{"LD_AUDIT=/x.so"}, true},
 		{[]string{"LD_BIND_NOT=1"}, true},
 	} {
-		if got := startupTouched(tc.env, loaded); got != tc.want {
+		if got := startupTouched(tc.env, hostObjectNames); got != tc.want {
 			t.Errorf("startupTouched(%q) = %v, want %v", tc.env, got, tc.want)
 		}
 	}
 
 	// ld.so also looks in a directory's glibc-hwcaps subdirectories.
-	hwcaps := []string{"/opt/x/glibc-hwcaps/x86-64-v3/libc.so.6"}
+	hwcaps := func() []string { return []string{"/opt/x/glibc-hwcaps/x86-64-v3/libc.so.6"} }
 	if !startupTouched([]string{"LD_LIBRARY_PATH=/opt/x"}, hwcaps) {
 		t.Error("a library in /opt/x/glibc-hwcaps/x86-64-v3 was not seen as found through /opt/x")
 	}
