@@ -31,7 +31,7 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())}
 	}
 	slot = m.Addr(rel.Off)
-	key := lookup.RefKey{Ref: uint32(m.Serial), Entry: m.Obj.Dyn.JmpRel.Addr + uint64(i)*24, Sym: rel.Sym}
+	key := refKey(m, m.Obj.Dyn.JmpRel.Addr+uint64(i)*24, rel.Sym)
 	var res lookup.Result
 	if !ns.replay(m, key, lookup.ClassPLT, &res) {
 		ref := m.Obj.Symbol(rel.Sym)

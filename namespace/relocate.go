@@ -546,7 +546,7 @@ func symbolAddress(def *linkmap.Map, sym *object.Sym) uint64 {
 // scope); entry is the relocation's entry, as for resolve.
 func (ns *Namespace) LookupReference(m *linkmap.Map, entry uint64, idx uint32, class lookup.Class) (lookup.Result, error) {
 	l := &ns.Linker
-	key := lookup.RefKey{Ref: uint32(m.Serial), Entry: entry, Sym: idx}
+	key := refKey(m, entry, idx)
 	var res lookup.Result
 	if ns.replay(m, key, class, &res) {
 		return res, nil
@@ -559,6 +559,13 @@ func (ns *Namespace) LookupReference(m *linkmap.Map, entry uint64, idx uint32, c
 		l.Remember(key, lookup.Searched, &res)
 	}
 	return res, err
+}
+
+// refKey names m's reference to its symbol idx, made by the relocation
+// whose entry is at link-time address entry, as the bind record names it
+// (serials fit in 32 bits: see lookup.Linker.Remember).
+func refKey(m *linkmap.Map, entry uint64, idx uint32) lookup.RefKey {
+	return lookup.RefKey{Ref: uint32(m.Serial), Entry: entry, Sym: idx}
 }
 
 // replay answers the reference key in res from the bind record, if there
@@ -586,7 +593,7 @@ func (ns *Namespace) replay(m *linkmap.Map, key lookup.RefKey, class lookup.Clas
 // remembered for the next relocation against the same symbol. A binding
 // from the bind record reads neither the reference nor any symbol table.
 func (ns *Namespace) resolve(m *linkmap.Map, entry uint64, idx uint32, class lookup.Class, r *relocator, res *lookup.Result) bool {
-	key := lookup.RefKey{Ref: uint32(m.Serial), Entry: entry, Sym: idx}
+	key := refKey(m, entry, idx)
 	if ns.replay(m, key, class, res) {
 		return res.Map != nil
 	}
