@@ -1,4 +1,4 @@
-module ldgo
+module github.com/ldgo/ldgo
 
 go 1.26.0
 

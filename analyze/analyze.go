@@ -11,13 +11,13 @@ import (
 	"errors"
 	"fmt"
 
-	"ldgo/image"
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/namespace"
-	"ldgo/object"
-	"ldgo/reloc"
-	"ldgo/search"
+	"github.com/ldgo/ldgo/image"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
+	"github.com/ldgo/ldgo/search"
 )
 
 // Options are the inputs of an analysis; they mirror ld.so's.

@@ -31,7 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"ldgo/lookup"
+	"github.com/ldgo/ldgo/lookup"
 )
 
 // Object is one loaded object's identity.

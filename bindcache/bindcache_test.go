@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/object"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
 )
 
 func sampleKey() *Key {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"ldgo/lookup"
+	"github.com/ldgo/ldgo/lookup"
 )
 
 // FuzzLoad loads arbitrary bytes as the entry of a key, once as they are

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"unsafe"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 func init() {

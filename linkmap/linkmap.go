@@ -8,7 +8,7 @@ package linkmap
 import (
 	"slices"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 // Kind says how an object came into the namespace.

@@ -16,8 +16,8 @@ import (
 	"fmt"
 	"math"
 
-	"ldgo/linkmap"
-	"ldgo/object"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/object"
 )
 
 // Class is a relocation's lookup class (glibc's ELF_RTYPE_CLASS_*).

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"ldgo/linkmap"
+	"github.com/ldgo/ldgo/linkmap"
 )
 
 // debugLinkMap prints glibc's LD_DEBUG=files description of a new link

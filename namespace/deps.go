@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"ldgo/linkmap"
-	"ldgo/object"
-	"ldgo/search"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/search"
 )
 
 // mapObject returns the object name refers to when loader asks for it:

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/object"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
 )
 
 // OpenMode is how dlopen was asked to load an object.

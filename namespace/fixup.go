@@ -4,9 +4,9 @@ import (
 	"debug/elf"
 	"fmt"
 
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/object"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
 )
 
 // Fixup binds PLT slot i of m's DT_JMPREL table the way glibc's _dl_fixup

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"ldgo/linkmap"
-	"ldgo/lookup"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
 )
 
 // A cold start with lazy binding spends much of its time looking up what

@@ -19,11 +19,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/object"
-	"ldgo/reloc"
-	"ldgo/search"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
+	"github.com/ldgo/ldgo/search"
 )
 
 // Mapper places objects in an image.

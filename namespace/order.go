@@ -1,6 +1,6 @@
 package namespace
 
-import "ldgo/linkmap"
+import "github.com/ldgo/ldgo/linkmap"
 
 // sortMaps orders maps so that every object comes before the objects it
 // depends on (initializers then run from the end), with glibc 2.36's

@@ -7,11 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"ldgo/image"
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/object"
-	"ldgo/reloc"
+	"github.com/ldgo/ldgo/image"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
 )
 
 // RelocOptions say how relocation is done.

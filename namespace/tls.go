@@ -1,6 +1,6 @@
 package namespace
 
-import "ldgo/linkmap"
+import "github.com/ldgo/ldgo/linkmap"
 
 // tcbAlignment is x86-64's TCB_ALIGNMENT.
 const tcbAlignment = 64

@@ -3,7 +3,7 @@ package namespace
 import (
 	"fmt"
 
-	"ldgo/linkmap"
+	"github.com/ldgo/ldgo/linkmap"
 )
 
 // VersionProblem is one needed symbol version that its file does not

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 // checkError requires err to be an *object.Error that names the file and

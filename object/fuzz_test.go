@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 // A tiny library without libc: DT_GNU_HASH only, no versions, no PLT.

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 // The system's own programs and libraries must read as the loader needs

@@ -18,9 +18,9 @@ import (
 	"fmt"
 	"math"
 
-	"ldgo/image"
-	"ldgo/linkmap"
-	"ldgo/lookup"
+	"github.com/ldgo/ldgo/image"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
 )
 
 // R_X86_64_RELATIVE64 is not named by debug/elf.

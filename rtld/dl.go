@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"ldgo/host"
-	"ldgo/linkmap"
-	"ldgo/namespace"
+	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/namespace"
 )
 
 // dlopen's mode bits (<dlfcn.h>).

@@ -11,11 +11,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"ldgo/host"
-	"ldgo/linkmap"
-	"ldgo/namespace"
-	"ldgo/object"
-	"ldgo/reloc"
+	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
 )
 
 const pageSize = 4096

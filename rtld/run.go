@@ -18,15 +18,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"ldgo/analyze"
-	"ldgo/bindcache"
-	"ldgo/host"
-	"ldgo/linkmap"
-	"ldgo/lookup"
-	"ldgo/namespace"
-	"ldgo/object"
-	"ldgo/reloc"
-	"ldgo/search"
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/bindcache"
+	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
+	"github.com/ldgo/ldgo/search"
 )
 
 // Options say what to run and how.

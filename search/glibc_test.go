@@ -18,7 +18,7 @@ import (
 	"sync"
 	"testing"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 // ldso is the program interpreter of every program gcc builds here.

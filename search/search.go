@@ -21,7 +21,7 @@ import (
 	"strings"
 	"syscall"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 // DefaultDirs are glibc's system search directories on Debian x86-64.

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"ldgo/analyze"
-	"ldgo/lookup"
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/lookup"
 )
 
 type bindingJSON struct {

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"ldgo/object"
+	"github.com/ldgo/ldgo/object"
 )
 
 var sweep = flag.Bool("sweep", false, "compare every dynamically linked program in /usr/bin with glibc, not a sample")

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"ldgo/analyze"
-	"ldgo/linkmap"
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/linkmap"
 )
 
 // listEntry is one line of `ldgo list`.

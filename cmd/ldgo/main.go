@@ -19,8 +19,8 @@ import (
 	"os"
 	"strings"
 
-	"ldgo/analyze"
-	"ldgo/namespace"
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/namespace"
 )
 
 const usage = `usage: ldgo COMMAND [OPTIONS] PROG

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"syscall"
 
-	"ldgo/bindcache"
-	"ldgo/host"
-	"ldgo/namespace"
-	"ldgo/object"
-	"ldgo/rtld"
+	"github.com/ldgo/ldgo/bindcache"
+	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/rtld"
 )
 
 const runUsage = `usage: ldgo run [OPTIONS] PROG [ARGS...]

@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"testing"
 
-	"ldgo/host"
-	"ldgo/search"
+	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/search"
 )
 
 // startupTouched decides from the objects glibc's ld.so loaded into this

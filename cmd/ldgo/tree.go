@@ -6,10 +6,10 @@ import (
 	"io"
 	"strings"
 
-	"ldgo/analyze"
-	"ldgo/linkmap"
-	"ldgo/namespace"
-	"ldgo/search"
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/search"
 )
 
 // treeNode is one request for a library and what answered it.

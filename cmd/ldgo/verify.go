@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 
-	"ldgo/analyze"
-	"ldgo/lookup"
-	"ldgo/namespace"
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/namespace"
 )
 
 type verifyOutput struct {
