@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -368,6 +369,93 @@ func TestRunDebugSymbols(t *testing.T) {
 			if strings.Join(g, "\n") != joined {
 				t.Errorf("%s, %s: LD_DEBUG=%s differs (< glibc, > ldgo):\n< %s\n> %s", cats, run.what, cats, strings.Join(w, "\n< "), strings.Join(g, "\n> "))
 			}
+		}
+	}
+}
+
+// helpCategory is a category line of LD_DEBUG=help: the name, and the
+// column its description starts in.
+var helpCategory = regexp.MustCompile(`^  (\S+) +\S`)
+
+// --debug help prints what glibc's LD_DEBUG=help prints, and exits as it
+// does without running the program: glibc's lines for every category
+// ldgo accepts, in glibc's layout, the categories of ldgo's own (lazy)
+// among them, and no other.
+func TestRunDebugHelp(t *testing.T) {
+	bin := buildLdgo(t)
+	want := runCmd(t, baseEnv("LD_DEBUG=help"), "", "/bin/echo", "ran")
+	if !strings.Contains(want.stdout, "LD_DEBUG") {
+		t.Fatalf("glibc's LD_DEBUG=help printed no help: %+v", want)
+	}
+	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "help", "/bin/echo", "ran")
+	if got.status != want.status || got.stderr != want.stderr {
+		t.Errorf("--debug help: status %d, stderr %q; glibc's: status %d, stderr %q", got.status, got.stderr, want.status, want.stderr)
+	}
+	// As ld.so, no program is needed.
+	if alone := runCmd(t, baseEnv(), "", bin, "run", "--debug", "help"); alone != got {
+		t.Errorf("--debug help without a program: %+v, with one: %+v", alone, got)
+	}
+
+	// Whether ldgo takes a category: it warns about those it does not.
+	accepted := map[string]bool{}
+	accepts := func(c string) bool {
+		if ok, seen := accepted[c]; seen {
+			return ok
+		}
+		r := runCmd(t, baseEnv(), "", bin, "run", "--debug", c, "/bin/true")
+		ok := r.status == 0 && !strings.Contains(r.stderr, "`"+c+"'")
+		accepted[c] = ok
+		return ok
+	}
+	column := 0
+	var glibcNames []string
+	var wantLines []string
+	for _, l := range strings.Split(want.stdout, "\n") {
+		m := helpCategory.FindStringSubmatchIndex(l)
+		if m == nil {
+			wantLines = append(wantLines, l)
+			continue
+		}
+		name := l[m[2]:m[3]]
+		glibcNames = append(glibcNames, name)
+		column = m[1] - 1
+		if accepts(name) {
+			wantLines = append(wantLines, l)
+		}
+	}
+	var gotLines, own []string
+	for _, l := range strings.Split(got.stdout, "\n") {
+		m := helpCategory.FindStringSubmatchIndex(l)
+		if m != nil && !slices.Contains(glibcNames, l[m[2]:m[3]]) {
+			name := l[m[2]:m[3]]
+			own = append(own, name)
+			if m[1]-1 != column || !accepts(name) {
+				t.Errorf("--debug help: line %q: want a category ldgo accepts, described from column %d as glibc's are", l, column)
+			}
+			continue
+		}
+		gotLines = append(gotLines, l)
+	}
+	if !slices.Equal(gotLines, wantLines) {
+		t.Errorf("--debug help differs from glibc's LD_DEBUG=help, without the categories ldgo does not take (ldgo's own left out):\nglibc:\n%s\nldgo:\n%s", strings.Join(wantLines, "\n"), strings.Join(gotLines, "\n"))
+	}
+	if !slices.Contains(own, "lazy") {
+		t.Errorf("--debug help does not list lazy:\n%s", got.stdout)
+	}
+}
+
+// all is what glibc's help says: the categories listed before it, not
+// statistics (nor lazy, listed after it).
+func TestRunDebugAll(t *testing.T) {
+	bin := buildLdgo(t)
+	want := native(t, baseEnv("LD_DEBUG=all"), "", "/bin/true")
+	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "all", "/bin/true")
+	if !strings.Contains(want.stderr, "symbol=") || !strings.Contains(got.stderr, "symbol=") {
+		t.Fatalf("LD_DEBUG=all printed no symbols lines:\nglibc:\n%s\nldgo:\n%s", want.stderr, got.stderr)
+	}
+	for _, s := range []string{"runtime linker statistics", "ldgo: lazy:"} {
+		if strings.Contains(got.stderr, s) != strings.Contains(want.stderr, s) {
+			t.Errorf("LD_DEBUG=all: %q in glibc's output: %v, in ldgo's: %v", s, strings.Contains(want.stderr, s), strings.Contains(got.stderr, s))
 		}
 	}
 }
