@@ -3,6 +3,8 @@ package analyze
 import (
 	"os"
 	"testing"
+
+	"github.com/ldgo/ldgo/namespace"
 )
 
 // The benchmarks analyze real programs: gdb (21 libraries, about 19,000
@@ -78,4 +80,51 @@ func base(p string) string {
 		}
 	}
 	return p
+}
+
+// BenchmarkReplay relocates every object from the bind record of an
+// earlier run over the same objects, as a cached `ldgo run` does: no
+// symbol lookup, and nothing traced.
+func BenchmarkReplay(b *testing.B) {
+	opts := namespace.RelocOptions{SkipIFunc: true, Continue: true}
+	for _, prog := range benchPrograms {
+		b.Run(base(prog), func(b *testing.B) {
+			skipMissing(b, prog)
+			load := func() *Analysis {
+				a, err := Load(prog, Options{Progname: prog, PreloadFile: "-"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return a
+			}
+			a := load()
+			a.NS.Linker.Recording = true
+			a.NS.RelocateAll(opts)
+			record := a.NS.Linker.Record
+			a.Close()
+			var replayed uint64
+			for b.Loop() {
+				b.StopTimer()
+				a := load()
+				l := &a.NS.Linker
+				l.Replay = record
+				for _, m := range a.NS.Chain {
+					for uint64(len(l.Maps)) <= m.Serial {
+						l.Maps = append(l.Maps, nil)
+					}
+					l.Maps[m.Serial] = m
+				}
+				b.StartTimer()
+				a.NS.RelocateAll(opts)
+				b.StopTimer()
+				replayed = l.Replayed
+				a.Close()
+				b.StartTimer()
+			}
+			if replayed == 0 {
+				b.Fatalf("none of %d bindings replayed", record.Len())
+			}
+			b.ReportMetric(float64(replayed), "bindings")
+		})
+	}
 }

@@ -163,20 +163,28 @@ uint64_t ldgo_start_cycles(void) { return start_tsc; }
 void ldgo_set_debug(struct ldgo_debug *d) { debug = *d; }
 
 static void write_all(int fd, const char *s);
+static void write_n(int fd, const char *s, size_t n);
 
-// ldgo_debug_line writes line (ending in a newline) with glibc's pid
-// column: the pid right-aligned in ten places, a colon and a tab.
-void ldgo_debug_line(const char *line) {
-	char buf[1024];
-	int n = snprintf(buf, sizeof buf, "%10d:\t%s", (int)getpid(), line);
-	if (n >= (int)sizeof buf) {
-		char pid[16];
-		snprintf(pid, sizeof pid, "%10d:\t", (int)getpid());
-		write_all(debug.fd, pid);
-		write_all(debug.fd, line);
-		return;
+// ldgo_debug_line writes each line of text (each ending in a newline)
+// with glibc's pid column: the pid right-aligned in ten places, a colon
+// and a tab. Each line is one write, as glibc's are.
+void ldgo_debug_line(const char *text) {
+	char pid[16];
+	size_t np = (size_t)snprintf(pid, sizeof pid, "%10d:\t", (int)getpid());
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		size_t n = nl ? (size_t)(nl - text) + 1 : strlen(text);
+		char buf[1024];
+		if (np + n <= sizeof buf) {
+			memcpy(buf, pid, np);
+			memcpy(buf + np, text, n);
+			write_n(debug.fd, buf, np + n);
+		} else {
+			write_n(debug.fd, pid, np);
+			write_n(debug.fd, text, n);
+		}
+		text += n;
 	}
-	write_all(debug.fd, buf);
 }
 
 static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -197,13 +205,14 @@ struct ldgo_lazy *ldgo_lazy_new(uint64_t n) {
 	l->target = calloc(n + 1, sizeof *l->target);
 	l->error = calloc(n + 1, sizeof *l->error);
 	l->trace = calloc(n + 1, sizeof *l->trace);
-	l->binding = calloc(n + 1, sizeof *l->binding);
+	l->debug = calloc(n + 1, sizeof *l->debug);
 	l->done = calloc(n + 1, 1);
 	return l;
 }
 
-static void write_all(int fd, const char *s) {
-	size_t n = strlen(s);
+static void write_all(int fd, const char *s) { write_n(fd, s, strlen(s)); }
+
+static void write_n(int fd, const char *s, size_t n) {
 	while (n > 0) {
 		ssize_t k = write(fd, s, n);
 		if (k <= 0)
@@ -221,6 +230,8 @@ uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
 		_exit(127);
 	}
 	if (l->error[i]) {
+		if (l->debug[i])
+			ldgo_debug_line(l->debug[i]);
 		write_all(2, l->error[i]);
 		_exit(127);
 	}
@@ -231,8 +242,8 @@ uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
 		lazy_count++;
 		if (lazy_debug && l->trace[i])
 			write_all(debug.fd, l->trace[i]);
-		if (debug.bindings && l->binding[i])
-			ldgo_debug_line(l->binding[i]);
+		if (l->debug[i])
+			ldgo_debug_line(l->debug[i]);
 	}
 	if (!lazy_bind_not)
 		__atomic_store_n((uint64_t *)l->slot[i], t, __ATOMIC_RELEASE);

@@ -238,10 +238,11 @@ func (l Lazy) SetError(i int, msg string) {
 	unsafe.Slice(l.p.error, l.p.nslots)[i] = C.CString(msg)
 }
 
-// SetBinding sets the LD_DEBUG=bindings line (without the pid column)
-// printed at slot i's first call.
-func (l Lazy) SetBinding(i int, line string) {
-	unsafe.Slice(l.p.binding, l.p.nslots)[i] = C.CString(line)
+// SetDebugLines sets the LD_DEBUG lines (symbols and bindings, each
+// ending in a newline, without the pid column) printed at slot i's first
+// call.
+func (l Lazy) SetDebugLines(i int, lines string) {
+	unsafe.Slice(l.p.debug, l.p.nslots)[i] = C.CString(lines)
 }
 
 // Debug says where LD_DEBUG output goes (a descriptor) and what the C
@@ -250,9 +251,9 @@ func (l Lazy) SetBinding(i int, line string) {
 // both print); Lookups and CacheHits are the start-up
 // counts the final statistics add to.
 type Debug struct {
-	FD                         int
-	Bindings, Statistics, Libs bool
-	Lookups, CacheHits         uint64
+	FD                 int
+	Statistics, Libs   bool
+	Lookups, CacheHits uint64
 	// What the start-up statistics print, at the hand-off to the program
 	// (Start.Enter), with the total up to then: cycles spent relocating,
 	// loading and starting ldgo itself, and counts.
@@ -262,13 +263,13 @@ type Debug struct {
 
 // SetDebug configures debug output.
 func SetDebug(d Debug) {
-	C.ldgo_set_debug(&C.struct_ldgo_debug{fd: C.int(d.FD), bindings: cbool(d.Bindings), statistics: cbool(d.Statistics), libs: cbool(d.Libs),
+	C.ldgo_set_debug(&C.struct_ldgo_debug{fd: C.int(d.FD), statistics: cbool(d.Statistics), libs: cbool(d.Libs),
 		lookups: C.uint64_t(d.Lookups), cache_hits: C.uint64_t(d.CacheHits),
 		relocation: C.uint64_t(d.Relocation), load: C.uint64_t(d.Load), own_start: C.uint64_t(d.OwnStart),
 		relative: C.uint64_t(d.Relative), from_bind_cache: C.uint64_t(d.FromBindCache), looked_ahead: C.uint64_t(d.LookedAhead)})
 }
 
-// DebugLine writes line with glibc's pid column.
+// DebugLine writes each line of text with glibc's pid column.
 func DebugLine(line string) {
 	cs := C.CString(line)
 	C.ldgo_debug_line(cs)

@@ -28,7 +28,7 @@ struct ldgo_lazy {
 	uint64_t *target;   // what the slot binds to
 	char **error;       // message for a slot that cannot be bound, or NULL
 	char **trace;       // the lazy category's line, or NULL
-	char **binding;     // the bindings category's line (no pid), or NULL
+	char **debug;       // LD_DEBUG's symbols and bindings lines (no pid), or NULL
 	unsigned char *done;
 };
 
@@ -37,7 +37,7 @@ void ldgo_set_lazy_flags(int debug, int bind_not);
 // Debug output (LD_DEBUG): where it goes, and what the C side prints.
 struct ldgo_debug {
 	int fd;
-	int bindings, statistics, libs;
+	int statistics, libs;
 	uint64_t lookups, cache_hits; // at start-up, for the final statistics
 	// The start-up statistics, printed at the hand-off to the program,
 	// so that the total counts the parking of ldgo's threads too.
@@ -45,7 +45,7 @@ struct ldgo_debug {
 	uint64_t relative, from_bind_cache, looked_ahead;
 };
 void ldgo_set_debug(struct ldgo_debug *d);
-void ldgo_debug_line(const char *line); // with glibc's pid column
+void ldgo_debug_line(const char *text); // each line with glibc's pid column
 uint64_t ldgo_cycles(void);
 void ldgo_cpuid(unsigned leaf, unsigned sub, unsigned out[4]);
 uint64_t ldgo_start_cycles(void);

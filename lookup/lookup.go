@@ -280,11 +280,12 @@ func (l *Linker) Next(k RefKey) (int, bool) {
 }
 
 // Rebind makes the binding at offset at of Replay, recorded for refMap's
-// reference to its symbol refIdx, the answer in res, as a search that
-// found it would: counted, traced, and a unique symbol registered. It
-// reports false when the binding names no symbol that is there. (res is
-// filled in place: a Result copied whole is slow to read back.)
-func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int, res *Result) (How, bool) {
+// reference to its symbol refIdx, looked up in scope, the answer in res,
+// as a search that found it would: counted, traced, and a unique symbol
+// registered. It reports false when the binding names no symbol that is
+// there. (res is filled in place: a Result copied whole is slow to read
+// back.)
+func (l *Linker) Rebind(scope [][]*linkmap.Map, refMap *linkmap.Map, refIdx uint32, class Class, at int, res *Result) (How, bool) {
 	b := l.Replay[at : at+RecordSize]
 	how := How(b[41])
 	res.Map = nil
@@ -310,6 +311,9 @@ func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int,
 		return how, true
 	}
 	l.Lookups++
+	if l.OnSearch != nil {
+		l.traceSearch(scope, refMap, refIdx, class)
+	}
 	if res.Map == nil {
 		return how, true
 	}
@@ -331,6 +335,22 @@ func (l *Linker) Rebind(refMap *linkmap.Map, refIdx uint32, class Class, at int,
 	}
 	l.bound(&req, *res)
 	return how, true
+}
+
+// traceSearch shows OnSearch every object the search that a replayed
+// binding stands for looks in: the search is made again, by a Helper
+// that reports nothing else and whose answer is dropped. Where a search
+// stops is not where its answer is defined (a unique symbol's answer is
+// the first definition registered, a protected one's its own object,
+// after a second search), so walking the scope up to the definition
+// would not say it; only the lookup can, and this is the lookup's own
+// code. Only LD_DEBUG=symbols pays for it.
+func (l *Linker) traceSearch(scope [][]*linkmap.Map, refMap *linkmap.Map, refIdx uint32, class Class) {
+	h := Linker{helper: true, OnSearch: l.OnSearch}
+	ref := refMap.Obj.Symbol(refIdx)
+	var req Request
+	ReferenceRequest(&req, refMap, refIdx, &ref, class)
+	h.Symbol(scope, &req)
 }
 
 // scopeKey tells scopes apart by their searchlists' first and last

@@ -230,6 +230,9 @@ func (ns *Namespace) Unload(gone []*linkmap.Map) {
 // looked up in the searchlist of handle, or for a nil handle in the
 // caller's scope (RTLD_DEFAULT), or with next in the global scope after
 // the caller (RTLD_NEXT). An unversioned name takes the default version.
+// The lookup is made, and traced (LD_DEBUG=bindings), in the name of the
+// handle's object, or of the caller for RTLD_DEFAULT and RTLD_NEXT, as
+// glibc's is.
 func (ns *Namespace) Dlsym(handle, caller *linkmap.Map, next bool, name, version string) (lookup.Result, error) {
 	req := &lookup.Request{Hash: object.NewHash(name), Flags: lookup.ReturnNewest}
 	if version != "" {
@@ -253,14 +256,16 @@ func (ns *Namespace) Dlsym(handle, caller *linkmap.Map, next bool, name, version
 			return lookup.Result{}, &LoadError{Name: caller.Name, Err: &lookup.UndefinedError{Name: name, Version: version}}
 		}
 		scope = [][]*linkmap.Map{top.Searchlist}
-		req.Skip = caller
+		req.Skip, req.RefMap = caller, caller
 	case handle == nil:
 		if caller == nil {
 			caller = ns.Main
 		}
 		scope = caller.Scope
+		req.RefMap = caller
 	default:
 		scope = [][]*linkmap.Map{handle.Searchlist}
+		req.RefMap = handle
 	}
 	res, err := ns.Linker.Symbol(scope, req)
 	if err == nil && res.Map == nil {
@@ -273,7 +278,7 @@ func (ns *Namespace) Dlsym(handle, caller *linkmap.Map, next bool, name, version
 		} else if caller != nil {
 			who = caller
 		}
-		return res, &LoadError{Name: who.Name, Err: err}
+		return res, &LoadError{Name: who.DisplayName(ns.cfg.Progname), Err: err}
 	}
 	return res, nil
 }

@@ -579,7 +579,7 @@ func (ns *Namespace) replay(m *linkmap.Map, key lookup.RefKey, class lookup.Clas
 	if !ok {
 		return false
 	}
-	how, ok := l.Rebind(m, key.Sym, class, at, res)
+	how, ok := l.Rebind(m.Scope, m, key.Sym, class, at, res)
 	if ok && how == lookup.Remembered {
 		ns.cacheHits++
 	}

@@ -127,6 +127,7 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	}
 	err = s.load(added, req.Mode&rtldNow != 0 || s.bindNow)
 	if err != nil {
+		s.proc.trace.failed(err)
 		for _, a := range added {
 			a.Removed = true
 		}
@@ -210,6 +211,7 @@ func (s *dlSession) sym(req host.DLRequest) host.DLResult {
 	}
 	res, err := s.ns.Dlsym(handle, s.mapAt(req.Caller), req.Next, req.Name, req.Version)
 	if err != nil {
+		s.proc.trace.failed(err)
 		return host.DLResult{Err: namespace.DlError(err)}
 	}
 	if res.Sym.Type() == elf.STT_TLS {

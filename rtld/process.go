@@ -46,9 +46,10 @@ type Process struct {
 	// staticBlocks at start-up and the blocks of later libraries.
 	staticTop    uint64
 	staticBlocks []host.TLSBlock
-	// traceLazy and debugBindings ask for the lines printed at first
-	// calls.
-	traceLazy, debugBindings bool
+	// traceLazy asks for the lazy category's lines, printed at first
+	// calls; trace prints the symbols and bindings categories' lines.
+	traceLazy bool
+	trace     lookupTrace
 	// lazy are the PLT tables of lazily bound objects.
 	lazy map[*linkmap.Map]host.Lazy
 	// order lists the lazily bound objects as they were set up.

@@ -22,7 +22,6 @@ import (
 	"github.com/ldgo/ldgo/bindcache"
 	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/linkmap"
-	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/reloc"
@@ -102,7 +101,10 @@ func Run(opts Options) error {
 	loadStart := host.Cycles()
 
 	proc := NewProcess()
-	proc.traceLazy, proc.debugBindings = opts.TraceLazy, opts.Debug.Bindings
+	proc.traceLazy = opts.TraceLazy
+	d := &opts.Debug
+	proc.trace = lookupTrace{prog: prog, symbols: d.Symbols, bindings: d.Bindings,
+		failures: d.Libs || d.Reloc || d.Files || d.Symbols || d.Bindings || d.Versions || d.Scopes}
 	cfg := namespace.Config{
 		Search: search.Config{
 			LibraryPath:     opts.LibraryPath,
@@ -182,20 +184,8 @@ func Run(opts Options) error {
 
 	loadEnd := host.Cycles()
 	cacheKey, cacheEntry := useBindCache(ns, opts)
-	if opts.Debug.Symbols {
-		ns.Linker.OnSearch = func(name string, m *linkmap.Map) {
-			host.DebugLine(fmt.Sprintf("symbol=%s;  lookup in file=%s [0]\n", name, m.DisplayName(prog)))
-		}
-	}
-	if opts.Debug.Bindings {
-		ns.Linker.OnBind = func(b lookup.Binding) {
-			var v string
-			if b.Version != nil {
-				v = b.Version.Name
-			}
-			host.DebugLine(lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n")
-		}
-	}
+	// Traced from here on, the program's dlopen and dlsym included.
+	proc.trace.attach(&ns.Linker)
 	relocOpts := namespace.RelocOptions{
 		Lazy: !opts.BindNow,
 		OnWarning: func(m *linkmap.Map, msg string) {
@@ -206,6 +196,7 @@ func Run(opts Options) error {
 	proc.relroLater = true
 	relocErr := ns.RelocateAll(relocOpts)
 	if relocErr != nil {
+		proc.trace.failed(relocErr)
 		return fail(relocErr)
 	}
 	if err := publishStaticTLS(proc, prog); err != nil {
@@ -214,7 +205,6 @@ func Run(opts Options) error {
 	if err := rebindAdopted(ns, proc); err != nil {
 		return fail(err)
 	}
-	ns.Linker.OnBind, ns.Linker.OnSearch = nil, nil
 	stats := ns.Stats()
 	ns.FinishLookAhead()
 	err = proc.prepareLazy(ns, prog, proc.order)
@@ -270,7 +260,7 @@ func Run(opts Options) error {
 	}
 	// The start-up statistics are printed as the program is entered,
 	// once ldgo's own threads are parked.
-	host.SetDebug(host.Debug{FD: debugFD, Bindings: opts.Debug.Bindings, Statistics: opts.Debug.Statistics,
+	host.SetDebug(host.Debug{FD: debugFD, Statistics: opts.Debug.Statistics,
 		Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits,
 		Relocation: relocEnd - loadEnd, Load: loadEnd - loadStart, OwnStart: loadStart - host.StartCycles(),
 		Relative: stats.Relative, FromBindCache: fromCache, LookedAhead: ns.LookedAhead()})
@@ -604,14 +594,7 @@ func describeObjects(ns *namespace.Namespace, prog string, handles *handleTable)
 func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*linkmap.Map) error {
 	// The trace lines are made only when they are asked for: building
 	// them for every slot would cost as much as binding it.
-	var bound string
-	onBind := func(b lookup.Binding) {
-		var v string
-		if b.Version != nil {
-			v = b.Version.Name
-		}
-		bound = lookup.BindingLine(b.Ref.DisplayName(prog), b.Def.DisplayName(prog), b.Name, v, b.Protected) + "\n"
-	}
+	var held strings.Builder
 	for _, m := range maps {
 		l, ok := p.lazy[m]
 		if !ok {
@@ -627,13 +610,17 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				l.SetError(i, fmt.Sprintf("%s: ldgo: %s: PLT slot %d is not a JUMP_SLOT\n", prog, m.DisplayName(prog), i))
 				continue
 			}
-			// The binding glibc would print at the first call.
-			bound = ""
-			if p.debugBindings {
-				ns.Linker.OnBind = onBind
+			// What glibc's symbols and bindings print at the first call.
+			if p.trace.on() {
+				p.trace.hold(&held)
 			}
 			target, slot, def, err := ns.Fixup(m, i, false)
-			ns.Linker.OnBind = nil
+			if p.trace.on() {
+				p.trace.failed(err)
+				if lines := p.trace.release(); lines != "" {
+					l.SetDebugLines(i, lines)
+				}
+			}
 			if err != nil {
 				l.SetError(i, analyze.Describe(prog, err)+"\n")
 				continue
@@ -648,9 +635,6 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 					defName = def.DisplayName(prog)
 				}
 				l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s (slot %d, GOT %#x, target %#x)\n", m.DisplayName(prog), m.Obj.SymbolName(rel.Sym), defName, i, slot, target))
-			}
-			if bound != "" {
-				l.SetBinding(i, bound)
 			}
 		}
 	}
@@ -687,14 +671,15 @@ func rebindAdopted(ns *namespace.Namespace, p *Process) error {
 				if ref := m.Obj.Symbol(rel.Sym); ref.Visibility() != elf.STV_DEFAULT {
 					continue
 				}
-				// glibc binds libc's PLT slots at their first call: the
-				// bindings trace shows them then, not here.
-				onBind := ns.Linker.OnBind
+				// glibc binds libc's PLT slots at their first call, and
+				// its symbols and bindings traces show them then, not
+				// here (ldgo's never do: glibc's resolver binds them).
+				onBind, onSearch := ns.Linker.OnBind, ns.Linker.OnSearch
 				if rel.Type == elf.R_X86_64_JMP_SLOT {
-					ns.Linker.OnBind = nil
+					ns.Linker.OnBind, ns.Linker.OnSearch = nil, nil
 				}
 				res, err := ns.LookupReference(m, r.Addr+uint64(i)*24, rel.Sym, reloc.Class(rel.Type))
-				ns.Linker.OnBind = onBind
+				ns.Linker.OnBind, ns.Linker.OnSearch = onBind, onSearch
 				if err != nil || res.Map == nil || res.Map.Adopted {
 					continue
 				}

@@ -29,8 +29,8 @@ Options:
   --no-bind-cache      neither use nor write the bind cache (also
                        LDGO_BIND_CACHE=off)
   --debug CATEGORIES   as LD_DEBUG: libs, reloc, files, symbols, bindings,
-                       versions, scopes, statistics, lazy (ldgo's own: each
-                       PLT slot's first call), all
+                       versions, scopes, all, statistics, lazy (ldgo's own:
+                       each PLT slot's first call); --debug help lists them
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
   --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
   --inhibit-cache      do not use /etc/ld.so.cache
@@ -116,13 +116,83 @@ func parseRunArgs(args []string) (*runOptions, error) {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		return nil, errors.New("expected a program to run")
+		return o, errNoProgram
 	}
 	o.prog, o.args = args[0], args[1:]
 	return o, nil
 }
 
-var errHelp = errors.New("help")
+var (
+	errHelp      = errors.New("help")
+	errNoProgram = errors.New("expected a program to run")
+)
+
+// debugCategory is one of LD_DEBUG's categories, as glibc's
+// LD_DEBUG=help lists it, and what it turns on (all and help: nothing of
+// their own).
+type debugCategory struct {
+	name, help string
+	set        func(o *rtld.Options)
+}
+
+// debugCategories are the categories ldgo run knows, in the order and
+// with the words of glibc's LD_DEBUG=help, ldgo's lazy added. glibc's
+// unused is left out: ldgo does not implement it.
+var debugCategories = []debugCategory{
+	{"libs", "display library search paths", func(o *rtld.Options) { o.Debug.Libs = true }},
+	{"reloc", "display relocation processing", func(o *rtld.Options) { o.Debug.Reloc = true }},
+	{"files", "display progress for input file", func(o *rtld.Options) { o.Debug.Files = true }},
+	{"symbols", "display symbol table processing", func(o *rtld.Options) { o.Debug.Symbols = true }},
+	{"bindings", "display information about symbol binding", func(o *rtld.Options) { o.Debug.Bindings = true }},
+	{"versions", "display version dependencies", func(o *rtld.Options) { o.Debug.Versions = true }},
+	{"scopes", "display scope information", func(o *rtld.Options) { o.Debug.Scopes = true }},
+	{"all", "all previous options combined", nil},
+	{"statistics", "display relocation statistics", func(o *rtld.Options) { o.Debug.Statistics = true }},
+	{"lazy", "display each PLT slot's first call", func(o *rtld.Options) { o.TraceLazy = true }},
+	{"help", "display this help message and exit", nil},
+}
+
+// parseDebug applies LD_DEBUG's categories cats to o, warning about those
+// it does not know as glibc does, and reports whether help was asked for.
+func parseDebug(cats string, o *rtld.Options, stderr io.Writer) (help bool) {
+	for _, c := range strings.FieldsFunc(cats, func(r rune) bool { return r == ',' || r == ':' || r == ' ' }) {
+		known := false
+		for i, k := range debugCategories {
+			if k.name != c {
+				continue
+			}
+			known = true
+			if k.set != nil {
+				k.set(o)
+			}
+			if c == "all" {
+				// As glibc's: the categories listed before it.
+				for _, p := range debugCategories[:i] {
+					p.set(o)
+				}
+			}
+		}
+		switch {
+		case c == "help":
+			help = true
+		case c == "unused":
+			fmt.Fprintf(stderr, "ldgo run: LD_DEBUG category `%s' is not implemented\n", c)
+		case !known:
+			fmt.Fprintf(stderr, "warning: debug option `%s' unknown; try LD_DEBUG=help\n", c)
+		}
+	}
+	return help
+}
+
+// debugHelp prints what LD_DEBUG=help prints, in glibc's layout.
+func debugHelp(w io.Writer) {
+	fmt.Fprint(w, "Valid options for the LD_DEBUG environment variable are:\n\n")
+	for _, c := range debugCategories {
+		fmt.Fprintf(w, "  %-12s%s\n", c.name, c.help)
+	}
+	fmt.Fprint(w, "\nTo direct the debugging output into a file instead of standard output\n"+
+		"a filename can be specified using the LD_DEBUG_OUTPUT environment variable.\n")
+}
 
 // programEnv returns the environment the program is to get. The system's
 // ld.so read ldgo's own environment while starting ldgo; when that may have
@@ -240,6 +310,19 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, runUsage)
 		return 0
 	}
+	// As glibc's ld.so, the categories are read first: help is printed
+	// whatever the rest says, and nothing more is done.
+	var ro rtld.Options
+	if o != nil {
+		cats, _ := getenv(env, "LD_DEBUG")
+		if o.debugSet {
+			cats = o.debug
+		}
+		if parseDebug(cats, &ro, stderr) {
+			debugHelp(stdout)
+			return 0
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ldgo run: %v\n\n%s", err, runUsage)
 		return 2
@@ -289,12 +372,7 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 		argv = append(append(rest, path), argv[1:]...)
 		path = interp
 	}
-	ro := rtld.Options{
-		Path:         path,
-		Argv:         argv,
-		Env:          env,
-		InhibitCache: o.inhibitCache,
-	}
+	ro.Path, ro.Argv, ro.Env, ro.InhibitCache = path, argv, env, o.inhibitCache
 	ro.LibraryPath, _ = getenv(env, "LD_LIBRARY_PATH")
 	ro.LibraryPathWhat = "LD_LIBRARY_PATH"
 	if o.libraryPathSet {
@@ -319,40 +397,7 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 	if v, _ := getenv(env, "LDGO_BIND_CACHE"); !o.noBindCache && v != "off" && v != "0" {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
-	cats, _ := getenv(env, "LD_DEBUG")
-	if o.debugSet {
-		cats = o.debug
-	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
-	for _, c := range strings.FieldsFunc(cats, func(r rune) bool { return r == ',' || r == ':' || r == ' ' }) {
-		switch c {
-		case "bindings":
-			ro.Debug.Bindings = true
-		case "statistics":
-			ro.Debug.Statistics = true
-		case "lazy":
-			ro.TraceLazy = true
-		case "libs":
-			ro.Debug.Libs = true
-		case "versions":
-			ro.Debug.Versions = true
-		case "reloc":
-			ro.Debug.Reloc = true
-		case "symbols":
-			ro.Debug.Symbols = true
-		case "files":
-			ro.Debug.Files = true
-		case "scopes":
-			ro.Debug.Scopes = true
-		case "all":
-			d := &ro.Debug
-			d.Bindings, d.Statistics, d.Libs, d.Versions, d.Reloc, d.Symbols, d.Files, d.Scopes, ro.TraceLazy = true, true, true, true, true, true, true, true, true
-		case "unused":
-			fmt.Fprintf(stderr, "ldgo run: LD_DEBUG category `%s' is not implemented\n", c)
-		default:
-			fmt.Fprintf(stderr, "warning: debug option `%s' unknown; try LD_DEBUG=help\n", c)
-		}
-	}
 
 	err = rtld.Run(ro)
 	if errors.Is(err, rtld.ErrStatic) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -232,5 +233,229 @@ int main(void) { printf("%d\n", fs()); return 0; }
 	}
 	if got.stdout != want.stdout || w != g {
 		t.Errorf("LD_DEBUG=files,scopes differs:\nglibc:\n%s\nldgo:\n%s", w, g)
+	}
+}
+
+// fixtureLookups keeps the lines of LD_DEBUG output, pid column removed,
+// that are about lookups of the symbols named prefix...: the lookups of
+// glibc's and libc's own symbols, which ldgo makes otherwise or not at
+// all, are left out.
+func fixtureLookups(out, prefix string) []string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !pidColumn.MatchString(l) {
+			continue
+		}
+		l = pidColumn.ReplaceAllString(l, "")
+		if strings.HasPrefix(l, "symbol="+prefix) ||
+			strings.HasPrefix(l, "binding file ") && strings.Contains(l, " symbol `"+prefix) ||
+			strings.Contains(l, ": error: symbol lookup error: undefined symbol: "+prefix) {
+			keep = append(keep, l)
+		}
+	}
+	return keep
+}
+
+// lookupFixture builds a program whose lookups of its own symbols
+// (all named dbg_...) cover what LD_DEBUG=symbols and bindings show: a
+// COPY relocation (the program not searched), a reference from one
+// library to another, versioned and weak undefined references, PLT slots
+// bound at their first call and one never called, libraries dlopen'ed
+// and relocated then (one with RTLD_DEEPBIND, which looks in itself
+// first), and dlsym, dlvsym, RTLD_DEFAULT and RTLD_NEXT, one of them
+// failing; last, a PLT slot whose symbol its library no longer defines,
+// which fails at its first call.
+func lookupFixture(t *testing.T) string {
+	f := newFixture(t)
+	f.write("a.map", "DBGA_1 { global: *; };\n")
+	libA := `
+int dbg_data = 1;
+int dbg_shared = 2;
+int dbg_called(int x) { return x + dbg_data; }
+int dbg_never(void) { return 0; }
+`
+	f.lib("libdbga.so", libA+"int dbg_gone(void) { return 0; }\n", "-Wl,--version-script="+f.path("a.map"))
+	f.lib("libdbgb.so", `
+extern int dbg_shared;
+int dbg_called(int);
+extern int dbg_missing(void) __attribute__((weak));
+int dbg_b(int x) { return dbg_called(x) + dbg_shared + (dbg_missing ? dbg_missing() : 0); }
+`, "-L.", "-ldbga")
+	f.write("p.map", "DBGP_1 { global: *; };\n")
+	f.lib("libdbgp.so", `
+extern int dbg_shared;
+int dbg_called(int);
+int dbg_plugin(void) { return dbg_shared + dbg_called(0); }
+int dbg_vplugin(void) { return 5; }
+`, "-Wl,--version-script="+f.path("p.map"))
+	f.lib("libdbgd.so", `
+int dbg_shared = 20;
+int dbg_deep(void) { return dbg_shared; }
+`)
+	prog := f.prog("lookups", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+extern int dbg_data;
+int dbg_called(int);
+int dbg_b(int);
+int dbg_never(void);
+int dbg_gone(void);
+extern int dbg_absent __attribute__((weak));
+int main(int argc, char **argv) {
+	printf("%d %d %d\n", dbg_called(1), dbg_b(2), dbg_data + (&dbg_absent ? 1 : 0));
+	if (argc > 5)
+		dbg_never();
+	void *h = dlopen("`+f.path("libdbgp.so")+`", RTLD_LAZY);
+	if (!h) {
+		puts(dlerror());
+		return 1;
+	}
+	int (*p)(void) = (int (*)(void))dlsym(h, "dbg_plugin");
+	int (*v)(void) = (int (*)(void))dlvsym(h, "dbg_vplugin", "DBGP_1");
+	void *d = dlsym(RTLD_DEFAULT, "dbg_called");
+	void *n = dlsym(RTLD_NEXT, "dbg_b");
+	void *x = dlsym(RTLD_DEFAULT, "dbg_nosuch");
+	printf("%d %d %d %d %d %s\n", p(), v(), d == (void *)dbg_called, n == (void *)dbg_b, x == NULL, dlerror());
+	void *deep = dlopen("`+f.path("libdbgd.so")+`", RTLD_LAZY | RTLD_DEEPBIND);
+	int (*dp)(void) = deep ? (int (*)(void))dlsym(deep, "dbg_deep") : NULL;
+	printf("%d\n", dp ? dp() : -1);
+	fflush(stdout);
+	return dbg_gone();
+}
+`, "-L.", "-ldbgb", "-ldbga", "-ldl", "-Wl,-rpath,"+f.dir)
+	f.lib("libdbga.so", libA, "-Wl,--version-script="+f.path("a.map"))
+	return prog
+}
+
+// LD_DEBUG=symbols and bindings show every lookup glibc's run makes, in
+// its order, with or without the bind cache: the lookups of PLT slots at
+// their first call (a slot never called shows none), those of dlopen's
+// relocations, and dlsym's, bindings and failures included.
+func TestRunDebugSymbols(t *testing.T) {
+	bin := buildLdgo(t)
+	prog := lookupFixture(t)
+	for _, cats := range []string{"symbols,bindings", "bindings"} {
+		want := native(t, baseEnv("LD_DEBUG="+cats), "", prog)
+		w := fixtureLookups(want.stderr, "dbg_")
+		joined := strings.Join(w, "\n")
+		for _, s := range []string{"binding file " + prog + " [0] to ", "normal symbol `dbg_vplugin' [DBGP_1]", "undefined symbol: dbg_nosuch", "undefined symbol: dbg_gone, version DBGA_1",
+			"libdbgd.so [0] to " + filepath.Join(filepath.Dir(prog), "libdbgd.so") + " [0]: normal symbol `dbg_shared'"} {
+			if !strings.Contains(joined, s) {
+				t.Fatalf("glibc's LD_DEBUG=%s lacks %q, which the test is about:\n%s", cats, s, joined)
+			}
+		}
+		if strings.Contains(cats, "symbols") {
+			for _, s := range []string{"symbol=dbg_data;", "symbol=dbg_called;", "symbol=dbg_missing;", "symbol=dbg_plugin;", "symbol=dbg_gone;"} {
+				if !strings.Contains(joined, s) {
+					t.Fatalf("glibc's LD_DEBUG=%s lacks %q, which the test is about:\n%s", cats, s, joined)
+				}
+			}
+		}
+		cache := t.TempDir()
+		for _, run := range []struct {
+			what   string
+			cached bool
+		}{{"cold", false}, {"with the bind cache", true}} {
+			got := runCmd(t, baseEnv("XDG_CACHE_HOME="+cache), "", bin, "run", "--debug", cats+",statistics", prog)
+			if got.stdout != want.stdout || got.status != want.status || !strings.Contains(got.stderr, "undefined symbol: dbg_gone") {
+				t.Errorf("%s, %s: output differs: native %q (status %d), ldgo %q (status %d)", cats, run.what, want.stdout, want.status, got.stdout, got.status)
+			}
+			m := fromCache.FindStringSubmatch(got.stderr)
+			if m == nil || (m[1] != "0") != run.cached {
+				t.Errorf("%s, %s: bind cache statistics %q, want cached=%v", cats, run.what, m, run.cached)
+			}
+			g := fixtureLookups(got.stderr, "dbg_")
+			if strings.Join(g, "\n") != joined {
+				t.Errorf("%s, %s: LD_DEBUG=%s differs (< glibc, > ldgo):\n< %s\n> %s", cats, run.what, cats, strings.Join(w, "\n< "), strings.Join(g, "\n> "))
+			}
+		}
+	}
+}
+
+// helpCategory is a category line of LD_DEBUG=help: the name, and the
+// column its description starts in.
+var helpCategory = regexp.MustCompile(`^  (\S+) +\S`)
+
+// --debug help prints what glibc's LD_DEBUG=help prints, and exits as it
+// does without running the program: glibc's lines for every category
+// ldgo accepts, in glibc's layout, the categories of ldgo's own (lazy)
+// among them, and no other.
+func TestRunDebugHelp(t *testing.T) {
+	bin := buildLdgo(t)
+	want := runCmd(t, baseEnv("LD_DEBUG=help"), "", "/bin/echo", "ran")
+	if !strings.Contains(want.stdout, "LD_DEBUG") {
+		t.Fatalf("glibc's LD_DEBUG=help printed no help: %+v", want)
+	}
+	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "help", "/bin/echo", "ran")
+	if got.status != want.status || got.stderr != want.stderr {
+		t.Errorf("--debug help: status %d, stderr %q; glibc's: status %d, stderr %q", got.status, got.stderr, want.status, want.stderr)
+	}
+	// As ld.so, no program is needed.
+	if alone := runCmd(t, baseEnv(), "", bin, "run", "--debug", "help"); alone != got {
+		t.Errorf("--debug help without a program: %+v, with one: %+v", alone, got)
+	}
+
+	// Whether ldgo takes a category: it warns about those it does not.
+	accepted := map[string]bool{}
+	accepts := func(c string) bool {
+		if ok, seen := accepted[c]; seen {
+			return ok
+		}
+		r := runCmd(t, baseEnv(), "", bin, "run", "--debug", c, "/bin/true")
+		ok := r.status == 0 && !strings.Contains(r.stderr, "`"+c+"'")
+		accepted[c] = ok
+		return ok
+	}
+	column := 0
+	var glibcNames []string
+	var wantLines []string
+	for _, l := range strings.Split(want.stdout, "\n") {
+		m := helpCategory.FindStringSubmatchIndex(l)
+		if m == nil {
+			wantLines = append(wantLines, l)
+			continue
+		}
+		name := l[m[2]:m[3]]
+		glibcNames = append(glibcNames, name)
+		column = m[1] - 1
+		if accepts(name) {
+			wantLines = append(wantLines, l)
+		}
+	}
+	var gotLines, own []string
+	for _, l := range strings.Split(got.stdout, "\n") {
+		m := helpCategory.FindStringSubmatchIndex(l)
+		if m != nil && !slices.Contains(glibcNames, l[m[2]:m[3]]) {
+			name := l[m[2]:m[3]]
+			own = append(own, name)
+			if m[1]-1 != column || !accepts(name) {
+				t.Errorf("--debug help: line %q: want a category ldgo accepts, described from column %d as glibc's are", l, column)
+			}
+			continue
+		}
+		gotLines = append(gotLines, l)
+	}
+	if !slices.Equal(gotLines, wantLines) {
+		t.Errorf("--debug help differs from glibc's LD_DEBUG=help, without the categories ldgo does not take (ldgo's own left out):\nglibc:\n%s\nldgo:\n%s", strings.Join(wantLines, "\n"), strings.Join(gotLines, "\n"))
+	}
+	if !slices.Contains(own, "lazy") {
+		t.Errorf("--debug help does not list lazy:\n%s", got.stdout)
+	}
+}
+
+// all is what glibc's help says: the categories listed before it, not
+// statistics (nor lazy, listed after it).
+func TestRunDebugAll(t *testing.T) {
+	bin := buildLdgo(t)
+	want := native(t, baseEnv("LD_DEBUG=all"), "", "/bin/true")
+	got := runCmd(t, baseEnv(), "", bin, "run", "--debug", "all", "/bin/true")
+	if !strings.Contains(want.stderr, "symbol=") || !strings.Contains(got.stderr, "symbol=") {
+		t.Fatalf("LD_DEBUG=all printed no symbols lines:\nglibc:\n%s\nldgo:\n%s", want.stderr, got.stderr)
+	}
+	for _, s := range []string{"runtime linker statistics", "ldgo: lazy:"} {
+		if strings.Contains(got.stderr, s) != strings.Contains(want.stderr, s) {
+			t.Errorf("LD_DEBUG=all: %q in glibc's output: %v, in ldgo's: %v", s, strings.Contains(want.stderr, s), strings.Contains(got.stderr, s))
+		}
 	}
 }
