@@ -233,7 +233,9 @@ func (ns *Namespace) Unload(gone []*linkmap.Map) {
 func (ns *Namespace) Dlsym(handle, caller *linkmap.Map, next bool, name, version string) (lookup.Result, error) {
 	req := &lookup.Request{Hash: object.NewHash(name), Flags: lookup.ReturnNewest}
 	if version != "" {
-		req.Version = &object.Version{Name: version, Hash: object.SysVHash(version)}
+		// glibc's _dl_vsym asks for the version as a hidden one: only
+		// a definition at that very version will do.
+		req.Version = &object.Version{Name: version, Hash: object.SysVHash(version), Hidden: true}
 	}
 	var scope [][]*linkmap.Map
 	switch {
