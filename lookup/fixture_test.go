@@ -2,6 +2,7 @@ package lookup_test
 
 import (
 	"debug/elf"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,12 +58,14 @@ func (l *loaded) object(name string) *linkmap.Map {
 	return nil
 }
 
-// lookedUp is the answer of a lookup, and the binding it reported as
-// glibc's LD_DEBUG=bindings line ("" for none, and for lookups by name).
+// lookedUp is the answer of a lookup, the binding it reported as glibc's
+// LD_DEBUG=bindings line ("" for none, and for lookups by name), and the
+// warnings it gave.
 type lookedUp struct {
-	res  lookup.Result
-	err  error
-	line string
+	res      lookup.Result
+	err      error
+	line     string
+	warnings string
 }
 
 // reference looks up the symbol that obj's relocation of type typ
@@ -94,7 +97,10 @@ func (l *loaded) search(scope [][]*linkmap.Map, req *lookup.Request) lookedUp {
 		}
 		got.line = lookup.BindingLine(l.d.Short(b.Ref.DisplayName(l.prog)), l.d.Short(b.Def.DisplayName(l.prog)), b.Name, version, b.Protected)
 	}
-	defer func() { l.ns.Linker.OnBind = nil }()
+	l.ns.Linker.Warn = func(format string, args ...any) {
+		got.warnings += l.d.Short(fmt.Sprintf(format, args...))
+	}
+	defer func() { l.ns.Linker.OnBind, l.ns.Linker.Warn = nil, nil }()
 	got.res, got.err = l.ns.Linker.Symbol(scope, req)
 	return got
 }

@@ -65,6 +65,7 @@ int main(void) { puts(foo()); return 0; }
 // binds to, by the version it was linked against and the library it
 // meets at run time (glibc's check_match).
 func TestVersionedReferences(t *testing.T) {
+	t.Parallel()
 	d := buildLibv(t)
 	for _, tc := range []struct {
 		name string
@@ -113,6 +114,7 @@ func TestVersionedReferences(t *testing.T) {
 // the oldest; a versioned one takes only that version (glibc's _dl_vsym
 // asks for it as a hidden one), not an unversioned definition.
 func TestDlsymVersions(t *testing.T) {
+	t.Parallel()
 	d := buildLibv(t)
 	dl := d.Build("dl", `
 #define _GNU_SOURCE
