@@ -170,6 +170,11 @@ func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
 			return
 		}
 		live[x] = true
+		// What stays keeps what it needs, as glibc's _dl_close_worker
+		// keeps a used object's l_initfini.
+		for _, d := range x.Needed {
+			mark(d)
+		}
 		for _, d := range x.Reldeps {
 			mark(d)
 		}
@@ -186,19 +191,22 @@ func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
 			}
 		}
 	}
-	// What goes: m's objects first, dependents before what they need,
-	// then any object closed earlier that was kept only for them.
-	var unload []*linkmap.Map
-	add := func(x *linkmap.Map) {
-		if x.OpenedBy != nil && !live[x] && !x.Removed && !inChain(unload, x) {
-			unload = append(unload, x)
+	// What goes, in the order glibc's _dl_close_worker runs their
+	// finalizers: the whole namespace sorted for finalization, so that
+	// dependents come before what they need, also among objects closed
+	// earlier and kept only for m's.
+	order := make([]*linkmap.Map, 0, len(ns.Chain))
+	for _, x := range ns.Chain {
+		if !x.Removed && !x.Faked {
+			order = append(order, x)
 		}
 	}
-	for _, x := range m.Initfini {
-		add(x)
-	}
-	for i := len(ns.Chain) - 1; i >= 0; i-- {
-		add(ns.Chain[i])
+	sortMaps(order, false, true)
+	var unload []*linkmap.Map
+	for _, x := range order {
+		if x != nil && x.OpenedBy != nil && !live[x] {
+			unload = append(unload, x)
+		}
 	}
 	return unload, nil
 }
