@@ -24,7 +24,7 @@ import (
 
 // loaded is a fixture program loaded by the engine.
 type loaded struct {
-	t    *testing.T
+	t    *testing.T // where failures go: a subtest sets itself
 	d    *testelf.Dir
 	ns   *namespace.Namespace
 	prog string
@@ -43,6 +43,16 @@ func load(t *testing.T, d *testelf.Dir, prog, libDir string) *loaded {
 		t.Fatal(a.Err)
 	}
 	return &loaded{t: t, d: d, ns: a.NS, prog: prog}
+}
+
+// loadAndRun loads prog as load does, with the fixture directory as the
+// library path, and asks glibc about it with the same path: what the
+// program prints run natively (with env added), and glibc's
+// LD_DEBUG=bindings lines.
+func loadAndRun(t *testing.T, d *testelf.Dir, prog string, env ...string) (l *loaded, native string, glibc []string) {
+	t.Helper()
+	path := "LD_LIBRARY_PATH=" + d.Path
+	return load(t, d, prog, d.Path), d.Run(append(env, path), prog), d.Debug([]string{path}, prog, "bindings")
 }
 
 // object returns the loaded object named name: a library's file name, or
@@ -102,6 +112,24 @@ func (l *loaded) search(scope [][]*linkmap.Map, req *lookup.Request) lookedUp {
 	}
 	defer func() { l.ns.Linker.OnBind, l.ns.Linker.Warn = nil, nil }()
 	got.res, got.err = l.ns.Linker.Symbol(scope, req)
+	return got
+}
+
+// binding looks up obj's reference as reference does, and checks what
+// it found against the binding line wanted, and that line against
+// glibc's LD_DEBUG=bindings lines.
+func (l *loaded) binding(glibc []string, obj, name string, typ elf.R_X86_64, want string) lookedUp {
+	l.t.Helper()
+	got := l.reference(obj, name, typ)
+	if got.err != nil {
+		l.t.Fatal(got.err)
+	}
+	if got.line != want {
+		l.t.Errorf("lookup reported\n\t%s\nwant\n\t%s", got.line, want)
+	}
+	if !hasLine(glibc, want) {
+		l.t.Errorf("glibc does not report\n\t%s\nit reports\n\t%s", want, linesAbout(glibc, obj, name))
+	}
 	return got
 }
 

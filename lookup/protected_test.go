@@ -79,13 +79,10 @@ int main(void) {
 }
 `, "-no-pie", "-fno-pie", "-lp")
 	makeProtected(t, lib, "pv", "pf", "qf")
-	env := []string{"LD_LIBRARY_PATH=" + d.Path}
-	native := d.Run(append(env, "LD_BIND_NOW=1"), prog)
+	l, native, glibc := loadAndRun(t, d, prog, "LD_BIND_NOW=1")
 	if !strings.Contains(native, "0 1 libp.so:qf\n") {
 		t.Fatalf("the program run natively prints %q: the library's protected symbols are not protected", native)
 	}
-	glibc := d.Debug(env, prog, "bindings")
-	l := load(t, d, prog, d.Path)
 	for _, tc := range []struct {
 		name     string
 		ref, sym string
@@ -107,16 +104,8 @@ int main(void) {
 			"warning: direct reference to protected function `pf' in `libp.so' may break pointer equality\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := l.reference(tc.ref, tc.sym, tc.typ)
-			if got.err != nil {
-				t.Fatal(got.err)
-			}
-			if got.line != tc.line {
-				t.Errorf("lookup reported\n\t%s\nwant\n\t%s", got.line, tc.line)
-			}
-			if !hasLine(glibc, tc.line) {
-				t.Errorf("glibc does not report\n\t%s\nit reports\n\t%s", tc.line, linesAbout(glibc, tc.ref, tc.sym))
-			}
+			l.t = t
+			got := l.binding(glibc, tc.ref, tc.sym, tc.typ, tc.line)
 			if got.warnings != tc.warning {
 				t.Errorf("lookup warned %q, want %q", got.warnings, tc.warning)
 			}

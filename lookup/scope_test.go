@@ -119,12 +119,10 @@ int main(void) {
 	return 0;
 }
 `, "-no-pie", "-fno-pie", "-ldata", "-lg", "-lf")
-	env := []string{"LD_LIBRARY_PATH=" + d.Path}
-	if native := d.Run(env, prog); native != "42 1 1 libf.so:fn\n" {
+	l, native, glibc := loadAndRun(t, d, prog)
+	if native != "42 1 1 libf.so:fn\n" {
 		t.Fatalf("the program run natively prints %q: the fixture does not share its data and function addresses", native)
 	}
-	glibc := d.Debug(env, prog, "bindings")
-	l := load(t, d, prog, d.Path)
 	for _, tc := range []struct {
 		name      string
 		ref, sym  string
@@ -142,18 +140,10 @@ int main(void) {
 			"binding file libg.so [0] to main [0]: normal symbol `fn'", "main:fn"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := l.reference(tc.ref, tc.sym, tc.typ)
-			if got.err != nil {
-				t.Fatal(got.err)
-			}
+			l.t = t
+			got := l.binding(glibc, tc.ref, tc.sym, tc.typ, tc.wantLine)
 			if answer := definition(got.res); answer != tc.wantFound {
 				t.Errorf("lookup found %s, want %s", answer, tc.wantFound)
-			}
-			if got.line != tc.wantLine {
-				t.Errorf("lookup reported\n\t%s\nwant\n\t%s", got.line, tc.wantLine)
-			}
-			if !hasLine(glibc, tc.wantLine) {
-				t.Errorf("glibc does not report\n\t%s\nit reports\n\t%s", tc.wantLine, linesAbout(glibc, tc.ref, tc.sym))
 			}
 		})
 	}
