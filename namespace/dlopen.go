@@ -170,6 +170,11 @@ func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
 			return
 		}
 		live[x] = true
+		// What stays keeps what it needs, as glibc's _dl_close_worker
+		// keeps a used object's l_initfini.
+		for _, d := range x.Needed {
+			mark(d)
+		}
 		for _, d := range x.Reldeps {
 			mark(d)
 		}
@@ -186,19 +191,22 @@ func (ns *Namespace) Dlclose(m *linkmap.Map) ([]*linkmap.Map, error) {
 			}
 		}
 	}
-	// What goes: m's objects first, dependents before what they need,
-	// then any object closed earlier that was kept only for them.
-	var unload []*linkmap.Map
-	add := func(x *linkmap.Map) {
-		if x.OpenedBy != nil && !live[x] && !x.Removed && !inChain(unload, x) {
-			unload = append(unload, x)
+	// What goes, in the order glibc's _dl_close_worker runs their
+	// finalizers: the whole namespace sorted for finalization, so that
+	// dependents come before what they need, also among objects closed
+	// earlier and kept only for m's.
+	order := make([]*linkmap.Map, 0, len(ns.Chain))
+	for _, x := range ns.Chain {
+		if !x.Removed && !x.Faked {
+			order = append(order, x)
 		}
 	}
-	for _, x := range m.Initfini {
-		add(x)
-	}
-	for i := len(ns.Chain) - 1; i >= 0; i-- {
-		add(ns.Chain[i])
+	sortMaps(order, false, true)
+	var unload []*linkmap.Map
+	for _, x := range order {
+		if x != nil && x.OpenedBy != nil && !live[x] {
+			unload = append(unload, x)
+		}
 	}
 	return unload, nil
 }
@@ -236,7 +244,9 @@ func (ns *Namespace) Unload(gone []*linkmap.Map) {
 func (ns *Namespace) Dlsym(handle, caller *linkmap.Map, next bool, name, version string) (lookup.Result, error) {
 	req := &lookup.Request{Hash: object.NewHash(name), Flags: lookup.ReturnNewest}
 	if version != "" {
-		req.Version = &object.Version{Name: version, Hash: object.SysVHash(version)}
+		// glibc's _dl_vsym asks for the version as a hidden one: only
+		// a definition at that very version will do.
+		req.Version = &object.Version{Name: version, Hash: object.SysVHash(version), Hidden: true}
 	}
 	var scope [][]*linkmap.Map
 	switch {

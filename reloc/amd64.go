@@ -142,8 +142,13 @@ func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) er
 		resolved.S, resolved.IFunc = S, false
 		w, _ := Word(t, &resolved)
 		return image.Write64(env, v.P, w)
-	case elf.R_X86_64_32:
+	case elf.R_X86_64_32, elf.R_X86_64_SIZE32:
 		val := S + uint64(v.A)
+		if t == elf.R_X86_64_SIZE32 {
+			// Z + A, checked as R_X86_64_32 is: glibc's case falls
+			// through to it.
+			val = v.Z + uint64(v.A)
+		}
 		if err := image.Write32(env, v.P, uint32(val)); err != nil {
 			return err
 		}
@@ -162,8 +167,6 @@ func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) er
 		return nil
 	case elf.R_X86_64_SIZE64:
 		return image.Write64(env, v.P, v.Z+uint64(v.A))
-	case elf.R_X86_64_SIZE32:
-		return image.Write32(env, v.P, uint32(v.Z+uint64(v.A)))
 	case elf.R_X86_64_DTPMOD64:
 		if v.Def == nil {
 			return nil

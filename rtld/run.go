@@ -871,7 +871,7 @@ func ProgramPath(name string, env []string) (string, error) {
 		}
 		return name, nil
 	}
-	path := "/usr/local/bin:/usr/bin:/bin"
+	path := "/bin:/usr/bin" // glibc's execvp without PATH (CS_PATH)
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path = v
@@ -904,8 +904,12 @@ func Script(path string) (interp, arg string, ok bool) {
 		return "", "", false
 	}
 	line, _, _ = strings.Cut(line[2:], "\n")
-	line = strings.TrimLeft(line, " \t")
-	interp, arg, _ = strings.Cut(line, " ")
-	arg = strings.TrimSpace(arg)
-	return strings.TrimSpace(interp), arg, interp != ""
+	// The interpreter ends at a space or a tab; the argument is the rest,
+	// spaces and tabs around it trimmed (fs/binfmt_script.c).
+	line = strings.Trim(line, " \t")
+	interp, arg = line, ""
+	if i := strings.IndexAny(line, " \t"); i >= 0 {
+		interp, arg = line[:i], strings.TrimLeft(line[i:], " \t")
+	}
+	return interp, arg, interp != ""
 }
