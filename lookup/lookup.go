@@ -145,6 +145,10 @@ type Linker struct {
 	Warn func(format string, args ...any)
 	// Lookups counts calls of Symbol (glibc's "number of relocations").
 	Lookups uint64
+	// Searched counts the objects this Linker's lookups looked in: a
+	// binding replayed from a record looks in none, even when OnSearch
+	// is shown the search it stands for.
+	Searched uint64
 
 	scopeIDs    map[scopeKey]uint32
 	filters     [][][]filter // by scope id: its searchlists' Bloom filters
@@ -576,6 +580,7 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 	if class&ClassCopy != 0 && m.Kind == linkmap.Executable {
 		return false
 	}
+	l.Searched++
 	if l.OnSearch != nil {
 		l.OnSearch(req.Hash.Name, m)
 	}
