@@ -373,7 +373,7 @@ void ldgo_dl_unlock(void) { pthread_mutex_unlock(&dl_mu); }
 // dl_call has the server run r; dl_mu is held.
 static void dl_call(struct ldgo_dlreq *r) {
 	if (!__atomic_load_n(&dl_ready, __ATOMIC_ACQUIRE)) {
-		r->error = strdup("ldgo: dlopen and dlsym are not available before the program starts");
+		r->error = ldgo_strdup("ldgo: dlopen and dlsym are not available before the program starts");
 		return;
 	}
 	__atomic_store_n(&caller_reading, reading, __ATOMIC_SEQ_CST);
@@ -387,7 +387,7 @@ static void dl_call(struct ldgo_dlreq *r) {
 	}
 	const char *err = start_server();
 	if (err) {
-		r->error = strdup(err);
+		r->error = ldgo_strdup(err);
 		return;
 	}
 	pthread_mutex_lock(&srv_mu);
@@ -563,7 +563,7 @@ int ldgo_dlinfo(void *handle, int request, void *arg) {
 		}
 	read_end();
 	if (err) {
-		set_dlerror(strdup(err));
+		set_dlerror(ldgo_strdup(err));
 		return -1;
 	}
 	return r;

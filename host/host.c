@@ -5,6 +5,12 @@
 // After the hand-off the Go runtime never runs again: its threads are
 // parked (see freeze_threads), so everything the program may reach —
 // the resolver, __tls_get_addr, the initializers and finalizers — is here.
+//
+// Once the program's objects are relocated, libc's own calls of malloc,
+// free, calloc and realloc reach the program's if it has them (rtld's
+// rebindAdopted). ldgo's references to libc were bound by the system's
+// ld.so and stay glibc's, so what ldgo allocates here is glibc's, and
+// must not be allocated from inside libc: no strdup (see ldgo_strdup).
 
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -200,6 +206,19 @@ struct ldgo_lazy *ldgo_lazy_new(uint64_t n) {
 	l->binding = calloc(n + 1, sizeof *l->binding);
 	l->done = calloc(n + 1, 1);
 	return l;
+}
+
+// ldgo_strdup is strdup with ldgo's own malloc: the functions ldgo calls
+// are glibc's (its own references were bound by the system's ld.so and
+// are never rebound), but those libc calls from inside, strdup's malloc
+// among them, are the program's if it has its own (rtld's
+// rebindAdopted), and what one allocator gives the other must not free.
+char *ldgo_strdup(const char *s) {
+	size_t n = strlen(s) + 1;
+	char *c = malloc(n);
+	if (c)
+		memcpy(c, s, n);
+	return c;
 }
 
 static void write_all(int fd, const char *s) {
@@ -918,11 +937,11 @@ char *ldgo_make_stacks_executable(void) {
 	execstack_object_init(&o);
 	int fd = memfd_create("ldgo-execstack", MFD_CLOEXEC);
 	if (fd < 0)
-		return strdup(strerror(errno));
+		return ldgo_strdup(strerror(errno));
 	if (write(fd, &o, sizeof o) != (ssize_t)sizeof o) {
 		int e = errno;
 		close(fd);
-		return strdup(strerror(e));
+		return ldgo_strdup(strerror(e));
 	}
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
@@ -930,7 +949,7 @@ char *ldgo_make_stacks_executable(void) {
 	close(fd);
 	if (!h) {
 		const char *e = dlerror();
-		return strdup(e ? e : "dlopen failed");
+		return ldgo_strdup(e ? e : "dlopen failed");
 	}
 	dlclose(h);
 	done = 1;

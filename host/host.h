@@ -50,6 +50,7 @@ uint64_t ldgo_cycles(void);
 void ldgo_cpuid(unsigned leaf, unsigned sub, unsigned out[4]);
 uint64_t ldgo_start_cycles(void);
 uint64_t ldgo_lazy_count(void);
+char *ldgo_strdup(const char *s); // with ldgo's malloc, never the program's
 
 // Dynamic TLS of objects ldgo loads: module ids from LDGO_TLS_BASE up.
 #define LDGO_TLS_BASE 0x10000
