@@ -2,21 +2,23 @@
 // lazy-binding resolver, dynamic TLS for objects ldgo loads, the start
 // routine bound to __libc_start_main, and the hand-off to the program.
 //
-// After the hand-off the Go runtime never runs again: its threads are
-// parked (see freeze_threads), so everything the program may reach —
-// the resolver, __tls_get_addr, the initializers and finalizers — is here.
+// After the hand-off the Go runtime runs only for the dl* server (dl.c):
+// its other threads are parked (see freeze_threads), so everything else
+// the program may reach — the resolver, __tls_get_addr, the initializers
+// and finalizers — is here.
 //
 // Once the program's objects are relocated, libc's own calls of malloc,
 // free, calloc and realloc reach the program's if it has them (rtld's
-// rebindAdopted). ldgo's references to libc were bound by the system's
-// ld.so and stay glibc's, so what ldgo allocates here is glibc's, and
-// must not be allocated from inside libc: no strdup (see ldgo_strdup).
+// rebindAdopted), and those may call dlsym. ldgo's references to libc were
+// bound by the system's ld.so and stay glibc's, so what runs here calls
+// glibc directly and nothing that allocates from inside libc: no opendir,
+// no strdup (see for_each_thread, ldgo_strdup).
 
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -782,23 +784,45 @@ static int is_frozen(pid_t tid) {
 	return 0;
 }
 
+// The dl* server's thread (ldgo_dl_wait_server): it waits for the program's
+// calls, and is never parked.
+static pid_t dl_server_tid;
+
+// A directory entry as getdents64 writes it.
+struct dirent64_raw {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
 // for_each_thread calls fn with each thread of the process but the
-// calling one (self) and those parked, and returns 0, or errno when the
-// threads cannot be listed.
+// calling one (self), the dl* server and those parked, and returns 0, or
+// errno when the threads cannot be listed. The directory is read with
+// getdents64 itself: opendir allocates with libc's malloc, which by now
+// is the program's if it has one (rtld's rebindAdopted), and an
+// interposed malloc may call dlsym, which waits for the threads being
+// parked.
 static int for_each_thread(pid_t self, void (*fn)(pid_t tid, void *arg), void *arg) {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return errno;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		pid_t tid = atoi(e->d_name);
-		if (tid != self && !is_frozen(tid))
-			fn(tid, arg);
-	}
-	closedir(d);
-	return 0;
+	char buf[4096] __attribute__((aligned(8)));
+	long n;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+		for (long at = 0; at < n;) {
+			struct dirent64_raw *e = (struct dirent64_raw *)(buf + at);
+			at += e->reclen;
+			pid_t tid = 0;
+			for (const char *c = e->name; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (tid > 0 && tid != self && tid != dl_server_tid && !is_frozen(tid))
+				fn(tid, arg);
+		}
+	int err = n < 0 ? errno : 0;
+	close(fd);
+	return err;
 }
 
 static void lowest_tid(pid_t tid, void *arg) {
@@ -958,6 +982,7 @@ char *ldgo_make_stacks_executable(void) {
 
 int ldgo_enter(struct ldgo_start *s) {
 	start = s;
+	dl_server_tid = ldgo_dl_wait_server();
 	// freeze_threads sleeps 20 us between rounds; with the default timer
 	// slack of 50 us each sleep lasted three times that. The thread's
 	// slack goes back to its default, the program's, right after.

@@ -3,6 +3,7 @@
 #define LDGO_HOST_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct link_map;
 
@@ -146,6 +147,9 @@ struct ldgo_dlreq {
 	uint64_t nowners;
 };
 void ldgo_dl_ready(void);
+void ldgo_dl_server_started(void); // StartDLServer's goroutine is on its way
+void ldgo_dl_serve(void);          // the server's loop, on a thread of Go's
+pid_t ldgo_dl_wait_server(void);   // waits for the server; its thread id
 void ldgo_dl_lock(void);
 void ldgo_dl_unlock(void);
 void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n);

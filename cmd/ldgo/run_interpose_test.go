@@ -36,6 +36,171 @@ func runWithin(t *testing.T, env []string, stdin, name string, args ...string) (
 	return r, true
 }
 
+// partialMalloc is the interposer of leak checkers and profilers: malloc,
+// free, calloc and realloc of its own that count and forward to the next
+// definition, found with dlsym(RTLD_NEXT). dlsym may allocate, so calls
+// made while it runs are served from a static buffer, as real ones do.
+const partialMalloc = `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *(*next_malloc)(size_t);
+static void (*next_free)(void *);
+static void *(*next_calloc)(size_t, size_t);
+static void *(*next_realloc)(void *, size_t);
+static __thread int finding __attribute__((tls_model("initial-exec")));
+static long calls;
+
+static char boot[1 << 16] __attribute__((aligned(16)));
+static size_t boot_used;
+
+static void *boot_alloc(size_t n) {
+	n = (n + 15) & ~(size_t)15;
+	size_t at = __atomic_fetch_add(&boot_used, n, __ATOMIC_RELAXED);
+	return at + n <= sizeof boot ? boot + at : NULL;
+}
+
+static int from_boot(const void *p) { return (const char *)p >= boot && (const char *)p < boot + sizeof boot; }
+
+static void find_next(void) {
+	finding++;
+	next_malloc = dlsym(RTLD_NEXT, "malloc");
+	next_free = dlsym(RTLD_NEXT, "free");
+	next_calloc = dlsym(RTLD_NEXT, "calloc");
+	next_realloc = dlsym(RTLD_NEXT, "realloc");
+	finding--;
+}
+
+#define COUNT __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED)
+
+void *malloc(size_t n) {
+	if (finding)
+		return boot_alloc(n);
+	if (!next_realloc)
+		find_next();
+	COUNT;
+	return next_malloc(n);
+}
+
+void free(void *p) {
+	if (!p || from_boot(p))
+		return;
+	if (!next_realloc)
+		find_next();
+	COUNT;
+	next_free(p);
+}
+
+void *calloc(size_t n, size_t size) {
+	if (finding) {
+		void *p = boot_alloc(n * size);
+		if (p)
+			memset(p, 0, n * size);
+		return p;
+	}
+	if (!next_realloc)
+		find_next();
+	COUNT;
+	return next_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n) {
+	if (finding || from_boot(p)) {
+		void *q = finding ? boot_alloc(n) : malloc(n);
+		if (q && p)
+			memcpy(q, p, n); // the bootstrap buffer holds n bytes past p
+		return q;
+	}
+	if (!next_realloc)
+		find_next();
+	COUNT;
+	return next_realloc(p, n);
+}
+
+__attribute__((destructor)) static void report(void) {
+	char line[64];
+	int n = snprintf(line, sizeof line, "pmalloc: %s\n", calls > 0 ? "calls counted" : "no calls");
+	write(2, line, n);
+}
+`
+
+// forwardingOpen interposes open and openat the same way.
+const forwardingOpen = `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+static long opens;
+
+static int mode_of(int flags, va_list ap) { return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, int) : 0; }
+
+#define OPEN(name) \
+	static int (*next_##name)(const char *, int, ...); \
+	int name(const char *path, int flags, ...) { \
+		va_list ap; \
+		va_start(ap, flags); \
+		int mode = mode_of(flags, ap); \
+		va_end(ap); \
+		if (!next_##name) \
+			next_##name = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+		__atomic_fetch_add(&opens, 1, __ATOMIC_RELAXED); \
+		return next_##name(path, flags, mode); \
+	}
+
+#define OPENAT(name) \
+	static int (*next_##name)(int, const char *, int, ...); \
+	int name(int dir, const char *path, int flags, ...) { \
+		va_list ap; \
+		va_start(ap, flags); \
+		int mode = mode_of(flags, ap); \
+		va_end(ap); \
+		if (!next_##name) \
+			next_##name = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+		__atomic_fetch_add(&opens, 1, __ATOMIC_RELAXED); \
+		return next_##name(dir, path, flags, mode); \
+	}
+
+OPEN(open)
+OPEN(open64)
+OPENAT(openat)
+OPENAT(openat64)
+
+__attribute__((destructor)) static void report(void) {
+	const char *line = opens > 0 ? "popen: opens counted\n" : "popen: no opens\n";
+	size_t n = 0;
+	while (line[n])
+		n++;
+	write(2, line, n);
+}
+`
+
+// constructorDlsym asks the dynamic linker from its constructor, before
+// the program's own initializers, and prints through what it found.
+const constructorDlsym = `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+__attribute__((constructor)) static void greet(void) {
+	int (*say)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "puts");
+	if (say)
+		say("pctor: puts found by dlsym");
+}
+`
+
+// interposers builds the preloadable libraries.
+func interposers(t *testing.T) *fixture {
+	f := newFixture(t)
+	f.lib("libpmalloc.so", partialMalloc)
+	f.lib("libpopen.so", forwardingOpen)
+	f.lib("libpctor.so", constructorDlsym)
+	return f
+}
+
 // interposed is a program run with interposers preloaded.
 type interposed struct {
 	name  string
@@ -104,6 +269,54 @@ func hasEntries(t *testing.T, dir string) bool {
 		return nil
 	})
 	return n > 0
+}
+
+// A partial malloc interposer deadlocked ldgo's start: its first call,
+// made from inside libc by ldgo's own listing of its threads, asked
+// dlsym; the dl* server, a thread created by C entering Go for the first
+// time, called it again and waited for the lock the first caller held.
+func TestRunPartialMallocInterposer(t *testing.T) {
+	bin := buildLdgo(t)
+	f := interposers(t)
+	lib := f.path("libpmalloc.so")
+	compareEachInterposed(t, bin, lib, []interposed{
+		// true allocates nothing natively: nothing ldgo does may reach
+		// the interposer either.
+		{name: "true", argv: []string{"/usr/bin/true"}, want: "pmalloc: no calls"},
+		// ls closes standard error before the destructor runs.
+		{name: "ls", argv: []string{"/usr/bin/ls", "/"}, want: "usr\n"},
+		{name: "sort", argv: []string{"/usr/bin/sort"}, stdin: "pear\napple\nfig\n", want: "apple\nfig\npear\n"},
+		{name: "python3", argv: []string{"/usr/bin/python3", "-c", "pass"}, want: "pmalloc: calls counted"},
+	})
+}
+
+func TestRunOpenInterposer(t *testing.T) {
+	bin := buildLdgo(t)
+	f := interposers(t)
+	lib := f.path("libpopen.so")
+	compareEachInterposed(t, bin, lib, []interposed{
+		// ls closes standard error before the destructor runs.
+		{name: "ls", argv: []string{"/usr/bin/ls", "/"}, want: "usr\n"},
+		{name: "cat", argv: []string{"/usr/bin/cat", lib}, want: "popen: opens counted"},
+		{name: "python3", argv: []string{"/usr/bin/python3", "-c", "open('/etc/hostname').close()"}, want: "popen: opens counted"},
+	})
+}
+
+// A constructor calling dlsym, alone and after a malloc interposer that
+// calls it too.
+func TestRunConstructorDlsym(t *testing.T) {
+	bin := buildLdgo(t)
+	f := interposers(t)
+	ctor := f.path("libpctor.so")
+	both := f.path("libpmalloc.so") + ":" + ctor
+	for _, c := range []struct{ name, preload string }{{"alone", ctor}, {"after a malloc interposer", both}} {
+		t.Run(c.name, func(t *testing.T) {
+			compareEachInterposed(t, bin, c.preload, []interposed{
+				{name: "true", argv: []string{"/usr/bin/true"}, want: "pctor: puts found by dlsym"},
+				{name: "ls", argv: []string{"/usr/bin/ls", "/"}, want: "pctor: puts found by dlsym"},
+			})
+		})
+	}
 }
 
 // wholeMalloc replaces the allocator outright, forwarding nothing (as a
@@ -208,4 +421,47 @@ func TestRunWholeMallocReplacement(t *testing.T) {
 		{name: "ls", argv: []string{"/usr/bin/ls", "/"}, want: "usr\n"},
 		{name: "python3", argv: []string{"/usr/bin/python3", "-c", "import json; print(json.dumps([1]))"}, want: "[1]\n"},
 	})
+}
+
+// The engine calls the IFUNC resolvers of a library dlopen loads; one
+// that asks dlsym, as glibc lets it (its lock is recursive), must not
+// wait for the lock its own dlopen holds.
+func TestRunDlsymFromIFuncResolver(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libpick.so", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <string.h>
+static size_t twice(const char *s) { return 2 * strlen(s); }
+static size_t once(const char *s) { return strlen(s); }
+static size_t (*pick(void))(const char *) { return dlsym(RTLD_DEFAULT, "strlen") ? twice : once; }
+size_t measure(const char *s) __attribute__((ifunc("pick")));
+`)
+	prog := f.prog("pick", `
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+	for (int i = 1; i < argc; i++) {
+		void *h = dlopen(argv[i], RTLD_NOW);
+		if (!h) {
+			printf("dlopen: %s\n", dlerror());
+			return 1;
+		}
+		size_t (*measure)(const char *) = (size_t (*)(const char *))dlsym(h, "measure");
+		printf("measure(abc) = %zu\n", measure("abc"));
+	}
+	return 0;
+}
+`)
+	want, ok := runWithin(t, baseEnv(), "", prog, f.path("libpick.so"))
+	if !ok || want.stdout != "measure(abc) = 6\n" {
+		t.Fatalf("native run: %+v", want)
+	}
+	for _, env := range [][]string{baseEnv(), baseEnv("LD_BIND_NOW=1")} {
+		if got, ok := runWithin(t, env, "", bin, "run", prog, f.path("libpick.so")); ok {
+			sameResult(t, "dlsym from the resolver of a dlopened library", want, got)
+		}
+	}
 }
