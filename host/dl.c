@@ -544,6 +544,10 @@ int ldgo_dlclose(void *handle) {
 		return -1;
 	}
 	ldgo_dl_lock();
+	if (ldgo_finishing()) {
+		ldgo_dl_unlock();
+		return 0;
+	}
 	dl_call(&r);
 	if (r.error) {
 		ldgo_dl_unlock();

@@ -579,6 +579,18 @@ void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n) {
 	run_inits(fns, n, saved_argc, saved_argv, environ);
 }
 
+// At exit the finalizers run as glibc's _dl_fini runs them: each is taken
+// from the list under the lock dlopen and dlclose hold and called with the
+// lock released, so that what a finalizer waits for (another thread's
+// dlsym) may use the dynamic linker. From then on nothing is unloaded
+// (dlclose only returns, as glibc's _dl_fini raises every open count), so
+// that each object stays until its finalizers' turn; objects dlopen loads
+// then are not finalized, as in glibc.
+static int finishing;
+static uint64_t fini_next; // the next of start->finis to run
+
+int ldgo_finishing(void) { return finishing; }
+
 // ldgo_add_finis puts the finalizers of objects dlopen loaded before the
 // others: at exit they run first, as later-loaded objects do in glibc's
 // _dl_fini.
@@ -592,6 +604,8 @@ void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
 	memcpy(all + n, start->finis, start->nfinis * sizeof *all);
 	start->finis = all;
 	start->nfinis += n;
+	if (finishing)
+		fini_next += n;
 }
 
 // stat_count and stat_cycles print a statistics line: label (padded as
@@ -653,11 +667,14 @@ void ldgo_remove_finis(uint64_t *owners, uint64_t n) {
 
 static void run_finis(void *unused) {
 	(void)unused;
-	// As glibc's _dl_fini, under the lock dlopen and dlclose hold: the
-	// list is not changed by another thread meanwhile. Objects dlclose
-	// unloads from a finalizer are taken off it.
 	ldgo_dl_lock();
-	ldgo_run_finis(start->finis, start->nfinis);
+	finishing = 1;
+	while (fini_next < start->nfinis) {
+		struct ldgo_fn f = start->finis[fini_next++];
+		ldgo_dl_unlock();
+		ldgo_run_finis(&f, 1);
+		ldgo_dl_lock();
+	}
 	ldgo_dl_unlock();
 	if (debug.statistics)
 		final_statistics();

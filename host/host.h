@@ -156,6 +156,7 @@ void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n);
 void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n);
 void ldgo_remove_finis(uint64_t *owners, uint64_t n);
 void ldgo_run_finis(struct ldgo_fn *fns, uint64_t n);
+int ldgo_finishing(void); // the finalizers run at exit: nothing is unloaded
 char **ldgo_dlerror_slot(void);
 char **ldgo_dlerror_shown_slot(void);
 uintptr_t ldgo_addr_dl(int which);

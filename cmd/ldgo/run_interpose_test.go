@@ -465,3 +465,43 @@ int main(int argc, char **argv) {
 		}
 	}
 }
+
+// At exit glibc releases its lock before calling the finalizers, so that
+// what they wait for may use the dynamic linker: here a destructor joins
+// a thread that calls dlsym.
+func TestRunFinalizerWaitsForDlsym(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	prog := f.prog("finijoin", `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+static pthread_t th;
+static int go;
+static void *late(void *arg) {
+	(void)arg;
+	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+		;
+	return dlsym(RTLD_DEFAULT, "puts");
+}
+__attribute__((destructor)) static void stop(void) {
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	void *found;
+	pthread_join(th, &found);
+	printf("destructor joined: %s\n", found ? "puts found" : "no puts");
+}
+int main(void) {
+	pthread_create(&th, 0, late, 0);
+	puts("main returns");
+	return 0;
+}
+`, "-pthread")
+	want, ok := runWithin(t, baseEnv(), "", prog)
+	if !ok || want.stdout != "main returns\ndestructor joined: puts found\n" {
+		t.Fatalf("native run: %+v", want)
+	}
+	if got, ok := runWithin(t, baseEnv(), "", bin, "run", prog); ok {
+		sameResult(t, "a destructor waiting for dlsym", want, got)
+	}
+}
