@@ -276,20 +276,34 @@ uintptr_t ldgo_addr_dladdr1(void) { return (uintptr_t)ldgo_dladdr1; }
 // The engine that loaded the program answers these too, so that objects
 // a program opens are found, bound and scoped as glibc would. It is Go,
 // and the Go runtime's own threads are parked for good once the program
-// runs: a server thread, started at the first dl* call, waits here for
-// requests and runs the engine for them (entering Go as a thread created
-// by C does). A caller's thread hands its request over and waits. Only the
+// runs: a server thread waits here for requests and runs the engine for
+// them. A caller's thread hands its request over and waits. Only the
 // server enters Go, so it alone needs the runtime's resources: an M and a
-// P of its own, kept between requests. A child created by fork has only
-// the thread that called fork: that thread runs the engine itself, as the
-// server does, with signals blocked (it is most often the one that entered
-// the program, whose M and P it takes back); the child's other threads,
-// if any call, get a server of the child's own.
+// P of its own, kept between requests.
+//
+// The server is a thread of the Go runtime's, locked to a goroutine that
+// StartDLServer starts before the program is loaded and that waits here
+// in a cgo call; it is not parked. Its requests enter Go as callbacks on
+// an M the runtime made, which call no C. A thread created by C would, at
+// its first callback, ask libc for its stack bounds (pthread_getattr_np),
+// and libc allocates with the program's malloc when the program has one:
+// a malloc that calls dlsym, as interposers do, would wait for the server
+// it runs on. A request made on the server itself (an IFUNC resolver the
+// engine calls asking dlsym) is answered there, nested, as glibc's
+// recursive lock lets a dlsym in during a dlopen.
+//
+// A child created by fork has only the thread that called fork: that
+// thread runs the engine itself, as the server does, with signals blocked
+// (it is most often the one that entered the program, whose M and P it
+// takes back); the child's other threads, if any call, get a server of
+// the child's own, created by C.
 //
 // One lock, held by a caller for the whole of a dlopen or dlclose
 // (initializers and finalizers included) and recursive, as glibc holds
 // its dl_load_lock, orders the calls.
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -307,6 +321,13 @@ static int dl_ready;
 static pid_t ready_pid;  // the process ServeDL prepared
 static int server_started;
 static pthread_t forker;  // in a fork child, the thread that called fork
+// The Go server: whether StartDLServer started it and, once it waits
+// here, its thread and kernel thread id, and a futex word the hand-off
+// waits on.
+static int go_server_started;
+static pthread_t go_server;
+static pid_t go_server_tid;
+static int go_server_up;
 
 static void *serve(void *unused) {
 	(void)unused;
@@ -325,6 +346,31 @@ static void *serve(void *unused) {
 	return NULL;
 }
 
+// ldgo_dl_serve is the Go server's loop; it does not return. Signals are
+// the program's, for its threads: the server blocks them all.
+void ldgo_dl_serve(void) {
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	go_server = pthread_self();
+	go_server_tid = syscall(SYS_gettid);
+	__atomic_store_n(&go_server_up, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &go_server_up, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	serve(NULL);
+}
+
+void ldgo_dl_server_started(void) { __atomic_store_n(&go_server_started, 1, __ATOMIC_RELEASE); }
+
+// ldgo_dl_wait_server waits until the Go server waits for requests, and
+// returns its thread id; 0 if none was started.
+pid_t ldgo_dl_wait_server(void) {
+	if (!__atomic_load_n(&go_server_started, __ATOMIC_ACQUIRE))
+		return 0;
+	while (!__atomic_load_n(&go_server_up, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &go_server_up, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return go_server_tid;
+}
+
 // A fork waits for a dl* call in progress, so that the child's locks are
 // free: the threads that held them are not in the child.
 static void fork_prepare(void) { pthread_mutex_lock(&dl_mu); }
@@ -340,14 +386,17 @@ static void fork_child(void) {
 	forker = pthread_self();
 }
 
+// The fork handlers are registered while ldgo starts, before the program
+// can have a malloc of its own: registering may allocate.
+__attribute__((constructor)) static void ldgo_dl_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 void ldgo_dl_ready(void) {
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	ready_pid = getpid();
 	__atomic_store_n(&dl_ready, 1, __ATOMIC_RELEASE);
 }
 
-// start_server starts the server, with dl_mu held. Signals are blocked in
-// it from the start: they are the program's, for its threads.
+// start_server starts a fork child's server, with dl_mu held. Signals
+// are blocked in it from the start.
 static const char *start_server(void) {
 	if (server_started)
 		return NULL;
@@ -367,17 +416,28 @@ static const char *start_server(void) {
 	return NULL;
 }
 
+// on_server reports whether this is the Go server's thread: then a
+// request is being served, for a caller that holds dl_mu, and the engine
+// has called code that calls dl* again (an IFUNC resolver asking dlsym).
+// A lookup is answered there, nested, as glibc's recursive lock lets a
+// dlsym in during a dlopen; a change of the namespace in the middle of
+// another is refused.
+static int on_server(void) { return getpid() == ready_pid && pthread_equal(pthread_self(), go_server); }
+
+static const char nested_change[] = "ldgo: dlopen and dlclose cannot be called while ldgo loads or unloads (from an IFUNC resolver)";
+
 void ldgo_dl_lock(void) { pthread_mutex_lock(&dl_mu); }
 void ldgo_dl_unlock(void) { pthread_mutex_unlock(&dl_mu); }
 
 // dl_call has the server run r; dl_mu is held.
 static void dl_call(struct ldgo_dlreq *r) {
 	if (!__atomic_load_n(&dl_ready, __ATOMIC_ACQUIRE)) {
-		r->error = strdup("ldgo: dlopen and dlsym are not available before the program starts");
+		r->error = ldgo_strdup("ldgo: dlopen and dlsym are not available before the program starts");
 		return;
 	}
+	int forked = getpid() != ready_pid;
 	__atomic_store_n(&caller_reading, reading, __ATOMIC_SEQ_CST);
-	if (getpid() != ready_pid && pthread_equal(pthread_self(), forker)) {
+	if (forked && pthread_equal(pthread_self(), forker)) {
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -385,10 +445,12 @@ static void dl_call(struct ldgo_dlreq *r) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
-	const char *err = start_server();
-	if (err) {
-		r->error = strdup(err);
-		return;
+	if (forked) {
+		const char *err = start_server();
+		if (err) {
+			r->error = ldgo_strdup(err);
+			return;
+		}
 	}
 	pthread_mutex_lock(&srv_mu);
 	pending = r;
@@ -417,6 +479,10 @@ char *ldgo_dlerror(void) {
 void *ldgo_dlopen(const char *file, int mode) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_OPEN, .name = file, .mode = mode,
 	                       .caller = (uintptr_t)__builtin_return_address(0)};
+	if (on_server()) {
+		set_dlerror(ldgo_strdup(nested_change));
+		return NULL;
+	}
 	ldgo_dl_lock();
 	dl_call(&r);
 	if (r.error) {
@@ -443,9 +509,13 @@ static void *dl_sym(void *handle, const char *name, const char *version, uintptr
 		r.next = 1;
 		r.handle = 0;
 	}
-	ldgo_dl_lock();
-	dl_call(&r);
-	ldgo_dl_unlock();
+	if (on_server()) {
+		ldgoServe(&r);
+	} else {
+		ldgo_dl_lock();
+		dl_call(&r);
+		ldgo_dl_unlock();
+	}
 	if (r.error) {
 		set_dlerror(r.error);
 		return NULL;
@@ -469,7 +539,15 @@ void *ldgo_dlvsym(void *handle, const char *name, const char *version) {
 // then the engine unmaps it.
 int ldgo_dlclose(void *handle) {
 	struct ldgo_dlreq r = {.op = LDGO_DL_CLOSE, .handle = (uintptr_t)handle};
+	if (on_server()) {
+		set_dlerror(ldgo_strdup(nested_change));
+		return -1;
+	}
 	ldgo_dl_lock();
+	if (ldgo_finishing()) {
+		ldgo_dl_unlock();
+		return 0;
+	}
 	dl_call(&r);
 	if (r.error) {
 		ldgo_dl_unlock();
@@ -563,7 +641,7 @@ int ldgo_dlinfo(void *handle, int request, void *arg) {
 		}
 	read_end();
 	if (err) {
-		set_dlerror(strdup(err));
+		set_dlerror(ldgo_strdup(err));
 		return -1;
 	}
 	return r;

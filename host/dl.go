@@ -10,6 +10,7 @@ import "C"
 import (
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"unsafe"
 )
 
@@ -47,9 +48,25 @@ type DLResult struct {
 
 var dlServer func(DLRequest) DLResult
 
-// ServeDL makes serve answer the program's dl* calls, on a thread the
-// first call starts. The garbage collector is turned off: it would need
-// the parked threads.
+// StartDLServer starts the thread that is to serve the program's dl*
+// calls: a thread of the runtime's own, locked to a goroutine that waits
+// for them in C (see dl.c). Started before the program is loaded, it is
+// ready by the hand-off, which waits for it.
+func StartDLServer() {
+	serverOnce.Do(func() {
+		C.ldgo_dl_server_started()
+		go func() {
+			runtime.LockOSThread()
+			C.ldgo_dl_serve()
+		}()
+	})
+}
+
+var serverOnce sync.Once
+
+// ServeDL makes serve answer the program's dl* calls, on the thread
+// StartDLServer started. The garbage collector is turned off: it would
+// need the parked threads.
 func ServeDL(serve func(DLRequest) DLResult) {
 	dlServer = serve
 	debug.SetGCPercent(-1)
@@ -57,6 +74,7 @@ func ServeDL(serve func(DLRequest) DLResult) {
 	// held by threads that are parked by then. Spare Ps, idle for good,
 	// are there to take.
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 4)
+	StartDLServer()
 	C.ldgo_dl_ready()
 }
 

@@ -2,15 +2,23 @@
 // lazy-binding resolver, dynamic TLS for objects ldgo loads, the start
 // routine bound to __libc_start_main, and the hand-off to the program.
 //
-// After the hand-off the Go runtime never runs again: its threads are
-// parked (see freeze_threads), so everything the program may reach —
-// the resolver, __tls_get_addr, the initializers and finalizers — is here.
+// After the hand-off the Go runtime runs only for the dl* server (dl.c):
+// its other threads are parked (see freeze_threads), so everything else
+// the program may reach — the resolver, __tls_get_addr, the initializers
+// and finalizers — is here.
+//
+// Once the program's objects are relocated, libc's own calls of malloc,
+// free, calloc and realloc reach the program's if it has them (rtld's
+// rebindAdopted), and those may call dlsym. ldgo's references to libc were
+// bound by the system's ld.so and stay glibc's, so what runs here calls
+// glibc directly and nothing that allocates from inside libc: no opendir,
+// no strdup (see for_each_thread, ldgo_strdup).
 
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -208,6 +216,19 @@ struct ldgo_lazy *ldgo_lazy_new(uint64_t n) {
 	l->debug = calloc(n + 1, sizeof *l->debug);
 	l->done = calloc(n + 1, 1);
 	return l;
+}
+
+// ldgo_strdup is strdup with ldgo's own malloc: the functions ldgo calls
+// are glibc's (its own references were bound by the system's ld.so and
+// are never rebound), but those libc calls from inside, strdup's malloc
+// among them, are the program's if it has its own (rtld's
+// rebindAdopted), and what one allocator gives the other must not free.
+char *ldgo_strdup(const char *s) {
+	size_t n = strlen(s) + 1;
+	char *c = malloc(n);
+	if (c)
+		memcpy(c, s, n);
+	return c;
 }
 
 static void write_all(int fd, const char *s) { write_n(fd, s, strlen(s)); }
@@ -569,6 +590,18 @@ void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n) {
 	run_inits(fns, n, saved_argc, saved_argv, environ);
 }
 
+// At exit the finalizers run as glibc's _dl_fini runs them: each is taken
+// from the list under the lock dlopen and dlclose hold and called with the
+// lock released, so that what a finalizer waits for (another thread's
+// dlsym) may use the dynamic linker. From then on nothing is unloaded
+// (dlclose only returns, as glibc's _dl_fini raises every open count), so
+// that each object stays until its finalizers' turn; objects dlopen loads
+// then are not finalized, as in glibc.
+static int finishing;
+static uint64_t fini_next; // the next of start->finis to run
+
+int ldgo_finishing(void) { return finishing; }
+
 // ldgo_add_finis puts the finalizers of objects dlopen loaded before the
 // others: at exit they run first, as later-loaded objects do in glibc's
 // _dl_fini.
@@ -582,6 +615,8 @@ void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
 	memcpy(all + n, start->finis, start->nfinis * sizeof *all);
 	start->finis = all;
 	start->nfinis += n;
+	if (finishing)
+		fini_next += n;
 }
 
 // stat_count and stat_cycles print a statistics line: label (padded as
@@ -643,11 +678,14 @@ void ldgo_remove_finis(uint64_t *owners, uint64_t n) {
 
 static void run_finis(void *unused) {
 	(void)unused;
-	// As glibc's _dl_fini, under the lock dlopen and dlclose hold: the
-	// list is not changed by another thread meanwhile. Objects dlclose
-	// unloads from a finalizer are taken off it.
 	ldgo_dl_lock();
-	ldgo_run_finis(start->finis, start->nfinis);
+	finishing = 1;
+	while (fini_next < start->nfinis) {
+		struct ldgo_fn f = start->finis[fini_next++];
+		ldgo_dl_unlock();
+		ldgo_run_finis(&f, 1);
+		ldgo_dl_lock();
+	}
 	ldgo_dl_unlock();
 	if (debug.statistics)
 		final_statistics();
@@ -774,23 +812,45 @@ static int is_frozen(pid_t tid) {
 	return 0;
 }
 
+// The dl* server's thread (ldgo_dl_wait_server): it waits for the program's
+// calls, and is never parked.
+static pid_t dl_server_tid;
+
+// A directory entry as getdents64 writes it.
+struct dirent64_raw {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
 // for_each_thread calls fn with each thread of the process but the
-// calling one (self) and those parked, and returns 0, or errno when the
-// threads cannot be listed.
+// calling one (self), the dl* server and those parked, and returns 0, or
+// errno when the threads cannot be listed. The directory is read with
+// getdents64 itself: opendir allocates with libc's malloc, which by now
+// is the program's if it has one (rtld's rebindAdopted), and an
+// interposed malloc may call dlsym, which waits for the threads being
+// parked.
 static int for_each_thread(pid_t self, void (*fn)(pid_t tid, void *arg), void *arg) {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return errno;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		pid_t tid = atoi(e->d_name);
-		if (tid != self && !is_frozen(tid))
-			fn(tid, arg);
-	}
-	closedir(d);
-	return 0;
+	char buf[4096] __attribute__((aligned(8)));
+	long n;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+		for (long at = 0; at < n;) {
+			struct dirent64_raw *e = (struct dirent64_raw *)(buf + at);
+			at += e->reclen;
+			pid_t tid = 0;
+			for (const char *c = e->name; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (tid > 0 && tid != self && tid != dl_server_tid && !is_frozen(tid))
+				fn(tid, arg);
+		}
+	int err = n < 0 ? errno : 0;
+	close(fd);
+	return err;
 }
 
 static void lowest_tid(pid_t tid, void *arg) {
@@ -929,11 +989,11 @@ char *ldgo_make_stacks_executable(void) {
 	execstack_object_init(&o);
 	int fd = memfd_create("ldgo-execstack", MFD_CLOEXEC);
 	if (fd < 0)
-		return strdup(strerror(errno));
+		return ldgo_strdup(strerror(errno));
 	if (write(fd, &o, sizeof o) != (ssize_t)sizeof o) {
 		int e = errno;
 		close(fd);
-		return strdup(strerror(e));
+		return ldgo_strdup(strerror(e));
 	}
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
@@ -941,7 +1001,7 @@ char *ldgo_make_stacks_executable(void) {
 	close(fd);
 	if (!h) {
 		const char *e = dlerror();
-		return strdup(e ? e : "dlopen failed");
+		return ldgo_strdup(e ? e : "dlopen failed");
 	}
 	dlclose(h);
 	done = 1;
@@ -950,6 +1010,7 @@ char *ldgo_make_stacks_executable(void) {
 
 int ldgo_enter(struct ldgo_start *s) {
 	start = s;
+	dl_server_tid = ldgo_dl_wait_server();
 	// freeze_threads sleeps 20 us between rounds; with the default timer
 	// slack of 50 us each sleep lasted three times that. The thread's
 	// slack goes back to its default, the program's, right after.

@@ -3,6 +3,7 @@
 #define LDGO_HOST_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct link_map;
 
@@ -50,6 +51,7 @@ uint64_t ldgo_cycles(void);
 void ldgo_cpuid(unsigned leaf, unsigned sub, unsigned out[4]);
 uint64_t ldgo_start_cycles(void);
 uint64_t ldgo_lazy_count(void);
+char *ldgo_strdup(const char *s); // with ldgo's malloc, never the program's
 
 // Dynamic TLS of objects ldgo loads: module ids from LDGO_TLS_BASE up.
 #define LDGO_TLS_BASE 0x10000
@@ -145,12 +147,16 @@ struct ldgo_dlreq {
 	uint64_t nowners;
 };
 void ldgo_dl_ready(void);
+void ldgo_dl_server_started(void); // StartDLServer's goroutine is on its way
+void ldgo_dl_serve(void);          // the server's loop, on a thread of Go's
+pid_t ldgo_dl_wait_server(void);   // waits for the server; its thread id
 void ldgo_dl_lock(void);
 void ldgo_dl_unlock(void);
 void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n);
 void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n);
 void ldgo_remove_finis(uint64_t *owners, uint64_t n);
 void ldgo_run_finis(struct ldgo_fn *fns, uint64_t n);
+int ldgo_finishing(void); // the finalizers run at exit: nothing is unloaded
 char **ldgo_dlerror_slot(void);
 char **ldgo_dlerror_shown_slot(void);
 uintptr_t ldgo_addr_dl(int which);

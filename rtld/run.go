@@ -87,6 +87,9 @@ func Run(opts Options) error {
 		return &Error{Msg: analyze.Describe(prog, err)}
 	}
 
+	// The thread that will serve the program's dl* calls starts beside
+	// the loading.
+	host.StartDLServer()
 	// The engine allocates as it loads; collecting little and seldom
 	// pays, and the collector is off once the program runs.
 	debug.SetGCPercent(400)
