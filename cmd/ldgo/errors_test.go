@@ -188,8 +188,14 @@ func TestSeveralProgramsAsLdd(t *testing.T) {
 	bin := buildLdgo(t)
 	f := newFixture(t)
 	static := f.prog("static", `int main(void) { return 0; }`, "-static")
+	// A missing library is listed, and is no error to ldd.
+	f.lib("libgone.so", `int gone(void) { return 1; }`)
+	gone := f.prog("gone", `int gone(void); int main(void) { return gone(); }`, "-L.", "-lgone")
+	if err := os.Remove(f.path("libgone.so")); err != nil {
+		t.Fatal(err)
+	}
 	for _, progs := range [][]string{
-		{"/usr/bin/ls", "/lib/x86_64-linux-gnu/libz.so.1"},
+		{"/usr/bin/ls", "/lib/x86_64-linux-gnu/libz.so.1", gone},
 		{"/usr/bin/ls", f.path("missing"), static, "/usr/bin/true"},
 	} {
 		want := runAs(t, nil, "ldd", progs...)
