@@ -56,7 +56,7 @@ func init() {
 			name:     "completion",
 			synopsis: "bash",
 			summary:  "print the shell completion script (bash)",
-			about:    "Prints a bash completion script for ldgo. Load it with\n\n  source <(ldgo completion bash)\n\nor install it as /usr/share/bash-completion/completions/ldgo (make install does).",
+			about:    "Prints a bash completion script for ldgo. Load it with\n\n  source <(ldgo completion bash)\n\nor install it in a bash-completion/completions directory, as make install\ndoes ($PREFIX/share/bash-completion/completions/ldgo).",
 			run:      runCompletion,
 		},
 		{
