@@ -83,6 +83,7 @@ func Load(path string, opts Options) (*Analysis, error) {
 		Progname:      opts.Progname,
 		OriginAsGiven: opts.AsLdd,
 		Vdso:          vdsoMap(),
+		CommandRtld:   CommandRtld,
 		Warn:          func(msg string) { a.Warnings = append(a.Warnings, msg) },
 	}
 	if cfg.Search.LibraryPathWhat == "" {
@@ -104,6 +105,10 @@ func Load(path string, opts Options) (*Analysis, error) {
 	ns.LayoutStaticTLS()
 	return a, nil
 }
+
+// CommandRtld is the dynamic linker ldd runs (its RTLDLIST for x86-64),
+// which loads a shared object given as the program.
+const CommandRtld = "/lib64/ld-linux-x86-64.so.2"
 
 // Static reports whether the program has no dynamic section.
 func (a *Analysis) Static() bool { return a.NS.Main.Obj.Dynamic.Size == 0 }

@@ -66,6 +66,11 @@ type Config struct {
 	// program's PT_INTERP, Vdso nil for none.
 	Rtld *linkmap.Map
 	Vdso *linkmap.Map
+	// CommandRtld, when Rtld is nil and the program names no
+	// interpreter (a shared object), is the dynamic linker that loads
+	// it: the one run as a command (ld.so OBJECT, as ldd runs it),
+	// which is in the namespace under the name it was run by.
+	CommandRtld string
 	// Adoptable are objects already in the process: when a search finds
 	// the same file, the object is adopted instead of loaded again.
 	Adoptable []*linkmap.Map
@@ -128,8 +133,12 @@ type Dep struct {
 	Found *search.Found
 	// Err is why it is missing (trace mode).
 	Err error
-	// Preload is set for LD_PRELOAD and /etc/ld.so.preload requests.
-	Preload bool
+	// Preload is set for LD_PRELOAD and /etc/ld.so.preload requests;
+	// PreloadFrom names where the request came from, as glibc's message
+	// about a preload that cannot be loaded names it: "LD_PRELOAD",
+	// "--preload" or the preload file.
+	Preload     bool
+	PreloadFrom string
 }
 
 // LoadError is a failure to load an object, in glibc's terms: the object
@@ -270,6 +279,9 @@ func (ns *Namespace) addRtld() error {
 	r := ns.cfg.Rtld
 	if r == nil {
 		if interp == "" {
+			interp = ns.cfg.CommandRtld
+		}
+		if interp == "" {
 			return nil
 		}
 		f, err := ns.cfg.Search.OpenObject(interp)
@@ -372,7 +384,7 @@ func SplitPreload(s string) []string {
 func (ns *Namespace) preload(name, what string) {
 	before := ns.serial
 	m, found, err := ns.mapObject(ns.Main, name, linkmap.Library, false)
-	ns.Deps = append(ns.Deps, Dep{Name: name, Map: m, Found: found, Err: err, Preload: true})
+	ns.Deps = append(ns.Deps, Dep{Name: name, Map: m, Found: found, Err: err, Preload: true, PreloadFrom: what})
 	if err != nil {
 		cause := err.Error()
 		var le *LoadError

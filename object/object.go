@@ -39,7 +39,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
+	// An error kept only for errors.Is (ErrOtherClass) is the cause
+	// itself: it is not said twice.
+	if e.Err != nil && ErrorText(e.Err) != e.Cause {
 		return fmt.Sprintf("%s: %s: %s", e.Name, e.Cause, ErrorText(e.Err))
 	}
 	return fmt.Sprintf("%s: %s", e.Name, e.Cause)

@@ -151,7 +151,7 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 			if err == nil {
 				unix.MunmapPtr(a, uintptr(size))
 			}
-			return 0, nil, fmt.Errorf("cannot map the executable at its fixed addresses %#x-%#x: that memory is in use by ldgo itself (ldgo is not a position-independent executable; build it with -buildmode=pie to run non-PIE programs)", lo, hi)
+			return 0, nil, fixedAddressError(lo, hi)
 		}
 	} else {
 		a, err := unix.MmapPtr(-1, 0, nil, uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
@@ -640,3 +640,31 @@ func writeAdopted(m *linkmap.Map, words []namespace.Word) error {
 // Env implements namespace.Mapper: relocations are written to this
 // process's memory.
 func (p *Process) Env() reloc.Env { return p }
+
+// fixedAddressError says why a program linked at fixed addresses cannot
+// have them. The usual cause is an ldgo built as an ordinary executable
+// (go build, go install), which sits where such programs are linked
+// (0x400000): the message says how to build it position-independent.
+func fixedAddressError(lo, hi uint64) error {
+	msg := fmt.Sprintf("cannot map the executable at its fixed addresses %#x-%#x", lo, hi)
+	if selfOverlaps(lo, hi) {
+		return errors.New(msg + ": ldgo itself is there, as it was not built position-independent; " +
+			"rebuild it with `make build` or `go install -buildmode=pie github.com/ldgo/ldgo/cmd/ldgo@latest`")
+	}
+	return errors.New(msg + ": that memory is in use")
+}
+
+// selfOverlaps reports whether the ldgo executable is linked at fixed
+// addresses and has a segment in [lo, hi).
+func selfOverlaps(lo, hi uint64) bool {
+	objs := host.Objects()
+	if len(objs) == 0 || objs[0].Base != 0 {
+		return false // the first is the executable; a PIE one is moved
+	}
+	for _, p := range objs[0].Progs {
+		if p.Type == elf.PT_LOAD && p.Vaddr < hi && lo < p.Vaddr+p.Memsz {
+			return true
+		}
+	}
+	return false
+}

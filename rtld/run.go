@@ -66,10 +66,25 @@ type Debug struct {
 }
 
 // Error is a failure to start the program, worded as glibc's ld.so words
-// it; the status is 127, as ld.so's.
-type Error struct{ Msg string }
+// it.
+type Error struct {
+	Msg string
+	// Status is the exit status ld.so gives for the failure: 0 stands
+	// for its usual 127 (a fatal error); a missing version is 1.
+	Status int
+}
 
 func (e *Error) Error() string { return e.Msg }
+
+// ExitStatus is the status ld.so exits with for err: 127 unless the error
+// says otherwise.
+func ExitStatus(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		return e.Status
+	}
+	return 127
+}
 
 // ErrStatic is returned for a program without a dynamic section: there is
 // nothing to link, it should be executed directly.
@@ -176,7 +191,9 @@ func Run(opts Options) error {
 
 	for _, p := range ns.CheckVersions() {
 		if p.Fatal() {
-			return &Error{Msg: fmt.Sprintf("%s: %s: %s", prog, p.File.DisplayName(prog), p.Message)}
+			// ld.so checks versions apart from loading and exits
+			// with 1 (rtld.c, version_check_doit).
+			return &Error{Msg: fmt.Sprintf("%s: %s: %s", prog, p.File.DisplayName(prog), p.Message), Status: 1}
 		}
 	}
 

@@ -255,22 +255,3 @@ func TestNotAnObject(t *testing.T) {
 		t.Errorf("status %d, output %q; glibc says %q", status, out, want)
 	}
 }
-
-// A program that cannot be read is reported as ld.so reports it when
-// given the program on its command line.
-func TestProgramErrors(t *testing.T) {
-	f := newFixture(t)
-	f.write("text", "#!/bin/sh\necho this is a script, not an ELF program\n")
-	real, err := os.ReadFile("/usr/bin/ls")
-	if err != nil {
-		t.Skip(err)
-	}
-	short := f.write("short", string(real[:30]))
-	for _, prog := range []string{f.path("missing"), f.path("text"), short} {
-		want := strings.TrimSpace(glibc(t, nil, "/lib64/ld-linux-x86-64.so.2", prog))
-		out, status := ldgo(t, nil, "list", prog)
-		if status == 0 || strings.TrimSpace(out) != want {
-			t.Errorf("%s: status %d, output %q; ld.so says %q", prog, status, out, want)
-		}
-	}
-}

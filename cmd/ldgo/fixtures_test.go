@@ -66,6 +66,14 @@ func (f *fixture) lib(out, src string, flags ...string) {
 	f.gcc(args...)
 }
 
+// barLib builds libv.so defining bar in version (V3, say): a program
+// linked against the V3 build needs a version the V2 build lacks.
+func (f *fixture) barLib(version string) {
+	f.t.Helper()
+	script := f.write(version+".map", version+" { global: bar; local: *; };\n")
+	f.lib("libv.so", `int bar(void) { return 3; }`, "-Wl,--version-script="+script, "-Wl,-soname,libv.so")
+}
+
 // prog builds an executable from C source.
 func (f *fixture) prog(out, src string, flags ...string) string {
 	f.t.Helper()
@@ -77,6 +85,18 @@ func (f *fixture) prog(out, src string, flags ...string) string {
 // ldgo runs an ldgo command in-process and returns its output and status.
 func ldgo(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
+	r := ldgoStreams(t, env, args...)
+	return r.stdout + r.stderr, r.status
+}
+
+// ldgoStreams runs an ldgo command in-process, with env added to the
+// environment, and returns what it did. Not for ldgo run, which takes
+// over the process (and executes it again when LD_* variables are set).
+func ldgoStreams(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	if len(args) > 0 && args[0] == "run" {
+		t.Fatal("ldgo run in the test process: use the built binary")
+	}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		old, had := os.LookupEnv(k)
@@ -89,7 +109,7 @@ func ldgo(t *testing.T, env []string, args ...string) (string, int) {
 	}
 	var out, errOut bytes.Buffer
 	status := run(args, &out, &errOut)
-	return out.String() + errOut.String(), status
+	return result{stdout: out.String(), stderr: errOut.String(), status: status}
 }
 
 // glibc runs a command with extra environment and returns stdout+stderr.

@@ -9,6 +9,15 @@ import (
 	"github.com/ldgo/ldgo/linkmap"
 )
 
+var cmdList = analysisCommand("list",
+	"list the libraries PROG loads, as ldd does",
+	`Prints, for each PROG, the objects glibc's ld.so would load for it, in
+load order, as ldd prints them (with the addresses of ldgo's file image),
+and the versions that are missing. A file ldd would not trace (missing, not
+a regular file, unreadable, not a dynamically linked ELF object of this
+machine) is reported in ldd's words, with status 1.`,
+	nil, runList)
+
 // listEntry is one line of `ldgo list`.
 type listEntry struct {
 	Name     string `json:"name"`
@@ -18,37 +27,42 @@ type listEntry struct {
 }
 
 type listOutput struct {
-	Program  string      `json:"program"`
-	Static   bool        `json:"static,omitempty"`
-	Problems []string    `json:"problems,omitempty"`
-	Objects  []listEntry `json:"objects"`
+	header
+	// StaticallyLinked is set for an object without DT_NEEDED, of
+	// which ldd says "statically linked" and lists nothing.
+	StaticallyLinked bool        `json:"statically_linked,omitempty"`
+	Problems         []string    `json:"problems,omitempty"`
+	Objects          []listEntry `json:"objects"`
 }
 
 // runList prints what ldd prints: version problems first, then every
 // object after the program in load order.
-func runList(a *analyze.Analysis, opts *options, out io.Writer) int {
-	res := listOutput{Program: opts.Progname, Objects: []listEntry{}}
-	if a.Static() {
-		res.Static = true
-		if opts.json {
-			writeJSON(out, res)
-		} else {
-			fmt.Fprintln(out, "\tnot a dynamic executable")
+func runList(a *analyze.Analysis, opts *options, h header, out, errOut io.Writer) int {
+	res := listOutput{header: h, Objects: []listEntry{}, Problems: versionMessages(a, opts.Progname)}
+	if len(a.NS.Main.Obj.Dyn.Needed) == 0 {
+		res.StaticallyLinked = true
+	} else {
+		for _, m := range a.NS.Chain[1:] {
+			res.Objects = append(res.Objects, listEntryOf(m))
 		}
-		return 1
 	}
-	for _, p := range a.NS.CheckVersions() {
-		res.Problems = append(res.Problems, fmt.Sprintf("%s: %s: %s", opts.Progname, p.File.DisplayName(opts.Progname), p.Message))
-	}
-	for _, m := range a.NS.Chain[1:] {
-		res.Objects = append(res.Objects, listEntryOf(m))
+	// ld.so prints them on stderr, which ldd merges into its output.
+	if opts.ldso {
+		for _, p := range res.Problems {
+			fmt.Fprintln(errOut, p)
+		}
 	}
 	if opts.json {
 		writeJSON(out, res)
 		return 0
 	}
-	for _, p := range res.Problems {
-		fmt.Fprintln(out, p)
+	if !opts.ldso {
+		for _, p := range res.Problems {
+			fmt.Fprintln(out, p)
+		}
+	}
+	if res.StaticallyLinked {
+		fmt.Fprintln(out, "\tstatically linked")
 	}
 	for _, e := range res.Objects {
 		switch {
@@ -61,6 +75,16 @@ func runList(a *analyze.Analysis, opts *options, out io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// versionMessages are glibc's messages about the versions the objects
+// need and do not find, as ldd prints them first.
+func versionMessages(a *analyze.Analysis, prog string) []string {
+	var msgs []string
+	for _, p := range a.NS.CheckVersions() {
+		msgs = append(msgs, fmt.Sprintf("%s: %s: %s", prog, p.File.DisplayName(prog), p.Message))
+	}
+	return msgs
 }
 
 func listEntryOf(m *linkmap.Map) listEntry {

@@ -3,141 +3,198 @@
 // loading a program — which file each library is, the load order, every
 // symbol binding and relocation — without running it:
 //
-//	ldgo list PROG       the libraries, as ldd lists them
-//	ldgo tree PROG       who needs what, and the rule that found each file
-//	ldgo verify PROG     undefined symbols and missing versions, as ldd -r
-//	ldgo bindings PROG   every symbol binding, as LD_DEBUG=bindings
+//	ldgo list PROG...       the libraries, as ldd lists them
+//	ldgo tree PROG...       who needs what, and the rule that found each file
+//	ldgo verify PROG...     undefined symbols and missing versions, as ldd -r
+//	ldgo bindings PROG...   every symbol binding, as LD_DEBUG=bindings
 //
-// Run `ldgo help` for the options.
+// and ldgo run PROG [ARGS...] runs a program with ldgo as its dynamic
+// linker. Run `ldgo help` for the commands, `ldgo help COMMAND` for one
+// command's options; doc/ldgo.1 is the manual page.
 package main
 
 import (
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
-
-	"github.com/ldgo/ldgo/analyze"
-	"github.com/ldgo/ldgo/namespace"
 )
 
-const usage = `usage: ldgo COMMAND [OPTIONS] PROG
-
-Commands:
-  list      list the libraries PROG loads, as ldd does
-  tree      show the dependency tree and why each library was found where
-  verify    report undefined symbols and missing versions, as ldd -r does
-  bindings  show every symbol binding, as LD_DEBUG=bindings does
-  run       run PROG [ARGS...] with ldgo as its dynamic linker (ldgo run --help)
-
-Options:
-  --library-path PATH  search PATH instead of LD_LIBRARY_PATH
-  --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
-  --inhibit-cache      do not use /etc/ld.so.cache
-  --json               print JSON instead of text
-  --now                (bindings) bind PLT slots at start-up, as LD_BIND_NOW
-
-LD_LIBRARY_PATH and LD_PRELOAD are read from the environment unless the
-options replace them.
-`
-
-// command runs one subcommand and returns the exit status.
-type command func(a *analyze.Analysis, opts *options, out io.Writer) int
-
-var commands = map[string]command{
-	"list":     runList,
-	"tree":     runTree,
-	"verify":   runVerify,
-	"bindings": runBindings,
+// A command is one of ldgo's subcommands. Adding a command is adding one
+// entry to commands: the dispatch, `ldgo help`, `ldgo CMD --help` and the
+// shell completion all read the table.
+type command struct {
+	name     string
+	synopsis string // what follows "ldgo NAME" in its usage line
+	summary  string // one line for the list of commands
+	about    string // the paragraphs of `ldgo NAME --help`
+	options  []option
+	// footer follows the options in `ldgo NAME --help`.
+	footer string
+	// argv0 lists executable names that run this command directly: the
+	// ldgo executable installed or linked under such a name behaves as
+	// `ldgo NAME`.
+	argv0 []string
+	// run runs the command over its arguments (the command's name not
+	// included) and returns the exit status.
+	run func(c *command, args []string, stdout, stderr io.Writer) int
 }
 
-type options struct {
-	analyze.Options
-	json bool
-	now  bool
+// commands is the table of subcommands, in the order `ldgo help` lists
+// them. It is filled in init: help reads it.
+var commands []*command
+
+func init() {
+	commands = []*command{
+		cmdList,
+		cmdTree,
+		cmdVerify,
+		cmdBindings,
+		cmdRun,
+		{
+			name:     "completion",
+			synopsis: "bash",
+			summary:  "print the shell completion script (bash)",
+			about:    "Prints a bash completion script for ldgo. Load it with\n\n  source <(ldgo completion bash)\n\nor install it in a bash-completion/completions directory, as make install\ndoes ($PREFIX/share/bash-completion/completions/ldgo).",
+			run:      runCompletion,
+		},
+		{
+			name:    "version",
+			summary: "print ldgo's version (also ldgo --version)",
+			about:   "Prints ldgo's version, the revision it was built from and how it was built.",
+			run:     runVersion,
+		},
+		{
+			name:     "help",
+			synopsis: "[COMMAND]",
+			summary:  "print this help, or a command's (also ldgo COMMAND --help)",
+			about:    "Prints the list of commands, or the usage and options of one.",
+			run:      runHelp,
+		},
+	}
 }
+
+// exitUsage is the status of a command line ldgo cannot make sense of.
+const exitUsage = 2
 
 func main() {
+	if c := commandByArgv0(filepath.Base(os.Args[0])); c != nil {
+		os.Exit(c.run(c, os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run is ldgo with its arguments (the program name not included).
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, usage)
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage())
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "-help":
+		fmt.Fprint(stdout, mainUsage())
 		return 0
+	case "--version", "-version":
+		name = "version"
 	}
-	if args[0] == "run" {
-		return runProgram(args[1:], stdout, stderr)
+	c := commandNamed(name)
+	if c == nil {
+		fmt.Fprintf(stderr, "ldgo: unknown command %q\nRun 'ldgo help' for the list of commands.\n", name)
+		return exitUsage
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "ldgo: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
-	opts, prog, err := parseOptions(args[0], args[1:])
-	if err != nil {
-		fmt.Fprintf(stderr, "ldgo %s: %v\n", args[0], err)
-		return 2
-	}
-	a, err := analyze.Load(prog, opts.Options)
-	if err != nil {
-		fmt.Fprintln(stderr, analyze.Describe(prog, err))
-		return 1
-	}
-	for _, w := range a.Warnings {
-		fmt.Fprint(stderr, w)
-	}
-	if a.Err != nil {
-		fmt.Fprintln(stderr, analyze.Describe(prog, a.Err))
-		return 1
-	}
-	return cmd(a, opts, stdout)
+	return c.run(c, args[1:], stdout, stderr)
 }
 
-func parseOptions(name string, args []string) (*options, string, error) {
-	opts := &options{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	libraryPath := fs.String("library-path", "", "")
-	preload := fs.String("preload", "", "")
-	fs.BoolVar(&opts.InhibitCache, "inhibit-cache", false, "")
-	fs.BoolVar(&opts.json, "json", false, "")
-	if name == "bindings" {
-		fs.BoolVar(&opts.now, "now", false, "")
+func commandNamed(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, "", err
-	}
-	if fs.NArg() != 1 {
-		return nil, "", fmt.Errorf("expected one program, got %d arguments", fs.NArg())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	opts.LibraryPath, opts.LibraryPathWhat = os.Getenv("LD_LIBRARY_PATH"), "LD_LIBRARY_PATH"
-	if set["library-path"] {
-		opts.LibraryPath, opts.LibraryPathWhat = *libraryPath, "--library-path"
-	}
-	opts.Preload = namespace.SplitPreload(os.Getenv("LD_PRELOAD"))
-	opts.PreloadWhat = "LD_PRELOAD"
-	if set["preload"] {
-		opts.Preload = namespace.SplitPreload(*preload)
-		opts.PreloadWhat = "--preload"
-	}
-	prog := fs.Arg(0)
-	opts.Progname = prog
-	// ldd runs ld.so with the program as its argument, so $ORIGIN is
-	// the directory of the path as given; list answers as ldd does.
-	opts.AsLdd = name == "list"
-	return opts, prog, nil
+	return nil
 }
 
-func writeJSON(out io.Writer, v any) {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+func commandByArgv0(name string) *command {
+	for _, c := range commands {
+		for _, n := range c.argv0 {
+			if n == name {
+				return c
+			}
+		}
+	}
+	return nil
 }
 
-// quoteList joins names for a message.
-func quoteList(names []string) string { return strings.Join(names, ", ") }
+func mainUsage() string {
+	var b strings.Builder
+	b.WriteString("usage: ldgo COMMAND [OPTIONS] [ARGS...]\n\n")
+	b.WriteString("ldgo is a dynamic linker for Linux x86-64 ELF programs: it runs them\n")
+	b.WriteString("(ldgo run) or shows, without running them, what glibc's ld.so would do.\n\n")
+	b.WriteString("Commands:\n")
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	b.WriteString("\nRun 'ldgo COMMAND --help' for a command's options; 'man ldgo' for more.\n")
+	return b.String()
+}
+
+// usage is a command's own usage text.
+func (c *command) usage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: ldgo %s", c.name)
+	if c.synopsis != "" {
+		b.WriteString(" " + c.synopsis)
+	}
+	b.WriteString("\n\n" + c.about + "\n\nOptions:\n" + formatOptions(c.options))
+	if c.footer != "" {
+		b.WriteString("\n" + c.footer)
+	}
+	return b.String()
+}
+
+// parse parses a command's arguments. It answers -h and --help itself,
+// and a command line it cannot parse; done is then set and status is the
+// exit status.
+func (c *command) parse(args []string, interspersed bool, stdout, stderr io.Writer) (values map[string]string, operands []string, status int, done bool) {
+	values, operands, err := parseArgs(c.options, args, interspersed)
+	switch {
+	case err == errHelp:
+		fmt.Fprint(stdout, c.usage())
+		return nil, nil, 0, true
+	case err != nil:
+		return nil, nil, c.usageError(stderr, err.Error()), true
+	}
+	return values, operands, 0, false
+}
+
+// usageError reports a command line the command cannot run.
+func (c *command) usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "ldgo %s: %s\nRun 'ldgo %s --help' for usage.\n", c.name, msg, c.name)
+	return exitUsage
+}
+
+func runHelp(c *command, args []string, stdout, stderr io.Writer) int {
+	_, operands, status, done := c.parse(args, true, stdout, stderr)
+	switch {
+	case done:
+		return status
+	case len(operands) == 0:
+		fmt.Fprint(stdout, mainUsage())
+		return 0
+	case len(operands) > 1:
+		return c.usageError(stderr, "expected at most one command")
+	}
+	about := commandNamed(operands[0])
+	if about == nil {
+		fmt.Fprintf(stderr, "ldgo help: unknown command %q\nRun 'ldgo help' for the list of commands.\n", operands[0])
+		return exitUsage
+	}
+	fmt.Fprint(stdout, about.usage())
+	return 0
+}

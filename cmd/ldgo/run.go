@@ -16,30 +16,34 @@ import (
 	"github.com/ldgo/ldgo/rtld"
 )
 
-const runUsage = `usage: ldgo run [OPTIONS] PROG [ARGS...]
-
-Runs PROG with ldgo as its dynamic linker (host mode). Options come before
-PROG; everything after PROG is passed to it.
-
-Options:
-  --list               list the libraries PROG needs, as ld.so --list (ldd)
-  --verify             exit 0 if PROG is a dynamically linked program, as
-                       ld.so --verify (1 if not, 2 for a shared object)
-  --argv0 NAME         pass NAME as argv[0]
-  --no-bind-cache      neither use nor write the bind cache (also
-                       LDGO_BIND_CACHE=off)
-  --debug CATEGORIES   as LD_DEBUG: libs, reloc, files, symbols, bindings,
-                       versions, scopes, all, statistics, lazy (ldgo's own:
-                       each PLT slot's first call); --debug help lists them
-  --library-path PATH  search PATH instead of LD_LIBRARY_PATH
-  --preload LIST       preload LIST (spaces or colons) instead of LD_PRELOAD
-  --inhibit-cache      do not use /etc/ld.so.cache
-
-LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and
+var cmdRun = &command{
+	name:     "run",
+	synopsis: "[OPTIONS] PROG [ARGS...]",
+	summary:  "run PROG [ARGS...] with ldgo as its dynamic linker",
+	about: `Runs PROG with ldgo as its dynamic linker (host mode), as
+ld-linux-x86-64.so.2 PROG ARGS... does. Options come before PROG;
+everything after PROG is passed to it. PROG without a slash is looked up
+in PATH; a statically linked program is executed; a script runs its
+interpreter under ldgo. A program that cannot be loaded gets glibc's
+message and ld.so's status: 127, or 1 for a missing version.`,
+	options: []option{
+		{name: "list", help: "list the libraries PROG needs, as ld.so --list (ldd)"},
+		{name: "verify", help: "exit 0 if PROG is a dynamically linked program, as\nld.so --verify (1 if not, 2 for a shared object)"},
+		{name: "json", help: "with --list or --verify: print JSON (doc/json.md)"},
+		{name: "argv0", arg: "NAME", help: "pass NAME as argv[0]"},
+		{name: "no-bind-cache", help: "neither use nor write the bind cache (also\nLDGO_BIND_CACHE=off)"},
+		{name: "debug", arg: "CATEGORIES", help: "as LD_DEBUG: libs, reloc, files, symbols, bindings,\nversions, scopes, all, statistics, lazy (ldgo's own:\neach PLT slot's first call); --debug help lists them"},
+		{name: "library-path", arg: "PATH", help: "search PATH instead of LD_LIBRARY_PATH"},
+		{name: "preload", arg: "LIST", help: "preload LIST (spaces or colons) instead of LD_PRELOAD"},
+		{name: "inhibit-cache", help: "do not use /etc/ld.so.cache"},
+	},
+	footer: `LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and
 LD_DEBUG_OUTPUT in the environment act as for ld.so; LDGO_DEBUG=lazy
 prints each PLT slot's first call. The bind cache lives in
 $XDG_CACHE_HOME/ldgo/bindings (or ~/.cache/ldgo/bindings).
-`
+`,
+	run: runProgram,
+}
 
 // programEnvVar carries the program's environment across the re-execution
 // that keeps LD_* variables away from ldgo's own start-up.
@@ -54,6 +58,7 @@ type runOptions struct {
 	preloadSet     bool
 	inhibitCache   bool
 	list, verify   bool // ld.so's --list and --verify
+	json           bool
 	debug          string
 	debugSet       bool
 	noBindCache    bool
@@ -61,71 +66,34 @@ type runOptions struct {
 	args           []string
 }
 
-func parseRunArgs(args []string) (*runOptions, error) {
+func parseRunArgs(opts []option, args []string) (*runOptions, error) {
+	values, operands, err := parseArgs(opts, args, false)
+	if err != nil {
+		return nil, err
+	}
 	o := &runOptions{}
-	for len(args) > 0 {
-		a := args[0]
-		if a == "--" {
-			args = args[1:]
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		takeVal := func() (string, error) {
-			if hasVal {
-				return val, nil
-			}
-			if len(args) < 2 {
-				return "", fmt.Errorf("option %s needs a value", a)
-			}
-			args = args[1:]
-			return args[0], nil
-		}
-		var err error
-		switch name {
-		case "argv0":
-			o.argv0, err = takeVal()
-			o.argv0Set = true
-		case "library-path":
-			o.libraryPath, err = takeVal()
-			o.libraryPathSet = true
-		case "preload":
-			o.preload, err = takeVal()
-			o.preloadSet = true
-		case "inhibit-cache":
-			o.inhibitCache = true
-		case "debug":
-			o.debug, err = takeVal()
-			o.debugSet = true
-		case "no-bind-cache":
-			o.noBindCache = true
-		case "list":
-			o.list = true
-		case "verify":
-			o.verify = true
-		case "h", "help":
-			return nil, errHelp
-		default:
-			return nil, fmt.Errorf("unknown option %s", a)
-		}
-		if err != nil {
-			return nil, err
-		}
-		args = args[1:]
-	}
-	if len(args) == 0 {
+	o.argv0, o.argv0Set = values["argv0"]
+	o.libraryPath, o.libraryPathSet = values["library-path"]
+	o.preload, o.preloadSet = values["preload"]
+	o.debug, o.debugSet = values["debug"]
+	_, o.inhibitCache = values["inhibit-cache"]
+	_, o.noBindCache = values["no-bind-cache"]
+	_, o.list = values["list"]
+	_, o.verify = values["verify"]
+	_, o.json = values["json"]
+	switch {
+	case len(operands) == 0:
 		return o, errNoProgram
+	case o.json && !o.list && !o.verify:
+		return nil, errors.New("--json needs --list or --verify")
 	}
-	o.prog, o.args = args[0], args[1:]
+	o.prog, o.args = operands[0], operands[1:]
 	return o, nil
 }
 
-var (
-	errHelp      = errors.New("help")
-	errNoProgram = errors.New("expected a program to run")
-)
+// errNoProgram comes with the options parsed, which may ask for
+// LD_DEBUG's help only.
+var errNoProgram = errors.New("expected a program to run")
 
 // debugCategory is one of LD_DEBUG's categories, as glibc's
 // LD_DEBUG=help lists it, and what it turns on (all and help: nothing of
@@ -299,15 +267,15 @@ func getenv(env []string, name string) (string, bool) {
 }
 
 // runProgram is `ldgo run`.
-func runProgram(args []string, stdout, stderr io.Writer) int {
+func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 	env, err := programEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "ldgo run: %v\n", err)
 		return 127
 	}
-	o, err := parseRunArgs(args)
+	o, err := parseRunArgs(c.options, args)
 	if err == errHelp {
-		fmt.Fprint(stdout, runUsage)
+		fmt.Fprint(stdout, c.usage())
 		return 0
 	}
 	// As glibc's ld.so, the categories are read first: help is printed
@@ -324,30 +292,32 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ldgo run: %v\n\n%s", err, runUsage)
-		return 2
+		return c.usageError(stderr, err.Error())
 	}
 	switch {
 	case o.verify:
-		return verifyProgram(o.prog)
+		status := ldsoVerify(o.prog)
+		if o.json {
+			writeJSON(stdout, ldsoVerifyOutput{header: header{Schema: jsonSchema, Command: "run --verify", Program: o.prog}, Status: status})
+		}
+		return status
 	case o.list:
-		args := []string{"list"}
-		if v, ok := getenv(env, "LD_LIBRARY_PATH"); ok && !o.libraryPathSet {
-			o.libraryPath, o.libraryPathSet = v, true
-		}
-		if v, ok := getenv(env, "LD_PRELOAD"); ok && !o.preloadSet {
-			o.preload, o.preloadSet = v, true
-		}
+		// ld.so --list is ldd without ldd's checks: the list
+		// command, answering as ld.so does.
+		opts := options{json: o.json, ldso: true}
+		opts.InhibitCache = o.inhibitCache
+		opts.LibraryPath, _ = getenv(env, "LD_LIBRARY_PATH")
+		opts.LibraryPathWhat = "LD_LIBRARY_PATH"
 		if o.libraryPathSet {
-			args = append(args, "--library-path", o.libraryPath)
+			opts.LibraryPath, opts.LibraryPathWhat = o.libraryPath, "--library-path"
 		}
+		pre, _ := getenv(env, "LD_PRELOAD")
+		opts.Preload, opts.PreloadWhat = namespace.SplitPreload(pre), "LD_PRELOAD"
 		if o.preloadSet {
-			args = append(args, "--preload", o.preload)
+			opts.Preload, opts.PreloadWhat = namespace.SplitPreload(o.preload), "--preload"
 		}
-		if o.inhibitCache {
-			args = append(args, "--inhibit-cache")
-		}
-		return run(append(args, o.prog), stdout, stderr)
+		opts.AsLdd = true
+		return analyzeAll("list", runList, []string{o.prog}, opts, stdout, stderr)
 	}
 	path, err := rtld.ProgramPath(o.prog, env)
 	if err != nil {
@@ -407,24 +377,13 @@ func runProgram(args []string, stdout, stderr io.Writer) int {
 		return 127
 	}
 	fmt.Fprintln(stderr, err)
-	return 127
+	return rtld.ExitStatus(err)
 }
 
-// verifyProgram is ld.so --verify: it reads the program only, says
-// nothing, and answers with its status: 0 for a dynamically linked
-// program, 2 for an object without an interpreter (a shared library),
-// 1 for anything else.
-func verifyProgram(path string) int {
-	f, err := object.Open(path)
-	if err != nil {
-		return 1
-	}
-	defer f.Close()
-	switch {
-	case f.Dynamic.Size == 0:
-		return 1
-	case f.Interp == "":
-		return 2
-	}
-	return 0
+// ldsoVerifyOutput is the JSON document of ldgo run --verify.
+type ldsoVerifyOutput struct {
+	header
+	// Status is ld.so --verify's: 0 for a dynamically linked program, 2
+	// for a shared object (no interpreter), 1 for anything else.
+	Status int `json:"status"`
 }

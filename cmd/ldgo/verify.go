@@ -10,8 +10,18 @@ import (
 	"github.com/ldgo/ldgo/namespace"
 )
 
+var cmdVerify = analysisCommand("verify",
+	"report undefined symbols and missing versions, as ldd -r does",
+	`Reports, for each PROG, what keeps it from loading: missing libraries
+(with every path tried), missing versions (with the symbols that need each)
+and undefined symbols, in glibc's words, as ldd -r reports them. The status
+is 0 when everything resolves, 1 when something does not (or the file is
+not a dynamically linked program), 2 for a shared object (no interpreter)
+that resolves: ld.so --verify's 2.`,
+	nil, runVerify)
+
 type verifyOutput struct {
-	Program   string           `json:"program"`
+	header
 	OK        bool             `json:"ok"`
 	Missing   []missingLibrary `json:"missing_libraries"`
 	Versions  []versionProblem `json:"version_problems"`
@@ -22,7 +32,7 @@ type verifyOutput struct {
 type missingLibrary struct {
 	Name     string   `json:"name"`
 	NeededBy string   `json:"needed_by"`
-	Tried    []string `json:"tried"`
+	Tried    []string `json:"tried,omitempty"`
 }
 
 type versionProblem struct {
@@ -40,18 +50,39 @@ type undefinedRef struct {
 	Object  string `json:"object"`
 }
 
+// unresolved sorts the problems of binding into undefined symbols, named
+// as ldd -r names them, and other errors.
+func unresolved(problems []analyze.Problem, prog string) (undef []undefinedRef, other []string) {
+	undef = []undefinedRef{}
+	for _, p := range problems {
+		var ue *lookup.UndefinedError
+		if errors.As(p.Err, &ue) {
+			undef = append(undef, undefinedRef{Symbol: ue.Name, Version: ue.Version, Object: p.Map.DisplayName(prog)})
+		} else {
+			other = append(other, p.Err.Error())
+		}
+	}
+	return undef, other
+}
+
+// String is ldd -r's line for an undefined symbol.
+func (u undefinedRef) String() string {
+	msg := "undefined symbol: " + u.Symbol
+	if u.Version != "" {
+		msg += ", version " + u.Version
+	}
+	return msg + "\t(" + u.Object + ")"
+}
+
 // runVerify reports, as `ldd -r` does, what keeps the program from
 // loading: missing libraries, missing versions (with the symbols that need
-// each) and undefined symbols. The status is ld.so --verify's: 0 when
-// everything resolves, 1 when not (or for a static program), 2 for a
-// shared object without an interpreter that otherwise resolves.
-func runVerify(a *analyze.Analysis, opts *options, out io.Writer) int {
+// each) and undefined symbols. The status says whether the program would
+// load (ldd -r always exits 0): 0 when everything resolves, 1 when not,
+// and, as ld.so --verify, 2 for a shared object without an interpreter
+// that otherwise resolves.
+func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) int {
 	prog := opts.Progname
-	if a.Static() {
-		fmt.Fprintf(out, "%s: not a dynamic executable\n", prog)
-		return 1
-	}
-	res := verifyOutput{Program: prog, Missing: []missingLibrary{}, Versions: []versionProblem{}, Undefined: []undefinedRef{}}
+	res := verifyOutput{header: h, Missing: []missingLibrary{}, Versions: []versionProblem{}, Undefined: []undefinedRef{}}
 	fatal := false
 	for _, d := range a.NS.Deps {
 		if d.Map == nil || !d.Map.Faked || d.Err == nil {
@@ -82,15 +113,8 @@ func runVerify(a *analyze.Analysis, opts *options, out io.Writer) int {
 		res.Versions = append(res.Versions, vp)
 	}
 	bind := a.Bind(true)
-	for _, p := range bind.Problems {
-		var ue *lookup.UndefinedError
-		if errors.As(p.Err, &ue) {
-			res.Undefined = append(res.Undefined, undefinedRef{Symbol: ue.Name, Version: ue.Version, Object: p.Map.DisplayName(prog)})
-		} else {
-			res.Other = append(res.Other, p.Err.Error())
-		}
-		fatal = true
-	}
+	res.Undefined, res.Other = unresolved(bind.Problems, prog)
+	fatal = fatal || len(bind.Problems) > 0
 	res.OK = !fatal
 	status := 0
 	switch {
@@ -116,11 +140,7 @@ func runVerify(a *analyze.Analysis, opts *options, out io.Writer) int {
 		}
 	}
 	for _, u := range res.Undefined {
-		msg := "undefined symbol: " + u.Symbol
-		if u.Version != "" {
-			msg += ", version " + u.Version
-		}
-		fmt.Fprintf(out, "%s\t(%s)\n", msg, u.Object)
+		fmt.Fprintln(out, u)
 	}
 	for _, o := range res.Other {
 		fmt.Fprintln(out, o)

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/namespace"
+)
+
+// The analysis commands (list, tree, verify, bindings) share their
+// options, their handling of several programs and of --json, and ldd's
+// checks of each program before it is loaded.
+
+var analysisOptions = []option{
+	{name: "library-path", arg: "PATH", help: "search PATH instead of LD_LIBRARY_PATH"},
+	{name: "preload", arg: "LIST", help: "preload LIST (names separated by spaces or colons)\ninstead of LD_PRELOAD"},
+	{name: "inhibit-cache", help: "do not use /etc/ld.so.cache"},
+	{name: "json", help: "print JSON (schema 1, doc/json.md) instead of text"},
+}
+
+const analysisFooter = `Options may come before or after the programs. LD_LIBRARY_PATH and
+LD_PRELOAD are read from the environment unless the options replace them;
+a preload that cannot be loaded is reported and ignored, as by ld.so.
+Given several programs, the output for each is headed by "PROG:", as ldd
+heads it; with --json, one JSON document is printed per program.
+`
+
+// options is what an analysis command was asked for, by its command line
+// and the environment.
+type options struct {
+	analyze.Options
+	json bool
+	now  bool
+	// ldso answers as ld.so --list does (ldgo run --list): no ldd checks
+	// first, and ld.so's status 127 for a program that cannot be loaded.
+	ldso bool
+}
+
+// An analysis is what one analysis command makes of one loaded program:
+// it prints it (as text, or as one JSON document opened by h) and returns
+// the program's exit status.
+type analysis func(a *analyze.Analysis, opts *options, h header, stdout, stderr io.Writer) int
+
+// analysisCommand makes the table entry of an analysis command.
+func analysisCommand(name, summary, about string, extra []option, fn analysis) *command {
+	return &command{
+		name:     name,
+		synopsis: "[OPTIONS] PROG...",
+		summary:  summary,
+		about:    about,
+		options:  append(append([]option(nil), analysisOptions...), extra...),
+		footer:   analysisFooter,
+		run: func(c *command, args []string, stdout, stderr io.Writer) int {
+			values, progs, status, done := c.parse(args, true, stdout, stderr)
+			switch {
+			case done:
+				return status
+			case len(progs) == 0:
+				return c.usageError(stderr, "missing program")
+			}
+			opts := analysisOptionsFrom(values)
+			// ldd runs ld.so with the program as its argument, so
+			// $ORIGIN is the directory of the path as given; list
+			// answers as ldd does.
+			opts.AsLdd = name == "list"
+			return analyzeAll(name, fn, progs, opts, stdout, stderr)
+		},
+	}
+}
+
+func analysisOptionsFrom(values map[string]string) options {
+	var opts options
+	_, opts.json = values["json"]
+	_, opts.now = values["now"]
+	_, opts.InhibitCache = values["inhibit-cache"]
+	opts.LibraryPath, opts.LibraryPathWhat = os.Getenv("LD_LIBRARY_PATH"), "LD_LIBRARY_PATH"
+	if v, ok := values["library-path"]; ok {
+		opts.LibraryPath, opts.LibraryPathWhat = v, "--library-path"
+	}
+	opts.Preload, opts.PreloadWhat = namespace.SplitPreload(os.Getenv("LD_PRELOAD")), "LD_PRELOAD"
+	if v, ok := values["preload"]; ok {
+		opts.Preload, opts.PreloadWhat = namespace.SplitPreload(v), "--preload"
+	}
+	return opts
+}
+
+// analyzeAll runs an analysis over each program in turn. The status is 1
+// if any program's is, otherwise the largest.
+func analyzeAll(name string, fn analysis, progs []string, opts options, stdout, stderr io.Writer) int {
+	status := 0
+	for _, prog := range progs {
+		if len(progs) > 1 && !opts.json {
+			fmt.Fprintf(stdout, "%s:\n", prog)
+		}
+		s := analyzeOne(name, fn, prog, opts, stdout, stderr)
+		if s == 1 || status == 1 {
+			status = 1
+		} else {
+			status = max(status, s)
+		}
+	}
+	return status
+}
+
+func analyzeOne(name string, fn analysis, prog string, opts options, stdout, stderr io.Writer) int {
+	h := header{Schema: jsonSchema, Command: name, Program: prog}
+	loadFailed := 1 // ldd's status for a program ld.so cannot load
+	if opts.ldso {
+		loadFailed = 127
+	}
+	fail := func(msg string, status int) int {
+		fmt.Fprintln(stderr, msg)
+		if opts.json {
+			h.Error = strings.TrimSpace(msg)
+			writeJSON(stdout, h)
+		}
+		return status
+	}
+	if !opts.ldso {
+		if msg, bare := notTraced(prog); msg != "" {
+			if !bare {
+				fmt.Fprintf(stderr, "ldgo %s: ", name)
+			}
+			return fail(msg, 1)
+		}
+	}
+	opts.Progname = prog
+	a, err := analyze.Load(prog, opts.Options)
+	if err != nil {
+		return fail(analyze.Describe(prog, err), loadFailed)
+	}
+	defer a.Close()
+	for _, w := range a.Warnings {
+		fmt.Fprint(stderr, w)
+		h.Warnings = append(h.Warnings, strings.TrimSuffix(w, "\n"))
+	}
+	if a.Err != nil {
+		return fail(analyze.Describe(prog, a.Err), loadFailed)
+	}
+	if a.Static() {
+		// Only ld.so --list gets here (and dies of a signal): ldd
+		// asked ld.so --verify first.
+		return fail("\tnot a dynamic executable", 1)
+	}
+	return fn(a, &opts, h, stdout, stderr)
+}
+
+// jsonSchema is the version of the JSON documents (doc/json.md): it
+// changes when a field is removed or changes meaning, not when one is
+// added.
+const jsonSchema = 1
+
+// header opens every JSON document.
+type header struct {
+	Schema  int    `json:"schema"`
+	Command string `json:"command"`
+	Program string `json:"program"`
+	// Error is set when the program could not be analysed; the
+	// document then has no other fields.
+	Error string `json:"error,omitempty"`
+	// Warnings are glibc's messages that do not stop loading, such as
+	// a preload that is ignored.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+func writeJSON(out io.Writer, v any) {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// quoteList joins names for a message.
+func quoteList(names []string) string { return strings.Join(names, ", ") }
