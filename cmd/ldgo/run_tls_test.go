@@ -309,8 +309,11 @@ func TestRunGoPointerFirstInTLS(t *testing.T) {
 // The static TLS layout, glibc's rules over the objects' files: each
 // block's offset below the thread pointer (libc's included), the
 // alignment, and the surplus as the tunables size it, against what glibc
-// did in a native run of the same program.
+// did in a native run of the same program; and under ldgo run, the
+// blocks at the same offsets (but libc's, which the ld.so that started
+// ldgo placed).
 func TestStaticTLSLayoutAsGlibc(t *testing.T) {
+	bin := buildLdgo(t)
 	f := newFixture(t)
 	// The alignments leave a gap that glibc fills with a later block.
 	f.lib("libtlsa.so", "__thread char a_v[24] = \"a\";\nchar *a(void) { return a_v; }\n")
@@ -395,4 +398,16 @@ int main(void) {
 	if tcb[0] != tcb[1] {
 		t.Errorf("the surplus differs from glibc's: static TLS size less ldgo's end %d by default, %d with the tunables", tcb[0], tcb[1])
 	}
+
+	ours := func(r result) result {
+		var lines []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if !strings.HasPrefix(l, "libc.so.6 ") && !strings.HasPrefix(l, "static ") {
+				lines = append(lines, l)
+			}
+		}
+		r.stdout = strings.Join(lines, "\n")
+		return r
+	}
+	sameResult(t, "static TLS offsets", ours(native(t, baseEnv(), "", prog)), ours(hosted(t, bin, baseEnv(), "", prog)))
 }
