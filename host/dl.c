@@ -25,19 +25,18 @@ struct objtab {
 };
 static struct objtab *table;
 static int readers;
-static __thread int reading;   // this thread's reads in progress
-static int caller_reading;     // those of the thread whose dl* call runs
+static int caller_reading;     // the reads of the thread whose dl* call runs
 static const char *progname; // dladdr names the program by its argv[0]
 
 static struct objtab *read_begin(void) {
-	reading++;
+	ldgo_self()->reading++;
 	__atomic_add_fetch(&readers, 1, __ATOMIC_SEQ_CST);
 	return __atomic_load_n(&table, __ATOMIC_SEQ_CST);
 }
 
 static void read_end(void) {
 	__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST);
-	reading--;
+	ldgo_self()->reading--;
 }
 
 // The functions ldgo stands in for, for everything it does not know.
@@ -175,7 +174,7 @@ int ldgo_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 	if (r)
 		return r;
 	for (int k = 0; k < real.n; k++) {
-		if (used[k] || real.info[k].dlpi_name[0] == 0)
+		if (used[k] || real.info[k].dlpi_name[0] == 0 || ldgo_is_tls_module(real.info[k].dlpi_addr))
 			continue;
 		struct dl_phdr_info info = real.info[k];
 		info.dlpi_adds = adds;
@@ -331,6 +330,7 @@ static int go_server_up;
 
 static void *serve(void *unused) {
 	(void)unused;
+	ldgo_go_thread_start();
 	for (;;) {
 		pthread_mutex_lock(&srv_mu);
 		while (!pending || served)
@@ -406,6 +406,8 @@ static const char *start_server(void) {
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (ldgo_own_stack_size())
+		pthread_attr_setstacksize(&attr, ldgo_own_stack_size());
 	pthread_t t;
 	int err = pthread_create(&t, &attr, serve, NULL);
 	pthread_attr_destroy(&attr);
@@ -436,12 +438,15 @@ static void dl_call(struct ldgo_dlreq *r) {
 		return;
 	}
 	int forked = getpid() != ready_pid;
-	__atomic_store_n(&caller_reading, reading, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&caller_reading, ldgo_self()->reading, __ATOMIC_SEQ_CST);
 	if (forked && pthread_equal(pthread_self(), forker)) {
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
+		uint64_t saved;
+		ldgo_go_enter(&saved);
 		ldgoServe(r);
+		ldgo_go_leave(&saved);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return;
 	}

@@ -296,17 +296,29 @@ typedef struct {
 	uint64_t module, offset;
 } tls_index;
 
-// ldgo's per-thread state: one variable, so that the reserve for static
-// TLS blocks (below) is the last thing in ldgo's static TLS
-// block, right below the thread pointer.
+// ldgo's static TLS block: ldgo's per-thread state, then the reserve for
+// the static TLS blocks of the program and the libraries ldgo loads, the
+// last thing in the block, right below the thread pointer.
 static __thread struct {
-	void **blocks; // this thread's dynamic TLS blocks, by ldgo module
-	uint64_t nblocks;
-	char *dlerror, *dlerror_shown; // dlerror's message, and the last returned
+	struct ldgo_thread own;
 	unsigned char reserve[LDGO_STATIC_TLS_RESERVE] __attribute__((aligned(64)));
 } ldgo_tls __attribute__((aligned(64)));
-#define tls_blocks ldgo_tls.blocks
-#define tls_nblocks ldgo_tls.nblocks
+_Static_assert(sizeof(struct ldgo_thread) <= LDGO_THREAD_STATE_SIZE, "ldgo's thread state outgrew its slot");
+
+// The state is found this far below the thread pointer: in ldgo_tls, or,
+// when the program's own TLS block is larger than the reserve and covers
+// it, in a slot of static TLS the program's blocks leave free.
+static uintptr_t state_off;
+
+__attribute__((constructor)) static void ldgo_find_state(void) {
+	state_off = ldgo_thread_pointer() - (uintptr_t)&ldgo_tls.own;
+}
+
+struct ldgo_thread *ldgo_self(void) {
+	uintptr_t tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return (struct ldgo_thread *)(tp - state_off);
+}
 
 // A thread's dynamic TLS blocks are freed when it exits.
 static pthread_key_t tls_key;
@@ -314,11 +326,12 @@ static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
 
 static void tls_free_blocks(void *unused) {
 	(void)unused;
-	for (uint64_t i = 0; i < tls_nblocks; i++)
-		free(tls_blocks[i]);
-	free(tls_blocks);
-	tls_blocks = NULL;
-	tls_nblocks = 0;
+	struct ldgo_thread *t = ldgo_self();
+	for (uint64_t i = 0; i < t->nblocks; i++)
+		free(t->blocks[i]);
+	free(t->blocks);
+	t->blocks = NULL;
+	t->nblocks = 0;
 }
 
 static void tls_key_init(void) { pthread_key_create(&tls_key, tls_free_blocks); }
@@ -333,15 +346,16 @@ void *ldgo_tls_get_addr_c(tls_index *ti) {
 	}
 	if (tls_modules[m].tpoff)
 		return (char *)ldgo_thread_pointer() - tls_modules[m].tpoff + ti->offset;
-	if (m >= tls_nblocks) {
-		void **nb = realloc(tls_blocks, tls_nmodules * sizeof *nb);
+	struct ldgo_thread *self = ldgo_self();
+	if (m >= self->nblocks) {
+		void **nb = realloc(self->blocks, tls_nmodules * sizeof *nb);
 		if (!nb)
 			abort();
-		memset(nb + tls_nblocks, 0, (tls_nmodules - tls_nblocks) * sizeof *nb);
-		tls_blocks = nb;
-		tls_nblocks = tls_nmodules;
+		memset(nb + self->nblocks, 0, (tls_nmodules - self->nblocks) * sizeof *nb);
+		self->blocks = nb;
+		self->nblocks = tls_nmodules;
 	}
-	if (!tls_blocks[m]) {
+	if (!self->blocks[m]) {
 		pthread_once(&tls_key_once, tls_key_init);
 		pthread_setspecific(tls_key, (void *)1);
 		struct tls_module *t = &tls_modules[m];
@@ -352,40 +366,63 @@ void *ldgo_tls_get_addr_c(tls_index *ti) {
 			abort();
 		memcpy(p, (void *)t->image, t->filesz);
 		memset((char *)p + t->filesz, 0, t->memsz - t->filesz);
-		tls_blocks[m] = p;
+		self->blocks[m] = p;
 	}
-	return (char *)tls_blocks[m] + ti->offset;
+	return (char *)self->blocks[m] + ti->offset;
 }
 
 // ---- static TLS of the program and the libraries ldgo loads ----
 
 // An executable's local-exec TLS offsets are fixed at link time: its block
 // ends at the thread pointer. There the ldgo executable's own block lies,
-// and that block ends with ldgo_tls.reserve (checked below), so the
-// program's block fits in it, and below it the blocks of the libraries
-// ldgo loads, whose initial-exec accesses need a fixed offset too (as
-// glibc gives every library loaded at startup). Static TLS blocks of new
-// threads are initialized by glibc from ldgo's link map, so that link map
-// is given an initialization image holding each block's data at its place:
-// every thread glibc creates, the program's or libc's own, starts with
-// the same TLS as in a native run.
+// ending with ldgo_tls.reserve (checked below): a program's block that
+// fits in the reserve lies there, and the libraries' below it, at glibc's
+// offsets (their initial-exec accesses need a fixed offset too, as glibc
+// gives every library loaded at start-up). When that is not enough room,
+// or the thread pointer is not aligned enough, ldgo starts again with a
+// static TLS module preloaded (ldgo_tls_module): an object of nothing but
+// a TLS segment, which glibc places right below ldgo's block and whose
+// alignment it gives every thread pointer. A program's block larger than
+// the reserve then covers ldgo's own variables: ldgo's per-thread state
+// moves to a slot of static TLS that no block uses, and the Go runtime's
+// g pointer, which Go code reads where it was linked, is put back for the
+// time Go runs on such a thread (ldgo_go_enter).
+//
+// Static TLS blocks of new threads are initialized by glibc from the link
+// maps of the objects whose blocks hold them, ldgo's and the module's, so
+// those link maps are given initialization images holding each block's
+// data at its place: every thread glibc creates, the program's or libc's
+// own, starts with the same TLS as in a native run.
+
+// A region of every thread's static TLS that one of glibc's link maps
+// describes: the bytes from top below the thread pointer, size of them.
+struct tls_region {
+	uint64_t *f;        // the link map's TLS fields (see link_map_tls)
+	unsigned char *img; // the image new threads get, once made
+	uint64_t top, size;
+};
+static struct tls_region regions[2]; // ldgo's block, then the module's
+static int nregions;
+static struct ldgo_tls_area area;
+static int area_done;
+static const char *area_err;
 
 static int is_frozen(pid_t tid);
 static struct ldgo_tls_block *static_blocks;
 static uint64_t nstatic_blocks;
-static unsigned char *tls_img; // the image glibc gives new threads
-static uint64_t tls_img_size;
 
-// main_tls is the PT_TLS of the ldgo executable.
-struct main_tls {
+// The PT_TLS segment of the object named name ("" for the ldgo
+// executable).
+struct tls_segment {
+	const char *name;
 	const ElfW(Phdr) * ph;
 	uintptr_t base;
 };
 
-static int main_tls_cb(struct dl_phdr_info *info, size_t size, void *data) {
+static int tls_segment_cb(struct dl_phdr_info *info, size_t size, void *data) {
 	(void)size;
-	struct main_tls *t = data;
-	if (info->dlpi_name[0] != 0)
+	struct tls_segment *t = data;
+	if (strcmp(info->dlpi_name, t->name) != 0)
 		return 0;
 	for (int i = 0; i < info->dlpi_phnum; i++)
 		if (info->dlpi_phdr[i].p_type == PT_TLS) {
@@ -395,53 +432,173 @@ static int main_tls_cb(struct dl_phdr_info *info, size_t size, void *data) {
 	return 1;
 }
 
-const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n) {
-	uintptr_t tp = ldgo_thread_pointer();
-	if ((uintptr_t)ldgo_tls.reserve + LDGO_STATIC_TLS_RESERVE != tp)
-		return "the TLS reserve of the ldgo executable does not end at the thread pointer";
-	for (uint64_t i = 0; i < n; i++)
-		if (blocks[i].tpoff > LDGO_STATIC_TLS_RESERVE || blocks[i].memsz > blocks[i].tpoff)
-			return "static TLS blocks do not fit in the reserve of the ldgo executable";
-
-	struct main_tls own = {0, 0};
-	dl_iterate_phdr(main_tls_cb, &own);
-	if (!own.ph)
-		return "the ldgo executable has no PT_TLS";
-	uint64_t want[4] = {own.base + own.ph->p_vaddr, own.ph->p_filesz, own.ph->p_memsz, own.ph->p_align};
-
-	// The TLS fields of glibc's private struct link_map, found by value:
-	// the initialization image, its size, the block size and alignment in
-	// a row, then the first-byte offset and the offset below the TP.
-	uint64_t *lm = (uint64_t *)_r_debug.r_map;
-	uint64_t *f = NULL;
-	for (int i = 0; lm && i < 256; i++)
+// link_map_tls finds the TLS fields of the glibc link map of the object
+// named name. glibc's struct link_map is private, so they are found by
+// value: the initialization image, its size, the block size and alignment
+// in a row (f[0] to f[3]), then the first-byte offset and the offset
+// below the thread pointer (f[4], f[5]).
+static const char *link_map_tls(const char *name, uint64_t **fields, uintptr_t *base) {
+	struct tls_segment seg = {name, NULL, 0};
+	dl_iterate_phdr(tls_segment_cb, &seg);
+	if (!seg.ph)
+		return "has no PT_TLS";
+	// glibc relocates the image's address unless it is 0.
+	uint64_t image = seg.ph->p_vaddr ? seg.base + seg.ph->p_vaddr : 0;
+	uint64_t want[4] = {image, seg.ph->p_filesz, seg.ph->p_memsz, seg.ph->p_align};
+	struct link_map *l = _r_debug.r_map;
+	while (l && (l->l_addr != seg.base || strcmp(l->l_name, name) != 0))
+		l = l->l_next;
+	if (!l)
+		return "has no link map";
+	uint64_t *lm = (uint64_t *)l, *f = NULL;
+	for (int i = 0; i < 256; i++)
 		if (memcmp(&lm[i], want, sizeof want) == 0) {
 			if (f)
-				return "the TLS fields of ld.so's link map of the ldgo executable are ambiguous";
+				return "has a link map whose TLS fields are ambiguous";
 			f = &lm[i];
 		}
 	if (!f)
-		return "the TLS fields of ld.so's link map of the ldgo executable were not found";
-	uint64_t blocksize = f[2], tpoff = f[5];
-	if (tpoff != blocksize)
+		return "has a link map whose TLS fields were not found";
+	*fields = f;
+	*base = seg.base;
+	return NULL;
+}
+
+// The static TLS module's link map is found before the Go runtime starts
+// its threads, and until ldgo_static_tls gives it an image glibc is told
+// that its block is empty: glibc would clear all of it in each of those
+// threads, which never run the program's code.
+static uint64_t *module_f;
+static uint64_t module_size;
+static const char *module_err;
+static uintptr_t module_base; // not the program's: dl_iterate_phdr leaves it out
+
+__attribute__((constructor)) static void ldgo_find_tls_module(void) {
+	const char *module = getenv(LDGO_TLS_MODULE_VAR);
+	if (!module || !module[0])
+		return;
+	module_err = link_map_tls(module, &module_f, &module_base);
+	if (module_err)
+		return;
+	module_size = module_f[2];
+	module_f[2] = 0;
+}
+
+static const char *find_area(const char *module) {
+	static char why[160];
+	uint64_t *f;
+	uintptr_t base;
+	if ((uintptr_t)ldgo_tls.reserve + LDGO_STATIC_TLS_RESERVE != ldgo_thread_pointer())
+		return "the TLS reserve of the ldgo executable does not end at the thread pointer";
+	const char *e = link_map_tls("", &f, &base);
+	if (e) {
+		snprintf(why, sizeof why, "the ldgo executable %s", e);
+		return why;
+	}
+	if (f[5] != f[2])
 		return "the static TLS block of the ldgo executable does not end at the thread pointer";
+	regions[0] = (struct tls_region){f, NULL, f[5], f[2]};
+	nregions = 1;
+	area.reserve = LDGO_STATIC_TLS_RESERVE;
+	area.own = f[5];
+	area.capacity = LDGO_STATIC_TLS_RESERVE;
+	if (module[0]) {
+		if (!module_f) {
+			snprintf(why, sizeof why, "the static TLS module %s %s", module, module_err ? module_err : "was not named at start-up");
+			return why;
+		}
+		if (module_f[5] != regions[0].top + module_size)
+			return "the static TLS module does not lie right below the ldgo executable's block";
+		regions[1] = (struct tls_region){module_f, NULL, module_f[5], module_size};
+		nregions = 2;
+		area.capacity = module_f[5];
+	}
+	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+	if (!info)
+		return "ld.so's _dl_get_tls_static_info was not found";
+	size_t size, align;
+	info(&size, &align);
+	area.align = align;
+	return NULL;
+}
 
-	unsigned char *img = calloc(1, blocksize);
-	if (!img)
-		return "cannot allocate memory for the TLS initialization image";
-	memcpy(img, (void *)want[0], want[1]);
+const char *ldgo_static_tls_area(const char *module, struct ldgo_tls_area *out) {
+	if (!area_done) {
+		area_err = find_area(module);
+		area_done = 1;
+	}
+	*out = area;
+	return area_err;
+}
+
+int ldgo_is_tls_module(uintptr_t base) { return module_base && base == module_base; }
+
+// overlaps reports whether two ranges of static TLS meet: each the bytes
+// from off below the thread pointer, size of them.
+static int overlaps(uint64_t off1, uint64_t size1, uint64_t off2, uint64_t size2) {
+	return off1 - size1 < off2 && off2 - size2 < off1;
+}
+
+// The Go runtime's g pointer: runtime.tlsg, first in ldgo's block.
+#define GO_SLOT_SIZE 8
+static int go_covered; // by the program's block
+
+// put_block writes block b's initialization image into the images of the
+// regions it lies in.
+static void put_block(const struct ldgo_tls_block *b) {
+	for (int i = 0; i < nregions; i++) {
+		struct tls_region *r = &regions[i];
+		int64_t at = (int64_t)(r->top - b->tpoff); // where b starts in r
+		int64_t lo = at > 0 ? at : 0;
+		int64_t hi = at + (int64_t)b->filesz < (int64_t)r->size ? at + (int64_t)b->filesz : (int64_t)r->size;
+		if (lo < hi)
+			memcpy(r->img + lo, (const unsigned char *)b->image + (lo - at), hi - lo);
+	}
+}
+
+const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n, uint64_t new_state) {
+	if (!area_done)
+		return "the static TLS of the ldgo executable was not looked at";
+	if (area_err)
+		return area_err;
+	uint64_t state = new_state ? new_state : state_off;
+	if (new_state && (new_state > area.capacity || new_state < LDGO_THREAD_STATE_SIZE))
+		return "ldgo's thread state does not fit in static TLS";
+	for (uint64_t i = 0; i < n; i++) {
+		struct ldgo_tls_block *b = &blocks[i];
+		if (b->tpoff > area.capacity || b->memsz > b->tpoff)
+			return "static TLS blocks do not fit in the static TLS of the ldgo executable";
+		if (overlaps(b->tpoff, b->memsz, state, LDGO_THREAD_STATE_SIZE))
+			return "a static TLS block covers ldgo's thread state";
+		if (overlaps(b->tpoff, b->memsz, regions[0].top, GO_SLOT_SIZE))
+			go_covered = 1;
+	}
+	for (int i = 0; i < nregions; i++) {
+		struct tls_region *r = &regions[i];
+		r->img = calloc(1, r->size);
+		if (!r->img)
+			return "cannot allocate memory for the TLS initialization image";
+		if (r->f[1])
+			memcpy(r->img, (void *)r->f[0], r->f[1]); // the object's own
+	}
 	for (uint64_t i = 0; i < n; i++)
-		memcpy(img + blocksize - blocks[i].tpoff, (void *)blocks[i].image, blocks[i].filesz);
-	f[0] = (uint64_t)img;
-	f[1] = blocksize;
-	tls_img = img;
-	tls_img_size = blocksize;
-
-	static_blocks = malloc(n * sizeof *blocks);
+		put_block(&blocks[i]);
+	for (int i = 0; i < nregions; i++) {
+		regions[i].f[0] = (uint64_t)regions[i].img;
+		regions[i].f[1] = regions[i].size;
+		regions[i].f[2] = regions[i].size;
+	}
+	static_blocks = malloc((n + 1) * sizeof *blocks);
 	if (!static_blocks)
 		return "cannot allocate memory for the TLS blocks";
 	memcpy(static_blocks, blocks, n * sizeof *blocks);
 	nstatic_blocks = n;
+	if (new_state) {
+		// The entering thread's is cleared as it enters; the threads
+		// glibc makes get it cleared from the images.
+		static_blocks[nstatic_blocks++] = (struct ldgo_tls_block){0, 0, LDGO_THREAD_STATE_SIZE, new_state};
+		state_off = new_state;
+	}
 	return NULL;
 }
 
@@ -451,11 +608,80 @@ static void fill_block(unsigned char *tp, struct ldgo_tls_block *b) {
 	memset(tp - b->tpoff + b->filesz, 0, b->memsz - b->filesz);
 }
 
+// The Go runtime's g pointer lies under the program's block when that
+// covers it: in the program's threads those bytes are the program's, and
+// Go's only while Go runs there, which is on the entering thread and
+// others only in a child created by fork (see dl_call).
+static uintptr_t main_tp, last_tp;
+static uint64_t main_g, last_g; // Go's, on the entering thread and on the last it ran on
+
+static uint64_t *go_slot(uintptr_t tp) { return (uint64_t *)(tp - regions[0].top); }
+
 // static_tls_fill gives the entering thread its static TLS blocks.
 static void static_tls_fill(void) {
 	unsigned char *tp = (unsigned char *)ldgo_thread_pointer();
+	if (go_covered) {
+		main_tp = (uintptr_t)tp;
+		main_g = *go_slot(main_tp);
+	}
 	for (uint64_t i = 0; i < nstatic_blocks; i++)
 		fill_block(tp, &static_blocks[i]);
+}
+
+void ldgo_go_thread_start(void) {
+	if (go_covered)
+		*go_slot(ldgo_thread_pointer()) = 0;
+}
+
+void ldgo_go_enter(uint64_t *saved) {
+	if (!go_covered)
+		return;
+	uintptr_t tp = ldgo_thread_pointer();
+	uint64_t *slot = go_slot(tp);
+	*saved = *slot;
+	*slot = tp == last_tp ? last_g : tp == main_tp ? main_g : 0;
+}
+
+void ldgo_go_leave(const uint64_t *saved) {
+	if (!go_covered)
+		return;
+	last_tp = ldgo_thread_pointer();
+	uint64_t *slot = go_slot(last_tp);
+	last_g = *slot;
+	*slot = *saved;
+}
+
+// glibc takes a thread's static TLS out of the stack it gives it (glibc's
+// bug 11787), and the Go runtime's threads take the default size for
+// theirs: with a program's large blocks in static TLS they would be left
+// with little. Until the hand-off, threads get the default size with the
+// static TLS added; then the program gets glibc's default back.
+static pthread_attr_t orig_default;
+static int orig_default_ok;
+static size_t own_stack_size;
+
+__attribute__((constructor)) static void ldgo_own_thread_stacks(void) {
+	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+	size_t tls, align, size;
+	pthread_attr_t a;
+	if (!info || pthread_getattr_default_np(&orig_default) != 0)
+		return;
+	orig_default_ok = 1;
+	info(&tls, &align);
+	pthread_attr_getstacksize(&orig_default, &size);
+	own_stack_size = size + tls;
+	if (pthread_getattr_default_np(&a) != 0)
+		return;
+	pthread_attr_setstacksize(&a, own_stack_size);
+	pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+}
+
+size_t ldgo_own_stack_size(void) { return own_stack_size; }
+
+static void restore_default_stacks(void) {
+	if (orig_default_ok)
+		pthread_setattr_default_np(&orig_default);
 }
 
 // glibc's lists of threads, found as libthread_db finds them: libc
@@ -515,7 +741,9 @@ static void lll_unlock(int *f) {
 // glibc's __pthread_init_static_tls does: under glibc's lock of the thread
 // lists, which a thread joins once its TLS is set up.
 const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
-	if (!tls_img || b->tpoff > tls_img_size || b->memsz > b->tpoff)
+	if (!regions[0].img || b->tpoff > area.capacity || b->memsz > b->tpoff ||
+	    overlaps(b->tpoff, b->memsz, regions[0].top, GO_SLOT_SIZE) ||
+	    overlaps(b->tpoff, b->memsz, state_off, LDGO_THREAD_STATE_SIZE))
 		return "static TLS cannot take the block";
 	static struct thread_lists lists;
 	static const char *lists_err;
@@ -524,7 +752,7 @@ const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
 	if (lists_err)
 		return lists_err;
 	lll_lock(lists.lock);
-	memcpy(tls_img + tls_img_size - b->tpoff, (void *)b->image, b->filesz);
+	put_block(b);
 	for (struct list_link *head = lists.used;; head = lists.user) {
 		for (struct list_link *p = head->next; p != head; p = p->next)
 			fill_block((unsigned char *)p - lists.link, b);
@@ -536,16 +764,17 @@ const char *ldgo_static_tls_late(struct ldgo_tls_block *b) {
 }
 
 // This thread's dlerror state.
-char **ldgo_dlerror_slot(void) { return &ldgo_tls.dlerror; }
-char **ldgo_dlerror_shown_slot(void) { return &ldgo_tls.dlerror_shown; }
+char **ldgo_dlerror_slot(void) { return &ldgo_self()->dlerror; }
+char **ldgo_dlerror_shown_slot(void) { return &ldgo_self()->dlerror_shown; }
 
 // ldgo_tls_block is this thread's block of module modid, NULL when the
 // thread has not used it yet.
 void *ldgo_tls_block(uint64_t modid) {
 	uint64_t m = modid - LDGO_TLS_BASE;
-	if (modid < LDGO_TLS_BASE || m >= tls_nblocks)
+	struct ldgo_thread *self = ldgo_self();
+	if (modid < LDGO_TLS_BASE || m >= self->nblocks)
 		return NULL;
-	return tls_blocks[m];
+	return self->blocks[m];
 }
 
 // ---- start and exit ----
@@ -942,19 +1171,19 @@ extern void ldgo_jump(uint64_t entry, void *sp) __attribute__((noreturn));
 
 extern void *__libc_stack_end;
 
-// An empty shared object that asks for an executable stack: glibc's own
-// dlopen of it makes the stacks executable as only glibc can, the main
-// thread's (_dl_make_stack_executable) and every thread's, those running
-// and those to come (its private GL(dl_stack_flags) gains PF_X).
-struct execstack_object {
+// A shared object of nothing, which glibc's own loader loads: one
+// read-only segment holding the headers and an empty dynamic section, the
+// stack it asks for, and, when tls_size is not 0, a TLS segment of
+// tls_size zero bytes aligned to tls_align.
+struct tiny_object {
 	Elf64_Ehdr ehdr;
-	Elf64_Phdr phdr[3];
+	Elf64_Phdr phdr[4];
 	Elf64_Dyn dyn[5];
 	Elf64_Sym sym[1];
 	char str[1];
 };
 
-static void execstack_object_init(struct execstack_object *o) {
+static void tiny_object_init(struct tiny_object *o, uint32_t stack_flags, uint64_t tls_size, uint64_t tls_align) {
 	memset(o, 0, sizeof *o);
 	memcpy(o->ehdr.e_ident, ELFMAG, SELFMAG);
 	o->ehdr.e_ident[EI_CLASS] = ELFCLASS64;
@@ -963,38 +1192,62 @@ static void execstack_object_init(struct execstack_object *o) {
 	o->ehdr.e_type = ET_DYN;
 	o->ehdr.e_machine = EM_X86_64;
 	o->ehdr.e_version = EV_CURRENT;
-	o->ehdr.e_phoff = offsetof(struct execstack_object, phdr);
+	o->ehdr.e_phoff = offsetof(struct tiny_object, phdr);
 	o->ehdr.e_ehsize = sizeof o->ehdr;
 	o->ehdr.e_phentsize = sizeof o->phdr[0];
-	o->ehdr.e_phnum = 3;
+	o->ehdr.e_phnum = tls_size ? 4 : 3;
 	o->phdr[0] = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R, .p_filesz = sizeof *o, .p_memsz = sizeof *o, .p_align = 4096};
-	o->phdr[1] = (Elf64_Phdr){.p_type = PT_DYNAMIC, .p_flags = PF_R, .p_offset = offsetof(struct execstack_object, dyn),
-	                          .p_vaddr = offsetof(struct execstack_object, dyn), .p_filesz = sizeof o->dyn, .p_memsz = sizeof o->dyn, .p_align = 8};
-	o->phdr[2] = (Elf64_Phdr){.p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W | PF_X, .p_align = 16};
-	o->dyn[0] = (Elf64_Dyn){.d_tag = DT_STRTAB, .d_un.d_ptr = offsetof(struct execstack_object, str)};
+	o->phdr[1] = (Elf64_Phdr){.p_type = PT_DYNAMIC, .p_flags = PF_R, .p_offset = offsetof(struct tiny_object, dyn),
+	                          .p_vaddr = offsetof(struct tiny_object, dyn), .p_filesz = sizeof o->dyn, .p_memsz = sizeof o->dyn, .p_align = 8};
+	o->phdr[2] = (Elf64_Phdr){.p_type = PT_GNU_STACK, .p_flags = stack_flags, .p_align = 16};
+	// At address 0, so that the block's first byte is aligned.
+	o->phdr[3] = (Elf64_Phdr){.p_type = PT_TLS, .p_flags = PF_R, .p_memsz = tls_size, .p_align = tls_align};
+	o->dyn[0] = (Elf64_Dyn){.d_tag = DT_STRTAB, .d_un.d_ptr = offsetof(struct tiny_object, str)};
 	o->dyn[1] = (Elf64_Dyn){.d_tag = DT_STRSZ, .d_un.d_val = sizeof o->str};
-	o->dyn[2] = (Elf64_Dyn){.d_tag = DT_SYMTAB, .d_un.d_ptr = offsetof(struct execstack_object, sym)};
+	o->dyn[2] = (Elf64_Dyn){.d_tag = DT_SYMTAB, .d_un.d_ptr = offsetof(struct tiny_object, sym)};
 	o->dyn[3] = (Elf64_Dyn){.d_tag = DT_SYMENT, .d_un.d_val = sizeof o->sym[0]};
 	o->dyn[4] = (Elf64_Dyn){.d_tag = DT_NULL};
 }
 
+// tiny_object_fd writes o to a new memory file, whose descriptor it
+// returns, or -errno.
+static int tiny_object_fd(const struct tiny_object *o, const char *name, unsigned flags) {
+	int fd = memfd_create(name, flags);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, o, sizeof *o) != (ssize_t)sizeof *o) {
+		int e = errno ? errno : EIO;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+// ldgo_tls_module makes the static TLS module (see "static TLS of the
+// program") of size bytes aligned to align: a memory file left open
+// across execve, for the next start of ldgo to preload.
+int ldgo_tls_module(uint64_t size, uint64_t align) {
+	struct tiny_object o;
+	tiny_object_init(&o, PF_R | PF_W, size, align);
+	return tiny_object_fd(&o, "ldgo-static-tls", 0);
+}
+
 // ldgo_make_stacks_executable does for ldgo's objects what glibc does for
-// its own that ask for an executable stack (PT_GNU_STACK with PF_X). It
-// returns NULL, or glibc's error text (malloc'ed).
+// its own that ask for an executable stack (PT_GNU_STACK with PF_X): it
+// has glibc's own dlopen load an object that asks for one, which makes
+// the stacks executable as only glibc can, the main thread's
+// (_dl_make_stack_executable) and every thread's, those running and those
+// to come (its private GL(dl_stack_flags) gains PF_X). It returns NULL,
+// or glibc's error text (malloc'ed).
 char *ldgo_make_stacks_executable(void) {
 	static int done;
 	if (done)
 		return NULL;
-	struct execstack_object o;
-	execstack_object_init(&o);
-	int fd = memfd_create("ldgo-execstack", MFD_CLOEXEC);
+	struct tiny_object o;
+	tiny_object_init(&o, PF_R | PF_W | PF_X, 0, 0);
+	int fd = tiny_object_fd(&o, "ldgo-execstack", MFD_CLOEXEC);
 	if (fd < 0)
-		return ldgo_strdup(strerror(errno));
-	if (write(fd, &o, sizeof o) != (ssize_t)sizeof o) {
-		int e = errno;
-		close(fd);
-		return ldgo_strdup(strerror(e));
-	}
+		return ldgo_strdup(strerror(-fd));
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -1022,6 +1275,7 @@ int ldgo_enter(struct ldgo_start *s) {
 	reset_signals();
 	if (debug.statistics)
 		startup_statistics();
+	restore_default_stacks();
 	static_tls_fill();
 	if (orig_nofile_ok)
 		setrlimit(RLIMIT_NOFILE, &orig_nofile);

@@ -87,10 +87,50 @@ func NewTLSIndex(module, offset uint64) uint64 {
 func StartMain() uint64          { return uint64(C.ldgo_addr_start_main()) }
 func SetRealTLSGetAddr(a uint64) { C.ldgo_set_real_tls_get_addr(C.uintptr_t(a)) }
 
-// StaticTLSReserve is the room, at the end of the ldgo executable's own
-// static TLS block, for the static TLS blocks of the program and of the
-// libraries ldgo loads.
-const StaticTLSReserve = C.LDGO_STATIC_TLS_RESERVE
+// TLSArea is the static TLS ldgo may lay the program's blocks out in:
+// offsets (how far below the thread pointer a block starts) up to
+// Capacity. The first Reserve bytes below the thread pointer are free;
+// past them, up to Own, lie ldgo's own variables, which only the
+// program's block may cover; past Own, up to Capacity, lies the block of
+// the static TLS module ldgo was started with, if any. Every thread
+// pointer is aligned to Align.
+type TLSArea struct {
+	Reserve, Own, Capacity, Align uint64
+}
+
+// ThreadStateSize is the room ldgo's per-thread state takes in static
+// TLS, when it must move (see SetStaticTLS).
+const ThreadStateSize = C.LDGO_THREAD_STATE_SIZE
+
+// StaticTLSArea finds the static TLS of this process; module is the path
+// the static TLS module was preloaded from, "" without one.
+func StaticTLSArea(module string) (TLSArea, error) {
+	cs := C.CString(module)
+	defer C.free(unsafe.Pointer(cs))
+	var a C.struct_ldgo_tls_area
+	if why := C.ldgo_static_tls_area(cs, &a); why != nil {
+		return TLSArea{}, errors.New(C.GoString(why))
+	}
+	return TLSArea{Reserve: uint64(a.reserve), Own: uint64(a.own), Capacity: uint64(a.capacity), Align: uint64(a.align)}, nil
+}
+
+// TLSModuleVar is the environment variable that names the static TLS
+// module to the start of ldgo that glibc preloaded it into: read there
+// before the Go runtime starts.
+const TLSModuleVar = C.LDGO_TLS_MODULE_VAR
+
+// TLSModule makes a static TLS module of size bytes aligned to align and
+// returns a descriptor of it that stays open across execve, for the
+// system's ld.so to preload (LD_PRELOAD=/proc/self/fd/N) when ldgo starts
+// again: glibc places its block right below the ldgo executable's, and
+// aligns every thread pointer to align.
+func TLSModule(size, align uint64) (int, error) {
+	fd := int(C.ldgo_tls_module(C.uint64_t(size), C.uint64_t(align)))
+	if fd < 0 {
+		return -1, syscall.Errno(-fd)
+	}
+	return fd, nil
+}
 
 // TLSBlock is a static TLS block: its initialization image (FileSize bytes
 // at Image), its size, and how far below the thread pointer it starts.
@@ -99,15 +139,17 @@ type TLSBlock struct {
 }
 
 // SetStaticTLS makes blocks part of every thread's static TLS: the
-// entering thread's at Enter, and every thread glibc creates after.
-func SetStaticTLS(blocks []TLSBlock) error {
+// entering thread's at Enter, and every thread glibc creates after. With
+// stateOffset not 0, ldgo's per-thread state moves there (ThreadStateSize
+// bytes, aligned to 64): the program's block covers where it was.
+func SetStaticTLS(blocks []TLSBlock, stateOffset uint64) error {
 	size := C.size_t(max(len(blocks), 1)) * C.size_t(unsafe.Sizeof(C.struct_ldgo_tls_block{}))
 	cb := (*C.struct_ldgo_tls_block)(C.malloc(size))
 	defer C.free(unsafe.Pointer(cb))
 	for i, b := range blocks {
 		unsafe.Slice(cb, len(blocks))[i] = ctlsBlock(b)
 	}
-	if why := C.ldgo_static_tls(cb, C.uint64_t(len(blocks))); why != nil {
+	if why := C.ldgo_static_tls(cb, C.uint64_t(len(blocks)), C.uint64_t(stateOffset)); why != nil {
 		return errors.New(C.GoString(why))
 	}
 	return nil

@@ -2,6 +2,7 @@
 #ifndef LDGO_HOST_H
 #define LDGO_HOST_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -58,17 +59,53 @@ char *ldgo_strdup(const char *s); // with ldgo's malloc, never the program's
 uint64_t ldgo_tls_register(uintptr_t image, uint64_t filesz, uint64_t memsz, uint64_t align, uint64_t tpoff);
 void ldgo_set_real_tls_get_addr(uintptr_t fn);
 
+// ldgo's per-thread state, in static TLS.
+#define LDGO_THREAD_STATE_SIZE 64
+struct ldgo_thread {
+	void **blocks; // the dynamic TLS blocks of ldgo's modules
+	uint64_t nblocks;
+	char *dlerror, *dlerror_shown; // dlerror's message, and the last returned
+	int reading;                   // reads of the object table in progress
+};
+struct ldgo_thread *ldgo_self(void);
+
 // Static TLS blocks (the program's own, and those of libraries ldgo
-// loads) live in a reserve at the end of the ldgo executable's block.
+// loads): offsets up to capacity below the thread pointer, the first
+// LDGO_STATIC_TLS_RESERVE bytes a reserve at the end of the ldgo
+// executable's block, the rest (when ldgo was started with one) the block
+// of a static TLS module preloaded right below it.
 #define LDGO_STATIC_TLS_RESERVE 16384
+struct ldgo_tls_area {
+	uint64_t reserve;  // free below the thread pointer
+	uint64_t own;      // the ldgo executable's block starts this far below it
+	uint64_t capacity; // room for static TLS blocks: offsets up to this
+	uint64_t align;    // the thread pointer's alignment
+};
+// ldgo_static_tls_area finds the area, module naming the static TLS
+// module glibc preloaded ("" for none); NULL, or why it cannot.
+const char *ldgo_static_tls_area(const char *module, struct ldgo_tls_area *out);
+int ldgo_is_tls_module(uintptr_t base);
 struct ldgo_tls_block {
 	uintptr_t image;
 	uint64_t filesz, memsz;
 	uint64_t tpoff; // the block starts this far below the thread pointer
 };
-// ldgo_static_tls installs the blocks; NULL, or why it cannot.
-const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n);
+// ldgo_static_tls installs the blocks, and moves ldgo's thread state to
+// state_off below the thread pointer unless that is 0; NULL, or why it
+// cannot.
+const char *ldgo_static_tls(struct ldgo_tls_block *blocks, uint64_t n, uint64_t state_off);
 const char *ldgo_static_tls_late(struct ldgo_tls_block *b);
+int ldgo_tls_module(uint64_t size, uint64_t align);
+// The environment variable that names the module to the next start.
+#define LDGO_TLS_MODULE_VAR "LDGO_TLS_MODULE"
+// ldgo_own_stack_size is the stack size for a thread of ldgo's own.
+size_t ldgo_own_stack_size(void);
+// Around Go code on a thread whose static TLS blocks may cover the Go
+// runtime's g pointer: a thread made for Go starts with none; on another,
+// ldgo_go_enter puts Go's back and ldgo_go_leave the program's bytes.
+void ldgo_go_thread_start(void);
+void ldgo_go_enter(uint64_t *saved);
+void ldgo_go_leave(const uint64_t *saved);
 
 // Initializers and finalizers.
 struct ldgo_fn {

@@ -165,15 +165,15 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 		}
 		// A late library gets blocks allocated per thread at first use,
 		// unless its initial-exec accesses need a static block: then it
-		// takes the next room in the reserve, in every thread.
+		// takes room in glibc's surplus, in every thread.
 		var tpoff uint64
 		if namespace.NeedsStaticTLS(a) {
-			off, fits := staticBlock(s.proc.staticTop, t)
-			if !fits {
-				return &namespace.LoadError{Name: a.Name, Err: errors.New("cannot allocate memory in static TLS block")}
+			off, err := s.proc.tls.allocate(a)
+			if err != nil {
+				return err
 			}
 			static, staticOf = append(static, tlsBlock(a, off)), append(staticOf, a)
-			s.proc.staticTop, tpoff = off, off
+			tpoff = off
 		}
 		registerTLS(a, tpoff)
 	}

@@ -42,10 +42,8 @@ type Process struct {
 	// function the program must reach through ldgo instead
 	// (__libc_start_main, __tls_get_addr) maps to ldgo's own.
 	subst substitutions
-	// staticTop is how much of the static TLS reserve is taken, by
-	// staticBlocks at start-up and the blocks of later libraries.
-	staticTop    uint64
-	staticBlocks []host.TLSBlock
+	// tls is the program's static TLS.
+	tls staticTLS
 	// traceLazy asks for the lazy category's lines, printed at first
 	// calls; trace prints the symbols and bindings categories' lines.
 	traceLazy bool
@@ -479,8 +477,8 @@ func (p *Process) CallIFunc(addr uint64) (uint64, error) {
 }
 
 // StaticTLSOffset implements reloc.Env: the adopted objects (libc) have
-// static TLS, and so do the program and the libraries placeTLS put in
-// ldgo's static TLS reserve.
+// static TLS, and so do the program, the libraries loaded with it
+// (placeTLS) and those opened later that need it.
 func (p *Process) StaticTLSOffset(def *linkmap.Map) (uint64, error) {
 	if def.HasStaticTLS {
 		return def.TLSOffset, nil

@@ -55,6 +55,13 @@ type Options struct {
 	// BindCacheDir, if not empty, is where the bind cache is kept: a
 	// run over the same objects as an earlier one binds without searching.
 	BindCacheDir string
+	// Tunables is GLIBC_TUNABLES in the program's environment, which
+	// sizes glibc's static TLS.
+	Tunables string
+	// TLSModule is the path the system's ld.so preloaded the static TLS
+	// module from, when ldgo was started again with one
+	// (StaticTLSNeeded), or "".
+	TLSModule string
 }
 
 // Debug selects glibc's LD_DEBUG categories that ldgo run prints.
@@ -118,6 +125,9 @@ func Run(opts Options) error {
 	host.SetDebug(host.Debug{FD: debugFD})
 	loadStart := host.Cycles()
 
+	// Until the static TLS is known to fit, this start may be followed
+	// by another, which then says what there is to say.
+	out := &heldOutput{held: true}
 	proc := NewProcess()
 	proc.traceLazy = opts.TraceLazy
 	d := &opts.Debug
@@ -136,11 +146,11 @@ func Run(opts Options) error {
 		PreloadWhat: opts.PreloadWhat,
 		PreloadFile: "/etc/ld.so.preload",
 		Progname:    prog,
-		Warn:        func(msg string) { os.Stderr.WriteString(msg) },
+		Warn:        func(msg string) { out.do(func() { os.Stderr.WriteString(msg) }) },
 		// Relative relocations go on a second core, ahead of the rest.
 		Early: true,
 	}
-	debugLine := func(line string) { host.DebugLine(line + "\n") }
+	debugLine := func(line string) { out.do(func() { host.DebugLine(line + "\n") }) }
 	if opts.Debug.Libs {
 		cfg.Search.Debug = debugLine
 	}
@@ -156,7 +166,8 @@ func Run(opts Options) error {
 	if cfg.Search.LibraryPathWhat == "" {
 		cfg.Search.LibraryPathWhat = "LD_LIBRARY_PATH"
 	}
-	hostMaps, err := adoptHost(&cfg, proc)
+	tlsArea, tlsAreaErr := host.StaticTLSArea(opts.TLSModule)
+	hostMaps, err := adoptHost(&cfg, proc, opts.TLSModule)
 	if err != nil {
 		return fail(err)
 	}
@@ -174,14 +185,21 @@ func Run(opts Options) error {
 	}
 	ns, err := namespace.Open(opts.Path, cfg, proc)
 	if err != nil {
+		out.release()
 		return fail(err)
 	}
 	main := ns.Main
+	surplus := namespace.StaticTLSSurplus(opts.Tunables)
+	if err := placeTLS(ns, proc, prog, tlsArea, tlsAreaErr, surplus); err != nil {
+		var need *StaticTLSNeeded
+		if !errors.As(err, &need) {
+			out.release()
+		}
+		return err
+	}
+	out.release()
 	if opts.Debug.Scopes {
 		ns.DebugScopes(debugLine)
-	}
-	if err := placeTLS(ns, proc, prog); err != nil {
-		return err
 	}
 	if m := execStackWanted(ns); m != nil {
 		if err := host.MakeStacksExecutable(); err != nil {
@@ -290,6 +308,30 @@ func Run(opts Options) error {
 	return nil
 }
 
+// heldOutput is what the start-up prints, held back while it may be
+// followed by another start.
+type heldOutput struct {
+	held bool
+	out  []func()
+}
+
+func (h *heldOutput) do(print func()) {
+	if h.held {
+		h.out = append(h.out, print)
+		return
+	}
+	print()
+}
+
+// release prints what was held, and from then on prints at once.
+func (h *heldOutput) release() {
+	h.held = false
+	for _, print := range h.out {
+		print()
+	}
+	h.out = nil
+}
+
 // hostCaps are the search's hardware capabilities, from the CPUID answers
 // glibc's ld.so read for this process (search.HostCaps would execute the
 // instruction again, a trap each in a virtual machine).
@@ -313,74 +355,6 @@ func execStackWanted(ns *namespace.Namespace) *linkmap.Map {
 // executable stack), as glibc decides.
 func wantsExecStack(m *linkmap.Map) bool {
 	return !m.Obj.HasStack || m.Obj.StackFlags&elf.PF_X != 0
-}
-
-// placeTLS gives the program and every library ldgo loads that has a
-// PT_TLS segment its TLS block. As glibc does for everything loaded at
-// startup, blocks go in static TLS, the program's right below the thread
-// pointer where its local-exec offsets point, the libraries' below it in
-// load order; a library that does not fit there and does not need static
-// TLS (DF_STATIC_TLS) gets per-thread blocks allocated at first use.
-func placeTLS(ns *namespace.Namespace, proc *Process, prog string) error {
-	var blocks []host.TLSBlock
-	var top uint64
-	for _, m := range ns.Chain {
-		t := m.Obj.TLS
-		if m.Adopted || m.Vdso || m.Faked || t == nil {
-			continue
-		}
-		off, fits := staticBlock(top, t)
-		switch {
-		case fits:
-			top = off
-			blocks = append(blocks, tlsBlock(m, off))
-		case m == ns.Main:
-			return &Error{Msg: fmt.Sprintf("%s: ldgo run: the program's TLS block (%d bytes, aligned to %d) does not fit in ldgo's static TLS reserve of %d bytes", prog, t.BlockSize, t.Align, host.StaticTLSReserve)}
-		case namespace.NeedsStaticTLS(m):
-			return &Error{Msg: fmt.Sprintf("%s: error while loading shared libraries: %s: cannot allocate memory in static TLS block", prog, m.Name)}
-		default:
-			off = 0
-		}
-		registerTLS(m, off)
-	}
-	proc.staticBlocks, proc.staticTop = blocks, top
-	return nil
-}
-
-// publishStaticTLS makes the static TLS blocks placeTLS laid out what
-// every thread gets, their images as relocation left them (a pointer in
-// .tdata is relocated like any other).
-func publishStaticTLS(proc *Process, prog string) error {
-	// With no block now, a failure only means that a library dlopen
-	// loads later cannot have static TLS.
-	if err := host.SetStaticTLS(proc.staticBlocks); err != nil && len(proc.staticBlocks) > 0 {
-		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot set up static TLS: %v", prog, err)}
-	}
-	return nil
-}
-
-// tlsBlock is m's static TLS block, off below the thread pointer.
-func tlsBlock(m *linkmap.Map, off uint64) host.TLSBlock {
-	t := m.Obj.TLS
-	return host.TLSBlock{Image: m.Base + t.Image.Addr, FileSize: t.Image.Size, MemSize: t.BlockSize, TPOffset: off}
-}
-
-// registerTLS gives m a TLS module id, which serves general-dynamic
-// accesses (the program's own included: a library may reach the program's
-// variables so): its static block tpoff below the thread pointer, or with
-// tpoff 0 blocks allocated per thread.
-func registerTLS(m *linkmap.Map, tpoff uint64) {
-	t := m.Obj.TLS
-	m.TLSOffset, m.HasStaticTLS = tpoff, tpoff != 0
-	m.TLSModID = host.RegisterTLS(m.Base+t.Image.Addr, t.Image.Size, t.BlockSize, t.Align, tpoff)
-}
-
-// staticBlock places t's block below the static TLS used so far, as
-// glibc lays out variant II TLS, and reports whether it fits the reserve.
-func staticBlock(top uint64, t *object.TLS) (uint64, bool) {
-	align := max(t.Align, 1)
-	off := (top+t.BlockSize+t.FirstByte+align-1)/align*align - t.FirstByte
-	return off, align <= 64 && off <= host.StaticTLSReserve
 }
 
 // useBindCache looks for the bindings of an earlier run over the same
@@ -454,12 +428,13 @@ func sameFile(a, b string) bool {
 
 // adoptHost makes maps of the objects the system's ld.so loaded into this
 // process: the dynamic linker, the vDSO, and the others (libc.so.6) as
-// objects a search may find and adopt.
-func adoptHost(cfg *namespace.Config, proc *Process) ([]*linkmap.Map, error) {
+// objects a search may find and adopt. tlsModule names the static TLS
+// module, ldgo's own.
+func adoptHost(cfg *namespace.Config, proc *Process, tlsModule string) ([]*linkmap.Map, error) {
 	tp := uint64(host.ThreadPointer())
 	var maps []*linkmap.Map
 	for _, o := range host.Objects() {
-		if o.Name == "" {
+		if o.Name == "" || o.Name == tlsModule {
 			continue // ldgo itself
 		}
 		vdso := o.Name == object.VDSOName

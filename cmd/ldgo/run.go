@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -48,6 +49,14 @@ $XDG_CACHE_HOME/ldgo/bindings (or ~/.cache/ldgo/bindings).
 // programEnvVar carries the program's environment across the re-execution
 // that keeps LD_* variables away from ldgo's own start-up.
 const programEnvVar = "LDGO_PROGRAM_ENV"
+
+// tlsModuleVar names, in a start of ldgo made for the program's static
+// TLS, the static TLS module the system's ld.so preloaded.
+const tlsModuleVar = host.TLSModuleVar
+
+// procFD is where the system's ld.so opens the module from: the descriptor
+// the start before left open.
+const procFD = "/proc/self/fd/"
 
 type runOptions struct {
 	argv0          string
@@ -195,6 +204,50 @@ func programEnv() ([]string, error) {
 	return nil, fmt.Errorf("cannot re-execute ldgo: %v", err)
 }
 
+// startWithTLS executes ldgo again with a static TLS module of the size
+// and alignment need says preloaded, passing the program's environment
+// aside as programEnv does; that call does not return. A start that has
+// a module already cannot make another.
+func startWithTLS(need *rtld.StaticTLSNeeded, env []string, hadModule bool) error {
+	if hadModule {
+		return fmt.Errorf("%v, but ldgo was started with one already", need)
+	}
+	fd, err := host.TLSModule(need.Size, need.Align)
+	if err != nil {
+		return fmt.Errorf("cannot make a static TLS module: %v", err)
+	}
+	module := procFD + strconv.Itoa(fd)
+	var clean []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LD_") {
+			clean = append(clean, kv)
+		}
+	}
+	saved, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	clean = append(clean, "LD_PRELOAD="+module, tlsModuleVar+"="+module, programEnvVar+"="+string(saved))
+	err = syscall.Exec("/proc/self/exe", os.Args, clean)
+	return fmt.Errorf("cannot re-execute ldgo: %v", err)
+}
+
+// takeTLSModule returns the static TLS module this start of ldgo was
+// given, if any, and closes the descriptor it was preloaded from: the
+// program is not to see it.
+func takeTLSModule() string {
+	module := os.Getenv(tlsModuleVar)
+	if module == "" {
+		return ""
+	}
+	os.Unsetenv(tlsModuleVar)
+	os.Unsetenv("LD_PRELOAD")
+	if fd, err := strconv.Atoi(strings.TrimPrefix(module, procFD)); err == nil {
+		syscall.Close(fd)
+	}
+	return module
+}
+
 // startupTouched reports whether the LD_* variables in env may have
 // changed how the system's ld.so started ldgo, whose process holds the
 // objects loaded names (asked only for LD_LIBRARY_PATH). Executing ldgo again costs a second start of
@@ -268,6 +321,7 @@ func getenv(env []string, name string) (string, bool) {
 
 // runProgram is `ldgo run`.
 func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
+	tlsModule := takeTLSModule()
 	env, err := programEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "ldgo run: %v\n", err)
@@ -343,6 +397,8 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		path = interp
 	}
 	ro.Path, ro.Argv, ro.Env, ro.InhibitCache = path, argv, env, o.inhibitCache
+	ro.TLSModule = tlsModule
+	ro.Tunables, _ = getenv(env, "GLIBC_TUNABLES")
 	ro.LibraryPath, _ = getenv(env, "LD_LIBRARY_PATH")
 	ro.LibraryPathWhat = "LD_LIBRARY_PATH"
 	if o.libraryPathSet {
@@ -370,6 +426,10 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
 
 	err = rtld.Run(ro)
+	var need *rtld.StaticTLSNeeded
+	if errors.As(err, &need) {
+		err = startWithTLS(need, env, tlsModule != "")
+	}
 	if errors.Is(err, rtld.ErrStatic) {
 		// Nothing to link: the kernel runs it.
 		err = syscall.Exec(path, ro.Argv, env)

@@ -334,9 +334,9 @@ int main(void) {
 	sameResult(t, "RTLD_DEEPBIND and dlinfo", want, hosted(t, bin, baseEnv(), "", prog))
 }
 
-// A library with initial-exec TLS opened after start-up takes room in the
-// static TLS reserve: the opening thread, threads started later and
-// threads already running see its initial data.
+// A library with initial-exec TLS opened after start-up takes room in
+// glibc's surplus of static TLS: the opening thread, threads started
+// later and threads already running see its initial data.
 func TestRunDlopenStaticTLS(t *testing.T) {
 	bin := buildLdgo(t)
 	f := newFixture(t)
