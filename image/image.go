@@ -139,7 +139,22 @@ func (f *File) segment(addr, n uint64) (*Segment, error) {
 			return &f.segs[i], nil
 		}
 	}
-	return nil, fmt.Errorf("address %#x (%d bytes) is outside every loaded segment", addr, n)
+	return nil, &AccessError{Addr: addr, Size: n, Cause: "address outside every loaded segment"}
+}
+
+// AccessError is an access to memory that an image refuses.
+type AccessError struct {
+	Op         string // what accessed it: "read", "relocation", ...; "" for any
+	Addr, Size uint64 // run-time addresses
+	Cause      string
+}
+
+func (e *AccessError) Error() string {
+	op := e.Op
+	if op == "" {
+		op = "access"
+	}
+	return fmt.Sprintf("%s of %d bytes at %#x: %s", op, e.Size, e.Addr, e.Cause)
 }
 
 func (s *Segment) contains(addr, n uint64) bool {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/image"
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
@@ -278,15 +279,15 @@ func (p *Process) check(addr, n uint64, prot int, what string) error {
 		return nil
 	}
 	if addr+n < addr {
-		return fmt.Errorf("%s at %#x: address range wraps", what, addr)
+		return &image.AccessError{Op: what, Addr: addr, Size: n, Cause: "address range wraps"}
 	}
 	for a := addr; ; {
 		r := p.find(a)
 		if r == nil {
-			return fmt.Errorf("%s at %#x: address outside every loaded segment", what, a)
+			return &image.AccessError{Op: what, Addr: addr, Size: n, Cause: fmt.Sprintf("address %#x outside every loaded segment", a)}
 		}
 		if r.prot&prot != prot {
-			return fmt.Errorf("%s at %#x: segment is not %s", what, a, protName(prot))
+			return &image.AccessError{Op: what, Addr: addr, Size: n, Cause: fmt.Sprintf("segment at %#x is not %s", a, protName(prot))}
 		}
 		// Where r decides ends with the span find found.
 		hi := p.found.hi
@@ -465,7 +466,7 @@ func (in *writableRange) check(addr uint64, writable []object.Range) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("relocation at %#x: address outside every writable segment", addr)
+	return &image.AccessError{Op: "relocation", Addr: addr, Size: 8, Cause: "address outside every writable segment"}
 }
 
 // CallIFunc implements image.Image: the resolver is called in this
