@@ -125,11 +125,14 @@ func (a *Analysis) Bind(now bool) *Result {
 	ns := a.NS
 	lazy := false
 	// Every relocation but the relative ones may bind: size the list
-	// once.
+	// once, by the tables that are there (their sizes are the file's
+	// word, not a count to trust).
 	n := 0
 	for _, m := range ns.Chain {
-		if d := m.Obj; d != nil && !m.Faked {
-			n += int((d.Dyn.Rela.Size+d.Dyn.JmpRel.Size)/24) - int(min(d.Dyn.RelaCount, d.Dyn.Rela.Size/24))
+		if o := m.Obj; o != nil && !m.Faked {
+			rela, _ := o.Relas(o.Dyn.Rela)
+			jmprel, _ := o.Relas(o.Dyn.JmpRel)
+			n += rela.Len() - int(min(o.Dyn.RelaCount, uint64(rela.Len()))) + jmprel.Len()
 		}
 	}
 	res.Bindings = make([]Binding, 0, n)

@@ -19,7 +19,8 @@ type bindingJSON struct {
 
 // runBindings prints every symbol binding in glibc's LD_DEBUG=bindings
 // form, without the pid column. Lazy PLT bindings come after the start-up
-// ones and are marked.
+// ones and are marked. What does not bind (an undefined symbol, a damaged
+// relocation) follows, as verify prints it, and makes the status 1.
 func runBindings(a *analyze.Analysis, opts *options, out io.Writer) int {
 	res := a.Bind(opts.now)
 	status := 0
@@ -43,6 +44,9 @@ func runBindings(a *analyze.Analysis, opts *options, out io.Writer) int {
 			line += " (lazy)"
 		}
 		fmt.Fprintln(out, line)
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintln(out, problemLine(p, opts.Progname))
 	}
 	return status
 }

@@ -83,9 +83,8 @@ func runVerify(a *analyze.Analysis, opts *options, out io.Writer) int {
 	}
 	bind := a.Bind(true)
 	for _, p := range bind.Problems {
-		var ue *lookup.UndefinedError
-		if errors.As(p.Err, &ue) {
-			res.Undefined = append(res.Undefined, undefinedRef{Symbol: ue.Name, Version: ue.Version, Object: p.Map.DisplayName(prog)})
+		if u, ok := undefined(p, prog); ok {
+			res.Undefined = append(res.Undefined, u)
 		} else {
 			res.Other = append(res.Other, p.Err.Error())
 		}
@@ -116,14 +115,36 @@ func runVerify(a *analyze.Analysis, opts *options, out io.Writer) int {
 		}
 	}
 	for _, u := range res.Undefined {
-		msg := "undefined symbol: " + u.Symbol
-		if u.Version != "" {
-			msg += ", version " + u.Version
-		}
-		fmt.Fprintf(out, "%s\t(%s)\n", msg, u.Object)
+		fmt.Fprintln(out, u)
 	}
 	for _, o := range res.Other {
 		fmt.Fprintln(out, o)
 	}
 	return status
+}
+
+// undefined returns p as an undefined symbol, if it is one.
+func undefined(p analyze.Problem, prog string) (undefinedRef, bool) {
+	var ue *lookup.UndefinedError
+	if !errors.As(p.Err, &ue) {
+		return undefinedRef{}, false
+	}
+	return undefinedRef{Symbol: ue.Name, Version: ue.Version, Object: p.Map.DisplayName(prog)}, true
+}
+
+// String is the line ldd -r prints for an undefined symbol.
+func (u undefinedRef) String() string {
+	msg := "undefined symbol: " + u.Symbol
+	if u.Version != "" {
+		msg += ", version " + u.Version
+	}
+	return msg + "\t(" + u.Object + ")"
+}
+
+// problemLine is the line verify prints for p.
+func problemLine(p analyze.Problem, prog string) string {
+	if u, ok := undefined(p, prog); ok {
+		return u.String()
+	}
+	return p.Err.Error()
 }

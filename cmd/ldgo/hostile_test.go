@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A library damaged in its relocations: the analysis commands must refuse
+// it as `ldgo run` does, in the same words, naming the file and the
+// relocation, where glibc's ld.so mostly dies of a signal. The damaged
+// files are gcc-built libraries with a few bytes changed.
+
+const hostileLib = `
+#include <stdio.h>
+int answer = 42;
+int *answers[] = {&answer, &answer};
+static int secret = 7;
+int *secrets[] = {&secret, &secret, &secret};
+int foo(int x) { puts("foo"); return x + answer + *secrets[1]; }
+`
+
+const hostileProg = `int foo(int); int main(void) { return foo(1) == 50 ? 7 : 1; }`
+
+// libImage is a library's bytes with its headers, sections and symbols
+// decoded, for a test to patch.
+type libImage struct {
+	t    *testing.T
+	data []byte
+	elf  *elf.File
+}
+
+var le = binary.LittleEndian
+
+func newLibImage(t *testing.T, data []byte) *libImage {
+	t.Helper()
+	e, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &libImage{t: t, data: bytes.Clone(data), elf: e}
+}
+
+// off returns the file offset of link-time address addr.
+func (l *libImage) off(addr uint64) int {
+	for _, p := range l.elf.Progs {
+		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr < p.Vaddr+p.Filesz {
+			return int(p.Off + addr - p.Vaddr)
+		}
+	}
+	l.t.Fatalf("address %#x is in no segment", addr)
+	return 0
+}
+
+// dyn returns the file offset of the value of dynamic entry tag.
+func (l *libImage) dyn(tag elf.DynTag) int {
+	s := l.elf.Section(".dynamic")
+	for at := int(s.Offset); at < int(s.Offset+s.Size); at += 16 {
+		if elf.DynTag(le.Uint64(l.data[at:])) == tag {
+			return at + 8
+		}
+	}
+	l.t.Fatalf("no dynamic entry %v", tag)
+	return 0
+}
+
+func (l *libImage) setDyn(tag elf.DynTag, v uint64) { le.PutUint64(l.data[l.dyn(tag):], v) }
+
+// rela returns the file offset of the relocation of section sec (".rela.dyn"
+// or ".rela.plt") whose type is typ, and its index.
+func (l *libImage) rela(sec string, typ elf.R_X86_64) (at, index int) {
+	s := l.elf.Section(sec)
+	for i := 0; i < int(s.Size/24); i++ {
+		at := int(s.Offset) + 24*i
+		if elf.R_X86_64(le.Uint32(l.data[at+8:])) == typ {
+			return at, i
+		}
+	}
+	l.t.Fatalf("no %v relocation in %s", typ, sec)
+	return 0, 0
+}
+
+// relaOff returns the r_offset of the relocation at file offset at.
+func (l *libImage) relaOff(at int) uint64 { return le.Uint64(l.data[at:]) }
+
+// segment returns the address of the first loaded segment with exactly
+// the flags given.
+func (l *libImage) segment(flags elf.ProgFlag) uint64 {
+	for _, p := range l.elf.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags == flags {
+			return p.Vaddr
+		}
+	}
+	l.t.Fatalf("no segment %v", flags)
+	return 0
+}
+
+// symbol returns the index of the dynamic symbol name.
+func (l *libImage) symbol(name string) int {
+	syms, err := l.elf.DynamicSymbols()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for i, s := range syms {
+		if s.Name == name {
+			return i + 1 // DynamicSymbols leaves out symbol 0
+		}
+	}
+	l.t.Fatalf("no dynamic symbol %s", name)
+	return 0
+}
+
+const far = 0x7fff_0000_0000 // an address in no segment
+
+// hostileCase is a change to the library and the cause every command must
+// give for it, after the library's name. lazyCause, when set, is what a
+// lazy binding pass (bindings, run) says instead.
+type hostileCase struct {
+	name       string
+	relr       bool // the library packs its relative relocations (DT_RELR)
+	patch      func(l *libImage) (cause, lazyCause string)
+	glibcWords bool // glibc's ld.so gives the same cause
+}
+
+var hostileCases = []hostileCase{
+	{name: "DT_RELASZ huge", patch: func(l *libImage) (string, string) {
+		l.setDyn(elf.DT_RELASZ, 0xffff_ffff_ffff_ff00)
+		return "DT_RELA relocation table outside the loaded segments (18446744073709551360 bytes at 0x", ""
+	}},
+	{name: "DT_RELASZ 2^32 entries", patch: func(l *libImage) (string, string) {
+		l.setDyn(elf.DT_RELASZ, 24<<32)
+		return "DT_RELA relocation table outside the loaded segments (103079215104 bytes at 0x", ""
+	}},
+	{name: "DT_RELASZ odd", patch: func(l *libImage) (string, string) {
+		l.setDyn(elf.DT_RELASZ, 0x10_0000_0000)
+		return "DT_RELA relocation table size 68719476736 is not a multiple of 24", ""
+	}},
+	{name: "DT_PLTRELSZ huge", patch: func(l *libImage) (string, string) {
+		l.setDyn(elf.DT_PLTRELSZ, 0xffff_ffff_ffff_ff00)
+		return "DT_JMPREL relocation table outside the loaded segments (18446744073709551360 bytes at 0x", ""
+	}},
+	{name: "DT_RELA outside", patch: func(l *libImage) (string, string) {
+		l.setDyn(elf.DT_RELA, far)
+		return "DT_RELA relocation table outside the loaded segments (", ""
+	}},
+	{name: "DT_JMPREL outside", patch: func(l *libImage) (string, string) {
+		l.setDyn(elf.DT_JMPREL, far)
+		return "DT_JMPREL relocation table outside the loaded segments (24 bytes at 0x7fff00000000)", ""
+	}},
+	{name: "DT_RELRSZ huge", relr: true, patch: func(l *libImage) (string, string) {
+		l.setDyn(0x23, 0xffff_ffff_ffff_ff00) // DT_RELRSZ
+		return "DT_RELR table outside the loaded segments (18446744073709551360 bytes at 0x", ""
+	}},
+	{name: "relative relocation into text", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_RELATIVE)
+		text := l.segment(elf.PF_R | elf.PF_X)
+		le.PutUint64(l.data[at:], text)
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_RELATIVE at %#x): segment is not writable", i, text), ""
+	}},
+	{name: "GLOB_DAT into read-only data", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_GLOB_DAT)
+		ro := l.segment(elf.PF_R)
+		le.PutUint64(l.data[at:], ro+8)
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_GLOB_DAT at %#x): segment is not writable", i, ro+8), ""
+	}},
+	{name: "64 outside every segment", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_64)
+		le.PutUint64(l.data[at:], far)
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_64 at %#x): address outside the loaded segments", i, far), ""
+	}},
+	{name: "64 across the end of its segment", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_64)
+		var end uint64
+		for _, p := range l.elf.Progs {
+			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 {
+				end = p.Vaddr + p.Memsz
+			}
+		}
+		le.PutUint64(l.data[at:], end-4)
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_64 at %#x): address outside the loaded segments", i, end-4), ""
+	}},
+	{name: "JUMP_SLOT into text", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.plt", elf.R_X86_64_JMP_SLOT)
+		text := l.segment(elf.PF_R | elf.PF_X)
+		le.PutUint64(l.data[at:], text)
+		return fmt.Sprintf("DT_JMPREL relocation %d (R_X86_64_JUMP_SLOT at %#x): segment is not writable", i, text), ""
+	}},
+	{name: "DT_RELR entry into text", relr: true, patch: func(l *libImage) (string, string) {
+		s := l.elf.Section(".relr.dyn")
+		text := l.segment(elf.PF_R | elf.PF_X)
+		le.PutUint64(l.data[s.Offset:], text)
+		return fmt.Sprintf("DT_RELR relocation (R_X86_64_RELATIVE at %#x): segment is not writable", text), ""
+	}},
+	{name: "unknown type", glibcWords: true, patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_GLOB_DAT)
+		le.PutUint32(l.data[at+8:], 0x2a)
+		return fmt.Sprintf("unexpected reloc type 0x2a (DT_RELA relocation %d at %#x)", i, l.relaOff(at)), ""
+	}},
+	{name: "unknown wide type", glibcWords: true, patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_GLOB_DAT)
+		le.PutUint32(l.data[at+8:], 0x12345)
+		return fmt.Sprintf("unexpected reloc type 0x00012345 (DT_RELA relocation %d at %#x)", i, l.relaOff(at)), ""
+	}},
+	{name: "unknown PLT type", glibcWords: true, patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.plt", elf.R_X86_64_JMP_SLOT)
+		le.PutUint32(l.data[at+8:], 0x2a)
+		where := fmt.Sprintf(" (DT_JMPREL relocation %d at %#x)", i, l.relaOff(at))
+		return "unexpected reloc type 0x2a" + where, "unexpected PLT reloc type 0x2a" + where
+	}},
+	{name: "symbol index past the table", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_GLOB_DAT)
+		le.PutUint32(l.data[at+12:], 100000)
+		n := len(must(l.elf.DynamicSymbols())) + 1
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_GLOB_DAT at %#x): symbol 100000 is past the end of the symbol table (%d symbols)", i, l.relaOff(at), n), ""
+	}},
+	{name: "symbol name past the string table", patch: func(l *libImage) (string, string) {
+		i := l.symbol("answer")
+		sym := int(l.elf.Section(".dynsym").Offset) + 24*i
+		le.PutUint32(l.data[sym:], 0x10000)
+		return fmt.Sprintf("symbol %d: name offset 0x10000 outside the string table (", i), ""
+	}},
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestHostileLibrary(t *testing.T) {
+	f := newFixture(t)
+	f.lib("plain/libh.so", hostileLib)
+	f.lib("relr/libh.so", hostileLib, "-Wl,-z,pack-relative-relocs")
+	prog := f.prog("prog", hostileProg, "-Lplain", "-lh")
+	bin := buildLdgo(t)
+	for _, tc := range hostileCases {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			dir := "plain"
+			if tc.relr {
+				dir = "relr"
+			}
+			good, err := os.ReadFile(f.path(dir + "/libh.so"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := newLibImage(t, good)
+			cause, lazyCause := tc.patch(l)
+			if lazyCause == "" {
+				lazyCause = cause
+			}
+			bad := filepath.Join(t.TempDir(), "libh.so")
+			if err := os.WriteFile(bad, l.data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			env := []string{"LD_LIBRARY_PATH=" + filepath.Dir(bad)}
+			want := bad + ": " + cause
+			wantLazy := bad + ": " + lazyCause
+			for _, c := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"verify", prog}, want},
+				{[]string{"bindings", "--now", prog}, want},
+				{[]string{"bindings", prog}, wantLazy},
+			} {
+				out, status := ldgo(t, env, c.args...)
+				if status != 1 || !strings.Contains(out, c.want) {
+					t.Errorf("ldgo %s: status %d, output:\n%s\nwant status 1 and %q", strings.Join(c.args, " "), status, out, c.want)
+				}
+			}
+			got := hosted(t, bin, baseEnv(env...), "", prog)
+			if got.status != 127 || !strings.Contains(got.stderr, ": "+wantLazy) {
+				t.Errorf("ldgo run: status %d, stderr %q; want 127 and %q", got.status, got.stderr, wantLazy)
+			}
+			if tc.glibcWords {
+				words, _, _ := strings.Cut(lazyCause, " (")
+				native := native(t, baseEnv(env...), "", prog)
+				if native.status != 127 || !strings.Contains(native.stderr, bad+": "+words+"\n") {
+					t.Errorf("glibc: status %d, stderr %q; want 127 and %q", native.status, native.stderr, bad+": "+words)
+				}
+			}
+		})
+	}
+}
+
+// A FIFO named like a needed library is not opened for reading, where
+// glibc's ld.so waits for a writer for ever: the analysis commands and
+// `ldgo run` say it is not a regular file.
+func TestFIFOLibrary(t *testing.T) {
+	f := newFixture(t)
+	f.lib("plain/libh.so", hostileLib)
+	prog := f.prog("prog", hostileProg, "-Lplain", "-lh")
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "libh.so")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"LD_LIBRARY_PATH=" + dir}
+	want := fifo + ": not a regular file"
+	for _, cmd := range []string{"list", "tree", "verify", "bindings"} {
+		done := make(chan struct{})
+		var out string
+		var status int
+		go func() {
+			defer close(done)
+			out, status = ldgo(t, env, cmd, prog)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			// The command hangs: open it for writing, so that its
+			// open returns and the test can end.
+			w, _ := os.OpenFile(fifo, os.O_WRONLY, 0)
+			<-done
+			w.Close()
+			t.Errorf("ldgo %s hangs on a FIFO", cmd)
+			continue
+		}
+		if status != 1 || !strings.Contains(out, want) {
+			t.Errorf("ldgo %s: status %d, output:\n%s\nwant status 1 and %q", cmd, status, out, want)
+		}
+	}
+	bin := buildLdgo(t)
+	got := hosted(t, bin, baseEnv(env...), "", prog)
+	if got.status != 127 || !strings.Contains(got.stderr, "error while loading shared libraries: "+want) {
+		t.Errorf("ldgo run: status %d, stderr %q; want 127 and %q", got.status, got.stderr, want)
+	}
+}
