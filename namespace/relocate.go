@@ -316,26 +316,35 @@ var (
 // refuse the same relocations with the same cause.
 func (r *relocator) checkPlace(off, n uint64) error {
 	end := off + n
-	if off >= r.place.lo && end <= r.place.hi && end >= off {
+	if n == 0 || off >= r.place.lo && end <= r.place.hi && end >= off {
 		return nil
 	}
-	if end < off {
-		return ErrOutside
+	p, err := segmentOf(r.m.Obj, off, n, !r.m.Obj.Dyn.TextRel)
+	if err == nil {
+		r.place.lo, r.place.hi = p.Vaddr, p.Vaddr+p.Memsz
 	}
-	o := r.m.Obj
+	return err
+}
+
+// segmentOf returns the loaded segment of o that holds the n bytes at
+// link-time address off, and a writable one if writable is set.
+func segmentOf(o *object.Object, off, n uint64, writable bool) (object.Prog, error) {
+	end := off + n
 	err := ErrOutside
+	if end < off {
+		return object.Prog{}, err
+	}
 	for _, p := range o.Progs {
 		if p.Type != elf.PT_LOAD || off < p.Vaddr || end > p.Vaddr+p.Memsz {
 			continue
 		}
-		if p.Flags&elf.PF_W == 0 && !o.Dyn.TextRel {
+		if writable && p.Flags&elf.PF_W == 0 {
 			err = ErrNotWritable
 			continue
 		}
-		r.place.lo, r.place.hi = p.Vaddr, p.Vaddr+p.Memsz
-		return nil
+		return p, nil
 	}
-	return err
+	return object.Prog{}, err
 }
 
 // relocatable reports whether RelocateAll relocates m: not the dynamic
@@ -614,6 +623,13 @@ func (r *relocator) apply(rel object.Rela, entry uint64) {
 			t.IFunc = sym.Type() == elf.STT_GNU_IFUNC && sym.Shndx != elf.SHN_UNDEF
 			if rel.Type == elf.R_X86_64_COPY {
 				t.RefSize = m.Obj.Symbol(rel.Sym).Size
+				// What glibc would copy from the wild.
+				if n := min(t.Z, t.RefSize); sym.Shndx != elf.SHN_ABS && n > 0 {
+					if _, err := segmentOf(def.Obj, sym.Value, n, false); err != nil {
+						r.report(r.relocError(rel, entry, fmt.Errorf("the %d bytes it copies, at %#x of %s: %w", n, sym.Value, def.DisplayName(r.ns.cfg.Progname), err)))
+						return
+					}
+				}
 			}
 		}
 	}

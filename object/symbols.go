@@ -213,6 +213,9 @@ func (h *gnuHash) count() (int, error) {
 	}
 	for idx := last; ; idx++ {
 		w, ok := h.chain(idx)
+		if !ok && idx == last {
+			return 0, fmt.Errorf("GNU hash bucket %d starts at symbol %d, past the end of the chain array (symbol %d)", bucket, last, uint64(h.symoffset)+uint64(len(h.chains)/4))
+		}
 		if !ok {
 			return 0, fmt.Errorf("GNU hash chain of bucket %d (from symbol %d) has no end: the chain array ends at symbol %d", bucket, last, idx)
 		}

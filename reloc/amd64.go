@@ -17,6 +17,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/ldgo/ldgo/image"
 	"github.com/ldgo/ldgo/linkmap"
@@ -236,7 +237,7 @@ func (e BadTypeError) Error() string {
 }
 
 // TypeName is the psABI's name of relocation type t, as readelf prints
-// it.
+// it, or "type 0x..." for a type without one.
 func TypeName(t elf.R_X86_64) string {
 	switch t {
 	case elf.R_X86_64_JMP_SLOT:
@@ -244,7 +245,11 @@ func TypeName(t elf.R_X86_64) string {
 	case R_X86_64_RELATIVE64:
 		return "R_X86_64_RELATIVE64"
 	}
-	return t.String()
+	// debug/elf names an unknown type after the known one below it.
+	if s := t.String(); strings.HasPrefix(s, "R_X86_64_") && !strings.Contains(s, "+") {
+		return s
+	}
+	return fmt.Sprintf("type %#x", uint32(t))
 }
 
 // Size returns how many bytes at P Apply writes for a relocation of type

@@ -123,10 +123,18 @@ const far = 0x7fff_0000_0000 // an address in no segment
 // give for it, after the library's name. lazyCause, when set, is what a
 // lazy binding pass (bindings, run) says instead.
 type hostileCase struct {
-	name       string
-	relr       bool // the library packs its relative relocations (DT_RELR)
+	name string
+	// lib is the library patched: "plain" when empty; "relr", which
+	// packs its relative relocations (DT_RELR); "early", with enough
+	// relative relocations for ldgo run to apply them on a goroutine of
+	// their own.
+	lib        string
 	patch      func(l *libImage) (cause, lazyCause string)
 	glibcWords bool // glibc's ld.so gives the same cause
+	// copies runs a program that is not position-independent, and so
+	// copies the library's data (R_X86_64_COPY), and blames it: the
+	// cause names the library as LIB.
+	copies bool
 }
 
 var hostileCases = []hostileCase{
@@ -154,7 +162,7 @@ var hostileCases = []hostileCase{
 		l.setDyn(elf.DT_JMPREL, far)
 		return "DT_JMPREL relocation table outside the loaded segments (24 bytes at 0x7fff00000000)", ""
 	}},
-	{name: "DT_RELRSZ huge", relr: true, patch: func(l *libImage) (string, string) {
+	{name: "DT_RELRSZ huge", lib: "relr", patch: func(l *libImage) (string, string) {
 		l.setDyn(0x23, 0xffff_ffff_ffff_ff00) // DT_RELRSZ
 		return "DT_RELR table outside the loaded segments (18446744073709551360 bytes at 0x", ""
 	}},
@@ -163,6 +171,20 @@ var hostileCases = []hostileCase{
 		text := l.segment(elf.PF_R | elf.PF_X)
 		le.PutUint64(l.data[at:], text)
 		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_RELATIVE at %#x): segment is not writable", i, text), ""
+	}},
+	{name: "relative relocation into text, applied early", lib: "early", patch: func(l *libImage) (string, string) {
+		at, i := l.rela(".rela.dyn", elf.R_X86_64_RELATIVE)
+		at, i = at+24*1000, i+1000
+		text := l.segment(elf.PF_R | elf.PF_X)
+		le.PutUint64(l.data[at:], text)
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_RELATIVE at %#x): segment is not writable", i, text), ""
+	}},
+	{name: "COPY from outside the library", copies: true, patch: func(l *libImage) (string, string) {
+		i := l.symbol("answer")
+		sym := int(l.elf.Section(".dynsym").Offset) + 24*i
+		le.PutUint64(l.data[sym+8:], far)
+		index, at := copyReloc(l.t)
+		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_COPY at %#x): the 4 bytes it copies, at %#x of LIB: address outside the loaded segments", index, at, far), ""
 	}},
 	{name: "GLOB_DAT into read-only data", patch: func(l *libImage) (string, string) {
 		at, i := l.rela(".rela.dyn", elf.R_X86_64_GLOB_DAT)
@@ -192,7 +214,7 @@ var hostileCases = []hostileCase{
 		le.PutUint64(l.data[at:], text)
 		return fmt.Sprintf("DT_JMPREL relocation %d (R_X86_64_JUMP_SLOT at %#x): segment is not writable", i, text), ""
 	}},
-	{name: "DT_RELR entry into text", relr: true, patch: func(l *libImage) (string, string) {
+	{name: "DT_RELR entry into text", lib: "relr", patch: func(l *libImage) (string, string) {
 		s := l.elf.Section(".relr.dyn")
 		text := l.segment(elf.PF_R | elf.PF_X)
 		le.PutUint64(l.data[s.Offset:], text)
@@ -228,6 +250,38 @@ var hostileCases = []hostileCase{
 	}},
 }
 
+// copyingProg, not position-independent, copies answer into its own
+// data (copyingPath is its path).
+const copyingProg = `extern int answer; int main(void) { return answer; }`
+
+var copyingPath string
+
+// copyReloc returns the index of copyingPath's COPY relocation and where
+// it writes.
+func copyReloc(t *testing.T) (index int, at uint64) {
+	e, err := elf.Open(copyingPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s := e.Section(".rela.dyn")
+	data, err := s.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; 24*i+24 <= len(data); i++ {
+		if r := data[24*i:]; elf.R_X86_64(le.Uint32(r[8:])) == elf.R_X86_64_COPY {
+			return i, le.Uint64(r)
+		}
+	}
+	t.Fatal("no COPY relocation in", copyingPath)
+	return 0, 0
+}
+
+// manyRelative makes 20,000 relative relocations, more than ldgo run
+// applies in line.
+var manyRelative = "static int x;\nint *many[20000] = {" + strings.Repeat("&x, ", 20000) + "};\n"
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -239,13 +293,15 @@ func TestHostileLibrary(t *testing.T) {
 	f := newFixture(t)
 	f.lib("plain/libh.so", hostileLib)
 	f.lib("relr/libh.so", hostileLib, "-Wl,-z,pack-relative-relocs")
+	f.lib("early/libh.so", hostileLib+manyRelative)
 	prog := f.prog("prog", hostileProg, "-Lplain", "-lh")
+	copyingPath = f.prog("copyprog", copyingProg, "-no-pie", "-Lplain", "-lh")
 	bin := buildLdgo(t)
 	for _, tc := range hostileCases {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			dir := "plain"
-			if tc.relr {
-				dir = "relr"
+			dir := tc.lib
+			if dir == "" {
+				dir = "plain"
 			}
 			good, err := os.ReadFile(f.path(dir + "/libh.so"))
 			if err != nil {
@@ -261,8 +317,12 @@ func TestHostileLibrary(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := []string{"LD_LIBRARY_PATH=" + filepath.Dir(bad)}
-			want := bad + ": " + cause
-			wantLazy := bad + ": " + lazyCause
+			prog, blamed := prog, bad
+			if tc.copies {
+				prog, blamed = copyingPath, copyingPath
+			}
+			want := blamed + ": " + strings.ReplaceAll(cause, "LIB", bad)
+			wantLazy := blamed + ": " + strings.ReplaceAll(lazyCause, "LIB", bad)
 			for _, c := range []struct {
 				args []string
 				want string
