@@ -189,6 +189,7 @@ func (a *Analysis) Bind(now bool) *Result {
 const (
 	pieBase = 0x555555554000
 	libBase = 0x7f0000000000
+	userTop = 1 << 47 // the end of a process's address space
 )
 
 // fileMapper places objects in the file image.
@@ -204,13 +205,20 @@ type fileMapper struct {
 func (fm *fileMapper) Map(f *object.File, name string) (uint64, *object.Object, error) {
 	lo, hi := f.LoadBounds()
 	var base uint64
+	library := false
 	switch {
 	case f.Type == elf.ET_EXEC:
 		base = 0
 	case !fm.placedProgram && f.Interp != "":
 		base = pieBase - lo
 	default:
-		base = fm.next - lo
+		base, library = fm.next-lo, true
+	}
+	if hi-lo > userTop || base+hi > userTop || base+hi < base {
+		// The kernel has no room for it: glibc's mmap fails.
+		return 0, nil, errors.New("failed to map segment from shared object")
+	}
+	if library {
 		fm.next += (hi - lo + 0x1fffff) &^ 0x1fffff
 	}
 	fm.placedProgram = true

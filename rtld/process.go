@@ -123,6 +123,9 @@ func (p *Process) Adopt(m *linkmap.Map) {
 	}
 }
 
+// errMapSegment is glibc's error for a segment that cannot be mapped.
+var errMapSegment = errors.New("failed to map segment from shared object")
+
 // Map implements namespace.Mapper: the PT_LOAD segments of a file that
 // object.OpenHeaders opened are mapped from its descriptor, private, over
 // a region reserved for the whole object (at its fixed addresses for
@@ -156,7 +159,8 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 	} else {
 		a, err := unix.MmapPtr(-1, 0, nil, uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 		if err != nil {
-			return 0, nil, fmt.Errorf("failed to map segment from shared object: %w", err)
+			// glibc's words, without the system's error.
+			return 0, nil, errMapSegment
 		}
 		base = uint64(uintptr(a)) - lo
 	}
@@ -173,7 +177,7 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 		if s.Filesz > 0 {
 			n := pageUp(fileEnd) - start
 			if _, err := unix.MmapPtr(fd, int64(pageDown(s.Off)), ptr(start), uintptr(n), prot, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
-				return 0, nil, fmt.Errorf("failed to map segment from shared object: %w", err)
+				return 0, nil, errMapSegment
 			}
 			zeroFrom = pageUp(fileEnd)
 			if memEnd > fileEnd && zeroFrom > fileEnd {

@@ -135,6 +135,9 @@ type hostileCase struct {
 	// copies the library's data (R_X86_64_COPY), and blames it: the
 	// cause names the library as LIB.
 	copies bool
+	// asNeeded: the library is named as the program needs it, not by
+	// its path, as glibc names it when it cannot map it.
+	asNeeded bool
 }
 
 var hostileCases = []hostileCase{
@@ -178,6 +181,16 @@ var hostileCases = []hostileCase{
 		text := l.segment(elf.PF_R | elf.PF_X)
 		le.PutUint64(l.data[at:], text)
 		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_RELATIVE at %#x): segment is not writable", i, text), ""
+	}},
+	{name: "PT_LOAD past the address space", asNeeded: true, glibcWords: true, patch: func(l *libImage) (string, string) {
+		phoff := int(le.Uint64(l.data[32:]))
+		for i := len(l.elf.Progs) - 1; i >= 0; i-- {
+			if l.elf.Progs[i].Type == elf.PT_LOAD {
+				le.PutUint64(l.data[phoff+56*i+40:], 1<<48) // p_memsz
+				break
+			}
+		}
+		return "failed to map segment from shared object", ""
 	}},
 	{name: "COPY from outside the library", copies: true, patch: func(l *libImage) (string, string) {
 		i := l.symbol("answer")
@@ -321,6 +334,9 @@ func TestHostileLibrary(t *testing.T) {
 			if tc.copies {
 				prog, blamed = copyingPath, copyingPath
 			}
+			if tc.asNeeded {
+				blamed = filepath.Base(bad)
+			}
 			want := blamed + ": " + strings.ReplaceAll(cause, "LIB", bad)
 			wantLazy := blamed + ": " + strings.ReplaceAll(lazyCause, "LIB", bad)
 			for _, c := range []struct {
@@ -343,8 +359,8 @@ func TestHostileLibrary(t *testing.T) {
 			if tc.glibcWords {
 				words, _, _ := strings.Cut(lazyCause, " (")
 				native := native(t, baseEnv(env...), "", prog)
-				if native.status != 127 || !strings.Contains(native.stderr, bad+": "+words+"\n") {
-					t.Errorf("glibc: status %d, stderr %q; want 127 and %q", native.status, native.stderr, bad+": "+words)
+				if native.status != 127 || !strings.Contains(native.stderr, ": "+blamed+": "+words+"\n") {
+					t.Errorf("glibc: status %d, stderr %q; want 127 and %q", native.status, native.stderr, blamed+": "+words)
 				}
 			}
 		})
