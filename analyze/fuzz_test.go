@@ -16,17 +16,18 @@ import (
 	"github.com/ldgo/ldgo/namespace"
 )
 
-// FuzzAnalyze damages gcc-built libraries and runs the whole analysis over
-// a program that needs them, as verify and bindings run it: loading,
-// version checks, relocation with every binding (at start-up or lazily).
-// Nothing may panic, hang, or allocate far beyond the files' sizes, and
-// every problem must say something.
+// FuzzAnalyze damages gcc-built libraries (and the program that needs
+// them) and runs the whole analysis over the program, as verify and
+// bindings run it: loading, version checks, relocation with every binding
+// (at start-up or lazily). Nothing may panic, hang, or allocate far beyond
+// the files' sizes, and every problem must say something.
 //
 // The input is a list of patches, each written over the bytes of one
 // table of one library (the ELF header, the program headers, a section
 // the loader reads), so that most inputs are still libraries:
 //
-//	byte 0       bit 0: bind now (verify, bindings --now), else lazily
+//	byte 0       bit 0: bind now (verify, bindings --now), else lazily;
+//	             bit 1: patches with bit 7 set damage the program
 //	per patch    1 byte: region (low 5 bits) and width (1, 2, 4, 8 bytes:
 //	             bits 5-6); 2 bytes: little-endian offset in the region,
 //	             modulo its size; width bytes: the value, little-endian
@@ -45,9 +46,74 @@ func FuzzAnalyze(f *testing.F) {
 			}
 		}
 	}
+	// The copied array as large as a segment may be, in the program and
+	// its library, and their data segments as large.
+	var huge []byte
+	for _, d := range fx.symSizes("shared_data") {
+		huge = append(huge, patch(0, d.region, 8, d.off, 1<<39)[1:]...)
+	}
+	for _, d := range fx.dataMemsz() {
+		// Not both libraries: the file image has 1 TiB for them.
+		if d.region&0x80 != 0 || fx.regions[d.region].file == 0 {
+			huge = append(huge, patch(0, d.region, 8, d.off, 1<<39+1<<20)[1:]...)
+		}
+	}
+	f.Add(append([]byte{2}, huge...))
+	f.Add(append([]byte{3}, huge...))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fx.run(t, in)
 	})
+}
+
+// dataMemsz returns, as patch regions (the program's with bit 7 set) and
+// offsets, where each file's last PT_LOAD has its p_memsz.
+func (fx *fuzzFixture) dataMemsz() []struct{ region, off int } {
+	var out []struct{ region, off int }
+	for _, list := range []struct {
+		regions []fuzzRegion
+		flag    int
+	}{{fx.regions, 0}, {fx.progRegions, 0x80}} {
+		for i, r := range list.regions {
+			if r.name != "program headers" {
+				continue
+			}
+			last := -1
+			for k := 0; k < r.len/56; k++ {
+				if elf.ProgType(binary.LittleEndian.Uint32(fx.files[r.file].data[r.off+56*k:])) == elf.PT_LOAD {
+					last = k
+				}
+			}
+			out = append(out, struct{ region, off int }{i | list.flag, 56*last + 40})
+		}
+	}
+	return out
+}
+
+// symSizes returns, as patch regions (the program's with bit 7 set) and
+// offsets, where each file's dynamic symbol name has its st_size.
+func (fx *fuzzFixture) symSizes(name string) []struct{ region, off int } {
+	var out []struct{ region, off int }
+	for _, list := range []struct {
+		regions []fuzzRegion
+		flag    int
+	}{{fx.regions, 0}, {fx.progRegions, 0x80}} {
+		for i, r := range list.regions {
+			if r.name != ".dynsym" {
+				continue
+			}
+			e, err := elf.NewFile(strings.NewReader(string(fx.files[r.file].data)))
+			if err != nil {
+				continue
+			}
+			syms, _ := e.DynamicSymbols()
+			for j, sym := range syms {
+				if sym.Name == name {
+					out = append(out, struct{ region, off int }{i | list.flag, 24*(j+1) + 16})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // The fixture that FuzzAnalyze damages, intact, loads and binds.
@@ -71,20 +137,21 @@ func TestFuzzFixture(t *testing.T) {
 // DT_RELR, each with versions, TLS, IFUNC, protected and weak symbols,
 // data the program copies (COPY) and PLT calls.
 type fuzzFixture struct {
-	dir     string // a directory of this process's own
-	prog    string
-	libs    [2]fuzzLib
-	regions []fuzzRegion
+	dir   string // a directory of this process's own
+	prog  string
+	files [3]fuzzFile // the libraries, then the program
+	// regions are the libraries', progRegions the program's.
+	regions, progRegions []fuzzRegion
 }
 
-type fuzzLib struct {
+type fuzzFile struct {
 	name string
 	data []byte
 }
 
-// fuzzRegion is a span of a library's file that a patch writes into.
+// fuzzRegion is a span of a file that a patch writes into.
 type fuzzRegion struct {
-	lib      int
+	file     int // in fuzzFixture.files
 	name     string
 	off, len int
 }
@@ -153,12 +220,18 @@ func newFuzzFixture(f testing.TB) *fuzzFixture {
 		if err != nil {
 			f.Fatal(err)
 		}
-		fx.libs[i] = fuzzLib{name: lib.name, data: data}
-		fx.regions = append(fx.regions, libRegions(f, i, data)...)
+		fx.files[i] = fuzzFile{name: lib.name, data: data}
+		fx.regions = append(fx.regions, fileRegions(f, i, data)...)
 	}
 	write(f, filepath.Join(dir, "prog.c"), fuzzProgSource)
 	// Not position-independent: the program copies the libraries' data.
 	gcc("-no-pie", "-o", "prog", "prog.c", "-L.", "-lone", "-ltwo")
+	data, err := os.ReadFile(fx.prog)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fx.files[2] = fuzzFile{name: "prog", data: data}
+	fx.progRegions = fileRegions(f, 2, data)
 	return fx
 }
 
@@ -168,24 +241,24 @@ func write(f testing.TB, path, text string) {
 	}
 }
 
-// libRegions returns the spans of lib's file that the loader reads: its
+// fileRegions returns the spans of a file that the loader reads: its
 // headers and the sections that hold its dynamic tables.
-func libRegions(f testing.TB, lib int, data []byte) []fuzzRegion {
+func fileRegions(f testing.TB, file int, data []byte) []fuzzRegion {
 	e, err := elf.NewFile(strings.NewReader(string(data)))
 	if err != nil {
 		f.Fatal(err)
 	}
 	phoff := int(binary.LittleEndian.Uint64(data[32:]))
 	regions := []fuzzRegion{
-		{lib, "ELF header", 0, 64},
-		{lib, "program headers", phoff, 56 * len(e.Progs)},
+		{file, "ELF header", 0, 64},
+		{file, "program headers", phoff, 56 * len(e.Progs)},
 	}
 	for _, s := range e.Sections {
 		switch s.Name {
 		case ".dynamic", ".dynsym", ".dynstr", ".gnu.hash", ".hash", ".gnu.version", ".gnu.version_d",
 			".gnu.version_r", ".rela.dyn", ".rela.plt", ".relr.dyn", ".tdata", ".data":
 			if s.Size > 0 && s.Type != elf.SHT_NOBITS {
-				regions = append(regions, fuzzRegion{lib, s.Name, int(s.Offset), int(s.Size)})
+				regions = append(regions, fuzzRegion{file, s.Name, int(s.Offset), int(s.Size)})
 			}
 		}
 	}
@@ -200,7 +273,7 @@ func (fx *fuzzFixture) dynValues(tag elf.DynTag) []struct{ region, off int } {
 		if r.name != ".dynamic" {
 			continue
 		}
-		data := fx.libs[r.lib].data[r.off : r.off+r.len]
+		data := fx.files[r.file].data[r.off : r.off+r.len]
 		for off := 0; off+16 <= len(data); off += 16 {
 			if elf.DynTag(binary.LittleEndian.Uint64(data[off:])) == tag {
 				out = append(out, struct{ region, off int }{i, off + 8})
@@ -217,22 +290,27 @@ func patch(mode byte, region, width, off int, v uint64) []byte {
 	return binary.LittleEndian.AppendUint64(b, v)[:4+width]
 }
 
-// apply returns the libraries with in's patches written over them.
-func (fx *fuzzFixture) apply(in []byte) [2][]byte {
-	var libs [2][]byte
-	for i, l := range fx.libs {
-		libs[i] = append([]byte(nil), l.data...)
+// apply returns the files with the patches of in (after its mode byte,
+// mode) written over them.
+func (fx *fuzzFixture) apply(mode byte, in []byte) [3][]byte {
+	var files [3][]byte
+	for i, f := range fx.files {
+		files[i] = append([]byte(nil), f.data...)
 	}
 	for len(in) >= 3 {
-		r := fx.regions[int(in[0]&31)%len(fx.regions)]
+		regions := fx.regions
+		if mode&2 != 0 && in[0]&0x80 != 0 {
+			regions = fx.progRegions
+		}
+		r := regions[int(in[0]&31)%len(regions)]
 		width := 1 << (in[0] >> 5 & 3)
 		off := r.off + int(binary.LittleEndian.Uint16(in[1:]))%r.len
 		in = in[3:]
-		n := min(width, len(in), len(libs[r.lib])-off)
-		copy(libs[r.lib][off:off+n], in[:n])
+		n := min(width, len(in), len(files[r.file])-off)
+		copy(files[r.file][off:off+n], in[:n])
 		in = in[n:]
 	}
-	return libs
+	return files
 }
 
 // fuzzDeadline bounds one analysis of the small fixture, which takes
@@ -244,14 +322,14 @@ const fuzzDeadline = 30 * time.Second
 const fuzzMemory = 256 << 20
 
 func (fx *fuzzFixture) run(t *testing.T, in []byte) {
-	now := len(in) > 0 && in[0]&1 != 0
+	var mode byte
 	if len(in) > 0 {
-		in = in[1:]
+		mode, in = in[0], in[1:]
 	}
-	for i, data := range fx.apply(in) {
+	for i, data := range fx.apply(mode, in) {
 		// Written anew, not over the old file, which may still be
 		// mapped by an analysis that hung.
-		path := filepath.Join(fx.dir, fx.libs[i].name)
+		path := filepath.Join(fx.dir, fx.files[i].name)
 		os.Remove(path)
 		if err := os.WriteFile(path, data, 0o755); err != nil {
 			t.Fatal(err)
@@ -260,7 +338,7 @@ func (fx *fuzzFixture) run(t *testing.T, in []byte) {
 	done := make(chan string)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	go func() { done <- analyzeAll(fx.prog, fx.dir, now) }()
+	go func() { done <- analyzeAll(fx.prog, fx.dir, mode&1 != 0) }()
 	select {
 	case failure := <-done:
 		if failure != "" {

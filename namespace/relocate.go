@@ -248,7 +248,7 @@ type relocator struct {
 	// place is the writable segment (link-time addresses) that held the
 	// last place checked: relocations come in address order, and it
 	// mostly holds the next.
-	place struct{ lo, hi uint64 }
+	place struct{ lo, size uint64 }
 }
 
 // flush writes the words gathered. Their places were checked as they
@@ -305,8 +305,8 @@ func (e *RelocError) Unwrap() error { return e.Err }
 
 // The causes checkPlace gives.
 var (
-	ErrNotWritable = errors.New("segment is not writable")
-	ErrOutside     = errors.New("address outside the loaded segments")
+	errNotWritable = errors.New("segment is not writable")
+	errOutside     = errors.New("address outside the loaded segments")
 )
 
 // checkPlace checks that the n bytes a relocation writes at link-time
@@ -314,23 +314,31 @@ var (
 // segments, with DT_TEXTREL), as the process image requires of every
 // write. It is made before each write into either image, so that both
 // refuse the same relocations with the same cause.
+// Where relocations are many, inPlace comes first.
 func (r *relocator) checkPlace(off, n uint64) error {
-	end := off + n
-	if n == 0 || off >= r.place.lo && end <= r.place.hi && end >= off {
+	if n == 0 || r.inPlace(off, n) {
 		return nil
 	}
 	p, err := segmentOf(r.m.Obj, off, n, !r.m.Obj.Dyn.TextRel)
 	if err == nil {
-		r.place.lo, r.place.hi = p.Vaddr, p.Vaddr+p.Memsz
+		r.place.lo, r.place.size = p.Vaddr, p.Memsz
 	}
 	return err
+}
+
+// inPlace reports whether the n bytes at off lie in the segment of the
+// last place checked, as most relocations' do: a test small enough to be
+// inlined.
+func (r *relocator) inPlace(off, n uint64) bool {
+	d := off - r.place.lo
+	return d < r.place.size && n <= r.place.size-d
 }
 
 // segmentOf returns the loaded segment of o that holds the n bytes at
 // link-time address off, and a writable one if writable is set.
 func segmentOf(o *object.Object, off, n uint64, writable bool) (object.Prog, error) {
 	end := off + n
-	err := ErrOutside
+	err := errOutside
 	if end < off {
 		return object.Prog{}, err
 	}
@@ -339,7 +347,7 @@ func segmentOf(o *object.Object, off, n uint64, writable bool) (object.Prog, err
 			continue
 		}
 		if writable && p.Flags&elf.PF_W == 0 {
-			err = ErrNotWritable
+			err = errNotWritable
 			continue
 		}
 		return p, nil
@@ -435,8 +443,10 @@ func (r *relocator) fail(err error) {
 
 // addBase adds the object's base to the word at link-time address addr.
 func (r *relocator) addBase(addr uint64) error {
-	if err := r.checkPlace(addr, 8); err != nil {
-		return err
+	if !r.inPlace(addr, 8) {
+		if err := r.checkPlace(addr, 8); err != nil {
+			return err
+		}
 	}
 	return image.Add64(r.env, r.m.Addr(addr), r.m.Base)
 }
@@ -553,9 +563,11 @@ func (r *relocator) doNow(tab object.RelaTable, at uint64, nrelative uint64, don
 	for ; uint64(i) < nrelative && i < n && r.err == nil; i++ {
 		rel := tab.At(i)
 		t := &reloc.Terms{A: rel.Addend, B: r.m.Base, P: r.m.Addr(rel.Off)}
-		if err := r.checkPlace(rel.Off, reloc.Size(rel.Type, t)); err != nil {
-			r.report(r.relocError(rel, at+uint64(i)*24, err))
-			continue
+		if n := reloc.Size(rel.Type, t); !r.inPlace(rel.Off, n) {
+			if err := r.checkPlace(rel.Off, n); err != nil {
+				r.report(r.relocError(rel, at+uint64(i)*24, err))
+				continue
+			}
 		}
 		if err := reloc.Apply(r.env, r.m, rel.Type, t, false); err != nil {
 			r.report(r.applyError(rel, at+uint64(i)*24, err))
@@ -633,9 +645,11 @@ func (r *relocator) apply(rel object.Rela, entry uint64) {
 			}
 		}
 	}
-	if err := r.checkPlace(rel.Off, reloc.Size(rel.Type, t)); err != nil {
-		r.report(r.relocError(rel, entry, err))
-		return
+	if n := reloc.Size(rel.Type, t); !r.inPlace(rel.Off, n) {
+		if err := r.checkPlace(rel.Off, n); err != nil {
+			r.report(r.relocError(rel, entry, err))
+			return
+		}
 	}
 	if r.writer != nil {
 		if w, ok := reloc.Word(rel.Type, t); ok {
