@@ -65,54 +65,56 @@ func FuzzAnalyze(f *testing.F) {
 	})
 }
 
-// dataMemsz returns, as patch regions (the program's with bit 7 set) and
-// offsets, where each file's last PT_LOAD has its p_memsz.
-func (fx *fuzzFixture) dataMemsz() []struct{ region, off int } {
-	var out []struct{ region, off int }
+// patchAt is where a patch writes: a region, as a patch names it (the
+// program's with bit 7 set), and an offset in it.
+type patchAt struct{ region, off int }
+
+// eachRegion calls fn with every region of the libraries and the program
+// named name, as a patch names it.
+func (fx *fuzzFixture) eachRegion(name string, fn func(region int, r fuzzRegion)) {
 	for _, list := range []struct {
 		regions []fuzzRegion
 		flag    int
 	}{{fx.regions, 0}, {fx.progRegions, 0x80}} {
 		for i, r := range list.regions {
-			if r.name != "program headers" {
-				continue
+			if r.name == name {
+				fn(i|list.flag, r)
 			}
-			last := -1
-			for k := 0; k < r.len/56; k++ {
-				if elf.ProgType(binary.LittleEndian.Uint32(fx.files[r.file].data[r.off+56*k:])) == elf.PT_LOAD {
-					last = k
-				}
-			}
-			out = append(out, struct{ region, off int }{i | list.flag, 56*last + 40})
 		}
 	}
+}
+
+// dataMemsz returns where each file's last PT_LOAD has its p_memsz.
+func (fx *fuzzFixture) dataMemsz() []patchAt {
+	var out []patchAt
+	fx.eachRegion("program headers", func(region int, r fuzzRegion) {
+		last := -1
+		for k := 0; k < r.len/56; k++ {
+			if elf.ProgType(binary.LittleEndian.Uint32(fx.files[r.file].data[r.off+56*k:])) == elf.PT_LOAD {
+				last = k
+			}
+		}
+		out = append(out, patchAt{region, 56*last + 40})
+	})
 	return out
 }
 
-// symSizes returns, as patch regions (the program's with bit 7 set) and
-// offsets, where each file's dynamic symbol name has its st_size.
-func (fx *fuzzFixture) symSizes(name string) []struct{ region, off int } {
-	var out []struct{ region, off int }
-	for _, list := range []struct {
-		regions []fuzzRegion
-		flag    int
-	}{{fx.regions, 0}, {fx.progRegions, 0x80}} {
-		for i, r := range list.regions {
-			if r.name != ".dynsym" {
-				continue
-			}
-			e, err := elf.NewFile(strings.NewReader(string(fx.files[r.file].data)))
-			if err != nil {
-				continue
-			}
-			syms, _ := e.DynamicSymbols()
-			for j, sym := range syms {
-				if sym.Name == name {
-					out = append(out, struct{ region, off int }{i | list.flag, 24*(j+1) + 16})
-				}
+// symSizes returns where each file's dynamic symbol name has its
+// st_size.
+func (fx *fuzzFixture) symSizes(name string) []patchAt {
+	var out []patchAt
+	fx.eachRegion(".dynsym", func(region int, r fuzzRegion) {
+		e, err := elf.NewFile(strings.NewReader(string(fx.files[r.file].data)))
+		if err != nil {
+			return
+		}
+		syms, _ := e.DynamicSymbols()
+		for j, sym := range syms {
+			if sym.Name == name {
+				out = append(out, patchAt{region, 24*(j+1) + 16})
 			}
 		}
-	}
+	})
 	return out
 }
 
@@ -267,19 +269,16 @@ func fileRegions(f testing.TB, file int, data []byte) []fuzzRegion {
 
 // dynValues returns where, in each library's .dynamic region, the value
 // of tag lies.
-func (fx *fuzzFixture) dynValues(tag elf.DynTag) []struct{ region, off int } {
-	var out []struct{ region, off int }
-	for i, r := range fx.regions {
-		if r.name != ".dynamic" {
-			continue
-		}
+func (fx *fuzzFixture) dynValues(tag elf.DynTag) []patchAt {
+	var out []patchAt
+	fx.eachRegion(".dynamic", func(region int, r fuzzRegion) {
 		data := fx.files[r.file].data[r.off : r.off+r.len]
-		for off := 0; off+16 <= len(data); off += 16 {
+		for off := 0; off+16 <= len(data) && region&0x80 == 0; off += 16 {
 			if elf.DynTag(binary.LittleEndian.Uint64(data[off:])) == tag {
-				out = append(out, struct{ region, off int }{i, off + 8})
+				out = append(out, patchAt{region, off + 8})
 			}
 		}
-	}
+	})
 	return out
 }
 

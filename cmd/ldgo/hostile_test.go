@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ldgo/ldgo/reloc"
 )
 
 // A library damaged in its relocations: the analysis commands must refuse
@@ -48,17 +50,6 @@ func newLibImage(t *testing.T, data []byte) *libImage {
 	return &libImage{t: t, data: bytes.Clone(data), elf: e}
 }
 
-// off returns the file offset of link-time address addr.
-func (l *libImage) off(addr uint64) int {
-	for _, p := range l.elf.Progs {
-		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr < p.Vaddr+p.Filesz {
-			return int(p.Off + addr - p.Vaddr)
-		}
-	}
-	l.t.Fatalf("address %#x is in no segment", addr)
-	return 0
-}
-
 // dyn returns the file offset of the value of dynamic entry tag.
 func (l *libImage) dyn(tag elf.DynTag) int {
 	s := l.elf.Section(".dynamic")
@@ -85,6 +76,17 @@ func (l *libImage) rela(sec string, typ elf.R_X86_64) (at, index int) {
 	}
 	l.t.Fatalf("no %v relocation in %s", typ, sec)
 	return 0, 0
+}
+
+// intoText points the relocation of type typ in section sec that comes
+// skip after the first at the text segment, and returns the cause.
+func (l *libImage) intoText(sec string, typ elf.R_X86_64, skip int) string {
+	at, i := l.rela(sec, typ)
+	at, i = at+24*skip, i+skip
+	text := l.segment(elf.PF_R | elf.PF_X)
+	le.PutUint64(l.data[at:], text)
+	table := map[string]string{".rela.dyn": "DT_RELA", ".rela.plt": "DT_JMPREL"}[sec]
+	return fmt.Sprintf("%s relocation %d (%s at %#x): segment is not writable", table, i, reloc.TypeName(typ), text)
 }
 
 // relaOff returns the r_offset of the relocation at file offset at.
@@ -170,17 +172,10 @@ var hostileCases = []hostileCase{
 		return "DT_RELR table outside the loaded segments (18446744073709551360 bytes at 0x", ""
 	}},
 	{name: "relative relocation into text", patch: func(l *libImage) (string, string) {
-		at, i := l.rela(".rela.dyn", elf.R_X86_64_RELATIVE)
-		text := l.segment(elf.PF_R | elf.PF_X)
-		le.PutUint64(l.data[at:], text)
-		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_RELATIVE at %#x): segment is not writable", i, text), ""
+		return l.intoText(".rela.dyn", elf.R_X86_64_RELATIVE, 0), ""
 	}},
 	{name: "relative relocation into text, applied early", lib: "early", patch: func(l *libImage) (string, string) {
-		at, i := l.rela(".rela.dyn", elf.R_X86_64_RELATIVE)
-		at, i = at+24*1000, i+1000
-		text := l.segment(elf.PF_R | elf.PF_X)
-		le.PutUint64(l.data[at:], text)
-		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_RELATIVE at %#x): segment is not writable", i, text), ""
+		return l.intoText(".rela.dyn", elf.R_X86_64_RELATIVE, 1000), ""
 	}},
 	{name: "PT_LOAD past the address space", asNeeded: true, glibcWords: true, patch: func(l *libImage) (string, string) {
 		phoff := int(le.Uint64(l.data[32:]))
@@ -222,10 +217,7 @@ var hostileCases = []hostileCase{
 		return fmt.Sprintf("DT_RELA relocation %d (R_X86_64_64 at %#x): address outside the loaded segments", i, end-4), ""
 	}},
 	{name: "JUMP_SLOT into text", patch: func(l *libImage) (string, string) {
-		at, i := l.rela(".rela.plt", elf.R_X86_64_JMP_SLOT)
-		text := l.segment(elf.PF_R | elf.PF_X)
-		le.PutUint64(l.data[at:], text)
-		return fmt.Sprintf("DT_JMPREL relocation %d (R_X86_64_JUMP_SLOT at %#x): segment is not writable", i, text), ""
+		return l.intoText(".rela.plt", elf.R_X86_64_JMP_SLOT, 0), ""
 	}},
 	{name: "DT_RELR entry into text", lib: "relr", patch: func(l *libImage) (string, string) {
 		s := l.elf.Section(".relr.dyn")
