@@ -94,7 +94,11 @@ func Load(path string, opts Options) (*Analysis, error) {
 		cfg.PreloadFile = opts.PreloadFile
 	}
 	fm := &fileMapper{img: a.img, next: libBase}
-	fm.env = &fileEnv{File: a.img}
+	progname := cfg.Progname
+	if progname == "" {
+		progname = path
+	}
+	fm.env = &fileEnv{File: a.img, progname: progname}
 	ns, err := namespace.Open(path, cfg, fm)
 	if ns == nil {
 		return nil, err
@@ -243,11 +247,12 @@ func (fm *fileMapper) Env() reloc.Env { return fm.env }
 // glibc would lay it out; TLS descriptors and IFUNC resolvers are not run.
 type fileEnv struct {
 	*image.File
+	progname string // how the program is named in messages
 }
 
 func (e *fileEnv) StaticTLSOffset(def *linkmap.Map) (uint64, error) {
 	if !def.HasStaticTLS {
-		return 0, &namespace.LoadError{Name: def.Name, Err: errors.New("cannot allocate memory in static TLS block")}
+		return 0, &namespace.LoadError{Name: def.DisplayName(e.progname), Err: errors.New("cannot allocate memory in static TLS block")}
 	}
 	return def.TLSOffset, nil
 }

@@ -399,6 +399,10 @@ func analyzeAll(prog, dir string, now bool) (failure string) {
 		if errors.As(p.Err, &ue) && p.Map == nil {
 			return "undefined symbol " + ue.Name + " of no object"
 		}
+		var le *namespace.LoadError
+		if errors.As(p.Err, &le) && le.Name == "" {
+			return "an error naming no object: " + p.Err.Error()
+		}
 		if noText(p.Err.Error()) {
 			return silent
 		}

@@ -500,6 +500,7 @@ func (r *relocator) relocateRela(lazy bool) error {
 			if r.err != nil {
 				return r.err
 			}
+			done = 0
 			continue
 		}
 		if rg.lazy {
