@@ -95,7 +95,11 @@ func Load(path string, opts Options) (*Analysis, error) {
 		cfg.PreloadFile = opts.PreloadFile
 	}
 	fm := &fileMapper{img: a.img, next: libBase}
-	fm.env = &fileEnv{File: a.img}
+	progname := cfg.Progname
+	if progname == "" {
+		progname = path
+	}
+	fm.env = &fileEnv{File: a.img, progname: progname}
 	ns, err := namespace.Open(path, cfg, fm)
 	if ns == nil {
 		return nil, err
@@ -130,11 +134,14 @@ func (a *Analysis) Bind(now bool) *Result {
 	ns := a.NS
 	lazy := false
 	// Every relocation but the relative ones may bind: size the list
-	// once.
+	// once, by the tables that are there (their sizes are the file's
+	// word, not a count to trust).
 	n := 0
 	for _, m := range ns.Chain {
-		if d := m.Obj; d != nil && !m.Faked {
-			n += int((d.Dyn.Rela.Size+d.Dyn.JmpRel.Size)/24) - int(min(d.Dyn.RelaCount, d.Dyn.Rela.Size/24))
+		if o := m.Obj; o != nil && !m.Faked {
+			rela, _ := o.Relas(o.Dyn.Rela)
+			jmprel, _ := o.Relas(o.Dyn.JmpRel)
+			n += rela.Len() - int(min(o.Dyn.RelaCount, uint64(rela.Len()))) + jmprel.Len()
 		}
 	}
 	res.Bindings = make([]Binding, 0, n)
@@ -191,6 +198,7 @@ func (a *Analysis) Bind(now bool) *Result {
 const (
 	pieBase = 0x555555554000
 	libBase = 0x7f0000000000
+	userTop = 1 << 47 // the end of a process's address space
 )
 
 // fileMapper places objects in the file image.
@@ -206,13 +214,20 @@ type fileMapper struct {
 func (fm *fileMapper) Map(f *object.File, name string) (uint64, *object.Object, error) {
 	lo, hi := f.LoadBounds()
 	var base uint64
+	library := false
 	switch {
 	case f.Type == elf.ET_EXEC:
 		base = 0
 	case !fm.placedProgram && f.Interp != "":
 		base = pieBase - lo
 	default:
-		base = fm.next - lo
+		base, library = fm.next-lo, true
+	}
+	if hi-lo > userTop || base+hi > userTop || base+hi < base {
+		// The kernel has no room for it: glibc's mmap fails.
+		return 0, nil, errors.New("failed to map segment from shared object")
+	}
+	if library {
 		fm.next += (hi - lo + 0x1fffff) &^ 0x1fffff
 	}
 	fm.placedProgram = true
@@ -237,11 +252,12 @@ func (fm *fileMapper) Env() reloc.Env { return fm.env }
 // glibc would lay it out; TLS descriptors and IFUNC resolvers are not run.
 type fileEnv struct {
 	*image.File
+	progname string // how the program is named in messages
 }
 
 func (e *fileEnv) StaticTLSOffset(def *linkmap.Map) (uint64, error) {
 	if !def.HasStaticTLS {
-		return 0, &namespace.LoadError{Name: def.Name, Err: errors.New("cannot allocate memory in static TLS block")}
+		return 0, &namespace.LoadError{Name: def.DisplayName(e.progname), Err: errors.New("cannot allocate memory in static TLS block")}
 	}
 	return def.TLSOffset, nil
 }

@@ -77,8 +77,21 @@ func Write32(img Image, addr uint64, v uint32) error {
 	return img.WriteAt(b[:], addr)
 }
 
+// Copier is implemented by images that copy without moving every byte.
+type Copier interface {
+	Copy(dst, src, n uint64) error
+}
+
 // Copy moves n bytes from src to dst within img.
 func Copy(img Image, dst, src, n uint64) error {
+	if c, ok := img.(Copier); ok {
+		return c.Copy(dst, src, n)
+	}
+	return copyBytes(img, dst, src, n)
+}
+
+// copyBytes moves n bytes from src to dst, a chunk at a time.
+func copyBytes(img Image, dst, src, n uint64) error {
 	const chunk = 64 << 10
 	buf := make([]byte, min(n, chunk))
 	for n > 0 {
@@ -105,8 +118,13 @@ type Segment struct {
 
 	// written holds the pages relocations wrote to, indexed from the
 	// page holding Addr; each is a copy of the segment's bytes there.
-	// Two segments may share a page: each keeps its own part.
-	written []*[pageSize]byte
+	// Two segments may share a page: each keeps its own part. Pages
+	// that hold file bytes are in a slice, as many as there are; the
+	// pages of bss (which a file may make as large as the address
+	// space, and relocations seldom write) in a map. So the image
+	// costs memory in proportion to the files and the pages written.
+	written    []*[pageSize]byte
+	writtenBss map[uint64]*[pageSize]byte
 }
 
 // File is the image of objects that are read, not run: words written by
@@ -125,7 +143,7 @@ func NewFile() *File { return &File{} }
 
 // Add places a segment in the image.
 func (f *File) Add(s Segment) {
-	s.written = nil
+	s.written, s.writtenBss = nil, nil
 	f.segs = append(f.segs, s)
 }
 
@@ -139,7 +157,22 @@ func (f *File) segment(addr, n uint64) (*Segment, error) {
 			return &f.segs[i], nil
 		}
 	}
-	return nil, fmt.Errorf("address %#x (%d bytes) is outside every loaded segment", addr, n)
+	return nil, &AccessError{Addr: addr, Size: n, Cause: "address outside every loaded segment"}
+}
+
+// AccessError is an access to memory that an image refuses.
+type AccessError struct {
+	Op         string // what accessed it: "read", "relocation", ...; "" for any
+	Addr, Size uint64 // run-time addresses
+	Cause      string
+}
+
+func (e *AccessError) Error() string {
+	op := e.Op
+	if op == "" {
+		op = "access"
+	}
+	return fmt.Sprintf("%s of %d bytes at %#x: %s", op, e.Size, e.Addr, e.Cause)
 }
 
 func (s *Segment) contains(addr, n uint64) bool {
@@ -160,14 +193,31 @@ func (f *File) ReadAt(p []byte, addr uint64) error {
 	for len(p) > 0 {
 		off := addr % pageSize
 		k := min(uint64(len(p)), pageSize-off)
-		if i := s.pageIndex(addr); i < uint64(len(s.written)) && s.written[i] != nil {
-			copy(p[:k], s.written[i][off:off+k])
+		if pg := s.writtenPage(s.pageIndex(addr)); pg != nil {
+			copy(p[:k], pg[off:off+k])
 		} else {
 			s.fill(p[:k], addr)
 		}
 		p, addr = p[k:], addr+k
 	}
 	return nil
+}
+
+// dataPages is the number of pages, from the one holding Addr, that hold
+// file bytes.
+func (s *Segment) dataPages() uint64 {
+	if len(s.Data) == 0 {
+		return 0
+	}
+	return s.pageIndex(s.Addr+uint64(len(s.Data))-1) + 1
+}
+
+// writtenPage returns the written copy of page i, or nil.
+func (s *Segment) writtenPage(i uint64) *[pageSize]byte {
+	if i < uint64(len(s.written)) {
+		return s.written[i]
+	}
+	return s.writtenBss[i]
 }
 
 // fill copies the file's bytes for [addr, addr+len(p)) into p.
@@ -215,9 +265,9 @@ func (f *File) Write64(addr, v uint64) error {
 func (s *Segment) page(addr uint64) *[pageSize]byte {
 	i := s.pageIndex(addr)
 	if s.written == nil {
-		s.written = make([]*[pageSize]byte, s.pageIndex(s.Addr+s.Size)+1)
+		s.written = make([]*[pageSize]byte, s.dataPages())
 	}
-	pg := s.written[i]
+	pg := s.writtenPage(i)
 	if pg == nil {
 		pg = new([pageSize]byte)
 		start := addr &^ (pageSize - 1)
@@ -226,9 +276,69 @@ func (s *Segment) page(addr uint64) *[pageSize]byte {
 		lo := max(start, s.Addr)
 		hi := min(start+pageSize, s.Addr+s.Size)
 		s.fill(pg[lo-start:hi-start], lo)
-		s.written[i] = pg
+		if i < uint64(len(s.written)) {
+			s.written[i] = pg
+		} else {
+			if s.writtenBss == nil {
+				s.writtenBss = map[uint64]*[pageSize]byte{}
+			}
+			s.writtenBss[i] = pg
+		}
 	}
 	return pg
+}
+
+// Copy implements Copier. Past its file bytes, a segment reads as zero
+// wherever nothing was written, and zero copied over zero changes
+// nothing: what is copied is the stretch where either range has file
+// bytes, and the written pages of either past it. So a copy costs what
+// the files and the pages written hold, however large its size (a COPY
+// relocation's size is the file's word).
+func (f *File) Copy(dst, src, n uint64) error {
+	ss, err := f.segment(src, n)
+	if err != nil {
+		return err
+	}
+	ds, err := f.segment(dst, n)
+	if err != nil {
+		return err
+	}
+	// [0, head) of the ranges is on pages with file bytes of one of them.
+	head := min(n, max(ss.dataEnd()-min(src, ss.dataEnd()), ds.dataEnd()-min(dst, ds.dataEnd())))
+	if err := copyBytes(f, dst, src, head); err != nil {
+		return err
+	}
+	// Then the written pages of either, as offsets in the ranges.
+	var pieces []Segment
+	for _, side := range []struct {
+		s     *Segment
+		start uint64
+	}{{ss, src}, {ds, dst}} {
+		base := side.s.Addr &^ (pageSize - 1)
+		for i, pg := range side.s.writtenBss {
+			if pg == nil {
+				continue
+			}
+			lo, hi := max(base+i*pageSize, side.start+head), min(base+(i+1)*pageSize, side.start+n)
+			if lo < hi {
+				pieces = append(pieces, Segment{Addr: lo - side.start, Size: hi - lo})
+			}
+		}
+	}
+	for _, p := range pieces {
+		if err := copyBytes(f, dst+p.Addr, src+p.Addr, p.Size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dataEnd is the end of the pages that hold the segment's file bytes.
+func (s *Segment) dataEnd() uint64 {
+	if len(s.Data) == 0 {
+		return s.Addr
+	}
+	return (s.Addr + uint64(len(s.Data)) + pageSize - 1) &^ (pageSize - 1)
 }
 
 // CallIFunc implements Image: a file image cannot run code.

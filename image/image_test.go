@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 )
 
@@ -57,5 +58,42 @@ func TestFileImageOutside(t *testing.T) {
 	}
 	if _, err := img.CallIFunc(0x1000); err != ErrNoExec {
 		t.Errorf("CallIFunc: %v", err)
+	}
+}
+
+// A segment's bss may be as large as the address space: the image costs
+// memory for the pages written, and a copy across such segments (a COPY
+// relocation's size is the file's word) the time and memory of the file
+// bytes and the pages written.
+func TestFileImageHugeBss(t *testing.T) {
+	const huge = 1 << 46
+	const src, dst = 0x1000_0000, 0x5000_0000_0000
+	img := NewFile()
+	img.Add(Segment{Addr: src, Size: huge, Data: bytes.Repeat([]byte{0xcc}, 100), Writable: true})
+	img.Add(Segment{Addr: dst, Size: huge, Writable: true})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, w := range []struct{ addr, v uint64 }{
+		{src + huge/2, 0x1111}, {src + huge - 8, 0x2222}, {dst + huge/4, 0x3333}, {dst + 200, 0x4444},
+	} {
+		if err := Write64(img, w.addr, w.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Copy(img, dst, src, huge); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if used := after.TotalAlloc - before.TotalAlloc; used > 1<<20 {
+		t.Errorf("four words written and one copy allocated %d bytes", used)
+	}
+	for _, w := range []struct{ addr, want uint64 }{
+		{dst, 0xcccccccccccccccc}, {dst + 96, 0xcccccccc}, {dst + 200, 0}, // the copy's zero over a written word
+		{dst + huge/2, 0x1111}, {dst + huge - 8, 0x2222}, {dst + huge/4, 0},
+		{src + huge/4, 0}, {src + huge/2, 0x1111},
+	} {
+		if v, err := Read64(img, w.addr); err != nil || v != w.want {
+			t.Errorf("word at %#x reads %#x, %v; want %#x", w.addr, v, err, w.want)
+		}
 	}
 }

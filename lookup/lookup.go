@@ -466,6 +466,11 @@ type uniqueDef struct {
 // Symbol looks req up in scope, a list of searchlists searched in order.
 func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
 	l.Lookups++
+	if req.partial {
+		if err := req.RefMap.Obj.CheckSymbolName(req.RefIndex); err != nil {
+			return Result{}, err
+		}
+	}
 	req.complete()
 	return l.search(scope, req)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
 )
 
 // Fixup binds PLT slot i of m's DT_JMPREL table the way glibc's _dl_fixup
@@ -24,14 +25,19 @@ func (ns *Namespace) Fixup(m *linkmap.Map, i int, skipIFunc bool) (target, slot 
 		return 0, 0, nil, fmt.Errorf("%s: PLT relocation %d out of range", m.DisplayName(ns.cfg.Progname), i)
 	}
 	rel := tab.At(i)
-	if rel.Type != elf.R_X86_64_JMP_SLOT {
-		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: fmt.Errorf("unexpected PLT reloc type 0x%02x", uint32(rel.Type))}
+	entry := m.Obj.Dyn.JmpRel.Addr + uint64(i)*24
+	relocError := func(err error) error {
+		return &RelocError{Table: "DT_JMPREL", Index: uint64(i), Type: rel.Type, Off: rel.Off, Err: err}
 	}
-	if uint64(rel.Sym) >= uint64(m.Obj.NumSymbols()) {
-		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())}
+	if rel.Type != elf.R_X86_64_JMP_SLOT {
+		// Reported by the load-time pass already (doLazy).
+		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: relocError(reloc.BadTypeError{Map: m, Type: rel.Type, PLT: true})}
+	}
+	if err := symbolInTable(m, rel.Sym); err != nil {
+		return 0, 0, nil, &LoadError{Name: m.DisplayName(ns.cfg.Progname), Err: relocError(err), Occasion: "symbol lookup error"}
 	}
 	slot = m.Addr(rel.Off)
-	key := refKey(m, m.Obj.Dyn.JmpRel.Addr+uint64(i)*24, rel.Sym)
+	key := refKey(m, entry, rel.Sym)
 	var res lookup.Result
 	if !ns.replay(m, key, lookup.ClassPLT, &res) {
 		ref := m.Obj.Symbol(rel.Sym)

@@ -244,17 +244,115 @@ type relocator struct {
 	writer   WordWriter
 	words    []Word
 	writable []object.Range
+
+	// place is the writable segment (link-time addresses) that held the
+	// last place checked: relocations come in address order, and it
+	// mostly holds the next.
+	place struct{ lo, size uint64 }
 }
 
-// flush writes the words gathered.
+// flush writes the words gathered. Their places were checked as they
+// were gathered (checkPlace): the image refusing one is a failure of its
+// own.
 func (r *relocator) flush() {
 	if len(r.words) == 0 {
 		return
 	}
 	if err := r.writer.WriteWords(r.words, r.writable); err != nil {
-		r.report(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
+		r.report(r.loadError(err))
 	}
 	r.words = r.words[:0]
+}
+
+// loadError is err as a failure to load the object being relocated.
+func (r *relocator) loadError(err error) error {
+	return &LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err}
+}
+
+// relocError is err, met applying rel, whose entry is at link-time
+// address entry, as a failure to load the object that names the
+// relocation.
+func (r *relocator) relocError(rel object.Rela, entry uint64, err error) error {
+	table, index := r.m.Obj.RelaEntry(entry)
+	return r.loadError(&RelocError{Table: table, Index: index, Type: rel.Type, Off: rel.Off, Err: err})
+}
+
+// RelocError is a relocation that cannot be applied, named by its table
+// and its index there (DT_RELR's entries have none), its type and the
+// link-time address it writes (r_offset), as readelf -r lists them.
+type RelocError struct {
+	Table string // "DT_RELA", "DT_JMPREL" or "DT_RELR"
+	Index uint64
+	Type  elf.R_X86_64
+	Off   uint64
+	Err   error
+}
+
+func (e *RelocError) Error() string {
+	which := e.Table + " relocation"
+	if e.Table != "DT_RELR" {
+		which += fmt.Sprintf(" %d", e.Index)
+	}
+	var bt reloc.BadTypeError
+	if errors.As(e.Err, &bt) {
+		// glibc's words first, as ld.so prints them.
+		return fmt.Sprintf("%v (%s at %#x)", e.Err, which, e.Off)
+	}
+	return fmt.Sprintf("%s (%s at %#x): %v", which, reloc.TypeName(e.Type), e.Off, e.Err)
+}
+
+func (e *RelocError) Unwrap() error { return e.Err }
+
+// The causes checkPlace gives.
+var (
+	errNotWritable = errors.New("segment is not writable")
+	errOutside     = errors.New("address outside the loaded segments")
+)
+
+// checkPlace checks that the n bytes a relocation writes at link-time
+// address off lie in one writable segment of the object (any of its
+// segments, with DT_TEXTREL), as the process image requires of every
+// write. It is made before each write into either image, so that both
+// refuse the same relocations with the same cause.
+// Where relocations are many, inPlace comes first.
+func (r *relocator) checkPlace(off, n uint64) error {
+	if n == 0 || r.inPlace(off, n) {
+		return nil
+	}
+	p, err := segmentOf(r.m.Obj, off, n, !r.m.Obj.Dyn.TextRel)
+	if err == nil {
+		r.place.lo, r.place.size = p.Vaddr, p.Memsz
+	}
+	return err
+}
+
+// inPlace reports whether the n bytes at off lie in the segment of the
+// last place checked, as most relocations' do: a test small enough to be
+// inlined.
+func (r *relocator) inPlace(off, n uint64) bool {
+	d := off - r.place.lo
+	return d < r.place.size && n <= r.place.size-d
+}
+
+// segmentOf returns the loaded segment of o that holds the n bytes at
+// link-time address off, and a writable one if writable is set.
+func segmentOf(o *object.Object, off, n uint64, writable bool) (object.Prog, error) {
+	end := off + n
+	err := errOutside
+	if end < off {
+		return object.Prog{}, err
+	}
+	for _, p := range o.Progs {
+		if p.Type != elf.PT_LOAD || off < p.Vaddr || end > p.Vaddr+p.Memsz {
+			continue
+		}
+		if writable && p.Flags&elf.PF_W == 0 {
+			err = errNotWritable
+			continue
+		}
+		return p, nil
+	}
+	return object.Prog{}, err
 }
 
 // relocatable reports whether RelocateAll relocates m: not the dynamic
@@ -304,12 +402,19 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 			return err
 		}
 	}
+	// A damaged DT_RELR table is reported once: its bitmaps may name
+	// 63 places a word.
+	relrFailed := false
 	if err := m.Obj.Relr(func(addr uint64) {
+		if relrFailed {
+			return
+		}
 		if err := r.addBase(addr); err != nil {
-			r.fail(&LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: err})
+			relrFailed = true
+			r.report(r.loadError(&RelocError{Table: "DT_RELR", Type: elf.R_X86_64_RELATIVE, Off: addr, Err: err}))
 		}
 	}); err != nil {
-		return &LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: err}
+		r.report(r.loadError(err))
 	}
 	if r.err != nil {
 		return r.err
@@ -336,7 +441,13 @@ func (r *relocator) fail(err error) {
 	}
 }
 
+// addBase adds the object's base to the word at link-time address addr.
 func (r *relocator) addBase(addr uint64) error {
+	if !r.inPlace(addr, 8) {
+		if err := r.checkPlace(addr, 8); err != nil {
+			return err
+		}
+	}
 	return image.Add64(r.env, r.m.Addr(addr), r.m.Base)
 }
 
@@ -363,7 +474,7 @@ func (r *relocator) relocateRela(lazy bool) error {
 		if ranges[0].Addr+ranges[0].Size == start+size {
 			ranges[0].Size -= size
 		}
-		if !lazy && ranges[0].Addr+ranges[0].Size == start {
+		if !lazy && ranges[0].Addr+ranges[0].Size == start && ranges[0].Size+size >= size {
 			ranges[0].Size += size
 		} else {
 			ranges[1] = rng{Range: object.Range{Addr: start, Size: size}, lazy: lazy}
@@ -371,12 +482,26 @@ func (r *relocator) relocateRela(lazy bool) error {
 	}
 	done, err := r.ns.earlyDone(r.m)
 	if err != nil {
-		return &LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err}
+		var oe *object.Error
+		if errors.As(err, &oe) {
+			r.report(r.loadError(err))
+		} else {
+			tab, _ := r.m.Obj.Relas(d.Rela)
+			r.report(r.relativeError(tab, d.Rela.Addr, done, err))
+		}
+		if r.err != nil {
+			return r.err
+		}
 	}
 	for _, rg := range ranges {
 		tab, err := r.m.Obj.Relas(rg.Range)
 		if err != nil {
-			return &LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err}
+			r.report(r.loadError(err))
+			if r.err != nil {
+				return r.err
+			}
+			done = 0
+			continue
 		}
 		if rg.lazy {
 			r.doLazy(tab, rg.Addr)
@@ -404,14 +529,14 @@ func (r *relocator) doLazy(tab object.RelaTable, at uint64) {
 		switch rel.Type {
 		case elf.R_X86_64_JMP_SLOT:
 			if err := r.addBase(rel.Off); err != nil {
-				r.fail(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
+				r.report(r.relocError(rel, at+uint64(i)*24, err))
 			}
 		case elf.R_X86_64_TLSDESC:
 			r.apply(rel, at+uint64(i)*24)
 		case elf.R_X86_64_IRELATIVE:
 			irel = append(irel, i)
 		default:
-			r.report(reloc.BadTypeError{Map: r.m, Type: rel.Type, PLT: true})
+			r.report(r.relocError(rel, at+uint64(i)*24, reloc.BadTypeError{Map: r.m, Type: rel.Type, PLT: true}))
 		}
 	}
 	for _, i := range irel {
@@ -431,14 +556,22 @@ func (r *relocator) doNow(tab object.RelaTable, at uint64, nrelative uint64, don
 	if w, ok := r.env.(RelativeWriter); ok && nrelative > uint64(i) {
 		applied, err := w.WriteRelative(r.m.Base, tab[i*24:min(nrelative, uint64(n))*24], r.writable)
 		if err != nil {
-			r.report(&LoadError{Name: r.m.DisplayName(r.ns.cfg.Progname), Err: err})
+			r.report(r.relativeError(tab, at, i+applied, err))
+			applied++ // reported: go on after it
 		}
 		i += applied
 	}
 	for ; uint64(i) < nrelative && i < n && r.err == nil; i++ {
 		rel := tab.At(i)
-		if err := reloc.Apply(r.env, r.m, rel.Type, &reloc.Terms{A: rel.Addend, B: r.m.Base, P: r.m.Addr(rel.Off)}, false); err != nil {
-			r.report(err)
+		t := &reloc.Terms{A: rel.Addend, B: r.m.Base, P: r.m.Addr(rel.Off)}
+		if n := reloc.Size(rel.Type, t); !r.inPlace(rel.Off, n) {
+			if err := r.checkPlace(rel.Off, n); err != nil {
+				r.report(r.relocError(rel, at+uint64(i)*24, err))
+				continue
+			}
+		}
+		if err := reloc.Apply(r.env, r.m, rel.Type, t, false); err != nil {
+			r.report(r.applyError(rel, at+uint64(i)*24, err))
 		}
 	}
 	var irel []int
@@ -482,8 +615,8 @@ func (r *relocator) apply(rel object.Rela, entry uint64) {
 	m := r.m
 	t := &reloc.Terms{A: rel.Addend, B: m.Base, P: m.Addr(rel.Off)}
 	if reloc.UsesSymbol(rel.Type) {
-		if uint64(rel.Sym) >= uint64(m.Obj.NumSymbols()) {
-			r.report(&LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: fmt.Errorf("relocation refers to symbol %d of %d", rel.Sym, m.Obj.NumSymbols())})
+		if err := symbolInTable(m, rel.Sym); err != nil {
+			r.report(r.relocError(rel, entry, err))
 			return
 		}
 		res := &r.res
@@ -503,7 +636,20 @@ func (r *relocator) apply(rel object.Rela, entry uint64) {
 			t.IFunc = sym.Type() == elf.STT_GNU_IFUNC && sym.Shndx != elf.SHN_UNDEF
 			if rel.Type == elf.R_X86_64_COPY {
 				t.RefSize = m.Obj.Symbol(rel.Sym).Size
+				// What glibc would copy from the wild.
+				if n := min(t.Z, t.RefSize); sym.Shndx != elf.SHN_ABS && n > 0 {
+					if _, err := segmentOf(def.Obj, sym.Value, n, false); err != nil {
+						r.report(r.relocError(rel, entry, fmt.Errorf("the %d bytes it copies, at %#x of %s: %w", n, sym.Value, def.DisplayName(r.ns.cfg.Progname), err)))
+						return
+					}
+				}
 			}
+		}
+	}
+	if n := reloc.Size(rel.Type, t); !r.inPlace(rel.Off, n) {
+		if err := r.checkPlace(rel.Off, n); err != nil {
+			r.report(r.relocError(rel, entry, err))
+			return
 		}
 	}
 	if r.writer != nil {
@@ -523,12 +669,43 @@ func (r *relocator) apply(rel object.Rela, entry uint64) {
 		if errors.As(err, &w) && rel.Sym != 0 {
 			err = &reloc.Warning{Msg: fmt.Sprintf("%s: Symbol `%s' %s", r.ns.cfg.Progname, m.Obj.SymbolName(rel.Sym), w.Msg)}
 		}
-		var bt reloc.BadTypeError
-		if errors.As(err, &bt) {
-			err = &LoadError{Name: m.DisplayName(r.ns.cfg.Progname), Err: err}
-		}
-		r.report(err)
+		r.report(r.applyError(rel, entry, err))
 	}
+}
+
+// applyError is err, from reloc.Apply for rel (entry at entry): a type it
+// does not know, or an access the image refused, is the relocation's
+// failure; any other (a warning, static TLS exhausted) is reported as it
+// is.
+func (r *relocator) applyError(rel object.Rela, entry uint64, err error) error {
+	var bt reloc.BadTypeError
+	var ae *image.AccessError
+	if errors.As(err, &bt) || errors.As(err, &ae) {
+		return r.relocError(rel, entry, err)
+	}
+	return err
+}
+
+// relativeError is err, from a RelativeWriter that applied the relative
+// relocations of tab (entries from link-time address at) up to entry k,
+// as the failure of relocation k, with checkPlace's cause.
+func (r *relocator) relativeError(tab object.RelaTable, at uint64, k int, err error) error {
+	if k >= tab.Len() {
+		return r.loadError(err)
+	}
+	rel := tab.At(k)
+	if cause := r.checkPlace(rel.Off, 8); cause != nil {
+		err = cause
+	}
+	return r.relocError(rel, at+uint64(k)*24, err)
+}
+
+// symbolInTable checks that m has a symbol idx.
+func symbolInTable(m *linkmap.Map, idx uint32) error {
+	if n := m.Obj.NumSymbols(); uint64(idx) >= uint64(n) {
+		return fmt.Errorf("symbol %d is past the end of the symbol table (%d symbols)", idx, n)
+	}
+	return nil
 }
 
 // symbolAddress is glibc's SYMBOL_ADDRESS: absolute symbols are not moved

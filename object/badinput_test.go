@@ -54,6 +54,13 @@ func TestFilesThatAreNotObjects(t *testing.T) {
 	os.WriteFile(short, []byte("\x7fELF\x02\x01\x01"), 0o644)
 	os.WriteFile(text, []byte(strings.Repeat("not an ELF file\n", 8)), 0o644)
 
+	// Opened, a FIFO would wait for a writer (glibc's ld.so waits for
+	// ever); it is refused at once.
+	fifo := filepath.Join(dir, "fifo.so")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range []struct {
 		path, cause string
 	}{
@@ -61,6 +68,8 @@ func TestFilesThatAreNotObjects(t *testing.T) {
 		{short, "file too short"},
 		{text, "invalid ELF header"},
 		{dir, "cannot read file data: Is a directory"},
+		{fifo, "not a regular file"},
+		{"/dev/null", "not a regular file"},
 		{filepath.Join(dir, "missing.so"), object.CauseOpen + ": No such file or directory"},
 	} {
 		t.Run(filepath.Base(tc.path), func(t *testing.T) {
@@ -69,7 +78,39 @@ func TestFilesThatAreNotObjects(t *testing.T) {
 				f.Close()
 			}
 			checkError(t, err, tc.path, tc.cause, nil)
+			f, err = object.OpenHeaders(tc.path)
+			if err == nil {
+				f.Close()
+			}
+			checkError(t, err, tc.path, tc.cause, nil)
+			_, err = object.ReadProgramInfo(tc.path)
+			checkError(t, err, tc.path, tc.cause, nil)
 		})
+	}
+}
+
+// A symbol whose name would start past the string table says so, where
+// its name reads as empty.
+func TestSymbolNameOutsideStringTable(t *testing.T) {
+	m := newImage(t, testLib(t, "both"))
+	h := object.NewHash("answer")
+	var idx uint32
+	m.obj.Candidates(&h, func(i uint32) bool { idx = i; return false })
+	if idx == 0 {
+		t.Fatal("no symbol answer")
+	}
+	if err := m.obj.CheckSymbolName(idx); err != nil {
+		t.Fatalf("intact library: %v", err)
+	}
+	symtab, _, _, strsz := m.obj.DynamicSymbols()
+	m.put32(m.off(symtab)+24*int(idx), uint32(strsz))
+	o, err := parse("/tmp/hostile.so", m.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("symbol %d: name offset %#x outside the string table (%d bytes)", idx, strsz, strsz)
+	if err := o.CheckSymbolName(idx); err == nil || err.Error() != want {
+		t.Errorf("CheckSymbolName = %v, want %q", err, want)
 	}
 }
 
@@ -254,7 +295,13 @@ var badCases = []badCase{
 	{name: "GNU hash bloom huge", lib: "gnu", patch: func(m *elfImage) { m.put32(m.gnuHash()+8, 1<<31) },
 		cause: "bloom filter outside"},
 	{name: "GNU hash symoffset huge", lib: "gnu", patch: func(m *elfImage) { m.put32(m.gnuHash()+4, 0xffff_fff0) },
-		cause: "GNU hash chain runs past"},
+		cause: "below the first hashed symbol 4294967280"},
+	// Without the end bit, the last chain would run on into the symbol
+	// table, whose words would give a symbol count of their own.
+	{name: "GNU hash chain without an end", lib: "gnu", patch: func(m *elfImage) {
+		at := m.lastChainEnd()
+		m.put32(at, le.Uint32(m.data[at:])&^1)
+	}, cause: "has no end: the chain array ends at symbol"},
 
 	// DT_HASH.
 	{name: "DT_HASH outside", lib: "sysv", patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_HASH), far) },
@@ -299,15 +346,19 @@ var badCases = []badCase{
 
 	// Relocation tables are read when the linker relocates.
 	{name: "DT_RELASZ huge", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_RELASZ), 1<<31*24) },
-		cause: "relocation table outside"},
+		cause: "DT_RELA relocation table outside the loaded segments (51539607552 bytes at 0x"},
+	{name: "DT_RELASZ 2^64-256", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_RELASZ), 1<<64-256) },
+		cause: "DT_RELA relocation table outside the loaded segments (18446744073709551360 bytes at 0x"},
 	{name: "DT_RELASZ odd", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_RELASZ), 25) },
-		cause: "not a multiple of 24"},
+		cause: "DT_RELA relocation table size 25 is not a multiple of 24"},
+	{name: "DT_RELA outside", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_RELA), far) },
+		cause: "DT_RELA relocation table outside the loaded segments"},
 	{name: "DT_PLTRELSZ huge", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_PLTRELSZ), 1<<40*24) },
-		cause: "relocation table outside"},
+		cause: "DT_JMPREL relocation table outside"},
 	{name: "DT_JMPREL outside", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(elf.DT_JMPREL), far) },
-		cause: "relocation table outside"},
+		cause: "DT_JMPREL relocation table outside the loaded segments ("},
 	{name: "DT_RELRSZ huge", relocs: true, patch: func(m *elfImage) { m.put64(m.dyn(object.DT_RELRSZ), 1<<62) },
-		cause: "DT_RELR table outside"},
+		cause: "DT_RELR table outside the loaded segments (4611686018427387904 bytes at 0x"},
 }
 
 const pageSize = 4096
@@ -320,6 +371,24 @@ func (m *elfImage) findPhdr(typ elf.ProgType) int {
 		}
 	}
 	return -1
+}
+
+// lastChainEnd returns the file offset of the chain word that ends the
+// GNU hash table's last chain.
+func (m *elfImage) lastChainEnd() int {
+	var sym uint32
+	h := m.gnuHash()
+	nbuckets, symoffset, bloom := le.Uint32(m.data[h:]), le.Uint32(m.data[h+4:]), le.Uint32(m.data[h+8:])
+	buckets := h + 16 + 8*int(bloom)
+	chains := buckets + 4*int(nbuckets)
+	for i := range int(nbuckets) {
+		sym = max(sym, le.Uint32(m.data[buckets+4*i:]))
+	}
+	for ; ; sym++ {
+		if at := chains + 4*int(sym-symoffset); le.Uint32(m.data[at:])&1 != 0 {
+			return at
+		}
+	}
 }
 
 // The file offsets of the tables the dynamic section points at.

@@ -132,6 +132,42 @@ func TestDynamicLinker(t *testing.T) {
 	}
 }
 
+// The symbol count, which only DT_HASH states, is the count of the
+// .dynsym section (which the loader does not read) in every object of
+// the system: the GNU hash chains end within their array.
+func TestSymbolCountOfSystemObjects(t *testing.T) {
+	var paths []string
+	for _, pattern := range []string{"/usr/lib/x86_64-linux-gnu/*.so*", "/usr/bin/*"} {
+		m, _ := filepath.Glob(pattern)
+		paths = append(paths, m...)
+	}
+	n := 0
+	for _, p := range paths {
+		e, err := elf.Open(p)
+		if err != nil || e.Class != elf.ELFCLASS64 || e.Machine != elf.EM_X86_64 {
+			continue
+		}
+		dynsym := e.Section(".dynsym")
+		e.Close()
+		if dynsym == nil {
+			continue
+		}
+		f, err := object.Open(p)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if got, want := f.NumSymbols(), int(dynsym.Size/24); got != want {
+			t.Errorf("%s: %d symbols, .dynsym has %d", p, got, want)
+		}
+		f.Close()
+		n++
+	}
+	if n < 100 {
+		t.Skipf("only %d objects on this machine", n)
+	}
+}
+
 // A gcc-built library with every table the loader reads: DT_HASH and
 // DT_GNU_HASH (or one of them), version definitions and needs, TLS, RELA,
 // JMPREL and RELR relocations.

@@ -28,19 +28,32 @@ func (t RelaTable) At(i int) Rela {
 	}
 }
 
-// Relas returns the relocations in r (DT_RELA or DT_JMPREL's range).
+// Relas returns the relocations in r (DT_RELA or DT_JMPREL's range, or
+// part of one).
 func (o *Object) Relas(r Range) (RelaTable, error) {
 	if r.Size == 0 {
 		return nil, nil
 	}
 	if r.Size%relaSize != 0 {
-		return nil, o.errorf("relocation table size %d is not a multiple of %d", r.Size, relaSize)
+		return nil, o.errorf("%s relocation table size %d is not a multiple of %d", relaTable(o, r.Addr), r.Size, relaSize)
 	}
 	b, err := o.src.Bytes(r.Addr, r.Size)
 	if err != nil {
-		return nil, o.errorf("relocation table outside the loaded segments")
+		return nil, o.errorf("%s relocation table outside the loaded segments (%d bytes at %#x)", relaTable(o, r.Addr), r.Size, r.Addr)
 	}
 	return RelaTable(b), nil
+}
+
+// RelaEntry names the relocation entry at link-time address entry as
+// its table and its index there: DT_JMPREL's when DT_JMPREL's range holds
+// it (or starts there), else DT_RELA's.
+func (o *Object) RelaEntry(entry uint64) (table string, index uint64) {
+	d := &o.Dyn
+	inRela := entry >= d.Rela.Addr && entry-d.Rela.Addr < d.Rela.Size
+	if d.HasJmpRel && entry >= d.JmpRel.Addr && (entry-d.JmpRel.Addr < d.JmpRel.Size || entry == d.JmpRel.Addr && !inRela) {
+		return "DT_JMPREL", (entry - d.JmpRel.Addr) / relaSize
+	}
+	return "DT_RELA", (entry - d.Rela.Addr) / relaSize
 }
 
 // Relr calls fn with the link-time address of every word that a DT_RELR
@@ -52,7 +65,7 @@ func (o *Object) Relr(fn func(addr uint64)) error {
 	}
 	b, err := o.src.Bytes(r.Addr, r.Size&^7)
 	if err != nil {
-		return o.errorf("DT_RELR table outside the loaded segments")
+		return o.errorf("DT_RELR table outside the loaded segments (%d bytes at %#x)", r.Size, r.Addr)
 	}
 	var where uint64
 	for ; len(b) >= 8; b = b[8:] {
@@ -73,4 +86,10 @@ func (o *Object) Relr(fn func(addr uint64)) error {
 		where += 63 * 8
 	}
 	return nil
+}
+
+// relaTable is the name of the table at addr.
+func relaTable(o *Object, addr uint64) string {
+	t, _ := o.RelaEntry(addr)
+	return t
 }

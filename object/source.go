@@ -153,11 +153,15 @@ func Open(path string) (*File, error) {
 
 // openRead opens path for reading. A plain descriptor: os.Open would also
 // register it with Go's poller, three system calls more for each file
-// tried.
+// tried. It does not wait: opening a FIFO for reading would wait for a
+// writer (glibc's ld.so waits for ever), and a device may wait for
+// whatever it waits for; checkFile then refuses what is not a regular
+// file. O_NONBLOCK changes nothing for a regular file.
 func openRead(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK
+	fd, err := unix.Open(path, flags, 0)
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(path, flags, 0)
 	}
 	if err != nil {
 		return -1, &Error{Name: path, Cause: CauseOpen, Err: err}
@@ -328,11 +332,14 @@ type ProgramInfo struct {
 // without the rest of the file (which may be large).
 func ReadProgramInfo(path string) (ProgramInfo, error) {
 	var info ProgramInfo
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := openRead(path)
 	if err != nil {
-		return info, &Error{Name: path, Cause: CauseOpen, Err: err}
+		return info, err
 	}
 	defer unix.Close(fd)
+	if _, err := checkFile(path, fd); err != nil {
+		return info, err
+	}
 	b := make([]byte, ehdrSize)
 	n, err := unix.Pread(fd, b, 0)
 	if err != nil {

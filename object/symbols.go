@@ -1,6 +1,9 @@
 package object
 
-import "debug/elf"
+import (
+	"debug/elf"
+	"fmt"
+)
 
 // Sym is one dynamic symbol table entry.
 type Sym struct {
@@ -137,10 +140,11 @@ func (o *Object) readGNUHash(addr uint64) error {
 		return o.errorf("GNU hash buckets outside the loaded segments")
 	}
 	addr += uint64(h.nbuckets) * 4
-	// The chain array's length is not stated; take what the segment
-	// holds and let the walk stop at its end.
+	// The chain array's length is not stated: it ends where the next
+	// table begins (the symbol table, as linkers lay them out) or with
+	// its segment, and a walk stops there.
 	h.chains = o.segmentTail(addr)
-	h.chains = h.chains[:len(h.chains)&^3]
+	h.chains = h.chains[:min(uint64(len(h.chains)), o.tableExtent(addr))&^3]
 	o.gnu = h
 	return nil
 }
@@ -150,7 +154,7 @@ func (o *Object) readGNUHash(addr uint64) error {
 func (o *Object) tableExtent(addr uint64) uint64 {
 	end := uint64(len(o.segmentTail(addr)))
 	d := &o.Dyn
-	for _, next := range []uint64{d.strtabAddr, d.hashAddr, d.gnuAddr, d.versymAddr, d.verdefAddr, d.verneedAddr, d.Rela.Addr, d.JmpRel.Addr, d.Relr.Addr} {
+	for _, next := range []uint64{d.symtabAddr, d.strtabAddr, d.hashAddr, d.gnuAddr, d.versymAddr, d.verdefAddr, d.verneedAddr, d.Rela.Addr, d.JmpRel.Addr, d.Relr.Addr} {
 		if next > addr && next-addr < end {
 			end = next - addr
 		}
@@ -195,27 +199,31 @@ func (h *gnuHash) empty() bool {
 	return true
 }
 
+// count returns the number of symbols: one past the end of the last
+// chain, which starts at the highest symbol a bucket names.
 func (h *gnuHash) count() (int, error) {
-	var last uint32
+	var last, bucket uint32
 	for i := uint32(0); i < h.nbuckets; i++ {
 		if b := h.bucket(i); b > last {
-			last = b
+			last, bucket = b, i
 		}
+	}
+	if last < h.symoffset {
+		return 0, fmt.Errorf("GNU hash bucket %d starts at symbol %d, below the first hashed symbol %d", bucket, last, h.symoffset)
 	}
 	for idx := last; ; idx++ {
 		w, ok := h.chain(idx)
+		if !ok && idx == last {
+			return 0, fmt.Errorf("GNU hash bucket %d starts at symbol %d, past the end of the chain array (symbol %d)", bucket, last, uint64(h.symoffset)+uint64(len(h.chains)/4))
+		}
 		if !ok {
-			return 0, errString("GNU hash chain runs past the end of its segment")
+			return 0, fmt.Errorf("GNU hash chain of bucket %d (from symbol %d) has no end: the chain array ends at symbol %d", bucket, last, idx)
 		}
 		if w&1 != 0 {
 			return int(idx) + 1, nil
 		}
 	}
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
 
 func (o *Object) readSysVHash(addr uint64) error {
 	hdr, err := o.src.Bytes(addr, 8)
@@ -253,6 +261,15 @@ func (o *Object) Symbol(i uint32) Sym {
 // SymbolName returns the name of symbol i.
 func (o *Object) SymbolName(i uint32) string {
 	return o.String(le.Uint32(o.symtab[uint64(i)*symSize:]))
+}
+
+// CheckSymbolName reports a symbol i whose name does not start inside
+// the string table, where glibc would read whatever lies past it.
+func (o *Object) CheckSymbolName(i uint32) error {
+	if off := le.Uint32(o.symtab[uint64(i)*symSize:]); uint64(off) >= uint64(len(o.strtab)) {
+		return fmt.Errorf("symbol %d: name offset %#x outside the string table (%d bytes)", i, off, len(o.strtab))
+	}
+	return nil
 }
 
 // SymbolNameIs reports whether symbol i is named name, without finding

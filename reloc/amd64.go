@@ -17,6 +17,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/ldgo/ldgo/image"
 	"github.com/ldgo/ldgo/linkmap"
@@ -224,9 +225,57 @@ type BadTypeError struct {
 	PLT  bool
 }
 
+// Error is glibc's message (_dl_reloc_bad_type): two hex digits, or
+// eight for a type above 0xff.
 func (e BadTypeError) Error() string {
+	kind := "reloc"
 	if e.PLT {
-		return fmt.Sprintf("unexpected PLT reloc type 0x%02x", uint32(e.Type))
+		kind = "PLT reloc"
 	}
-	return fmt.Sprintf("unexpected reloc type 0x%02x", uint32(e.Type))
+	digits := 2
+	if e.Type > 0xff {
+		digits = 8
+	}
+	return fmt.Sprintf("unexpected %s type 0x%0*x", kind, digits, uint32(e.Type))
+}
+
+// TypeName is the psABI's name of relocation type t, as readelf prints
+// it, or "type 0x..." for a type without one.
+func TypeName(t elf.R_X86_64) string {
+	switch t {
+	case elf.R_X86_64_JMP_SLOT:
+		return "R_X86_64_JUMP_SLOT"
+	case R_X86_64_RELATIVE64:
+		return "R_X86_64_RELATIVE64"
+	}
+	// debug/elf names an unknown type after the known one below it.
+	if s := t.String(); strings.HasPrefix(s, "R_X86_64_") && !strings.Contains(s, "+") {
+		return s
+	}
+	return fmt.Sprintf("type %#x", uint32(t))
+}
+
+// Size returns how many bytes at P Apply writes for a relocation of type
+// t with terms v: none for a type it does not know.
+func Size(t elf.R_X86_64, v *Terms) uint64 {
+	switch t {
+	case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT, elf.R_X86_64_JMP_SLOT,
+		elf.R_X86_64_RELATIVE, R_X86_64_RELATIVE64, elf.R_X86_64_IRELATIVE, elf.R_X86_64_SIZE64:
+		return 8
+	case elf.R_X86_64_32, elf.R_X86_64_PC32, elf.R_X86_64_SIZE32:
+		return 4
+	case elf.R_X86_64_DTPMOD64, elf.R_X86_64_DTPOFF64, elf.R_X86_64_TPOFF64:
+		if v.Def == nil {
+			return 0
+		}
+		return 8
+	case elf.R_X86_64_TLSDESC:
+		return 16
+	case elf.R_X86_64_COPY:
+		if v.Def == nil {
+			return 0
+		}
+		return min(v.Z, v.RefSize)
+	}
+	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/image"
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
@@ -121,6 +122,9 @@ func (p *Process) Adopt(m *linkmap.Map) {
 	}
 }
 
+// errMapSegment is glibc's error for a segment that cannot be mapped.
+var errMapSegment = errors.New("failed to map segment from shared object")
+
 // Map implements namespace.Mapper: the PT_LOAD segments of a file that
 // object.OpenHeaders opened are mapped from its descriptor, private, over
 // a region reserved for the whole object (at its fixed addresses for
@@ -154,7 +158,8 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 	} else {
 		a, err := unix.MmapPtr(-1, 0, nil, uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 		if err != nil {
-			return 0, nil, fmt.Errorf("failed to map segment from shared object: %w", err)
+			// glibc's words, without the system's error.
+			return 0, nil, errMapSegment
 		}
 		base = uint64(uintptr(a)) - lo
 	}
@@ -171,7 +176,7 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 		if s.Filesz > 0 {
 			n := pageUp(fileEnd) - start
 			if _, err := unix.MmapPtr(fd, int64(pageDown(s.Off)), ptr(start), uintptr(n), prot, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
-				return 0, nil, fmt.Errorf("failed to map segment from shared object: %w", err)
+				return 0, nil, errMapSegment
 			}
 			zeroFrom = pageUp(fileEnd)
 			if memEnd > fileEnd && zeroFrom > fileEnd {
@@ -277,15 +282,15 @@ func (p *Process) check(addr, n uint64, prot int, what string) error {
 		return nil
 	}
 	if addr+n < addr {
-		return fmt.Errorf("%s at %#x: address range wraps", what, addr)
+		return &image.AccessError{Op: what, Addr: addr, Size: n, Cause: "address range wraps"}
 	}
 	for a := addr; ; {
 		r := p.find(a)
 		if r == nil {
-			return fmt.Errorf("%s at %#x: address outside every loaded segment", what, a)
+			return &image.AccessError{Op: what, Addr: addr, Size: n, Cause: fmt.Sprintf("address %#x outside every loaded segment", a)}
 		}
 		if r.prot&prot != prot {
-			return fmt.Errorf("%s at %#x: segment is not %s", what, a, protName(prot))
+			return &image.AccessError{Op: what, Addr: addr, Size: n, Cause: fmt.Sprintf("segment at %#x is not %s", a, protName(prot))}
 		}
 		// Where r decides ends with the span find found.
 		hi := p.found.hi
@@ -464,7 +469,7 @@ func (in *writableRange) check(addr uint64, writable []object.Range) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("relocation at %#x: address outside every writable segment", addr)
+	return &image.AccessError{Op: "relocation", Addr: addr, Size: 8, Cause: "address outside every writable segment"}
 }
 
 // CallIFunc implements image.Image: the resolver is called in this

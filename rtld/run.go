@@ -887,7 +887,9 @@ func ProgramPath(name string, env []string) (string, error) {
 // Script returns the interpreter and its optional argument when the file
 // at path starts with "#!", as the kernel reads it.
 func Script(path string) (interp, arg string, ok bool) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	// Not waiting for a FIFO's writer: what is not a regular file is
+	// refused later.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return "", "", false
 	}

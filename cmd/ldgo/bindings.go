@@ -38,8 +38,8 @@ type bindingJSON struct {
 
 // runBindings prints every symbol binding in glibc's LD_DEBUG=bindings
 // form, without the pid column. Lazy PLT bindings come after the start-up
-// ones and are marked. What does not bind goes to stderr, in ldd -r's
-// words.
+// ones and are marked. What does not bind (an undefined symbol, a damaged
+// relocation) goes to stderr, in ldd -r's words, and makes the status 1.
 func runBindings(a *analyze.Analysis, opts *options, h header, out, errOut io.Writer) int {
 	prog := opts.Progname
 	res := a.Bind(opts.now)
