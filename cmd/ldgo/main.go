@@ -31,6 +31,7 @@ Commands:
   verify    report undefined symbols and missing versions, as ldd -r does
   bindings  show every symbol binding, as LD_DEBUG=bindings does
   run       run PROG [ARGS...] with ldgo as its dynamic linker (ldgo run --help)
+  link      link editor: ldgo link [ld options] FILES... (also run as ld)
 
 Options:
   --library-path PATH  search PATH instead of LD_LIBRARY_PATH
@@ -60,6 +61,9 @@ type options struct {
 }
 
 func main() {
+	if invokedAsLd() {
+		os.Exit(linkAsLd())
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -70,6 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "run" {
 		return runProgram(args[1:], stdout, stderr)
+	}
+	if args[0] == "link" {
+		return runLink(args[1:], stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

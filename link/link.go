@@ -1,0 +1,209 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/ldgo/ldgo/link/layout"
+	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/output"
+	"github.com/ldgo/ldgo/link/resolve"
+	"github.com/ldgo/ldgo/link/scan"
+	"github.com/ldgo/ldgo/link/synth"
+)
+
+// Version is what -v and --version print: a GNU-compatible linker's
+// answer, which configure scripts and build systems recognize.
+const Version = "ldgo 0.1 (compatible with GNU ld)"
+
+const usage = `Usage: %s [options] file...
+ldgo's link editor takes GNU ld's options (see ld --help); run as "ld"
+(a link named ld to ldgo) it is a drop-in for gcc -B DIR.
+`
+
+// Main runs the link editor with ld's arguments and returns its exit
+// status. prog is how it was invoked: messages start with it, as GNU
+// ld's start with its argv[0].
+func Main(prog string, args []string, stdout, stderr io.Writer) int {
+	opts, err := options.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		if strings.HasPrefix(err.Error(), "unrecognized option") {
+			fmt.Fprintf(stderr, "%s: use the --help option for usage information\n", prog)
+		}
+		return 1
+	}
+	if opts.Help {
+		fmt.Fprintf(stdout, usage, prog)
+		return 0
+	}
+	if opts.PrintVersion {
+		fmt.Fprintln(stdout, Version)
+		if len(opts.Inputs) == 0 {
+			return 0
+		}
+	}
+	l := &linker{opts: opts, prog: prog, stdout: stdout, stderr: stderr}
+	if err := l.link(); err != nil {
+		l.report(err)
+		return 1
+	}
+	return 0
+}
+
+type linker struct {
+	opts   *options.Options
+	prog   string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// report prints an error (or several, joined) as GNU ld does: each
+// message's first line after the program's name.
+func (l *linker) report(err error) {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		fmt.Fprintf(l.stderr, "%s: %s\n", l.prog, e)
+	}
+}
+
+func (l *linker) warn(msg string) {
+	fmt.Fprintf(l.stderr, "%s: warning: %s\n", l.prog, msg)
+}
+
+// link runs the passes.
+func (l *linker) link() error {
+	opts := l.opts
+	if opts.OutputKind == options.Relocatable {
+		return errors.New("-r (relocatable output) is not supported yet")
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+
+	// Input files and symbol resolution.
+	res, err := resolve.Load(opts, l.stdout)
+	if err != nil {
+		return err
+	}
+	if len(res.Diagnostics) > 0 {
+		return errors.Join(res.Diagnostics...)
+	}
+	res.AllocateCommons()
+	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)
+
+	// Output sections, and the symbols the link editor defines.
+	sections := layout.Sections(res.Files)
+	provided := l.provide(res, sections)
+	l.defsyms(res)
+	res.DecideExports(opts, dynamic)
+
+	// Relocation scan.
+	ctx := &scan.Context{
+		Opts:    opts,
+		PIC:     opts.OutputKind == options.PIE || opts.OutputKind == options.Shared,
+		Dynamic: dynamic,
+		Shared:  opts.OutputKind == options.Shared,
+	}
+	sr := ctx.Scan(res.Files, threads)
+	if len(sr.Errors) > 0 {
+		return errors.Join(sr.Errors...)
+	}
+	if sr.TextRel {
+		if opts.Z.Text {
+			return fmt.Errorf("%s: read-only segment has dynamic relocations", sr.TextRelPlace.File.Name)
+		}
+		if !opts.Z.NoText {
+			what := "a PIE"
+			if ctx.Shared {
+				what = "a shared object"
+			}
+			l.warn("creating DT_TEXTREL in " + what)
+		}
+	}
+
+	// Synthetic sections, then layout.
+	set := synth.New(ctx, res, sections)
+	set.Build(sr.TextRel)
+	cfg := &layout.Config{
+		PageSize:  4096,
+		Relro:     opts.Z.Relro && dynamic,
+		Now:       opts.Z.Now,
+		ExecStack: opts.Z.ExecStack,
+		Interp:    set.Interp != nil,
+		StackSize: opts.Z.StackSize,
+	}
+	if opts.Z.MaxPageSize != 0 {
+		cfg.PageSize = opts.Z.MaxPageSize
+	}
+	if opts.OutputKind == options.Exec {
+		cfg.Base = 0x400000
+	}
+	chunks := layout.Order(set.Chunks(), cfg)
+	set.NameSections(chunks)
+	lay := layout.Assign(chunks, cfg)
+	set.Placed()
+	for _, p := range provided {
+		p.set(lay, set)
+	}
+
+	entry, err := l.entry(res, lay)
+	if err != nil {
+		return err
+	}
+	return output.Write(&output.Output{
+		Path: opts.Output, Opts: opts, Ctx: ctx, Res: res, Set: set, Layout: lay, Entry: entry, Threads: threads,
+	})
+}
+
+// entry is the entry point's address: -e's symbol (or number), _start by
+// default; GNU ld warns and takes .text's start without one.
+func (l *linker) entry(res *resolve.Result, lay *layout.Layout) (uint64, error) {
+	name := l.opts.Entry
+	if name == "" {
+		if l.opts.OutputKind == options.Shared {
+			return 0, nil
+		}
+		name = "_start"
+	}
+	if s := res.Table.Lookup(name); s != nil && s.DefinedHere() {
+		return s.Addr(), nil
+	}
+	var n uint64
+	if _, err := fmt.Sscanf(name, "%v", &n); err == nil && l.opts.Entry != "" {
+		return n, nil
+	}
+	var text uint64
+	for _, c := range lay.Chunks {
+		if h := c.Header(); h.Name == ".text" {
+			text = h.Addr
+		}
+	}
+	if l.opts.OutputKind != options.Shared {
+		l.warn(fmt.Sprintf("cannot find entry symbol %s; defaulting to %016x", name, text))
+	}
+	return text, nil
+}
+
+// defsyms defines --defsym's symbols that are numbers: absolute
+// symbols. Those that name another symbol are provided (provide.go).
+func (l *linker) defsyms(res *resolve.Result) {
+	for _, d := range l.opts.Defsyms {
+		if d.Symbol != "" {
+			continue
+		}
+		if s := res.Define(d.Name); s.Kind == resolve.Linker {
+			s.Value = uint64(d.Value)
+			s.LinkerAbs = true
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package synth
+
+import (
+	"debug/elf"
+
+	"github.com/ldgo/ldgo/link/layout"
+	"github.com/ldgo/ldgo/link/resolve"
+	"github.com/ldgo/ldgo/link/scan"
+	"github.com/ldgo/ldgo/object"
+)
+
+const relaSize = 24
+
+// RelaDyn is .rela.dyn. Its RELATIVE relocations come first (counted by
+// DT_RELACOUNT), then the others; each producer (the GOT, the copy
+// relocations, every input section) reserves its places while the
+// section is sized and writes them itself, in parallel with the others.
+type RelaDyn struct {
+	Hdr       layout.Header
+	nRelative uint32
+	nOther    uint32
+}
+
+func newRelaDyn(dynsym *DynSym) *RelaDyn {
+	return &RelaDyn{Hdr: layout.Header{Name: ".rela.dyn", Type: elf.SHT_RELA, Flags: elf.SHF_ALLOC, Align: 8, Entsize: relaSize, Link: dynsym}}
+}
+
+func (r *RelaDyn) Header() *layout.Header { return &r.Hdr }
+
+// Reserve reserves relative and other relocations and returns where
+// they start.
+func (r *RelaDyn) Reserve(relative, other uint32) (relAt, otherAt uint32) {
+	relAt, otherAt = r.nRelative, r.nOther
+	r.nRelative += relative
+	r.nOther += other
+	r.Hdr.Size = uint64(r.nRelative+r.nOther) * relaSize
+	return relAt, otherAt
+}
+
+// RelativeCount is the number of RELATIVE relocations.
+func (r *RelaDyn) RelativeCount() uint32 { return r.nRelative }
+
+// Put writes a relocation at its reserved place in the output file out.
+func (r *RelaDyn) Put(out []byte, relative bool, at uint32, rel object.Rela) {
+	if !relative {
+		at += r.nRelative
+	}
+	PutRela(out[r.Hdr.Offset+uint64(at)*relaSize:], rel)
+}
+
+// PutRela encodes an Elf64_Rela.
+func PutRela(b []byte, r object.Rela) {
+	le.PutUint64(b, r.Off)
+	le.PutUint64(b[8:], uint64(r.Sym)<<32|uint64(r.Type))
+	le.PutUint64(b[16:], uint64(r.Addend))
+}
+
+// GOT is .got: one word per symbol whose address is loaded from it.
+type GOT struct {
+	Hdr     layout.Header
+	Entries []*resolve.Symbol
+	ctx     *scan.Context
+	relAt   uint32
+	otherAt uint32
+	rela    *RelaDyn
+}
+
+func newGOT(ctx *scan.Context) *GOT {
+	return &GOT{Hdr: layout.Header{Name: ".got", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_WRITE, Align: 8, Entsize: 8}, ctx: ctx}
+}
+
+func (g *GOT) Header() *layout.Header { return &g.Hdr }
+
+func (g *GOT) add(s *resolve.Symbol) {
+	if s.GOTIndex >= 0 {
+		return
+	}
+	s.GOTIndex = int32(len(g.Entries))
+	g.Entries = append(g.Entries, s)
+	g.Hdr.Size = uint64(len(g.Entries)) * 8
+}
+
+func (g *GOT) reserve(rela *RelaDyn) {
+	g.rela = rela
+	var nrel, nother uint32
+	for _, s := range g.Entries {
+		switch g.ctx.GOTEntry(s) {
+		case scan.Relative:
+			nrel++
+		case scan.Symbolic:
+			nother++
+		}
+	}
+	if nrel+nother > 0 {
+		g.relAt, g.otherAt = rela.Reserve(nrel, nother)
+	}
+}
+
+func (g *GOT) placed() {
+	for i, s := range g.Entries {
+		s.GOTAddr = g.Hdr.Addr + uint64(i)*8
+	}
+}
+
+// Write fills the entries and writes their dynamic relocations; out is
+// the whole output file.
+func (g *GOT) Write(out []byte) {
+	b := out[g.Hdr.Offset:]
+	rel, other := g.relAt, g.otherAt
+	for i, s := range g.Entries {
+		addr := g.Hdr.Addr + uint64(i)*8
+		switch g.ctx.GOTEntry(s) {
+		case scan.Symbolic:
+			g.rela.Put(out, false, other, object.Rela{Off: addr, Type: elf.R_X86_64_GLOB_DAT, Sym: uint32(s.DynIndex)})
+			other++
+		case scan.Relative:
+			le.PutUint64(b[i*8:], s.Addr())
+			g.rela.Put(out, true, rel, object.Rela{Off: addr, Type: elf.R_X86_64_RELATIVE, Addend: int64(s.Addr())})
+			rel++
+		default:
+			le.PutUint64(b[i*8:], s.Addr())
+		}
+	}
+}
+
+// GOTPLT is .got.plt: three words the dynamic linker uses (the address
+// of _DYNAMIC, then its own two: the object and the resolver), then one
+// per PLT entry, first pointing back into the entry for lazy binding.
+type GOTPLT struct {
+	Hdr     layout.Header
+	plt     *PLT
+	dynamic *Dynamic
+}
+
+const gotPLTReserved = 3
+
+func newGOTPLT() *GOTPLT {
+	return &GOTPLT{Hdr: layout.Header{Name: ".got.plt", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_WRITE, Align: 8, Entsize: 8, Size: gotPLTReserved * 8}}
+}
+
+func (g *GOTPLT) Header() *layout.Header { return &g.Hdr }
+
+func (g *GOTPLT) size() {
+	g.Hdr.Size = uint64(gotPLTReserved+len(g.plt.Entries)) * 8
+}
+
+func (g *GOTPLT) Write(b []byte) {
+	if g.dynamic != nil {
+		le.PutUint64(b, g.dynamic.Hdr.Addr)
+	}
+	for i := range g.plt.Entries {
+		le.PutUint64(b[(gotPLTReserved+i)*8:], g.plt.entryAddr(i)+6)
+	}
+}
+
+// PLT is .plt: lazy-binding stubs. Entry 0 pushes GOT[1] and jumps to
+// GOT[2], the dynamic linker's resolver; entry n jumps through its
+// .got.plt word, which first leads to the push of n and a jump to entry
+// 0.
+type PLT struct {
+	Hdr     layout.Header
+	Entries []*resolve.Symbol
+	gotplt  *GOTPLT
+}
+
+const pltEntrySize = 16
+
+func newPLT() *PLT {
+	return &PLT{Hdr: layout.Header{Name: ".plt", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_EXECINSTR, Align: 16, Entsize: pltEntrySize}}
+}
+
+func (p *PLT) Header() *layout.Header { return &p.Hdr }
+
+func (p *PLT) add(s *resolve.Symbol) {
+	if s.PLTIndex >= 0 {
+		return
+	}
+	s.PLTIndex = int32(len(p.Entries))
+	p.Entries = append(p.Entries, s)
+	p.Hdr.Size = uint64(len(p.Entries)+1) * pltEntrySize
+}
+
+func (p *PLT) entryAddr(i int) uint64 { return p.Hdr.Addr + uint64(i+1)*pltEntrySize }
+
+func (p *PLT) placed() {
+	for i, s := range p.Entries {
+		s.PLTAddr = p.entryAddr(i)
+	}
+}
+
+func (p *PLT) Write(b []byte) {
+	got := p.gotplt.Hdr.Addr
+	// pushq GOT+8(%rip); jmpq *GOT+16(%rip); nopl 0(%rax)
+	copy(b, []byte{0xff, 0x35, 0, 0, 0, 0, 0xff, 0x25, 0, 0, 0, 0, 0x0f, 0x1f, 0x40, 0x00})
+	le.PutUint32(b[2:], uint32(got+8-(p.Hdr.Addr+6)))
+	le.PutUint32(b[8:], uint32(got+16-(p.Hdr.Addr+12)))
+	for i := range p.Entries {
+		e := b[(i+1)*pltEntrySize:]
+		at := p.entryAddr(i)
+		slot := got + uint64(gotPLTReserved+i)*8
+		// jmpq *slot(%rip); pushq $i; jmpq PLT0
+		copy(e, []byte{0xff, 0x25, 0, 0, 0, 0, 0x68, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0})
+		le.PutUint32(e[2:], uint32(slot-(at+6)))
+		le.PutUint32(e[7:], uint32(i))
+		le.PutUint32(e[12:], uint32(p.Hdr.Addr-(at+16)))
+	}
+}
+
+// RelaPLT is .rela.plt: a JUMP_SLOT relocation per PLT entry.
+type RelaPLT struct {
+	Hdr layout.Header
+	plt *PLT
+}
+
+func newRelaPLT(dynsym *DynSym, gotplt *GOTPLT, plt *PLT) *RelaPLT {
+	return &RelaPLT{Hdr: layout.Header{Name: ".rela.plt", Type: elf.SHT_RELA, Flags: elf.SHF_ALLOC | elf.SHF_INFO_LINK, Align: 8, Entsize: relaSize, Link: dynsym, InfoChunk: gotplt}, plt: plt}
+}
+
+func (r *RelaPLT) Header() *layout.Header { return &r.Hdr }
+
+func (r *RelaPLT) size() { r.Hdr.Size = uint64(len(r.plt.Entries)) * relaSize }
+
+func (r *RelaPLT) Write(b []byte) {
+	got := r.plt.gotplt.Hdr.Addr
+	for i, s := range r.plt.Entries {
+		PutRela(b[i*relaSize:], object.Rela{Off: got + uint64(gotPLTReserved+i)*8, Type: elf.R_X86_64_JMP_SLOT, Sym: uint32(s.DynIndex)})
+	}
+}
