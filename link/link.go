@@ -42,7 +42,7 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 	}
 	if opts.PrintVersion {
 		fmt.Fprintln(stdout, Version)
-		if len(opts.Inputs) == 0 {
+		if len(opts.Inputs) == 0 || opts.VersionOnly {
 			return 0
 		}
 	}

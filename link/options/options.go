@@ -121,7 +121,8 @@ type Options struct {
 	Threads         int      // --threads=N; 0: as many as the machine has
 	PluginPath      string   // -plugin (accepted; LTO inputs are refused)
 	PluginOpts      []string
-	PrintVersion    bool // -v, --version, -V
+	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
+	VersionOnly     bool // --version: print the version and stop
 	Help            bool
 	Verbose         bool
 
@@ -410,7 +411,7 @@ func init() {
 		"discard-none":             flag(func(p *parser) { p.opts.DiscardNone = true }),
 		"trace":                    trace,
 		"trace-symbol":             traceSym,
-		"version":                  version,
+		"version":                  flag(func(p *parser) { p.opts.PrintVersion, p.opts.VersionOnly = true, true }),
 		"help":                     flag(func(p *parser) { p.opts.Help = true }),
 		"verbose":                  option{optionalArg, func(p *parser, _ string) error { p.opts.Verbose = true; return nil }},
 		"relocatable":              relocatable,

@@ -114,12 +114,14 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool) {
 				s.Preemptible = true
 			}
 		case Undefined:
-			// An undefined weak symbol of a dynamic output is left to
-			// the dynamic linker, as GNU ld leaves it; an undefined
-			// symbol of a shared library too (--allow-undefined is
-			// the default there).
+			// An undefined symbol of a shared library is left to the
+			// dynamic linker (--allow-shlib-undefined is the default
+			// there); so is an undefined weak symbol of an executable
+			// when a GOT or PLT entry or a dynamic relocation refers to
+			// it (the relocation scan says: NeedDynamic), as GNU ld
+			// leaves it; other references to it are to address 0.
 			if dynamic && s.Referenced && (shared || !s.StrongRef) && visible {
-				s.Dynamic = true
+				s.Dynamic = shared
 				s.Preemptible = true
 			}
 		}

@@ -101,6 +101,8 @@ const (
 	NeedTLSGD
 	NeedGOTTP
 	NeedTLSDesc
+	// NeedDynamic: a dynamic relocation names the symbol.
+	NeedDynamic
 )
 
 // Add records needs; it is safe to call from many goroutines.

@@ -136,7 +136,7 @@ func (c *Context) Decide(sec *input.Section, t elf.R_X86_64, st reloc.StaticType
 		if st.Size == 8 {
 			switch {
 			case sym.Preemptible && (!readOnly || !imported || c.PIC):
-				return Decision{Action: Symbolic, TextRel: readOnly}
+				return Decision{Action: Symbolic, TextRel: readOnly, Needs: resolve.NeedDynamic}
 			case sym.Preemptible:
 				n, err := addressOf()
 				return Decision{Action: Static, Needs: n, Err: err}

@@ -104,8 +104,12 @@ func (d *DynSym) Write(b []byte) {
 			if s.CanonicalPLT {
 				value = s.PLTAddr
 			}
-			if s.Kind == resolve.Undefined {
+			switch {
+			case s.Kind == resolve.Undefined:
 				typ = elf.STT_NOTYPE
+			case typ == elf.STT_GNU_IFUNC:
+				// The importer calls whatever the resolver chose.
+				typ = elf.STT_FUNC
 			}
 		}
 		e[4] = byte(bind)<<4 | byte(typ)&0xf

@@ -134,6 +134,9 @@ func (s *Set) Build(textRel bool) {
 		if sym.DefinedHere() && (sym.Bind == stbGNUUnique || sym.Type == elf.STT_GNU_IFUNC) {
 			s.GNUABI = true
 		}
+		if sym.Kind == resolve.Undefined && sym.Preemptible && sym.Needs()&(resolve.NeedGOT|resolve.NeedPLT|resolve.NeedDynamic) != 0 {
+			sym.Dynamic = true
+		}
 	}
 	for _, f := range s.res.Files {
 		for _, sym := range f.Syms {

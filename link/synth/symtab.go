@@ -96,8 +96,12 @@ func (t *Symtab) Write(b []byte) {
 			if !s.StrongRef {
 				bind = elf.STB_WEAK
 			}
-			if s.Kind == resolve.Undefined {
+			switch {
+			case s.Kind == resolve.Undefined:
 				typ = elf.STT_NOTYPE
+			case typ == elf.STT_GNU_IFUNC:
+				// The importer calls whatever the resolver chose.
+				typ = elf.STT_FUNC
 			}
 		}
 		if s.Local {

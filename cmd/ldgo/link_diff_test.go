@@ -1,0 +1,247 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// linkCase is a fixture built with GNU ld and with ldgo: a library and a
+// program using it, or more.
+type linkCase struct {
+	name    string
+	sources map[string]string
+	// steps are compiler-driver command lines (gcc or g++ first).
+	steps [][]string
+	// outputs are the files checked and compared; the last is run.
+	outputs []string
+}
+
+var linkCases = []linkCase{
+	{
+		name: "weak undefined",
+		sources: map[string]string{
+			"lib.c": `
+#include <stdio.h>
+void optional_hook(void) __attribute__((weak));
+extern int optional_data __attribute__((weak));
+int lib_report(void) {
+	printf("hook %s, data %s\n", optional_hook ? "present" : "absent", &optional_data ? "present" : "absent");
+	if (optional_hook) optional_hook();
+	return optional_hook != 0;
+}`,
+			"main.c": `
+#include <stdio.h>
+int lib_report(void);
+void missing(void) __attribute__((weak));
+int main(void) {
+	printf("missing %s\n", missing ? "present" : "absent");
+	return lib_report() + 3;
+}`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-o", "libweak.so", "lib.c"}, {"gcc", "-o", "weak", "main.c", "./libweak.so"}},
+		outputs: []string{"libweak.so", "weak"},
+	},
+	{
+		name: "interposition",
+		sources: map[string]string{
+			"lib.c": `
+#include <stdio.h>
+const char *greeting(void) { return "the library's"; }
+void greet(void) { printf("greeting: %s\n", greeting()); }`,
+			"main.c": `
+#include <stdio.h>
+void greet(void);
+const char *greeting(void) { return "the program's"; }
+int main(void) { greet(); return 0; }`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-o", "libgreet.so", "lib.c"}, {"gcc", "-o", "interpose", "main.c", "./libgreet.so"}},
+		outputs: []string{"libgreet.so", "interpose"},
+	},
+	{
+		name: "protected symbols",
+		sources: map[string]string{
+			"lib.c": `
+#include <stdio.h>
+__attribute__((visibility("protected"))) int counter = 10;
+__attribute__((visibility("protected"))) int next(void) { return ++counter; }
+__attribute__((visibility("hidden"))) int hidden_helper(void) { return 7; }
+int use(void) { return next() + hidden_helper(); }`,
+			"main.c": `
+#include <stdio.h>
+int next(void);
+int use(void);
+int main(void) { int a = next(); int b = use(); printf("%d %d\n", a, b); return 0; }`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-o", "libprot.so", "lib.c"}, {"gcc", "-o", "protected", "main.c", "./libprot.so"}},
+		outputs: []string{"libprot.so", "protected"},
+	},
+	{
+		name: "errno and stdio",
+		sources: map[string]string{
+			"lib.c": `
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+int try_open(const char *path) {
+	FILE *f = fopen(path, "r");
+	if (!f) { fprintf(stdout, "%s: %s (errno %d)\n", path, strerror(errno), errno); return errno; }
+	fclose(f);
+	return 0;
+}
+char *dup_upper(const char *s) { char *d = strdup(s); for (char *p = d; *p; p++) if (*p >= 'a' && *p <= 'z') *p -= 32; return d; }`,
+			"main.c": `
+#include <stdio.h>
+#include <stdlib.h>
+int try_open(const char *);
+char *dup_upper(const char *);
+int main(void) {
+	char *s = dup_upper("hello, errno");
+	puts(s);
+	free(s);
+	return try_open("/nonexistent/file") == 2 ? 0 : 1;
+}`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-o", "libio.so", "lib.c"}, {"gcc", "-o", "errno", "main.c", "./libio.so"}},
+		outputs: []string{"libio.so", "errno"},
+	},
+	{
+		name: "constructor order",
+		sources: map[string]string{
+			"lib.c": `
+#include <stdio.h>
+__attribute__((constructor(300))) static void l300(void) { puts("lib ctor 300"); }
+__attribute__((constructor(101))) static void l101(void) { puts("lib ctor 101"); }
+__attribute__((constructor)) static void lplain(void) { puts("lib ctor"); }
+__attribute__((destructor(150))) static void ld150(void) { puts("lib dtor 150"); }
+__attribute__((destructor)) static void ldplain(void) { puts("lib dtor"); }
+void lib(void) { puts("lib"); }`,
+			"a.c": `
+#include <stdio.h>
+__attribute__((constructor(200))) static void a200(void) { puts("a ctor 200"); }
+__attribute__((constructor)) static void aplain(void) { puts("a ctor"); }
+__attribute__((destructor(200))) static void ad200(void) { puts("a dtor 200"); }`,
+			"main.c": `
+#include <stdio.h>
+#include <stdlib.h>
+void lib(void);
+__attribute__((constructor(150))) static void m150(void) { puts("main ctor 150"); }
+__attribute__((constructor(65535))) static void mlast(void) { puts("main ctor 65535"); }
+__attribute__((constructor)) static void mplain(void) { puts("main ctor"); }
+__attribute__((destructor(101))) static void md101(void) { puts("main dtor 101"); }
+__attribute__((destructor)) static void mdplain(void) { puts("main dtor"); }
+static void at(void) { puts("atexit"); }
+int main(void) { atexit(at); lib(); puts("main"); return 0; }`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-o", "libctor.so", "lib.c"}, {"gcc", "-o", "ctors", "main.c", "a.c", "./libctor.so"}},
+		outputs: []string{"libctor.so", "ctors"},
+	},
+	{
+		name: "C++ exceptions across a library",
+		sources: map[string]string{
+			"lib.cc": `
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+struct Error : std::runtime_error { int code; Error(const std::string &m, int c) : std::runtime_error(m), code(c) {} };
+std::vector<std::string> seen;
+template <typename T> T twice(T v) { return v + v; }
+void check(int n) {
+	seen.push_back(std::to_string(twice(n)));
+	if (n % 3 == 2) throw Error("bad " + std::to_string(n), n);
+	if (n == 4) throw std::out_of_range("four");
+}
+std::map<std::string, int> counts() { std::map<std::string, int> m; for (auto &s : seen) m[s]++; return m; }`,
+			"main.cc": `
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+struct Error : std::runtime_error { int code; Error(const std::string &m, int c) : std::runtime_error(m), code(c) {} };
+void check(int n);
+std::map<std::string, int> counts();
+template <typename T> T twice(T v) { return v + v; }
+struct Guard { const char *n; ~Guard() { std::cout << "unwound " << n << "\n"; } };
+int main() {
+	for (int i = 0; i < 6; i++) {
+		try { Guard g{"loop"}; check(i); std::cout << "ok " << twice(i) << "\n"; }
+		catch (const Error &e) { std::cout << "Error " << e.what() << " code " << e.code << "\n"; }
+		catch (const std::exception &e) { std::cout << "exception " << e.what() << "\n"; }
+	}
+	for (auto &kv : counts()) std::cout << kv.first << "=" << kv.second << "\n";
+	try { throw 42; } catch (int v) { std::cout << "int " << v << "\n"; }
+}`,
+		},
+		steps:   [][]string{{"g++", "-shared", "-fPIC", "-O1", "-o", "libcheck.so", "lib.cc"}, {"g++", "-O1", "-o", "cxx", "main.cc", "./libcheck.so"}},
+		outputs: []string{"libcheck.so", "cxx"},
+	},
+	{
+		name: "copy relocations",
+		sources: map[string]string{
+			"lib.c": `
+int table[4] = {1, 2, 3, 4};
+int counter = 5;
+const char *name = "lib";
+int bump(void) { return ++counter; }
+int sum(void) { return table[0] + table[1] + table[2] + table[3]; }`,
+			"main.c": `
+#include <stdio.h>
+extern int table[4];
+extern int counter;
+extern const char *name;
+int bump(void);
+int sum(void);
+int (*fp)(void) = bump;
+int main(void) {
+	table[2] = 30;
+	bump();
+	printf("%s %d %d %d %d\n", name, counter, sum(), fp == bump, fp());
+	fprintf(stdout, "stdout is copied: %d\n", stdout != 0);
+	return 0;
+}`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-o", "libdata.so", "lib.c"}, {"gcc", "-no-pie", "-fno-pic", "-o", "copyrel", "main.c", "./libdata.so"}},
+		outputs: []string{"libdata.so", "copyrel"},
+	},
+	{
+		name: "-z now",
+		sources: map[string]string{
+			"lib.c": `
+#include <stdio.h>
+int twice(int v) { return 2 * v; }
+void show(int v) { printf("%d\n", twice(v)); }`,
+			"main.c": `
+void show(int);
+int twice(int);
+int main(void) { show(twice(10)); return 0; }`,
+		},
+		steps:   [][]string{{"gcc", "-shared", "-fPIC", "-Wl,-z,now", "-o", "libnow.so", "lib.c"}, {"gcc", "-Wl,-z,now", "-o", "now", "main.c", "./libnow.so"}},
+		outputs: []string{"libnow.so", "now"},
+	},
+}
+
+// TestLinkLikeGNULd builds each fixture with GNU ld and with ldgo: the
+// programs must do the same, natively and under ldgo run, and the outputs
+// define, import, need and version the same.
+func TestLinkLikeGNULd(t *testing.T) {
+	for _, c := range linkCases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			b := newLinkBuild(t, c.sources)
+			for _, step := range c.steps {
+				b.cc(step[0], step[1:]...)
+			}
+			for _, out := range c.outputs {
+				b.check(out)
+			}
+			prog := c.outputs[len(c.outputs)-1]
+			env := baseEnv()
+			b.run(env, prog)
+			b.runHosted(env, prog)
+			t.Chdir(b.dir("ldgo"))
+			if out, status := ldgo(t, nil, "verify", "./"+prog); status != 0 {
+				t.Errorf("ldgo verify %s: status %d\n%s", prog, status, out)
+			}
+		})
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The CSAPP example (Computer Systems: A Programmer's Perspective, 7.10):
+// a shared library of two vector routines and a program using it.
+var csapp = map[string]string{
+	"vector.h": `/* prototypes for libvector */
+void addvec(int *x, int *y, int *z, int n);
+void multvec(int *x, int *y, int *z, int n);
+`,
+	"addvec.c": `int addcnt = 0;
+
+void addvec(int *x, int *y, int *z, int n)
+{
+    int i;
+
+    addcnt++;
+
+    for (i = 0; i < n; i++)
+        z[i] = x[i] + y[i];
+}
+`,
+	"multvec.c": `int multcnt = 0;
+
+void multvec(int *x, int *y, int *z, int n)
+{
+    int i;
+
+    multcnt++;
+
+    for (i = 0; i < n; i++)
+        z[i] = x[i] * y[i];
+}
+`,
+	"main2.c": `#include <stdio.h>
+#include "vector.h"
+
+int x[2] = {1, 2};
+int y[2] = {3, 4};
+int z[2];
+
+int main()
+{
+    addvec(x, y, z, 2);
+    printf("z = [%d %d]\n", z[0], z[1]);
+    return 0;
+}
+`,
+}
+
+func TestLinkCSAPP(t *testing.T) {
+	b := newLinkBuild(t, csapp)
+	b.cc("gcc", "-shared", "-fpic", "-o", "libvector.so", "addvec.c", "multvec.c")
+	b.cc("gcc", "-o", "prog2l", "main2.c", "./libvector.so")
+	for _, f := range []string{"libvector.so", "prog2l"} {
+		b.check(f)
+	}
+	env := baseEnv()
+	if r := b.run(env, "prog2l"); r.stdout != "z = [4 6]\n" || r.status != 0 {
+		t.Errorf("prog2l: status %d, stdout %q", r.status, r.stdout)
+	}
+	b.runHosted(env, "prog2l")
+
+	// The analysis commands read ldgo's output as glibc's ld.so does.
+	t.Chdir(b.dir("ldgo"))
+	compareAll(t, nil, "./prog2l")
+	if out, status := ldgo(t, nil, "verify", "./prog2l"); status != 0 {
+		t.Errorf("ldgo verify prog2l: status %d\n%s", status, out)
+	}
+	if out, _ := ldgo(t, nil, "tree", "./prog2l"); !strings.Contains(out, "./libvector.so  [path]") {
+		t.Errorf("ldgo tree prog2l does not show ./libvector.so:\n%s", out)
+	}
+}
+
+// TestLinkAsLd checks how ldgo answers as ld: gcc -B finds it, and it
+// says what it is as a GNU-compatible linker does.
+func TestLinkAsLd(t *testing.T) {
+	dir := ldgoAsLd(t)
+	for _, arg := range []string{"-v", "--version"} {
+		out, err := exec.Command(dir+"/ld", arg).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "compatible with GNU ld") {
+			t.Errorf("ld %s: %v\n%s", arg, err, out)
+		}
+	}
+	out, err := exec.Command("gcc", "-B", dir, "-Wl,--version", "-o", "/dev/null", "-x", "c", "/dev/null").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ldgo") {
+		t.Errorf("gcc -B %s -Wl,--version does not run ldgo: %v\n%s", dir, err, out)
+	}
+}
