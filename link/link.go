@@ -70,7 +70,21 @@ func (l *linker) report(err error) {
 	} else {
 		errs = []error{err}
 	}
+	last := ""
 	for _, e := range errs {
+		// GNU ld names the function of a place once for the messages
+		// about it in a row.
+		if d, ok := e.(*resolve.Diagnostic); ok {
+			if c := d.Place.Context(); c != "" {
+				if c != last {
+					fmt.Fprintf(l.stderr, "%s: %s\n", l.prog, c)
+				}
+				last = c
+				fmt.Fprintf(l.stderr, "%s\n", d.Body())
+				continue
+			}
+		}
+		last = ""
 		fmt.Fprintf(l.stderr, "%s: %s\n", l.prog, e)
 	}
 }

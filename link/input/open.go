@@ -16,12 +16,15 @@ package input
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/object"
 )
+
+var errNotRegular = errors.New("not a regular file")
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
@@ -31,9 +34,11 @@ func errText(err error) string { return object.ErrorText(err) }
 // link editor runs once per process, and the names and sections taken
 // from the file point into it.
 func mapFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	// Non-blocking, so that a FIFO named as an input is refused below
+	// rather than waited on.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	}
 	if err != nil {
 		return nil, err
@@ -43,8 +48,12 @@ func mapFile(path string) ([]byte, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
 		return nil, unix.EISDIR
+	default:
+		return nil, errNotRegular
 	}
 	if st.Size == 0 {
 		return []byte{}, nil

@@ -41,15 +41,19 @@ func (p Place) Context() string {
 	return ""
 }
 
-// String is the place as GNU ld writes it: "main.c:(.text+0x5)" inside a
-// function of an object with a source file name, "main.o:(.data+0x0)"
-// outside any.
+// String is the place as GNU ld writes it: the source file and line
+// from the object's debug information ("/src/main.c:5"), or else
+// "main.c:(.text+0x5)" inside a function of an object with a source file
+// name, "main.o:(.data+0x0)" outside any.
 func (p Place) String() string {
 	if p.File == nil {
 		return "<command line>"
 	}
 	if p.Section == nil {
 		return p.File.Name
+	}
+	if line := p.File.sourceLine(p.Section, p.Offset); line != "" {
+		return line
 	}
 	where := fmt.Sprintf("(%s+%#x)", p.Section.Name, p.Offset)
 	if p.File.function(p.Section, p.Offset) != "" && p.File.SourceName != "" {
@@ -62,7 +66,8 @@ func (p Place) String() string {
 // second half of "multiple definition" names the first definition.
 func (p Place) Full() string {
 	s := p.String()
-	if p.File != nil && p.Section != nil && p.File.function(p.Section, p.Offset) != "" && p.File.SourceName != "" {
+	if p.File != nil && p.Section != nil && (p.File.sourceLine(p.Section, p.Offset) != "" ||
+		p.File.function(p.Section, p.Offset) != "" && p.File.SourceName != "") {
 		return p.File.Name + ":" + s
 	}
 	return s
@@ -77,12 +82,17 @@ type Diagnostic struct {
 }
 
 func (d *Diagnostic) Error() string {
+	if c := d.Place.Context(); c != "" {
+		return c + "\n" + d.Body()
+	}
+	return d.Body()
+}
+
+// Body is the message without its context line.
+func (d *Diagnostic) Body() string {
 	msg := d.Message
 	if d.Warning {
 		msg = "warning: " + msg
-	}
-	if c := d.Place.Context(); c != "" {
-		return c + "\n" + d.Place.String() + ": " + msg
 	}
 	if d.Place.File == nil && d.Place.Section == nil {
 		return msg

@@ -71,8 +71,11 @@ type Decision struct {
 // symbolName names a relocation's symbol as GNU ld does in its messages:
 // "`.rodata'" for a section, "symbol `foo'" otherwise.
 func symbolName(sym *resolve.Symbol) string {
-	if sym.Local && sym.Type == elf.STT_SECTION {
+	switch {
+	case sym.Local && sym.Type == elf.STT_SECTION:
 		return "`" + sym.Name + "'"
+	case sym.Kind == resolve.Undefined:
+		return "undefined symbol `" + sym.Name + "'"
 	}
 	return "symbol `" + sym.Name + "'"
 }
