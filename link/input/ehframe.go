@@ -1,5 +1,7 @@
 package input
 
+import "github.com/ldgo/ldgo/reloc"
+
 // EhRecord is one record of an .eh_frame section: a CIE (common
 // information entry) or an FDE (frame description entry, the unwinding
 // rules of one function), with the relocations inside it.
@@ -62,6 +64,10 @@ func (s *Section) splitEhFrame() error {
 		}
 		r.RelocLo = rel
 		for rel < s.Relocs.Len() && s.Relocs.At(rel).Off < end {
+			rr := s.Relocs.At(rel)
+			if st, _ := reloc.Static(rr.Type); rr.Off+uint64(st.Size) > end {
+				return s.File.errorf("%s: relocation at %#x crosses the end of its record", s.Name, rr.Off)
+			}
 			rel++
 		}
 		r.RelocHi = rel

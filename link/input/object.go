@@ -13,6 +13,13 @@ import (
 
 var le = binary.LittleEndian
 
+// Bounds on what a section may ask for, far beyond any real one, so that
+// addresses computed from them cannot wrap.
+const (
+	maxAlign  = 1 << 32
+	maxNobits = 1 << 40
+)
+
 const (
 	ehdrSize = 64
 	shdrSize = 64
@@ -164,8 +171,11 @@ func (f *Object) parse() error {
 		if h.align == 0 {
 			h.align = 1
 		}
-		if h.align&(h.align-1) != 0 {
-			return f.errorf("section %d: alignment %#x is not a power of two", i, h.align)
+		if h.align&(h.align-1) != 0 || h.align > maxAlign {
+			return f.errorf("section %d: alignment %#x is not a power of two up to %#x", i, h.align, maxAlign)
+		}
+		if h.typ == elf.SHT_NOBITS && h.size > maxNobits {
+			return f.errorf("section %d: size %#x too large", i, h.size)
 		}
 		hdrs[i] = h
 	}

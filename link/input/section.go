@@ -58,6 +58,11 @@ type Section struct {
 	RelativeAt, OtherAt   uint32
 }
 
+// Dropped stands for a section that no output takes (.note.gnu.property,
+// LTO data, SHF_EXCLUDE sections): symbols defined in it are as if in a
+// discarded section. It is never written to.
+var Dropped = &Section{Name: "*dropped*", Discarded: true, File: &Object{Name: "*dropped*"}}
+
 // Alloc reports whether the section occupies memory at run time.
 func (s *Section) Alloc() bool { return s.Flags&elf.SHF_ALLOC != 0 }
 

@@ -311,6 +311,9 @@ func (r *resolver) newFile(o *input.Object) (*File, error) {
 		default:
 			s.Kind = Defined
 			s.Section = o.Sections[es.Shndx]
+			if s.Section == nil {
+				s.Section = input.Dropped
+			}
 		}
 		f.Syms[i] = s
 	}

@@ -233,7 +233,7 @@ func (r *resolver) inDiscarded(f *File, es *input.Symbol) bool {
 		return false
 	}
 	sec := f.Sections[es.Shndx]
-	return sec != nil && sec.Discarded
+	return sec == nil || sec.Discarded
 }
 
 func (r *resolver) setDefinition(s *Symbol, f *File, es *input.Symbol) {
@@ -242,6 +242,9 @@ func (r *resolver) setDefinition(s *Symbol, f *File, es *input.Symbol) {
 	s.Section = nil
 	if !es.Absolute() {
 		s.Section = f.Sections[es.Shndx]
+		if s.Section == nil {
+			s.Section = input.Dropped
+		}
 	}
 	s.Value = es.Sym.Value
 	s.Size = es.Sym.Size
