@@ -24,8 +24,11 @@ type Archive struct {
 	Thin bool
 	// Index is the archive's symbol index: each defined name and the
 	// offset of the member header that defines it, in index order.
-	Index     []ArchiveSymbol
-	HasIndex  bool
+	Index    []ArchiveSymbol
+	HasIndex bool
+	// Empty says the archive has no members (glibc's libdl.a): it needs
+	// no index.
+	Empty     bool
 	longNames []byte
 }
 
@@ -82,6 +85,7 @@ func ParseArchive(path string, data []byte) (*Archive, error) {
 		off = dataOff + size
 		off += off & 1
 	}
+	a.Empty = true
 	return a, nil
 }
 

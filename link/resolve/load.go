@@ -255,7 +255,7 @@ func (r *resolver) parseAll(items []*item) {
 		case *input.Shlib:
 			it.lib = r.newShlib(f, it.byLibrary)
 		case *input.Archive:
-			if !f.HasIndex && !it.state.WholeArchive {
+			if !f.HasIndex && !f.Empty && !it.state.WholeArchive {
 				it.err = fmt.Errorf("%s: error adding symbols: archive has no index; run ranlib to add one", f.Path)
 				return
 			}
