@@ -147,7 +147,7 @@ func (l *linker) link() error {
 
 	// Synthetic sections, then layout.
 	set := synth.New(ctx, res, sections)
-	set.Build(sr.TextRel)
+	set.Build(sr)
 	cfg := &layout.Config{
 		PageSize:  4096,
 		Relro:     opts.Z.Relro && dynamic,
@@ -165,7 +165,7 @@ func (l *linker) link() error {
 	chunks := layout.Order(set.Chunks(), cfg)
 	set.NameSections(chunks)
 	lay := layout.Assign(chunks, cfg)
-	set.Placed()
+	set.Placed(lay.TLS)
 	for _, p := range provided {
 		p.set(lay, set)
 	}

@@ -205,6 +205,71 @@ int main(void) {
 		outputs: []string{"libdata.so", "copyrel"},
 	},
 	{
+		// Every access model, across the library boundary: the library
+		// uses general and local dynamic and initial exec, and TLS
+		// descriptors; the program local and initial exec, and, from
+		// objects compiled -fPIC, general and local dynamic and TLS
+		// descriptors, which the link editor relaxes.
+		name: "thread-local storage",
+		sources: map[string]string{
+			"lib.c": `
+__thread int lib_gd = 1;
+static __thread int lib_ld = 2;
+static __thread char lib_ld_bss[64];
+__thread int lib_ie __attribute__((tls_model("initial-exec"))) = 3;
+int lib_get(void) { lib_ld_bss[5] += 1; return lib_gd + lib_ld + lib_ie + lib_ld_bss[5]; }
+int *lib_addr(void) { return &lib_gd; }`,
+			"desclib.c": `
+extern __thread int lib_gd;
+__thread long desc_own_lib = 100;
+static __thread long desc_local_lib = 7;
+long desc_sum_lib(void) { return lib_gd + desc_own_lib + desc_local_lib++; }`,
+			"desc.c": `
+extern __thread int lib_gd;
+__thread long desc_own = 100;
+static __thread long desc_local = 7;
+long desc_sum(void) { return lib_gd + desc_own + desc_local++; }`,
+			"pic.c": `
+extern __thread int lib_gd;
+extern __thread int main_le;
+static __thread int pic_local = 5;
+int pic_sum(void) { return lib_gd + main_le + pic_local++; }`,
+			"main.c": `
+#include <pthread.h>
+#include <stdio.h>
+extern __thread int lib_gd;
+extern __thread int lib_ie;
+__thread int main_le = 10;
+static __thread int main_bss;
+int lib_get(void);
+int *lib_addr(void);
+int pic_sum(void);
+long desc_sum(void);
+long desc_sum_lib(void);
+static void *work(void *arg) {
+	long n = (long)arg;
+	lib_gd += n; main_le += n; main_bss += n; lib_ie += n;
+	int a = lib_get(), b = pic_sum(); long c = desc_sum(), d = desc_sum_lib();
+	printf("thread %ld: %d %d %d %d %d %ld %ld %d\n", n, lib_gd, main_le, main_bss, a, b, c, d, lib_addr() == &lib_gd);
+	return 0;
+}
+int main(void) {
+	pthread_t t[3];
+	for (long i = 0; i < 3; i++) { pthread_create(&t[i], 0, work, (void *)(i + 1)); pthread_join(t[i], 0); }
+	work(0);
+	return 0;
+}`,
+		},
+		steps: [][]string{
+			{"gcc", "-shared", "-fPIC", "-o", "libtls.so", "lib.c"},
+			{"gcc", "-shared", "-fPIC", "-mtls-dialect=gnu2", "-o", "libdesc.so", "desclib.c", "./libtls.so"},
+			{"gcc", "-fPIC", "-c", "pic.c"},
+			{"gcc", "-fPIC", "-mtls-dialect=gnu2", "-c", "desc.c"},
+			{"gcc", "-o", "tls", "main.c", "pic.o", "desc.o", "./libtls.so", "./libdesc.so", "-lpthread"},
+		},
+		outputs: []string{"libtls.so", "libdesc.so", "tls"},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `

@@ -139,6 +139,14 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 		loads = append(loads, *cur)
 	}
 	var lastAllocEnd uint64
+	// The TLS segment starts aligned as its most aligned section needs:
+	// the thread pointer is computed from its start.
+	var tlsAlign uint64 = 1
+	for _, c := range chunks {
+		if h := c.Header(); h.Alloc() && h.Flags&elf.SHF_TLS != 0 {
+			tlsAlign = max(tlsAlign, h.Align)
+		}
+	}
 	for i, c := range chunks {
 		h := c.Header()
 		if !h.Alloc() {
@@ -173,7 +181,11 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 			addr = end
 			inRelro = false
 		}
-		start := alignUp(addr, h.Align)
+		align := h.Align
+		if h.Flags&elf.SHF_TLS != 0 && !haveTLS {
+			align = tlsAlign
+		}
+		start := alignUp(addr, align)
 		off += start - addr
 		addr = start
 		h.Addr = addr
@@ -182,7 +194,7 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 		if h.Flags&elf.SHF_TLS != 0 {
 			if !haveTLS {
 				haveTLS = true
-				tls = Segment{Type: elf.PT_TLS, Flags: elf.PF_R, Offset: off, Vaddr: addr, Align: h.Align}
+				tls = Segment{Type: elf.PT_TLS, Flags: elf.PF_R, Offset: off, Vaddr: addr, Align: tlsAlign}
 			}
 			tls.Align = max(tls.Align, h.Align)
 			tls.Memsz = addr + h.Size - tls.Vaddr

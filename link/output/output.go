@@ -227,12 +227,12 @@ func (o *Output) writeFile(out []byte, f *resolve.File) error {
 // nil, receives S + A of the first relocation (an FDE's code).
 func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []byte, addr, base uint64, lo, hi int, rel, other *uint32, fde *uint64) error {
 	got := o.gotBase()
+	set := o.Set
 	for i := lo; i < hi; i++ {
 		r := sec.Relocs.At(i)
 		st, _ := reloc.Static(r.Type)
 		sym := f.Syms[r.Sym]
-		weak := f.Symbols[r.Sym].Sym.Bind() == elf.STB_WEAK
-		d := o.Ctx.Decide(sec, r.Type, st, sym, weak)
+		d := o.Ctx.Decide(f, sec, i)
 		if d.Action == scan.Skip || d.Err != "" && !d.Undefined {
 			continue
 		}
@@ -242,12 +242,45 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 		}
 		off := r.Off - base
 		P := addr + off
-		t := reloc.Terms{A: r.Addend, P: P, S: S, Z: sym.Size, GOT: got, L: S}
-		if sym.GOTIndex >= 0 {
+		t := reloc.Terms{A: r.Addend, P: P, S: S, Z: sym.Size, GOT: got, L: S, TLS: set.TLSStart, TP: set.TP}
+		switch st.GOT {
+		case reloc.GOTAddr:
 			t.G = sym.GOTAddr - got
+		case reloc.GOTTPOff:
+			t.G = sym.GOTTPAddr - got
+		case reloc.GOTTLSGD:
+			t.G = sym.TLSGDAddr - got
+		case reloc.GOTTLSLD:
+			t.G = set.GOT.TLSLDAddr - got
+		case reloc.GOTTLSDesc:
+			t.G = sym.TLSDescAddr - got
 		}
 		if d.UsePLT {
 			t.L = sym.PLTAddr
+		}
+		if d.Relax != reloc.NoRelax {
+			var nextType elf.R_X86_64
+			if i+1 < sec.Relocs.Len() {
+				nextType = sec.Relocs.At(i + 1).Type
+			}
+			var val uint64
+			switch d.Relax {
+			case reloc.GOTPCRELXToPCRel:
+				val = S + uint64(r.Addend) - P
+				if int64(val) != int64(int32(val)) {
+					return o.overflow(f, sec, r, sym)
+				}
+			case reloc.GDToLE, reloc.IEToLE, reloc.DescToLE:
+				val = S - set.TP
+			case reloc.GDToIE:
+				val = sym.GOTTPAddr - P
+			case reloc.DescToIE:
+				val = sym.GOTTPAddr + uint64(r.Addend) - P
+			case reloc.LDToLE:
+				val = set.TP - set.TLSStart
+			}
+			reloc.Relax(d.Relax, b, off, nextType, val)
+			continue
 		}
 		val := st.Formula.Calculate(&t)
 		if fde != nil && i == lo {
@@ -263,11 +296,15 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 			val = 0
 		}
 		if err := st.Put(r.Type, b[off:], val); err != nil {
-			place := resolve.Place{File: f, Section: sec, Offset: r.Off}
-			return &resolve.Diagnostic{Place: place, Message: fmt.Sprintf("relocation truncated to fit: %s against %s", r.Type, describe(sym))}
+			return o.overflow(f, sec, r, sym)
 		}
 	}
 	return nil
+}
+
+func (o *Output) overflow(f *resolve.File, sec *input.Section, r object.Rela, sym *resolve.Symbol) error {
+	place := resolve.Place{File: f, Section: sec, Offset: r.Off}
+	return &resolve.Diagnostic{Place: place, Message: fmt.Sprintf("relocation truncated to fit: %s against %s", r.Type, describe(sym))}
 }
 
 func describe(s *resolve.Symbol) string {

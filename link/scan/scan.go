@@ -13,7 +13,6 @@
 package scan
 
 import (
-	"debug/elf"
 	"fmt"
 	"runtime"
 	"sync"
@@ -66,107 +65,12 @@ type Decision struct {
 	Err string
 	// Undefined says the error is an undefined reference.
 	Undefined bool
-}
-
-// symbolName names a relocation's symbol as GNU ld does in its messages:
-// "`.rodata'" for a section, "symbol `foo'" otherwise.
-func symbolName(sym *resolve.Symbol) string {
-	switch {
-	case sym.Local && sym.Type == elf.STT_SECTION:
-		return "`" + sym.Name + "'"
-	case sym.Kind == resolve.Undefined:
-		return "undefined symbol `" + sym.Name + "'"
-	}
-	return "symbol `" + sym.Name + "'"
-}
-
-func (c *Context) objectKind() string {
-	if c.Shared {
-		return "a shared object; recompile with -fPIC"
-	}
-	return "a PIE object; recompile with -fPIE"
-}
-
-// Decide says how relocation type t in section sec against sym is made.
-// weakRef says the referring symbol table entry is weak.
-func (c *Context) Decide(sec *input.Section, t elf.R_X86_64, st reloc.StaticType, sym *resolve.Symbol, weakRef bool) Decision {
-	if st.Formula == reloc.FormulaNone {
-		return Decision{Action: Skip}
-	}
-	if !sec.Alloc() {
-		// Debug information and other non-loaded sections get link-time
-		// values only.
-		return Decision{Action: Static}
-	}
-	if sym.Kind == resolve.Undefined && !sym.Preemptible && !weakRef && !sym.Local {
-		return Decision{Action: Static, Undefined: true, Err: fmt.Sprintf("undefined reference to `%s'", sym.Name)}
-	}
-	if st.GOT != reloc.NoGOT && st.GOT != reloc.GOTAddr {
-		return Decision{Err: fmt.Sprintf("relocation %s against %s: thread-local storage is not supported yet", t, symbolName(sym))}
-	}
-	if st.Formula == reloc.DTPOff || st.Formula == reloc.TPOff {
-		return Decision{Err: fmt.Sprintf("relocation %s against %s: thread-local storage is not supported yet", t, symbolName(sym))}
-	}
-	readOnly := sec.Flags&elf.SHF_WRITE == 0
-	imported := sym.Kind == resolve.Shared
-	function := sym.Type == elf.STT_FUNC || sym.Type == elf.STT_GNU_IFUNC
-	// addressOf makes an imported symbol's address a link-time one in
-	// an executable: its canonical PLT entry, or its copy.
-	addressOf := func() (resolve.Need, string) {
-		if function {
-			return resolve.NeedCanonicalPLT | resolve.NeedPLT, ""
-		}
-		if c.Opts.Z.NoCopyReloc {
-			return 0, fmt.Sprintf("relocation %s against %s: copy relocations are disabled (-z nocopyreloc); recompile with -fPIE", t, symbolName(sym))
-		}
-		return resolve.NeedCopy, ""
-	}
-
-	switch st.Formula {
-	case reloc.GGOTAP, reloc.GA:
-		return Decision{Action: Static, Needs: resolve.NeedGOT}
-	case reloc.GOTAP, reloc.SAGOT, reloc.ZA:
-		return Decision{Action: Static}
-	case reloc.LAP, reloc.LAGOT:
-		if sym.Preemptible {
-			return Decision{Action: Static, UsePLT: true, Needs: resolve.NeedPLT}
-		}
-		return Decision{Action: Static}
-	case reloc.SA:
-		if sym.Absolute() {
-			return Decision{Action: Static}
-		}
-		if st.Size == 8 {
-			switch {
-			case sym.Preemptible && (!readOnly || !imported || c.PIC):
-				return Decision{Action: Symbolic, TextRel: readOnly, Needs: resolve.NeedDynamic}
-			case sym.Preemptible:
-				n, err := addressOf()
-				return Decision{Action: Static, Needs: n, Err: err}
-			case c.PIC:
-				return Decision{Action: Relative, TextRel: readOnly}
-			}
-			return Decision{Action: Static}
-		}
-		if c.PIC {
-			return Decision{Err: fmt.Sprintf("relocation %s against %s can not be used when making %s", t, symbolName(sym), c.objectKind())}
-		}
-		if imported {
-			n, err := addressOf()
-			return Decision{Action: Static, Needs: n, Err: err}
-		}
-		return Decision{Action: Static}
-	case reloc.SAP:
-		if !sym.Preemptible || sym.Kind == resolve.Undefined && !c.Shared {
-			return Decision{Action: Static}
-		}
-		if c.Shared || !imported {
-			return Decision{Err: fmt.Sprintf("relocation %s against %s can not be used when making a shared object; recompile with -fPIC", t, symbolName(sym))}
-		}
-		n, err := addressOf()
-		return Decision{Action: Static, Needs: n, Err: err}
-	}
-	return Decision{Err: fmt.Sprintf("relocation %s is not supported", t)}
+	// Relax is the instruction rewrite the relocation is made by.
+	Relax reloc.Relaxation
+	// TLSLD says the output needs the GOT entries of local-dynamic TLS
+	// (its module id), StaticTLS that the output uses initial-exec TLS
+	// (DF_STATIC_TLS).
+	TLSLD, StaticTLS bool
 }
 
 // GOTEntry says how an address GOT entry for sym is filled: at run time
@@ -191,6 +95,8 @@ type Result struct {
 	TextRel bool
 	// TextRelPlace is the first such relocation, for messages.
 	TextRelPlace resolve.Place
+	// TLSLD and StaticTLS are Decision's, for the whole output.
+	TLSLD, StaticTLS bool
 }
 
 // Scan decides every relocation of the live sections of files, on
@@ -223,14 +129,17 @@ func (c *Context) Scan(files []*resolve.File, threads int) *Result {
 			res.TextRel = true
 			res.TextRelPlace = fr.textRelPlace
 		}
+		res.TLSLD = res.TLSLD || fr.tlsld
+		res.StaticTLS = res.StaticTLS || fr.staticTLS
 	}
 	return res
 }
 
 type fileResult struct {
-	errs         []error
-	textRel      bool
-	textRelPlace resolve.Place
+	errs             []error
+	textRel          bool
+	textRelPlace     resolve.Place
+	tlsld, staticTLS bool
 }
 
 type errKey struct {
@@ -282,7 +191,6 @@ func FDELive(f *resolve.File, sec *input.Section, rec input.EhRecord) bool {
 func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr *fileResult, reported map[errKey]bool) {
 	for i := lo; i < hi; i++ {
 		r := sec.Relocs.At(i)
-		st, _ := reloc.Static(r.Type)
 		sym := f.Syms[r.Sym]
 		if sec.Alloc() && sym.Local && sym.Section != nil && sym.Section.Discarded {
 			key := errKey{sym, sec}
@@ -295,8 +203,7 @@ func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr 
 			}
 			continue
 		}
-		weak := f.Symbols[r.Sym].Sym.Bind() == elf.STB_WEAK
-		d := c.Decide(sec, r.Type, st, sym, weak)
+		d := c.Decide(f, sec, i)
 		if d.Err != "" {
 			key := errKey{sym, sec}
 			if !reported[key] {
@@ -308,6 +215,8 @@ func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr 
 		if d.Needs != 0 {
 			sym.Add(d.Needs)
 		}
+		fr.tlsld = fr.tlsld || d.TLSLD
+		fr.staticTLS = fr.staticTLS || d.StaticTLS
 		switch d.Action {
 		case Relative:
 			sec.DynRelative++

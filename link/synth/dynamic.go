@@ -112,6 +112,9 @@ func (d *Dynamic) build(s *Set, init, fini *resolve.Symbol, initArray, finiArray
 	if textRel {
 		flags |= elf.DF_TEXTREL
 	}
+	if s.staticTLS {
+		flags |= elf.DF_STATIC_TLS
+	}
 	if o.Bsymbolic && o.OutputKind == options.Shared {
 		flags |= elf.DF_SYMBOLIC
 	}

@@ -23,6 +23,7 @@ type DynSym struct {
 	FirstHashed int
 	nbuckets    uint32
 	strtab      *StrTab
+	tlsStart    uint64
 }
 
 // Hashed reports whether a lookup can find sym in the output.
@@ -90,6 +91,10 @@ func (d *DynSym) Write(b []byte) {
 		case s.DefinedHere() || s.CopyReloc:
 			value, size = s.Addr(), s.Size
 			shndx = sectionIndex(s)
+			if s.Type == elf.STT_TLS {
+				// A TLS symbol's value is its offset in the block.
+				value -= d.tlsStart
+			}
 			if s.Vis == elf.STV_PROTECTED {
 				vis = elf.STV_PROTECTED
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
 )
 
 const relaSize = 24
@@ -55,50 +56,131 @@ func PutRela(b []byte, r object.Rela) {
 	le.PutUint64(b[16:], uint64(r.Addend))
 }
 
-// GOT is .got: one word per symbol whose address is loaded from it.
+// GOT is .got: a word for each symbol whose address is loaded from it,
+// and for thread-local storage a word with a variable's offset from the
+// thread pointer (initial exec), two with its module id and offset
+// (general dynamic, and once for local dynamic), or a TLS descriptor.
 type GOT struct {
 	Hdr     layout.Header
-	Entries []*resolve.Symbol
+	Entries []GOTEntry
+	words   int
 	ctx     *scan.Context
 	relAt   uint32
 	otherAt uint32
 	rela    *RelaDyn
+	// tlsld is the word of the local-dynamic pair, -1 if none.
+	tlsld int
+	// TLSLDAddr is the pair's address once laid out.
+	TLSLDAddr uint64
+	// The TLS segment's start and the thread pointer (see Placed).
+	tlsStart, tp uint64
+}
+
+// GOTEntry is one entry: a symbol and what the entry holds of it.
+type GOTEntry struct {
+	Sym  *resolve.Symbol // nil for the local-dynamic pair
+	Use  reloc.GOTUse
+	word int
 }
 
 func newGOT(ctx *scan.Context) *GOT {
-	return &GOT{Hdr: layout.Header{Name: ".got", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_WRITE, Align: 8, Entsize: 8}, ctx: ctx}
+	return &GOT{Hdr: layout.Header{Name: ".got", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_WRITE, Align: 8, Entsize: 8}, ctx: ctx, tlsld: -1}
 }
 
 func (g *GOT) Header() *layout.Header { return &g.Hdr }
 
-func (g *GOT) add(s *resolve.Symbol) {
-	if s.GOTIndex >= 0 {
-		return
+// add adds an entry of the kind use for s, if s has none yet.
+func (g *GOT) add(s *resolve.Symbol, use reloc.GOTUse) {
+	var index *int32
+	words := 1
+	switch use {
+	case reloc.GOTAddr:
+		index = &s.GOTIndex
+	case reloc.GOTTPOff:
+		index = &s.GOTTPIndex
+	case reloc.GOTTLSGD:
+		index, words = &s.TLSGDIndex, 2
+	case reloc.GOTTLSDesc:
+		index, words = &s.TLSDescIndex, 2
+	case reloc.GOTTLSLD:
+		if g.tlsld >= 0 {
+			return
+		}
+		g.tlsld, words = g.words, 2
+		s = nil
 	}
-	s.GOTIndex = int32(len(g.Entries))
-	g.Entries = append(g.Entries, s)
-	g.Hdr.Size = uint64(len(g.Entries)) * 8
+	if index != nil {
+		if *index >= 0 {
+			return
+		}
+		*index = int32(g.words)
+	}
+	g.Entries = append(g.Entries, GOTEntry{Sym: s, Use: use, word: g.words})
+	g.words += words
+	g.Hdr.Size = uint64(g.words) * 8
+}
+
+// dynamicRelocs returns how many RELATIVE and other dynamic relocations
+// an entry takes.
+func (g *GOT) dynamicRelocs(e GOTEntry) (relative, other uint32) {
+	c := g.ctx
+	switch e.Use {
+	case reloc.GOTAddr:
+		switch c.GOTEntry(e.Sym) {
+		case scan.Relative:
+			return 1, 0
+		case scan.Symbolic:
+			return 0, 1
+		}
+	case reloc.GOTTPOff:
+		if c.Dynamic && (c.Shared || e.Sym.Preemptible) {
+			return 0, 1
+		}
+	case reloc.GOTTLSGD:
+		switch {
+		case !c.Dynamic:
+		case e.Sym.Preemptible:
+			return 0, 2
+		default:
+			return 0, 1
+		}
+	case reloc.GOTTLSLD, reloc.GOTTLSDesc:
+		if c.Dynamic {
+			return 0, 1
+		}
+	}
+	return 0, 0
 }
 
 func (g *GOT) reserve(rela *RelaDyn) {
 	g.rela = rela
 	var nrel, nother uint32
-	for _, s := range g.Entries {
-		switch g.ctx.GOTEntry(s) {
-		case scan.Relative:
-			nrel++
-		case scan.Symbolic:
-			nother++
-		}
+	for _, e := range g.Entries {
+		r, o := g.dynamicRelocs(e)
+		nrel += r
+		nother += o
 	}
 	if nrel+nother > 0 {
 		g.relAt, g.otherAt = rela.Reserve(nrel, nother)
 	}
 }
 
-func (g *GOT) placed() {
-	for i, s := range g.Entries {
-		s.GOTAddr = g.Hdr.Addr + uint64(i)*8
+func (g *GOT) placed(tlsStart, tp uint64) {
+	g.tlsStart, g.tp = tlsStart, tp
+	for _, e := range g.Entries {
+		addr := g.Hdr.Addr + uint64(e.word)*8
+		switch e.Use {
+		case reloc.GOTAddr:
+			e.Sym.GOTAddr = addr
+		case reloc.GOTTPOff:
+			e.Sym.GOTTPAddr = addr
+		case reloc.GOTTLSGD:
+			e.Sym.TLSGDAddr = addr
+		case reloc.GOTTLSDesc:
+			e.Sym.TLSDescAddr = addr
+		case reloc.GOTTLSLD:
+			g.TLSLDAddr = addr
+		}
 	}
 }
 
@@ -107,20 +189,69 @@ func (g *GOT) placed() {
 func (g *GOT) Write(out []byte) {
 	b := out[g.Hdr.Offset:]
 	rel, other := g.relAt, g.otherAt
-	for i, s := range g.Entries {
-		addr := g.Hdr.Addr + uint64(i)*8
-		switch g.ctx.GOTEntry(s) {
-		case scan.Symbolic:
-			g.rela.Put(out, false, other, object.Rela{Off: addr, Type: elf.R_X86_64_GLOB_DAT, Sym: uint32(s.DynIndex)})
-			other++
-		case scan.Relative:
-			le.PutUint64(b[i*8:], s.Addr())
-			g.rela.Put(out, true, rel, object.Rela{Off: addr, Type: elf.R_X86_64_RELATIVE, Addend: int64(s.Addr())})
-			rel++
-		default:
-			le.PutUint64(b[i*8:], s.Addr())
+	putOther := func(r object.Rela) {
+		g.rela.Put(out, false, other, r)
+		other++
+	}
+	for _, e := range g.Entries {
+		s := e.Sym
+		w := b[e.word*8:]
+		addr := g.Hdr.Addr + uint64(e.word)*8
+		var symIndex uint32
+		if s != nil && s.Preemptible {
+			symIndex = uint32(s.DynIndex)
+		}
+		switch e.Use {
+		case reloc.GOTAddr:
+			switch g.ctx.GOTEntry(s) {
+			case scan.Symbolic:
+				putOther(object.Rela{Off: addr, Type: elf.R_X86_64_GLOB_DAT, Sym: symIndex})
+			case scan.Relative:
+				le.PutUint64(w, s.Addr())
+				g.rela.Put(out, true, rel, object.Rela{Off: addr, Type: elf.R_X86_64_RELATIVE, Addend: int64(s.Addr())})
+				rel++
+			default:
+				le.PutUint64(w, s.Addr())
+			}
+		case reloc.GOTTPOff:
+			if _, o := g.dynamicRelocs(e); o > 0 {
+				putOther(object.Rela{Off: addr, Type: elf.R_X86_64_TPOFF64, Sym: symIndex, Addend: g.blockOffset(s)})
+			} else {
+				le.PutUint64(w, s.Addr()-g.tp)
+			}
+		case reloc.GOTTLSGD:
+			_, o := g.dynamicRelocs(e)
+			switch o {
+			case 2:
+				putOther(object.Rela{Off: addr, Type: elf.R_X86_64_DTPMOD64, Sym: symIndex})
+				putOther(object.Rela{Off: addr + 8, Type: elf.R_X86_64_DTPOFF64, Sym: symIndex})
+			case 1:
+				putOther(object.Rela{Off: addr, Type: elf.R_X86_64_DTPMOD64})
+				le.PutUint64(w[8:], uint64(g.blockOffset(s)))
+			default:
+				le.PutUint64(w, 1) // the executable's module id
+				le.PutUint64(w[8:], uint64(g.blockOffset(s)))
+			}
+		case reloc.GOTTLSLD:
+			if g.ctx.Dynamic {
+				putOther(object.Rela{Off: addr, Type: elf.R_X86_64_DTPMOD64})
+			} else {
+				le.PutUint64(w, 1)
+			}
+		case reloc.GOTTLSDesc:
+			putOther(object.Rela{Off: addr, Type: elf.R_X86_64_TLSDESC, Sym: symIndex, Addend: g.blockOffset(s)})
 		}
 	}
+}
+
+// blockOffset is a local TLS symbol's offset in the output's TLS block
+// (the addend of a dynamic relocation that names no symbol); zero for a
+// symbol the dynamic linker finds itself.
+func (g *GOT) blockOffset(s *resolve.Symbol) int64 {
+	if s.Preemptible {
+		return 0
+	}
+	return int64(s.Addr() - g.tlsStart)
 }
 
 // GOTPLT is .got.plt: three words the dynamic linker uses (the address

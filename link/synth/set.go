@@ -23,6 +23,7 @@ import (
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
 )
 
 // Set is the synthetic sections of one output; a nil field is a section
@@ -61,10 +62,14 @@ type Set struct {
 	GNUABI bool
 
 	// Copies are the symbols with a copy relocation.
-	Copies  []*resolve.Symbol
-	copyAt  uint32
-	linker  *input.Object
-	textRel bool
+	Copies    []*resolve.Symbol
+	copyAt    uint32
+	linker    *input.Object
+	textRel   bool
+	staticTLS bool
+	// TLSStart and TP are the TLS segment's start and the thread
+	// pointer's link-time position (the end of the block, aligned).
+	TLSStart, TP uint64
 }
 
 // stbGNUUnique is STB_GNU_UNIQUE, which debug/elf does not name.
@@ -121,10 +126,11 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 	return s
 }
 
-// Build sizes the sections from the scan's decisions. textRel says a
-// dynamic relocation writes a read-only section.
-func (s *Set) Build(textRel bool) {
+// Build sizes the sections from the scan's decisions.
+func (s *Set) Build(sr *scan.Result) {
+	textRel, tlsld := sr.TextRel, sr.TLSLD
 	s.textRel = textRel
+	s.staticTLS = sr.StaticTLS
 	s.copyRelocations()
 	globals := s.res.Globals()
 	for _, sym := range globals {
@@ -140,10 +146,23 @@ func (s *Set) Build(textRel bool) {
 	}
 	for _, f := range s.res.Files {
 		for _, sym := range f.Syms {
-			if sym.Has(resolve.NeedGOT) {
-				s.GOT.add(sym)
+			n := sym.Needs()
+			if n&resolve.NeedGOT != 0 {
+				s.GOT.add(sym, reloc.GOTAddr)
+			}
+			if n&resolve.NeedGOTTP != 0 {
+				s.GOT.add(sym, reloc.GOTTPOff)
+			}
+			if n&resolve.NeedTLSGD != 0 {
+				s.GOT.add(sym, reloc.GOTTLSGD)
+			}
+			if n&resolve.NeedTLSDesc != 0 {
+				s.GOT.add(sym, reloc.GOTTLSDesc)
 			}
 		}
+	}
+	if tlsld {
+		s.GOT.add(nil, reloc.GOTTLSLD)
 	}
 	for _, sym := range globals {
 		if sym.Has(resolve.NeedPLT) && (sym.Preemptible || sym.CanonicalPLT) {
@@ -307,11 +326,22 @@ func (s *Set) NameSections(chunks []layout.Chunk) {
 	}
 }
 
-// Placed takes the addresses layout gave: the PLT and GOT entries' and
-// the .eh_frame input sections'.
-func (s *Set) Placed() {
+// Placed takes the addresses layout gave: the PLT and GOT entries', the
+// TLS segment's and the .eh_frame input sections'.
+func (s *Set) Placed(tls layout.Segment) {
+	s.TLSStart = tls.Vaddr
+	s.TP = tls.Vaddr + tls.Memsz
+	if tls.Align > 1 {
+		s.TP = (s.TP + tls.Align - 1) &^ (tls.Align - 1)
+	}
+	if s.DynSym != nil {
+		s.DynSym.tlsStart = s.TLSStart
+	}
+	if s.Symtab != nil {
+		s.Symtab.tlsStart = s.TLSStart
+	}
 	s.PLT.placed()
-	s.GOT.placed()
+	s.GOT.placed(s.TLSStart, s.TP)
 	for _, f := range s.res.Files {
 		for _, sec := range f.Sections {
 			if sec != nil && sec.Name == ".eh_frame" && sec.Placement != nil {

@@ -13,9 +13,10 @@ import (
 // Symtab is .symtab: every object's local symbols (each object's after
 // its STT_FILE), then the global ones.
 type Symtab struct {
-	Hdr     layout.Header
-	strtab  *StrTab
-	entries []symtabEntry
+	Hdr      layout.Header
+	strtab   *StrTab
+	entries  []symtabEntry
+	tlsStart uint64
 }
 
 type symtabEntry struct {
@@ -91,6 +92,10 @@ func (t *Symtab) Write(b []byte) {
 		case s.DefinedHere() || s.CopyReloc:
 			value, size = s.Addr(), s.Size
 			shndx = sectionIndex(s)
+			if s.Type == elf.STT_TLS {
+				// A TLS symbol's value is its offset in the block.
+				value -= t.tlsStart
+			}
 		default:
 			bind = elf.STB_GLOBAL
 			if !s.StrongRef {
