@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/link/synth"
+	"github.com/ldgo/ldgo/link/versions"
+	"github.com/ldgo/ldgo/object"
 )
 
 // Version is what -v and --version print: a GNU-compatible linker's
@@ -119,14 +122,21 @@ func (l *linker) link() error {
 	sections := layout.Sections(res.Files)
 	provided := l.provide(res, sections)
 	l.defsyms(res)
-	res.DecideExports(opts, dynamic)
+	script, err := l.versionScript()
+	if err != nil {
+		return err
+	}
+	if errs := res.DecideExports(opts, dynamic, script); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 
 	// Relocation scan.
 	ctx := &scan.Context{
-		Opts:    opts,
-		PIC:     opts.OutputKind == options.PIE || opts.OutputKind == options.Shared,
-		Dynamic: dynamic,
-		Shared:  opts.OutputKind == options.Shared,
+		Opts:     opts,
+		PIC:      opts.OutputKind == options.PIE || opts.OutputKind == options.Shared,
+		Dynamic:  dynamic,
+		Shared:   opts.OutputKind == options.Shared,
+		Versions: script,
 	}
 	sr := ctx.Scan(res.Files, threads)
 	if len(sr.Errors) > 0 {
@@ -177,6 +187,22 @@ func (l *linker) link() error {
 	return output.Write(&output.Output{
 		Path: opts.Output, Opts: opts, Ctx: ctx, Res: res, Set: set, Layout: lay, Entry: entry, Threads: threads,
 	})
+}
+
+// versionScript reads --version-script's file, nil if none.
+func (l *linker) versionScript() (*versions.Script, error) {
+	if len(l.opts.VersionScripts) == 0 {
+		return nil, nil
+	}
+	if len(l.opts.VersionScripts) > 1 {
+		return nil, errors.New("more than one --version-script is not supported yet")
+	}
+	path := l.opts.VersionScripts[0]
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open version script %s: %s", path, object.ErrorText(errors.Unwrap(err)))
+	}
+	return versions.Parse(path, string(text))
 }
 
 // entry is the entry point's address: -e's symbol (or number), _start by

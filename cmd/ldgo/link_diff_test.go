@@ -14,6 +14,8 @@ type linkCase struct {
 	steps [][]string
 	// outputs are the files checked and compared; the last is run.
 	outputs []string
+	// env is added to the program's environment.
+	env []string
 }
 
 var linkCases = []linkCase{
@@ -270,6 +272,44 @@ int main(void) {
 		outputs: []string{"libtls.so", "libdesc.so", "tls"},
 	},
 	{
+		// A version script with two versions, one inheriting the other,
+		// local: * hiding the rest; two versions of one symbol through
+		// .symver, and a program that calls both.
+		name: "version script",
+		sources: map[string]string{
+			"lib.c": `
+__asm__(".symver foo_v1, foo@VERS_1");
+__asm__(".symver foo_v2, foo@@VERS_2");
+int foo_v1(void) { return 1; }
+int foo_v2(void) { return 2; }
+int bar(void) { return 10; }
+int helper(void) { return 100; }
+int baz(void) { return helper() + 1000; }`,
+			"lib.map": `VERS_1 {
+  global: bar; foo;
+  local: *;
+};
+VERS_2 {
+  global: baz;
+} VERS_1;
+`,
+			"main.c": `
+#include <stdio.h>
+int foo(void);
+int bar(void);
+int baz(void);
+__asm__(".symver foo_old, foo@VERS_1");
+int foo_old(void);
+int main(void) { printf("%d %d %d %d\n", foo(), foo_old(), bar(), baz()); return 0; }`,
+		},
+		steps: [][]string{
+			{"gcc", "-shared", "-fPIC", "-Wl,--version-script,lib.map", "-Wl,-soname,libver.so", "-o", "libver.so", "lib.c"},
+			{"gcc", "-o", "versioned", "main.c", "./libver.so"},
+		},
+		outputs: []string{"libver.so", "versioned"},
+		env:     []string{"LD_LIBRARY_PATH=."},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `
@@ -300,11 +340,11 @@ func TestLinkLikeGNULd(t *testing.T) {
 				b.check(out)
 			}
 			prog := c.outputs[len(c.outputs)-1]
-			env := baseEnv()
+			env := baseEnv(c.env...)
 			b.run(env, prog)
 			b.runHosted(env, prog)
 			t.Chdir(b.dir("ldgo"))
-			if out, status := ldgo(t, nil, "verify", "./"+prog); status != 0 {
+			if out, status := ldgo(t, c.env, "verify", "./"+prog); status != 0 {
 				t.Errorf("ldgo verify %s: status %d\n%s", prog, status, out)
 			}
 		})

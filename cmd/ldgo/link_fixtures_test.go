@@ -236,6 +236,8 @@ var (
 	dynTagLine  = regexp.MustCompile(`^\s*0x[0-9a-f]+ \((\w+)\)\s+(.*)$`)
 	verNameLine = regexp.MustCompile(`Name: (\S+)\s+Flags: (\S+)`)
 	verFileLine = regexp.MustCompile(`File: (\S+)`)
+	verDefLine  = regexp.MustCompile(`Flags: (\S+)\s+Index: \d+\s+Cnt: \d+\s+Name: (\S+)`)
+	verParent   = regexp.MustCompile(`Parent \d+: (\S+)`)
 )
 
 // dynamicSymbols lists .dynsym as "BIND TYPE VIS DEF|UND NAME@VERSION".
@@ -288,6 +290,14 @@ func versionNames(t *testing.T, path string) []string {
 		}
 		if strings.Contains(l, "Version definition") {
 			file = "(defined)"
+		}
+		if m := verDefLine.FindStringSubmatch(l); m != nil {
+			names = append(names, file+": "+m[2]+" "+m[1])
+			continue
+		}
+		if m := verParent.FindStringSubmatch(l); m != nil {
+			names = append(names, file+": parent "+m[1])
+			continue
 		}
 		if m := verNameLine.FindStringSubmatch(l); m != nil {
 			names = append(names, file+": "+m[1]+" "+m[2])

@@ -117,6 +117,7 @@ type Options struct {
 	Trace           bool     // -t
 	TraceSymbols    []string // -y
 	Map             string   // -Map
+	VersionScripts  []string // --version-script
 	Init, Fini      string   // -init, -fini (default _init, _fini)
 	Threads         int      // --threads=N; 0: as many as the machine has
 	PluginPath      string   // -plugin (accepted; LTO inputs are refused)
@@ -521,7 +522,7 @@ func init() {
 		"no-map-whole-files":    accepted,
 		"map-whole-files":       accepted,
 		"wrap":                  unsupportedValue("--wrap"),
-		"version-script":        unsupportedValue("--version-script"),
+		"version-script":        list(func(o *Options) *[]string { return &o.VersionScripts }),
 		"dynamic-list":          unsupportedValue("--dynamic-list"),
 		"dynamic-list-data":     unsupported("--dynamic-list-data"),
 		"export-dynamic-symbol": unsupportedValue("--export-dynamic-symbol"),

@@ -2,9 +2,11 @@ package resolve
 
 import (
 	"debug/elf"
+	"fmt"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/versions"
 )
 
 // Globals returns every global symbol an object of the link names, in
@@ -91,7 +93,11 @@ func (res *Result) Define(name string) *Symbol {
 // .dynsym has it (as a definition it exports or a name it imports) and
 // whether references to it bind at run time. dynamic says the output has
 // dynamic sections at all.
-func (res *Result) DecideExports(opts *options.Options, dynamic bool) {
+//
+// A version script (nil if none) gives each definition its version and
+// keeps those it names local from the dynamic symbol table.
+func (res *Result) DecideExports(opts *options.Options, dynamic bool, script *versions.Script) []error {
+	var errs []error
 	shared := opts.OutputKind == options.Shared
 	for _, s := range res.Globals() {
 		visible := s.Vis == elf.STV_DEFAULT || s.Vis == elf.STV_PROTECTED
@@ -99,6 +105,17 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool) {
 		case Defined, Common:
 			if !dynamic || !visible {
 				break
+			}
+			if script != nil {
+				if s.OutVersion != "" {
+					if script.Lookup(s.OutVersion) == nil {
+						errs = append(errs, fmt.Errorf("%s: version node not found for symbol %s", s.File.Name, s.Name))
+					}
+				} else if v, local, matched := script.Match(s.Name); matched && local {
+					break
+				} else if v != nil {
+					s.OutVersion = v.Name
+				}
 			}
 			if shared || opts.ExportDynamic || s.InShlib {
 				s.Exported = true
@@ -126,6 +143,7 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool) {
 			}
 		}
 	}
+	return errs
 }
 
 // AddExtra adds a symbol no object names (a copy-relocated symbol's

@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
@@ -76,8 +77,10 @@ type resolver struct {
 	res     *Result
 	comdat  map[string]*input.Group
 	sonames map[string]bool
-	// pending are --as-needed libraries not (yet) kept, by group depth.
 	threads int
+	// versionedRefs says an object refers to a symbol at a version
+	// (foo@V): libraries' versioned names are then looked up too.
+	versionedRefs atomic.Bool
 }
 
 // Load reads the inputs named by opts and resolves their symbols. trace
@@ -318,9 +321,32 @@ func (r *resolver) newFile(o *input.Object) (*File, error) {
 		f.Syms[i] = s
 	}
 	for i := o.FirstGlobal; i < len(o.Symbols); i++ {
-		f.Syms[i] = r.table.Intern(o.Symbols[i].Name)
+		// foo@@V defines foo at its default version V; foo@V (a
+		// definition at another version, or a reference to one) is
+		// a name of its own.
+		name := o.Symbols[i].Name
+		if base, ver, def := SplitVersion(name); def && o.Symbols[i].Defined() {
+			name = base
+		} else if ver != "" && !o.Symbols[i].Defined() {
+			r.versionedRefs.Store(true)
+		}
+		f.Syms[i] = r.table.Intern(name)
 	}
 	return f, nil
+}
+
+// SplitVersion splits a symbol name of a relocatable object into its
+// name and version: foo@V (def false) or foo@@V (def true); ver is ""
+// for an unversioned name.
+func SplitVersion(name string) (base, ver string, def bool) {
+	i := strings.IndexByte(name, '@')
+	if i <= 0 {
+		return name, "", false
+	}
+	if strings.HasPrefix(name[i:], "@@") {
+		return name[:i], name[i+2:], true
+	}
+	return name[:i], name[i+1:], false
 }
 
 func (r *resolver) newShlib(l *input.Shlib, byLib bool) *Shlib {

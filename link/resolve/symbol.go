@@ -52,6 +52,13 @@ type Symbol struct {
 	// LinkerAbs says a Linker symbol's value is a number, not an
 	// address in the output (--defsym NAME=NUMBER).
 	LinkerAbs bool
+	// OutVersion is the version the output defines the symbol at (from
+	// .symver in its object, or the version script), "" for none;
+	// OutHidden says it is not the default version (foo@V, not
+	// foo@@V). DynName is the name without the version, for .dynsym.
+	OutVersion string
+	OutHidden  bool
+	DynName    string
 	// OutIndex is the output section a Linker symbol is relative to,
 	// for the symbol table (0: absolute).
 	OutIndex uint32
@@ -120,6 +127,14 @@ func (s *Symbol) Needs() Need { return Need(s.needs.Load()) }
 
 // Has reports whether all of n were recorded.
 func (s *Symbol) Has(n Need) bool { return Need(s.needs.Load())&n == n }
+
+// NameInDynsym is the symbol's name without a version (foo of foo@V).
+func (s *Symbol) NameInDynsym() string {
+	if s.DynName != "" {
+		return s.DynName
+	}
+	return s.Name
+}
 
 // IsDefined reports whether the symbol has a definition somewhere.
 func (s *Symbol) IsDefined() bool { return s.Kind != Undefined }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ldgo/ldgo/link/input"
+	"github.com/ldgo/ldgo/object"
 )
 
 // walk applies the order-dependent rules to the inputs in order.
@@ -252,6 +253,10 @@ func (r *resolver) setDefinition(s *Symbol, f *File, es *input.Symbol) {
 	s.Type = es.Sym.Type()
 	s.Shlib = nil
 	s.Version = ""
+	s.OutVersion, s.OutHidden, s.DynName = "", false, ""
+	if base, ver, def := SplitVersion(es.Name); ver != "" {
+		s.OutVersion, s.OutHidden, s.DynName = ver, !def, base
+	}
 }
 
 func (r *resolver) define(s *Symbol, f *File, es *input.Symbol) {
@@ -333,26 +338,39 @@ func (r *resolver) addShlib(it *item) bool {
 			continue
 		}
 		ver, hidden := obj.SymbolVersion(uint32(i))
+		if ver != nil && r.versionedRefs.Load() {
+			// A reference naming the version (foo@V, from .symver)
+			// binds to it, default or not.
+			if t := r.table.Lookup(s.Name + "@" + ver.Name); t != nil && t.Kind == Undefined {
+				r.bindShared(t, l, i, sym, ver.Name)
+				t.DynName = s.Name
+			}
+		}
 		if hidden {
 			// Only a reference naming the version binds to a
 			// non-default version.
 			continue
 		}
-		s.Kind = Shared
-		s.Shlib = l
-		s.ShlibIndex = uint32(i)
-		s.Value = sym.Value
-		s.Size = sym.Size
-		s.Bind = sym.Bind()
-		s.Type = sym.Type()
-		s.File = nil
-		s.Section = nil
-		s.Version = ""
+		r.bindShared(s, l, i, sym, "")
 		if ver != nil {
 			s.Version = ver.Name
 		}
 	}
 	return true
+}
+
+// bindShared makes s the library's definition, dynamic symbol i.
+func (r *resolver) bindShared(s *Symbol, l *Shlib, i int, sym object.Sym, version string) {
+	s.Kind = Shared
+	s.Shlib = l
+	s.ShlibIndex = uint32(i)
+	s.Value = sym.Value
+	s.Size = sym.Size
+	s.Bind = sym.Bind()
+	s.Type = sym.Type()
+	s.File = nil
+	s.Section = nil
+	s.Version = version
 }
 
 // needs reports whether the library defines a name referred to (not
@@ -371,6 +389,18 @@ func (r *resolver) needs(l *Shlib) bool {
 			continue
 		}
 		return true
+	}
+	// A reference naming a version (foo@V) needs the library too.
+	for i := 1; i < len(l.Syms) && r.versionedRefs.Load(); i++ {
+		s := l.Syms[i]
+		if es := l.Obj.Symbol(uint32(i)); s == nil || es.Undefined() {
+			continue
+		}
+		if ver, _ := l.Obj.SymbolVersion(uint32(i)); ver != nil {
+			if t := r.table.Lookup(s.Name + "@" + ver.Name); t != nil && t.Kind == Undefined && t.StrongRef {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/resolve"
+	"github.com/ldgo/ldgo/link/versions"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/reloc"
 )
@@ -34,6 +35,8 @@ type Context struct {
 	Dynamic bool
 	// Shared says the output is a shared library.
 	Shared bool
+	// Versions is the version script, nil if none.
+	Versions *versions.Script
 }
 
 // Action is what a relocation makes the link editor write.

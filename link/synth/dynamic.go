@@ -149,6 +149,10 @@ func (d *Dynamic) build(s *Set, init, fini *resolve.Symbol, initArray, finiArray
 	if flags1 != 0 {
 		d.add(elf.DT_FLAGS_1, constant(uint64(flags1)))
 	}
+	if s.Verdef != nil {
+		d.add(elf.DT_VERDEF, addrOf(&s.Verdef.Hdr))
+		d.add(elf.DT_VERDEFNUM, constant(uint64(s.Verdef.Count())))
+	}
 	if s.Verneed != nil && s.Verneed.Count() > 0 {
 		d.add(elf.DT_VERNEED, addrOf(&s.Verneed.Hdr))
 		d.add(elf.DT_VERNEEDNUM, constant(uint64(s.Verneed.Count())))

@@ -58,7 +58,7 @@ func (d *DynSym) build(syms []*resolve.Symbol, gnu bool) {
 		}
 		hh := make([]hs, len(hashed))
 		for i, s := range hashed {
-			hh[i] = hs{s, object.GNUHash(s.Name)}
+			hh[i] = hs{s, object.GNUHash(s.NameInDynsym())}
 		}
 		slices.SortStableFunc(hh, func(a, b hs) int {
 			return int(a.h%d.nbuckets) - int(b.h%d.nbuckets)
@@ -71,7 +71,7 @@ func (d *DynSym) build(syms []*resolve.Symbol, gnu bool) {
 	d.Syms = append(unhashed, hashed...)
 	for i, s := range d.Syms {
 		s.DynIndex = int32(i + 1)
-		d.names = append(d.names, d.strtab.Add(s.Name))
+		d.names = append(d.names, d.strtab.Add(s.NameInDynsym()))
 	}
 	d.Hdr.Size = uint64(len(d.Syms)+1) * object.SymSize
 }
@@ -222,7 +222,7 @@ func (h *Hash) Write(b []byte) {
 	chains := buckets[h.nbuckets*4:]
 	for i, s := range h.dynsym.Syms {
 		idx := uint32(i + 1)
-		bk := object.SysVHash(s.Name) % h.nbuckets
+		bk := object.SysVHash(s.NameInDynsym()) % h.nbuckets
 		le.PutUint32(chains[idx*4:], le.Uint32(buckets[bk*4:]))
 		le.PutUint32(buckets[bk*4:], idx)
 	}

@@ -16,6 +16,7 @@ package synth
 import (
 	"debug/elf"
 	"math/bits"
+	"path/filepath"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/layout"
@@ -43,6 +44,7 @@ type Set struct {
 	GNUHash    *GNUHash
 	Hash       *Hash
 	Versym     *Versym
+	Verdef     *Verdef
 	Verneed    *Verneed
 	RelaDyn    *RelaDyn
 	RelaPLT    *RelaPLT
@@ -181,6 +183,15 @@ func (s *Set) Build(sr *scan.Result) {
 				dyn = append(dyn, sym)
 			}
 		}
+		if script := s.ctx.Versions; script != nil {
+			// GNU ld names each version defined by an absolute
+			// symbol of the version, in .dynsym.
+			for _, v := range script.Versions {
+				dyn = append(dyn, &resolve.Symbol{Name: v.Name, Kind: resolve.Linker, LinkerAbs: true,
+					Type: elf.STT_OBJECT, Bind: elf.STB_GLOBAL, Exported: true, Dynamic: true, OutVersion: v.Name,
+					GOTIndex: -1, PLTIndex: -1, TLSGDIndex: -1, GOTTPIndex: -1, TLSDescIndex: -1})
+			}
+		}
 		s.DynSym.build(dyn, s.GNUHash != nil)
 		if s.GNUHash != nil {
 			s.GNUHash.size()
@@ -188,9 +199,18 @@ func (s *Set) Build(sr *scan.Result) {
 		if s.Hash != nil {
 			s.Hash.size()
 		}
-		s.Verneed.build(s.DynSym.Syms, s.res.Shlibs, 2)
-		if s.Verneed.Count() > 0 {
-			s.Versym = newVersym(s.DynSym, s.Verneed)
+		first := uint16(2)
+		if script := s.ctx.Versions; script != nil {
+			base := s.opts.Soname
+			if base == "" {
+				base = filepath.Base(s.opts.Output)
+			}
+			s.Verdef = newVerdef(s.DynStr, script, base)
+			first += uint16(len(script.Versions))
+		}
+		s.Verneed.build(s.DynSym.Syms, s.res.Shlibs, first)
+		if s.Verneed.Count() > 0 || s.Verdef != nil {
+			s.Versym = newVersym(s.DynSym, s.Verneed, s.Verdef)
 			s.Versym.size()
 		}
 		s.reserveRelocations()
@@ -300,6 +320,7 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.DynSym, s.DynSym != nil)
 	add(s.DynStr, s.DynStr != nil)
 	add(s.Versym, s.Versym != nil)
+	add(s.Verdef, s.Verdef != nil)
 	add(s.Verneed, s.Verneed != nil && s.Verneed.Count() > 0)
 	add(s.RelaDyn, s.RelaDyn != nil)
 	add(s.RelaPLT, s.RelaPLT != nil)

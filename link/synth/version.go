@@ -5,6 +5,7 @@ import (
 
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/resolve"
+	"github.com/ldgo/ldgo/link/versions"
 	"github.com/ldgo/ldgo/object"
 )
 
@@ -19,10 +20,11 @@ type Versym struct {
 	Hdr     layout.Header
 	dynsym  *DynSym
 	verneed *Verneed
+	verdef  *Verdef
 }
 
-func newVersym(dynsym *DynSym, vn *Verneed) *Versym {
-	return &Versym{Hdr: layout.Header{Name: ".gnu.version", Type: elf.SHT_GNU_VERSYM, Flags: elf.SHF_ALLOC, Align: 2, Entsize: 2, Link: dynsym}, dynsym: dynsym, verneed: vn}
+func newVersym(dynsym *DynSym, vn *Verneed, vd *Verdef) *Versym {
+	return &Versym{Hdr: layout.Header{Name: ".gnu.version", Type: elf.SHT_GNU_VERSYM, Flags: elf.SHF_ALLOC, Align: 2, Entsize: 2, Link: dynsym}, dynsym: dynsym, verneed: vn, verdef: vd}
 }
 
 func (v *Versym) Header() *layout.Header { return &v.Hdr }
@@ -33,10 +35,82 @@ func (v *Versym) Write(b []byte) {
 	le.PutUint16(b, verNdxLocal)
 	for i, s := range v.dynsym.Syms {
 		ndx := uint16(verNdxGlobal)
-		if n, ok := v.verneed.index[verKey{s.Shlib, s.Version}]; ok && s.Kind == resolve.Shared {
-			ndx = n
+		switch {
+		case s.Kind == resolve.Shared:
+			if n, ok := v.verneed.index[verKey{s.Shlib, s.Version}]; ok {
+				ndx = n
+			}
+		case s.OutVersion != "" && v.verdef != nil:
+			if ver := v.verdef.script.Lookup(s.OutVersion); ver != nil {
+				ndx = uint16(ver.Index)
+				if s.OutHidden {
+					ndx |= object.VersymHidden
+				}
+			}
 		}
 		le.PutUint16(b[2*(i+1):], ndx)
+	}
+}
+
+// Verdef is .gnu.version_d: the versions the output defines, from its
+// version script, after the base version (the output's own name).
+type Verdef struct {
+	Hdr    layout.Header
+	script *versions.Script
+	base   string
+	strtab *StrTab
+}
+
+func newVerdef(strtab *StrTab, script *versions.Script, base string) *Verdef {
+	v := &Verdef{Hdr: layout.Header{Name: ".gnu.version_d", Type: elf.SHT_GNU_VERDEF, Flags: elf.SHF_ALLOC, Align: 8, Link: strtab},
+		script: script, base: base, strtab: strtab}
+	strtab.Add(base)
+	size := 20 + 8
+	for _, ver := range script.Versions {
+		strtab.Add(ver.Name)
+		for _, p := range ver.Parents {
+			strtab.Add(p)
+		}
+		size += 20 + 8*(1+len(ver.Parents))
+	}
+	v.Hdr.Size = uint64(size)
+	v.Hdr.Info = uint32(1 + len(script.Versions))
+	return v
+}
+
+func (v *Verdef) Header() *layout.Header { return &v.Hdr }
+
+// Count is the number of Verdef entries (DT_VERDEFNUM).
+func (v *Verdef) Count() int { return 1 + len(v.script.Versions) }
+
+func (v *Verdef) Write(b []byte) {
+	const verFlgBase = 1
+	off := 0
+	put := func(name string, flags, index uint16, parents []string, last bool) {
+		e := b[off:]
+		names := append([]string{name}, parents...)
+		le.PutUint16(e, 1) // vd_version
+		le.PutUint16(e[2:], flags)
+		le.PutUint16(e[4:], index)
+		le.PutUint16(e[6:], uint16(len(names)))
+		le.PutUint32(e[8:], object.SysVHash(name))
+		le.PutUint32(e[12:], 20)
+		size := 20 + 8*len(names)
+		if !last {
+			le.PutUint32(e[16:], uint32(size))
+		}
+		for i, n := range names {
+			a := e[20+8*i:]
+			le.PutUint32(a, v.strtab.Offset(n))
+			if i < len(names)-1 {
+				le.PutUint32(a[4:], 8)
+			}
+		}
+		off += size
+	}
+	put(v.base, verFlgBase, verNdxGlobal, nil, len(v.script.Versions) == 0)
+	for i, ver := range v.script.Versions {
+		put(ver.Name, 0, uint16(ver.Index), ver.Parents, i == len(v.script.Versions)-1)
 	}
 }
 
