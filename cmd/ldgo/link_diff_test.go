@@ -12,7 +12,8 @@ type linkCase struct {
 	sources map[string]string
 	// steps are compiler-driver command lines (gcc or g++ first).
 	steps [][]string
-	// outputs are the files checked and compared; the last is run.
+	// outputs are the files checked and compared; the programs among
+	// them (not .so) are run.
 	outputs []string
 	// env is added to the program's environment.
 	env []string
@@ -310,6 +311,47 @@ int main(void) { printf("%d %d %d %d\n", foo(), foo_old(), bar(), baz()); return
 		env:     []string{"LD_LIBRARY_PATH=."},
 	},
 	{
+		// An IFUNC in a library (exported, and hidden: IRELATIVE) and
+		// in the program. GNU ld gives a PIE two addresses of its own
+		// IFUNC (the PLT entry where code takes it, the resolved
+		// function in data); ldgo gives one (the PLT entry), so only
+		// the non-PIE program compares them.
+		name: "IFUNC",
+		sources: map[string]string{
+			"lib.c": `
+static int impl_a(void) { return 1; }
+static int impl_b(void) { return 2; }
+static void *resolve_pick(void) { return sizeof(long) == 8 ? (void *)impl_b : (void *)impl_a; }
+int pick(void) __attribute__((ifunc("resolve_pick")));
+static int hidden_pick(void) __attribute__((ifunc("resolve_pick")));
+int call_pick(void) { return pick() * 10 + hidden_pick(); }
+int (*pick_ptr(void))(void) { return hidden_pick; }`,
+			"main.c": `
+#include <stdio.h>
+int pick(void);
+int call_pick(void);
+int (*pick_ptr(void))(void);
+static int twice_fast(int v) { return v << 1; }
+static void *resolve_twice(void) { return twice_fast; }
+int twice(int) __attribute__((ifunc("resolve_twice")));
+int (*twice_ptr)(int) = twice;
+int main(void) {
+	int (*local)(int) = twice;
+	printf("%d %d %d %d %d\n", twice(21), twice_ptr(4), pick(), call_pick(), pick_ptr()());
+#ifdef COMPARE
+	printf("same address: %d\n", local == twice_ptr);
+#endif
+	return local(0);
+}`,
+		},
+		steps: [][]string{
+			{"gcc", "-shared", "-fPIC", "-o", "libifunc.so", "lib.c"},
+			{"gcc", "-o", "ifunc-pie", "main.c", "./libifunc.so"},
+			{"gcc", "-no-pie", "-DCOMPARE", "-o", "ifunc", "main.c", "./libifunc.so"},
+		},
+		outputs: []string{"libifunc.so", "ifunc-pie", "ifunc"},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `
@@ -339,13 +381,17 @@ func TestLinkLikeGNULd(t *testing.T) {
 			for _, out := range c.outputs {
 				b.check(out)
 			}
-			prog := c.outputs[len(c.outputs)-1]
 			env := baseEnv(c.env...)
-			b.run(env, prog)
-			b.runHosted(env, prog)
 			t.Chdir(b.dir("ldgo"))
-			if out, status := ldgo(t, c.env, "verify", "./"+prog); status != 0 {
-				t.Errorf("ldgo verify %s: status %d\n%s", prog, status, out)
+			for _, prog := range c.outputs {
+				if strings.HasSuffix(prog, ".so") {
+					continue
+				}
+				b.run(env, prog)
+				b.runHosted(env, prog)
+				if out, status := ldgo(t, c.env, "verify", "./"+prog); status != 0 {
+					t.Errorf("ldgo verify %s: status %d\n%s", prog, status, out)
+				}
 			}
 		})
 	}

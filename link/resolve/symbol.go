@@ -157,7 +157,27 @@ func (s *Symbol) IFunc() bool { return s.Type == elf.STT_GNU_IFUNC }
 // Addr returns the symbol's link-time address: where it is defined, its
 // copy in the executable, its canonical PLT entry, or zero for an
 // undefined or imported symbol.
+//
+// An indirect function defined in the output (and not preemptible) is
+// its PLT entry, which jumps to what its resolver returned (IRELATIVE):
+// calls and addresses taken all lead there, so that pointers to it
+// compare equal.
 func (s *Symbol) Addr() uint64 {
+	if s.LocalIFunc() && s.PLTIndex >= 0 {
+		return s.PLTAddr
+	}
+	return s.DefAddr()
+}
+
+// LocalIFunc reports whether s is an indirect function the output
+// defines and binds itself, through an IRELATIVE relocation.
+func (s *Symbol) LocalIFunc() bool {
+	return s.Type == elf.STT_GNU_IFUNC && s.Kind == Defined && !s.Preemptible
+}
+
+// DefAddr is the address of the definition itself: an indirect
+// function's resolver.
+func (s *Symbol) DefAddr() uint64 {
 	switch s.Kind {
 	case Defined, Common:
 		if s.Section == nil {

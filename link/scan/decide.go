@@ -65,6 +65,19 @@ func (c *Context) Decide(f *resolve.File, sec *input.Section, i int) Decision {
 	if st.GOT > reloc.GOTAddr || st.Formula == reloc.DTPOff || st.Formula == reloc.TPOff {
 		return c.decideTLS(sec, i, t, st, sym)
 	}
+	d := c.decideAddress(sec, r.Off, t, st, sym)
+	if sym.LocalIFunc() && d.Err == "" {
+		// Every reference leads to the function's PLT entry.
+		d.Needs |= resolve.NeedPLT
+		if st.Formula == reloc.LAP || st.Formula == reloc.LAGOT {
+			d.UsePLT = true
+		}
+	}
+	return d
+}
+
+// decideAddress decides the relocations that are not thread-local.
+func (c *Context) decideAddress(sec *input.Section, off uint64, t elf.R_X86_64, st reloc.StaticType, sym *resolve.Symbol) Decision {
 	readOnly := sec.Flags&elf.SHF_WRITE == 0
 	imported := sym.Kind == resolve.Shared
 	function := sym.Type == elf.STT_FUNC || sym.Type == elf.STT_GNU_IFUNC
@@ -83,7 +96,7 @@ func (c *Context) Decide(f *resolve.File, sec *input.Section, i int) Decision {
 	switch st.Formula {
 	case reloc.GGOTAP, reloc.GA:
 		if (t == elf.R_X86_64_GOTPCRELX || t == elf.R_X86_64_REX_GOTPCRELX) && c.addressKnown(sym) &&
-			reloc.CanRelaxGOTPCRELX(t, sec.Data, r.Off) {
+			reloc.CanRelaxGOTPCRELX(t, sec.Data, off) {
 			return Decision{Action: Static, Relax: reloc.GOTPCRELXToPCRel}
 		}
 		return Decision{Action: Static, Needs: resolve.NeedGOT}

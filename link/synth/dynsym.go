@@ -89,7 +89,7 @@ func (d *DynSym) Write(b []byte) {
 		vis := elf.STV_DEFAULT
 		switch {
 		case s.DefinedHere() || s.CopyReloc:
-			value, size = s.Addr(), s.Size
+			value, size = s.DefAddr(), s.Size
 			shndx = sectionIndex(s)
 			if s.Type == elf.STT_TLS {
 				// A TLS symbol's value is its offset in the block.

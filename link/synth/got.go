@@ -354,6 +354,11 @@ func (r *RelaPLT) size() { r.Hdr.Size = uint64(len(r.plt.Entries)) * relaSize }
 func (r *RelaPLT) Write(b []byte) {
 	got := r.plt.gotplt.Hdr.Addr
 	for i, s := range r.plt.Entries {
-		PutRela(b[i*relaSize:], object.Rela{Off: got + uint64(gotPLTReserved+i)*8, Type: elf.R_X86_64_JMP_SLOT, Sym: uint32(s.DynIndex)})
+		slot := got + uint64(gotPLTReserved+i)*8
+		if s.LocalIFunc() {
+			PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_IRELATIVE, Addend: int64(s.DefAddr())})
+			continue
+		}
+		PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_JMP_SLOT, Sym: uint32(s.DynIndex)})
 	}
 }

@@ -167,8 +167,17 @@ func (s *Set) Build(sr *scan.Result) {
 		s.GOT.add(nil, reloc.GOTTLSLD)
 	}
 	for _, sym := range globals {
-		if sym.Has(resolve.NeedPLT) && (sym.Preemptible || sym.CanonicalPLT) {
+		if sym.Has(resolve.NeedPLT) && (sym.Preemptible || sym.CanonicalPLT) && !sym.LocalIFunc() {
 			s.PLT.add(sym)
+		}
+	}
+	// Indirect functions come last in .rela.plt: their resolvers run
+	// once the other slots are filled.
+	for _, f := range s.res.Files {
+		for _, sym := range f.Syms {
+			if sym.Has(resolve.NeedPLT) && sym.LocalIFunc() {
+				s.PLT.add(sym)
+			}
 		}
 	}
 	s.GOTPLT.size()

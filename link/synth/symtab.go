@@ -90,7 +90,7 @@ func (t *Symtab) Write(b []byte) {
 		case s.Type == elf.STT_FILE:
 			shndx = uint16(elf.SHN_ABS)
 		case s.DefinedHere() || s.CopyReloc:
-			value, size = s.Addr(), s.Size
+			value, size = s.DefAddr(), s.Size
 			shndx = sectionIndex(s)
 			if s.Type == elf.STT_TLS {
 				// A TLS symbol's value is its offset in the block.
