@@ -119,14 +119,18 @@ func (l *linker) link() error {
 	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)
 
 	// Output sections, and the symbols the link editor defines.
-	sections := layout.Sections(res.Files)
+	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
 	provided := l.provide(res, sections)
 	l.defsyms(res)
 	script, err := l.versionScript()
 	if err != nil {
 		return err
 	}
-	if errs := res.DecideExports(opts, dynamic, script); len(errs) > 0 {
+	exports, err := l.exportList()
+	if err != nil {
+		return err
+	}
+	if errs := res.DecideExports(opts, dynamic, script, exports); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 
@@ -203,6 +207,27 @@ func (l *linker) versionScript() (*versions.Script, error) {
 		return nil, fmt.Errorf("cannot open version script %s: %s", path, object.ErrorText(errors.Unwrap(err)))
 	}
 	return versions.Parse(path, string(text))
+}
+
+// exportList reads --dynamic-list's files and --export-dynamic-symbol's
+// patterns, nil if none.
+func (l *linker) exportList() (*versions.Script, error) {
+	if len(l.opts.DynamicLists) == 0 && len(l.opts.ExportSymbols) == 0 {
+		return nil, nil
+	}
+	list := versions.Patterns(l.opts.ExportSymbols)
+	for _, path := range l.opts.DynamicLists {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open dynamic list %s: %s", path, object.ErrorText(errors.Unwrap(err)))
+		}
+		s, err := versions.Parse(path, string(text))
+		if err != nil {
+			return nil, err
+		}
+		list.Add(s)
+	}
+	return list, nil
 }
 
 // entry is the entry point's address: -e's symbol (or number), _start by

@@ -352,6 +352,39 @@ int main(void) {
 		outputs: []string{"libifunc.so", "ifunc-pie", "ifunc"},
 	},
 	{
+		// --wrap redirects the program's calls; the dynamic list and
+		// --export-dynamic-symbol export the program's symbols to a
+		// plugin it opens; -S drops the debug information.
+		name: "--wrap, --dynamic-list, --export-dynamic-symbol, -S",
+		sources: map[string]string{
+			"plugin.c": `
+extern int host_value(void);
+extern int host_listed;
+int plugin_run(void) { return host_value() * 100 + host_listed; }`,
+			"main.c": `
+#include <dlfcn.h>
+#include <stdio.h>
+int __real_puts(const char *);
+int __wrap_puts(const char *s) { printf("wrapped: "); return __real_puts(s); }
+int host_value(void) { return 7; }
+int host_listed = 3;
+int main(void) {
+	puts("hello");
+	void *h = dlopen("./libplugin.so", RTLD_NOW);
+	if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+	int (*run)(void) = (int (*)(void))dlsym(h, "plugin_run");
+	printf("plugin: %d\n", run());
+	return 0;
+}`,
+			"list": "{ host_listed; };\n",
+		},
+		steps: [][]string{
+			{"gcc", "-shared", "-fPIC", "-o", "libplugin.so", "plugin.c"},
+			{"gcc", "-g", "-Wl,--wrap=puts", "-Wl,--dynamic-list=list", "-Wl,-S", "-Wl,--export-dynamic-symbol=host_val*", "-o", "wrap", "main.c", "-ldl"},
+		},
+		outputs: []string{"libplugin.so", "wrap"},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `

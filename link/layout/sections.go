@@ -53,7 +53,9 @@ func OutputName(name string) string {
 // sections, in the order they are first met, their members in link
 // order (sorted by priority where GNU ld's script sorts them). .eh_frame
 // sections are left out: the synthetic .eh_frame takes them.
-func Sections(files []*resolve.File) []*Section {
+//
+// stripDebug leaves out the debugging sections (-S, -s).
+func Sections(files []*resolve.File, stripDebug bool) []*Section {
 	byName := map[string]*Section{}
 	var out []*Section
 	for _, f := range files {
@@ -62,6 +64,9 @@ func Sections(files []*resolve.File) []*Section {
 				continue
 			}
 			if strings.HasPrefix(s.Name, ".gnu.warning") || s.Name == ".gnu_debuglink" {
+				continue
+			}
+			if stripDebug && s.Flags&elf.SHF_ALLOC == 0 && isDebug(s.Name) {
 				continue
 			}
 			name := OutputName(s.Name)
@@ -101,6 +106,16 @@ func Sections(files []*resolve.File) []*Section {
 		o.pack()
 	}
 	return out
+}
+
+// isDebug reports whether a section holds debugging information.
+func isDebug(name string) bool {
+	for _, p := range []string{".debug", ".zdebug", ".stab", ".gdb_index", ".line"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // sortMembers orders an output section's members as GNU ld's default

@@ -118,6 +118,9 @@ type Options struct {
 	TraceSymbols    []string // -y
 	Map             string   // -Map
 	VersionScripts  []string // --version-script
+	Wraps           []string // --wrap
+	DynamicLists    []string // --dynamic-list files
+	ExportSymbols   []string // --export-dynamic-symbol patterns
 	Init, Fini      string   // -init, -fini (default _init, _fini)
 	Threads         int      // --threads=N; 0: as many as the machine has
 	PluginPath      string   // -plugin (accepted; LTO inputs are refused)
@@ -463,7 +466,7 @@ func init() {
 		"no-undefined-version":        accepted,
 		"fatal-warnings":              flag(func(p *parser) { p.opts.FatalWarnings = true }),
 		"no-fatal-warnings":           flag(func(p *parser) { p.opts.FatalWarnings = false }),
-		"Map":                         str(func(o *Options) *string { return &o.Map }),
+		"Map":                         unsupportedValue("-Map"),
 		"init":                        str(func(o *Options) *string { return &o.Init }),
 		"fini":                        str(func(o *Options) *string { return &o.Fini }),
 		"threads":                     option{optionalArg, func(p *parser, v string) error { return p.threads(v) }},
@@ -521,11 +524,11 @@ func init() {
 		"EL":                    accepted,
 		"no-map-whole-files":    accepted,
 		"map-whole-files":       accepted,
-		"wrap":                  unsupportedValue("--wrap"),
+		"wrap":                  list(func(o *Options) *[]string { return &o.Wraps }),
 		"version-script":        list(func(o *Options) *[]string { return &o.VersionScripts }),
-		"dynamic-list":          unsupportedValue("--dynamic-list"),
+		"dynamic-list":          list(func(o *Options) *[]string { return &o.DynamicLists }),
 		"dynamic-list-data":     unsupported("--dynamic-list-data"),
-		"export-dynamic-symbol": unsupportedValue("--export-dynamic-symbol"),
+		"export-dynamic-symbol": list(func(o *Options) *[]string { return &o.ExportSymbols }),
 		"why-extract":           unsupportedValue("--why-extract"),
 		"script":                unsupportedValue("linker scripts (-T)"),
 		"default-script":        unsupportedValue("linker scripts (-dT)"),

@@ -96,7 +96,11 @@ func (res *Result) Define(name string) *Symbol {
 //
 // A version script (nil if none) gives each definition its version and
 // keeps those it names local from the dynamic symbol table.
-func (res *Result) DecideExports(opts *options.Options, dynamic bool, script *versions.Script) []error {
+//
+// exports (nil if none) are --dynamic-list's and --export-dynamic-symbol's
+// names: an executable exports them; a shared library binds every other
+// symbol to itself.
+func (res *Result) DecideExports(opts *options.Options, dynamic bool, script, exports *versions.Script) []error {
 	var errs []error
 	shared := opts.OutputKind == options.Shared
 	for _, s := range res.Globals() {
@@ -117,11 +121,15 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool, script *ve
 					s.OutVersion = v.Name
 				}
 			}
-			if shared || opts.ExportDynamic || s.InShlib {
+			listed := false
+			if exports != nil {
+				_, _, listed = exports.Match(s.Name)
+			}
+			if shared || opts.ExportDynamic || s.InShlib || listed {
 				s.Exported = true
 				s.Dynamic = true
 			}
-			if shared && s.Vis == elf.STV_DEFAULT && !opts.Bsymbolic &&
+			if shared && s.Vis == elf.STV_DEFAULT && !opts.Bsymbolic && (exports == nil || listed) &&
 				!(opts.BsymbolicFuncs && (s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC)) {
 				s.Preemptible = true
 			}

@@ -78,6 +78,8 @@ type resolver struct {
 	comdat  map[string]*input.Group
 	sonames map[string]bool
 	threads int
+	wraps   map[string]bool // --wrap's names; read-only once loading starts
+	traced  map[string]bool // -y's names
 	// versionedRefs says an object refers to a symbol at a version
 	// (foo@V): libraries' versioned names are then looked up too.
 	versionedRefs atomic.Bool
@@ -98,6 +100,18 @@ func Load(opts *options.Options, trace io.Writer) (*Result, error) {
 	}
 	if r.threads <= 0 {
 		r.threads = runtime.GOMAXPROCS(0)
+	}
+	if len(opts.TraceSymbols) > 0 && trace != nil {
+		r.traced = map[string]bool{}
+		for _, n := range opts.TraceSymbols {
+			r.traced[n] = true
+		}
+	}
+	if len(opts.Wraps) > 0 {
+		r.wraps = map[string]bool{}
+		for _, w := range opts.Wraps {
+			r.wraps[w] = true
+		}
 	}
 	r.res.Table = r.table
 	items, err := r.expand(opts.Inputs, "")
@@ -329,6 +343,15 @@ func (r *resolver) newFile(o *input.Object) (*File, error) {
 			name = base
 		} else if ver != "" && !o.Symbols[i].Defined() {
 			r.versionedRefs.Store(true)
+		}
+		if r.wraps != nil && !o.Symbols[i].Defined() {
+			// --wrap: a reference to foo is to __wrap_foo, one to
+			// __real_foo to foo.
+			if r.wraps[name] {
+				name = "__wrap_" + name
+			} else if real, ok := strings.CutPrefix(name, "__real_"); ok && r.wraps[real] {
+				name = real
+			}
 		}
 		f.Syms[i] = r.table.Intern(name)
 	}

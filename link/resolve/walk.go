@@ -218,6 +218,13 @@ func (r *resolver) addObject(f *File) {
 			s.Vis = v
 		}
 		weak := es.Sym.Bind() == elf.STB_WEAK
+		if r.traced != nil && r.traced[s.Name] {
+			what := "definition of"
+			if !es.Defined() {
+				what = "reference to"
+			}
+			fmt.Fprintf(r.trace, "%s: %s %s\n", f.Name, what, s.Name)
+		}
 		switch {
 		case !es.Defined() || r.inDiscarded(f, es):
 			r.reference(s, f, weak)
@@ -334,6 +341,9 @@ func (r *resolver) addShlib(it *item) bool {
 		}
 		s.InShlib = true
 		sym := obj.Symbol(uint32(i))
+		if r.traced != nil && r.traced[s.Name] && !sym.Undefined() {
+			fmt.Fprintf(r.trace, "%s: definition of %s\n", l.Path, s.Name)
+		}
 		if sym.Undefined() || s.Kind != Undefined {
 			continue
 		}

@@ -224,3 +224,19 @@ func tokenize(text string) []token {
 	}
 	return toks
 }
+
+// Add adds the global names and patterns of another script (a dynamic
+// list, or --export-dynamic-symbol's patterns) to s.
+func (s *Script) Add(other *Script) {
+	s.rules = append(s.rules, other.rules...)
+}
+
+// Patterns makes a script exporting the given names and patterns, as
+// --export-dynamic-symbol gives them.
+func Patterns(patterns []string) *Script {
+	s := &Script{}
+	for _, p := range patterns {
+		s.rules = append(s.rules, rule{pattern: p, glob: strings.ContainsAny(p, "*?[")})
+	}
+	return s
+}
