@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/ldgo/ldgo/link/gc"
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/output"
@@ -118,9 +119,8 @@ func (l *linker) link() error {
 	res.AllocateCommons()
 	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)
 
-	// Output sections, and the symbols the link editor defines.
-	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
-	provided := l.provide(res, sections)
+	// The symbols the link editor defines, and what the output exports.
+	provided := l.provide(res)
 	l.defsyms(res)
 	script, err := l.versionScript()
 	if err != nil {
@@ -133,6 +133,10 @@ func (l *linker) link() error {
 	if errs := res.DecideExports(opts, dynamic, script, exports); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if opts.GCSections {
+		gc.Collect(res, opts, l.stderr, l.prog)
+	}
+	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
 
 	// Relocation scan.
 	ctx := &scan.Context{

@@ -79,7 +79,7 @@ func lastAlloc(keep func(h *layout.Header) bool) func(*layout.Layout, *synth.Set
 // provide defines the symbols of GNU ld's default script and ELF
 // backend that objects refer to, and __start_SEC/__stop_SEC for output
 // sections named as C identifiers.
-func (l *linker) provide(res *resolve.Result, sections []*layout.Section) []provided {
+func (l *linker) provide(res *resolve.Result) []provided {
 	var ps []provided
 	add := func(name string, vis elf.SymVis, v func(*layout.Layout, *synth.Set) (uint64, layout.Chunk)) {
 		if s := res.Provide(name, vis); s != nil {
@@ -135,10 +135,15 @@ func (l *linker) provide(res *resolve.Result, sections []*layout.Section) []prov
 	add("_TLS_MODULE_BASE_", hidden, func(lay *layout.Layout, _ *synth.Set) (uint64, layout.Chunk) {
 		return lay.TLS.Vaddr, nil
 	})
-	for _, o := range sections {
-		if cIdentifier(o.Hdr.Name) && o.Hdr.Alloc() {
-			add("__start_"+o.Hdr.Name, elf.STV_PROTECTED, start(o.Hdr.Name))
-			add("__stop_"+o.Hdr.Name, elf.STV_PROTECTED, end(o.Hdr.Name))
+	seen := map[string]bool{}
+	for _, f := range res.Files {
+		for _, sec := range f.Sections {
+			if sec == nil || sec.Discarded || !sec.Alloc() || seen[sec.Name] || !layout.IsCIdentifier(sec.Name) {
+				continue
+			}
+			seen[sec.Name] = true
+			add("__start_"+sec.Name, elf.STV_PROTECTED, start(sec.Name))
+			add("__stop_"+sec.Name, elf.STV_PROTECTED, end(sec.Name))
 		}
 	}
 	for _, d := range l.opts.Defsyms {
@@ -159,17 +164,4 @@ func (l *linker) provide(res *resolve.Result, sections []*layout.Section) []prov
 		}})
 	}
 	return ps
-}
-
-func cIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
 }

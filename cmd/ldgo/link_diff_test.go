@@ -385,6 +385,32 @@ int main(void) {
 		outputs: []string{"libplugin.so", "wrap"},
 	},
 	{
+		// --gc-sections over C++ with exceptions: the LSDAs of the
+		// live functions stay, the unused functions and data go.
+		name: "--gc-sections",
+		sources: map[string]string{
+			"gc.cc": `
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+int unused_data = 5;
+int unused_fn(int v) { if (v) throw std::runtime_error("never"); return 42; }
+static int checked(int v) { if (v > 1) throw std::invalid_argument("v=" + std::to_string(v)); return v; }
+int main() {
+	for (int i = 0; i < 4; i++) {
+		try { std::printf("%d\n", checked(i)); }
+		catch (const std::exception &e) { std::printf("caught %s\n", e.what()); }
+	}
+	return 0;
+}`,
+		},
+		steps: [][]string{
+			{"g++", "-ffunction-sections", "-fdata-sections", "-O1", "-c", "gc.cc"},
+			{"g++", "-Wl,--gc-sections", "-o", "gc", "gc.o"},
+		},
+		outputs: []string{"gc"},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `

@@ -92,3 +92,32 @@ func TestLinkAsLd(t *testing.T) {
 		t.Errorf("gcc -B %s -Wl,--version does not run ldgo: %v\n%s", dir, err, out)
 	}
 }
+
+// TestLinkPrintGCSections compares --print-gc-sections with GNU ld's.
+func TestLinkPrintGCSections(t *testing.T) {
+	b := newLinkBuild(t, map[string]string{"gc.c": `
+#include <stdio.h>
+int unused_fn(void) { return 42; }
+int unused_data = 5;
+static int used(void) { return 1; }
+int main(void) { printf("%d\n", used()); return 0; }
+`})
+	b.cc("gcc", "-ffunction-sections", "-fdata-sections", "-c", "gc.c")
+	var msgs []string
+	for _, l := range linkers {
+		out, err := b.ccOne(l, "gcc", "-Wl,--gc-sections", "-Wl,--print-gc-sections", "-o", "gc", "gc.o")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", l, err, out)
+		}
+		var lines []string
+		for _, m := range strings.Split(strings.TrimSpace(out), "\n") {
+			_, m, _ = strings.Cut(m, ": ")
+			lines = append(lines, m)
+		}
+		msgs = append(msgs, strings.Join(lines, "\n"))
+	}
+	if msgs[0] != msgs[1] || !strings.Contains(msgs[1], "removing unused section '.text.unused_fn' in file 'gc.o'") {
+		t.Errorf("GNU ld:\n%s\nldgo:\n%s", msgs[0], msgs[1])
+	}
+	b.run(baseEnv(), "gc")
+}

@@ -275,3 +275,19 @@ func rank(h *Header, now bool) (r int, relro bool) {
 	}
 	return 82, false
 }
+
+// IsCIdentifier reports whether a section name is a C identifier: the
+// link editor then defines __start_NAME and __stop_NAME at its bounds,
+// and --gc-sections keeps it.
+func IsCIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
+}
