@@ -120,7 +120,7 @@ func (l *linker) link() error {
 	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)
 
 	// The symbols the link editor defines, and what the output exports.
-	provided := l.provide(res)
+	provided := l.provide(res, dynamic)
 	l.defsyms(res)
 	script, err := l.versionScript()
 	if err != nil {
@@ -168,7 +168,7 @@ func (l *linker) link() error {
 	set.Build(sr)
 	cfg := &layout.Config{
 		PageSize:  4096,
-		Relro:     opts.Z.Relro && dynamic,
+		Relro:     opts.Z.Relro,
 		Now:       opts.Z.Now,
 		ExecStack: opts.Z.ExecStack,
 		Interp:    set.Interp != nil,

@@ -79,7 +79,11 @@ func lastAlloc(keep func(h *layout.Header) bool) func(*layout.Layout, *synth.Set
 // provide defines the symbols of GNU ld's default script and ELF
 // backend that objects refer to, and __start_SEC/__stop_SEC for output
 // sections named as C identifiers.
-func (l *linker) provide(res *resolve.Result) []provided {
+//
+// dynamic says the output has dynamic sections: __rela_iplt_start and
+// __rela_iplt_end are then not provided (the dynamic linker applies the
+// IRELATIVE relocations), as in GNU ld's scripts.
+func (l *linker) provide(res *resolve.Result, dynamic bool) []provided {
 	var ps []provided
 	add := func(name string, vis elf.SymVis, v func(*layout.Layout, *synth.Set) (uint64, layout.Chunk)) {
 		if s := res.Provide(name, vis); s != nil {
@@ -130,8 +134,24 @@ func (l *linker) provide(res *resolve.Result) []provided {
 		add("__"+a+"_end", hidden, end("."+a))
 	}
 	add("__GNU_EH_FRAME_HDR", hidden, start(".eh_frame_hdr"))
-	add("__rela_iplt_start", hidden, func(*layout.Layout, *synth.Set) (uint64, layout.Chunk) { return 0, nil })
-	add("__rela_iplt_end", hidden, func(*layout.Layout, *synth.Set) (uint64, layout.Chunk) { return 0, nil })
+	// A static executable's IRELATIVE relocations, which its C library
+	// applies itself.
+	iplt := func(end bool) func(*layout.Layout, *synth.Set) (uint64, layout.Chunk) {
+		return func(lay *layout.Layout, set *synth.Set) (uint64, layout.Chunk) {
+			h := &set.RelaPLT.Hdr
+			if h.Index == 0 {
+				return 0, nil
+			}
+			if end {
+				return h.Addr + h.Size, set.RelaPLT
+			}
+			return h.Addr, set.RelaPLT
+		}
+	}
+	if !dynamic {
+		add("__rela_iplt_start", hidden, iplt(false))
+		add("__rela_iplt_end", hidden, iplt(true))
+	}
 	add("_TLS_MODULE_BASE_", hidden, func(lay *layout.Layout, _ *synth.Set) (uint64, layout.Chunk) {
 		return lay.TLS.Vaddr, nil
 	})

@@ -17,6 +17,9 @@ type linkCase struct {
 	outputs []string
 	// env is added to the program's environment.
 	env []string
+	// noHosted says the programs are static: ldgo run and ldgo verify
+	// do not link them.
+	noHosted bool
 }
 
 var linkCases = []linkCase{
@@ -411,6 +414,39 @@ int main() {
 		outputs: []string{"gc"},
 	},
 	{
+		// Static executables: the C library's IFUNCs (strlen, memcpy)
+		// through IRELATIVE relocations it applies itself, its TLS
+		// (errno) relaxed to local exec, C++ exceptions unwound through
+		// crtbeginT's registered .eh_frame; and the same as static PIEs,
+		// which relocate themselves.
+		name: "static and static PIE",
+		sources: map[string]string{
+			"st.c": `
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+__thread int tv = 5;
+const char *volatile text = "through the IFUNC";
+int main(void) { printf("%zu %d %s\n", strlen(text), tv, strerror(ENOENT)); return 0; }`,
+			"st.cc": `
+#include <iostream>
+#include <stdexcept>
+#include <string>
+static void f(int i) { if (i % 2) throw std::runtime_error("odd " + std::to_string(i)); }
+int main() {
+	for (int i = 0; i < 3; i++) try { f(i); std::cout << "even " << i << "\n"; } catch (const std::exception &e) { std::cout << e.what() << "\n"; }
+}`,
+		},
+		steps: [][]string{
+			{"gcc", "-static", "-o", "static", "st.c"},
+			{"gcc", "-static-pie", "-o", "static-pie", "st.c"},
+			{"g++", "-static", "-o", "static-cxx", "st.cc"},
+			{"g++", "-static-pie", "-o", "static-pie-cxx", "st.cc"},
+		},
+		outputs:  []string{"static", "static-pie", "static-cxx", "static-pie-cxx"},
+		noHosted: true,
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `
@@ -447,6 +483,9 @@ func TestLinkLikeGNULd(t *testing.T) {
 					continue
 				}
 				b.run(env, prog)
+				if c.noHosted {
+					continue
+				}
 				b.runHosted(env, prog)
 				if out, status := ldgo(t, c.env, "verify", "./"+prog); status != 0 {
 					t.Errorf("ldgo verify %s: status %d\n%s", prog, status, out)

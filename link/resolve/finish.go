@@ -145,7 +145,8 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool, script, ex
 			// when a GOT or PLT entry or a dynamic relocation refers to
 			// it (the relocation scan says: NeedDynamic), as GNU ld
 			// leaves it; other references to it are to address 0.
-			if dynamic && s.Referenced && (shared || !s.StrongRef) && visible {
+			// A static PIE (no dynamic linker) binds them to 0 itself.
+			if dynamic && s.Referenced && (shared || !s.StrongRef && !opts.NoDynamicLinker) && visible {
 				s.Dynamic = shared
 				s.Preemptible = true
 			}

@@ -66,6 +66,7 @@ func (e *EhFrame) build(files []*resolve.File) {
 			}
 			placed := make(map[uint32]uint64) // input offset → output offset
 			local := map[uint32]uint64{}      // this section's CIEs, placed
+			start := off
 			for i := range sec.EhRecords {
 				rec := &sec.EhRecords[i]
 				if rec.CIE {
@@ -95,7 +96,7 @@ func (e *EhFrame) build(files []*resolve.File) {
 				off += uint64(rec.Size)
 				e.FDEs++
 			}
-			sec.Placement = e.placement(sec, placed)
+			sec.Placement = e.placement(sec, placed, start)
 			sec.InOutput = true
 		}
 	}
@@ -103,17 +104,25 @@ func (e *EhFrame) build(files []*resolve.File) {
 }
 
 // placement maps an offset of an input .eh_frame (a symbol in it) to its
-// output address; offsets outside the records kept go to the end.
-func (e *EhFrame) placement(sec *input.Section, placed map[uint32]uint64) func(uint64) uint64 {
+// output address. An offset in no record kept is where the section's
+// next record would be: crtbeginT's __EH_FRAME_BEGIN__ (offset 0 of an
+// empty .eh_frame) is the start of the records after it, which a static
+// program's unwinder walks from there.
+func (e *EhFrame) placement(sec *input.Section, placed map[uint32]uint64, start uint64) func(uint64) uint64 {
 	return func(off uint64) uint64 {
+		at := start
 		for _, r := range sec.EhRecords {
-			if off >= uint64(r.Off) && off < uint64(r.Off+r.Size) {
-				if out, ok := placed[r.Off]; ok {
-					return e.Hdr.Addr + out + off - uint64(r.Off)
-				}
+			out, ok := placed[r.Off]
+			switch {
+			case off >= uint64(r.Off) && off < uint64(r.Off+r.Size) && ok:
+				return e.Hdr.Addr + out + off - uint64(r.Off)
+			case uint64(r.Off) >= off:
+				return e.Hdr.Addr + at
+			case ok && out >= at:
+				at = out + uint64(r.Size)
 			}
 		}
-		return e.Hdr.Addr + e.Hdr.Size - 4
+		return e.Hdr.Addr + at
 	}
 }
 

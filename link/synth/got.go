@@ -343,8 +343,12 @@ type RelaPLT struct {
 	plt *PLT
 }
 
-func newRelaPLT(dynsym *DynSym, gotplt *GOTPLT, plt *PLT) *RelaPLT {
-	return &RelaPLT{Hdr: layout.Header{Name: ".rela.plt", Type: elf.SHT_RELA, Flags: elf.SHF_ALLOC | elf.SHF_INFO_LINK, Align: 8, Entsize: relaSize, Link: dynsym, InfoChunk: gotplt}, plt: plt}
+// newRelaPLT makes .rela.plt; link is .dynsym, or in a static executable
+// (whose .rela.plt has only IRELATIVE relocations, run by the C
+// library's start-up between __rela_iplt_start and __rela_iplt_end)
+// nil.
+func newRelaPLT(link layout.Chunk, gotplt *GOTPLT, plt *PLT) *RelaPLT {
+	return &RelaPLT{Hdr: layout.Header{Name: ".rela.plt", Type: elf.SHT_RELA, Flags: elf.SHF_ALLOC | elf.SHF_INFO_LINK, Align: 8, Entsize: relaSize, Link: link, InfoChunk: gotplt}, plt: plt}
 }
 
 func (r *RelaPLT) Header() *layout.Header { return &r.Hdr }

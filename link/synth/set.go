@@ -116,6 +116,9 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 		s.Dynamic = newDynamic(s.DynStr)
 		s.GOTPLT.dynamic = s.Dynamic
 	}
+	if !ctx.Dynamic {
+		s.RelaPLT = newRelaPLT(nil, s.GOTPLT, s.PLT)
+	}
 	s.EhFrame = newEhFrame()
 	if o.EhFrameHdr {
 		s.EhFrameHdr = newEhFrameHdr(s.EhFrame)
@@ -123,6 +126,9 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 	if o.Strip != options.StripAll {
 		s.Strtab = newStrTab(".strtab", false)
 		s.Symtab = newSymtab(s.Strtab)
+	}
+	if !ctx.Dynamic && s.Symtab != nil {
+		s.RelaPLT.Hdr.Link = s.Symtab // as GNU ld links it
 	}
 	s.Shstrtab = newStrTab(".shstrtab", false)
 	return s
@@ -181,6 +187,7 @@ func (s *Set) Build(sr *scan.Result) {
 		}
 	}
 	s.GOTPLT.size()
+	s.RelaPLT.size()
 	s.EhFrame.build(s.res.Files)
 	if s.EhFrameHdr != nil {
 		s.EhFrameHdr.size()
@@ -223,7 +230,6 @@ func (s *Set) Build(sr *scan.Result) {
 			s.Versym.size()
 		}
 		s.reserveRelocations()
-		s.RelaPLT.size()
 		var init, fini *resolve.Symbol
 		if sym := s.res.Table.Lookup(s.opts.Init); sym != nil && sym.DefinedHere() {
 			init = sym
@@ -341,7 +347,7 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.EhFrame, s.EhFrame.FDEs > 0)
 	add(s.Dynamic, s.Dynamic != nil)
 	add(s.GOT, len(s.GOT.Entries) > 0)
-	add(s.GOTPLT, s.ctx.Dynamic)
+	add(s.GOTPLT, s.ctx.Dynamic || len(s.PLT.Entries) > 0)
 	add(s.Symtab, s.Symtab != nil)
 	add(s.Strtab, s.Strtab != nil)
 	add(s.Shstrtab, true)
