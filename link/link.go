@@ -137,6 +137,7 @@ func (l *linker) link() error {
 		gc.Collect(res, opts, l.stderr, l.prog)
 	}
 	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
+	layout.Merge(sections)
 
 	// Relocation scan.
 	ctx := &scan.Context{

@@ -45,6 +45,11 @@ type Section struct {
 	// InOutput says an output section (or the synthetic section that
 	// owns it) took the section; set by layout.
 	InOutput bool
+	// Generated says the link editor made the section (the merged
+	// pieces of SHF_MERGE sections, listed in Merged): its Data is
+	// written as it is.
+	Generated bool
+	Merged    []*Section
 	// Placement, for sections whose bytes are not copied as one block
 	// (.eh_frame), maps an input offset to an output address; set by
 	// the synthetic section that owns them.
@@ -62,6 +67,11 @@ type Section struct {
 // LTO data, SHF_EXCLUDE sections): symbols defined in it are as if in a
 // discarded section. It is never written to.
 var Dropped = &Section{Name: "*dropped*", Discarded: true, File: &Object{Name: "*dropped*"}}
+
+// IsMerged reports whether the section's pieces went to a merged
+// section: a relocation against its section symbol then maps the value
+// plus the addend, not the value alone.
+func (s *Section) IsMerged() bool { return s.Flags&elf.SHF_MERGE != 0 && s.Placement != nil }
 
 // Alloc reports whether the section occupies memory at run time.
 func (s *Section) Alloc() bool { return s.Flags&elf.SHF_ALLOC != 0 }

@@ -79,6 +79,9 @@ func (s *Section) place() {
 		m.Addr = s.Hdr.Addr + m.Offset
 		m.FileOff = s.Hdr.Offset + m.Offset
 		m.OutIndex = s.Hdr.Index
+		for _, in := range m.Merged {
+			in.OutIndex = s.Hdr.Index
+		}
 	}
 }
 

@@ -92,3 +92,31 @@ func TestRelroEndsOnAPage(t *testing.T) {
 		}
 	}
 }
+
+// Strings are merged across sections: each distinct string once, and
+// every offset of an input section leads to its string's copy.
+func TestMergeStrings(t *testing.T) {
+	mk := func(data string) *input.Section {
+		return &input.Section{Name: ".rodata.str1.1", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_MERGE | elf.SHF_STRINGS,
+			Align: 1, Entsize: 1, Data: []byte(data), Size: uint64(len(data))}
+	}
+	a, b := mk("hello\x00world\x00"), mk("world\x00hello\x00again\x00")
+	o := &Section{Hdr: Header{Name: ".rodata", Flags: elf.SHF_ALLOC}, Members: []*input.Section{a, b}}
+	Merge([]*Section{o})
+	if len(o.Members) != 1 || string(o.Members[0].Data) != "hello\x00world\x00again\x00" {
+		t.Fatalf("merged %q", o.Members[0].Data)
+	}
+	m := o.Members[0]
+	m.Addr = 0x1000
+	for _, c := range []struct {
+		s    *input.Section
+		off  uint64
+		want uint64
+	}{
+		{a, 0, 0x1000}, {a, 6, 0x1006}, {a, 8, 0x1008}, {b, 0, 0x1006}, {b, 6, 0x1000}, {b, 14, 0x100e}, {b, 15, 0x100f},
+	} {
+		if got := c.s.AddrOf(c.off); got != c.want {
+			t.Errorf("offset %d: %#x, want %#x", c.off, got, c.want)
+		}
+	}
+}

@@ -180,7 +180,13 @@ func (o *Output) synthetic(out []byte) {
 	for _, c := range o.Layout.Chunks {
 		h := c.Header()
 		switch c := c.(type) {
-		case *layout.Section, *synth.EhFrame, *synth.EhFrameHdr:
+		case *layout.Section:
+			for _, m := range c.Members {
+				if m.Generated {
+					copy(out[m.FileOff:], m.Data)
+				}
+			}
+		case *synth.EhFrame, *synth.EhFrameHdr:
 		case *synth.GOT:
 			c.Write(out)
 		case writer:
@@ -237,12 +243,18 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 			continue
 		}
 		var S uint64
-		if sym.Section == nil || !sym.Section.Discarded {
+		A := r.Addend
+		switch {
+		case sym.Section != nil && sym.Section.Discarded:
+		case sym.Local && sym.Type == elf.STT_SECTION && sym.Section.IsMerged():
+			// The addend says which piece.
+			S, A = sym.Section.AddrOf(sym.Value+uint64(A)), 0
+		default:
 			S = sym.Addr()
 		}
 		off := r.Off - base
 		P := addr + off
-		t := reloc.Terms{A: r.Addend, P: P, S: S, Z: sym.Size, GOT: got, L: S, TLS: set.TLSStart, TP: set.TP}
+		t := reloc.Terms{A: A, P: P, S: S, Z: sym.Size, GOT: got, L: S, TLS: set.TLSStart, TP: set.TP}
 		switch st.GOT {
 		case reloc.GOTAddr:
 			t.G = sym.GOTAddr - got
@@ -266,7 +278,7 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 			var val uint64
 			switch d.Relax {
 			case reloc.GOTPCRELXToPCRel:
-				val = S + uint64(r.Addend) - P
+				val = S + uint64(A) - P
 				if int64(val) != int64(int32(val)) {
 					return o.overflow(f, sec, r, sym)
 				}
@@ -275,7 +287,7 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 			case reloc.GDToIE:
 				val = sym.GOTTPAddr - P
 			case reloc.DescToIE:
-				val = sym.GOTTPAddr + uint64(r.Addend) - P
+				val = sym.GOTTPAddr + uint64(A) - P
 			case reloc.LDToLE:
 				val = set.TP - set.TLSStart
 			}
@@ -284,14 +296,14 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 		}
 		val := st.Formula.Calculate(&t)
 		if fde != nil && i == lo {
-			*fde = S + uint64(r.Addend)
+			*fde = S + uint64(A)
 		}
 		switch d.Action {
 		case scan.Relative:
 			o.Set.RelaDyn.Put(out, true, *rel, object.Rela{Off: P, Type: elf.R_X86_64_RELATIVE, Addend: int64(val)})
 			*rel++
 		case scan.Symbolic:
-			o.Set.RelaDyn.Put(out, false, *other, object.Rela{Off: P, Type: r.Type, Sym: uint32(sym.DynIndex), Addend: r.Addend})
+			o.Set.RelaDyn.Put(out, false, *other, object.Rela{Off: P, Type: r.Type, Sym: uint32(sym.DynIndex), Addend: A})
 			*other++
 			val = 0
 		}
