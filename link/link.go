@@ -12,6 +12,7 @@ import (
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/output"
+	"github.com/ldgo/ldgo/link/relocatable"
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/link/synth"
@@ -100,9 +101,6 @@ func (l *linker) warn(msg string) {
 // link runs the passes.
 func (l *linker) link() error {
 	opts := l.opts
-	if opts.OutputKind == options.Relocatable {
-		return errors.New("-r (relocatable output) is not supported yet")
-	}
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
@@ -115,6 +113,13 @@ func (l *linker) link() error {
 	}
 	if len(res.Diagnostics) > 0 {
 		return errors.Join(res.Diagnostics...)
+	}
+	if opts.OutputKind == options.Relocatable {
+		exec := false
+		for _, f := range res.Files {
+			exec = exec || f.ExecStack
+		}
+		return relocatable.Write(opts.Output, res, exec)
 	}
 	res.AllocateCommons()
 	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)

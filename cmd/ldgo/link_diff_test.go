@@ -13,7 +13,7 @@ type linkCase struct {
 	// steps are compiler-driver command lines (gcc or g++ first).
 	steps [][]string
 	// outputs are the files checked and compared; the programs among
-	// them (not .so) are run.
+	// them (not .so or .o) are run.
 	outputs []string
 	// env is added to the program's environment.
 	env []string
@@ -447,6 +447,40 @@ int main() {
 		noHosted: true,
 	},
 	{
+		// -r: two C++ objects (with COMDAT groups, exceptions, unique
+		// symbols) combined into one, then linked into a program.
+		name: "-r then link",
+		sources: map[string]string{
+			"a.cc": `
+#include <stdexcept>
+#include <string>
+#include <vector>
+std::vector<std::string> names;
+void thrower(int n) {
+	names.push_back("x" + std::to_string(n));
+	if (n > 2) throw std::runtime_error("too big: " + std::to_string(n));
+}`,
+			"b.cc": `
+#include <iostream>
+#include <stdexcept>
+#include <string>
+void thrower(int n);
+static int counter = 3;
+int main() {
+	for (int i = 0; i < 5; i++) {
+		try { thrower(i); std::cout << "ok " << i << " " << std::to_string(counter++) << "\n"; }
+		catch (const std::exception &e) { std::cout << "caught " << e.what() << "\n"; }
+	}
+}`,
+		},
+		steps: [][]string{
+			{"g++", "-O1", "-c", "a.cc", "b.cc"},
+			{"g++", "-r", "-o", "combined.o", "a.o", "b.o"},
+			{"g++", "-o", "relinked", "combined.o"},
+		},
+		outputs: []string{"combined.o", "relinked"},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `
@@ -479,7 +513,7 @@ func TestLinkLikeGNULd(t *testing.T) {
 			env := baseEnv(c.env...)
 			t.Chdir(b.dir("ldgo"))
 			for _, prog := range c.outputs {
-				if strings.HasSuffix(prog, ".so") {
+				if strings.HasSuffix(prog, ".so") || strings.HasSuffix(prog, ".o") {
 					continue
 				}
 				b.run(env, prog)

@@ -77,8 +77,10 @@ func (s *Symbol) Absolute() bool { return s.Shndx == uint32(elf.SHN_ABS) }
 // Group is a section group (SHT_GROUP).
 type Group struct {
 	Signature string
-	COMDAT    bool
-	Members   []uint32 // section indices
+	// SignatureSym is the signature's symbol table index.
+	SignatureSym uint32
+	COMDAT       bool
+	Members      []uint32 // section indices
 	// Discarded is set by symbol resolution when another object's
 	// group of the same signature is kept.
 	Discarded bool
@@ -433,7 +435,7 @@ func (f *Object) readGroup(hdrs []shdr, idx, symtab int) error {
 	if uint64(h.info) >= uint64(len(f.Symbols)) {
 		return f.errorf("group section %d: signature symbol %d out of range", idx, h.info)
 	}
-	g := &Group{Signature: f.Symbols[h.info].Name, COMDAT: le.Uint32(b)&grpComdat != 0}
+	g := &Group{Signature: f.Symbols[h.info].Name, SignatureSym: h.info, COMDAT: le.Uint32(b)&grpComdat != 0}
 	for off := 4; off < len(b); off += 4 {
 		m := le.Uint32(b[off:])
 		if m == 0 || uint64(m) >= uint64(len(hdrs)) || hdrs[m].typ == elf.SHT_GROUP {

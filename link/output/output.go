@@ -49,13 +49,13 @@ type Output struct {
 
 // Write writes the output file.
 func Write(o *Output) (err error) {
-	f, out, err := create(o.Path, o.Layout.FileSize)
+	f, out, err := Create(o.Path, o.Layout.FileSize)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			f.abort()
+			f.Abort()
 		}
 	}()
 	o.header(out)
@@ -65,7 +65,7 @@ func Write(o *Output) (err error) {
 	if o.Set.BuildID != nil {
 		o.buildID(out)
 	}
-	return f.commit()
+	return f.Commit()
 }
 
 // header writes the ELF header, the program headers and the section
@@ -392,9 +392,10 @@ func (o *Output) buildID(out []byte) {
 	}
 }
 
-// file is the output being written: a temporary file mapped in memory,
-// renamed over the output path when complete.
-type file struct {
+// File is an output being written: a temporary file mapped in memory,
+// renamed over the output path when complete (Commit), or removed
+// (Abort).
+type File struct {
 	path string
 	tmp  *os.File
 	data []byte
@@ -403,33 +404,36 @@ type file struct {
 	direct bool
 }
 
-func create(path string, size uint64) (*file, []byte, error) {
+// Create makes the temporary file of an output of size bytes and maps
+// it; the mapping is returned to be written.
+func Create(path string, size uint64) (*File, []byte, error) {
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		data, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot open output file %s: %v", path, err)
 		}
-		return &file{path: path, data: data, direct: true}, data, nil
+		return &File{path: path, data: data, direct: true}, data, nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ldgo-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open output file %s: %s", path, object.ErrorText(err))
 	}
-	f := &file{path: path, tmp: tmp}
+	f := &File{path: path, tmp: tmp}
 	if err := tmp.Truncate(int64(size)); err != nil {
-		f.abort()
+		f.Abort()
 		return nil, nil, fmt.Errorf("cannot write output file %s: %s", path, object.ErrorText(err))
 	}
 	data, err := unix.Mmap(int(tmp.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		f.abort()
+		f.Abort()
 		return nil, nil, fmt.Errorf("cannot map output file %s: %s", path, object.ErrorText(err))
 	}
 	f.data = data
 	return f, data, nil
 }
 
-func (f *file) abort() {
+// Abort removes the temporary file.
+func (f *File) Abort() {
 	if f.data != nil {
 		unix.Munmap(f.data)
 		f.data = nil
@@ -440,7 +444,8 @@ func (f *file) abort() {
 	}
 }
 
-func (f *file) commit() error {
+// Commit writes the output: the temporary renamed over the output path.
+func (f *File) Commit() error {
 	if f.direct {
 		err := os.WriteFile(f.path, f.data, 0o666)
 		unix.Munmap(f.data)
@@ -451,14 +456,14 @@ func (f *file) commit() error {
 	}
 	if err := unix.Munmap(f.data); err != nil {
 		f.data = nil
-		f.abort()
+		f.Abort()
 		return err
 	}
 	f.data = nil
 	mask := unix.Umask(0)
 	unix.Umask(mask)
 	if err := f.tmp.Chmod(os.FileMode(0o777 &^ mask)); err != nil {
-		f.abort()
+		f.Abort()
 		return err
 	}
 	if err := f.tmp.Close(); err != nil {

@@ -13,6 +13,7 @@
 package scan
 
 import (
+	"debug/elf"
 	"fmt"
 	"runtime"
 	"sync"
@@ -184,7 +185,9 @@ func FDELive(f *resolve.File, sec *input.Section, rec input.EhRecord) bool {
 		return false
 	}
 	r := sec.Relocs.At(rec.RelocLo)
-	if r.Off != uint64(rec.Off)+8 {
+	if r.Off != uint64(rec.Off)+8 || r.Sym == 0 || r.Type == elf.R_X86_64_NONE {
+		// No code: an FDE a relocatable link (-r) left of discarded
+		// code.
 		return false
 	}
 	sym := f.Syms[r.Sym]

@@ -46,14 +46,7 @@ func (r *RelaDyn) Put(out []byte, relative bool, at uint32, rel object.Rela) {
 	if !relative {
 		at += r.nRelative
 	}
-	PutRela(out[r.Hdr.Offset+uint64(at)*relaSize:], rel)
-}
-
-// PutRela encodes an Elf64_Rela.
-func PutRela(b []byte, r object.Rela) {
-	le.PutUint64(b, r.Off)
-	le.PutUint64(b[8:], uint64(r.Sym)<<32|uint64(r.Type))
-	le.PutUint64(b[16:], uint64(r.Addend))
+	object.PutRela(out[r.Hdr.Offset+uint64(at)*relaSize:], rel)
 }
 
 // GOT is .got: a word for each symbol whose address is loaded from it,
@@ -360,9 +353,9 @@ func (r *RelaPLT) Write(b []byte) {
 	for i, s := range r.plt.Entries {
 		slot := got + uint64(gotPLTReserved+i)*8
 		if s.LocalIFunc() {
-			PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_IRELATIVE, Addend: int64(s.DefAddr())})
+			object.PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_IRELATIVE, Addend: int64(s.DefAddr())})
 			continue
 		}
-		PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_JMP_SLOT, Sym: uint32(s.DynIndex)})
+		object.PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_JMP_SLOT, Sym: uint32(s.DynIndex)})
 	}
 }
