@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/ldgo/ldgo/link/gc"
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/output"
+	"github.com/ldgo/ldgo/link/parallel"
 	"github.com/ldgo/ldgo/link/relocatable"
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
@@ -101,10 +101,7 @@ func (l *linker) warn(msg string) {
 // link runs the passes.
 func (l *linker) link() error {
 	opts := l.opts
-	threads := opts.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
+	threads := parallel.Threads(opts.Threads)
 
 	// Input files and symbol resolution.
 	res, err := resolve.Load(opts, l.stdout)

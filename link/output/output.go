@@ -18,14 +18,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/parallel"
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/link/synth"
@@ -72,13 +71,6 @@ func Write(o *Output) (err error) {
 // headers.
 func (o *Output) header(out []byte) {
 	l := o.Layout
-	copy(out, elf.ELFMAG)
-	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	if o.Set.GNUABI {
-		out[elf.EI_OSABI] = byte(elf.ELFOSABI_LINUX)
-	}
 	typ := elf.ET_DYN
 	switch o.Opts.OutputKind {
 	case options.Exec:
@@ -86,22 +78,7 @@ func (o *Output) header(out []byte) {
 	case options.Relocatable:
 		typ = elf.ET_REL
 	}
-	le.PutUint16(out[16:], uint16(typ))
-	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(out[20:], uint32(elf.EV_CURRENT))
-	le.PutUint64(out[24:], o.Entry)
-	if len(l.Segments) > 0 {
-		le.PutUint64(out[32:], 64)
-	}
-	le.PutUint64(out[40:], l.SectionHeaders)
-	le.PutUint16(out[52:], 64)
-	if len(l.Segments) > 0 {
-		le.PutUint16(out[54:], 56)
-	}
-	le.PutUint16(out[56:], uint16(len(l.Segments)))
-	le.PutUint16(out[58:], 64)
-	le.PutUint16(out[60:], uint16(len(l.Chunks)+1))
-	le.PutUint16(out[62:], uint16(o.Set.Shstrtab.Hdr.Index))
+	PutELFHeader(out, typ, o.Set.GNUABI, o.Entry, len(l.Segments), l.SectionHeaders, len(l.Chunks)+1, o.Set.Shstrtab.Hdr.Index)
 	for i, s := range l.Segments {
 		p := out[64+56*i:]
 		le.PutUint32(p, uint32(s.Type))
@@ -114,55 +91,68 @@ func (o *Output) header(out []byte) {
 		le.PutUint64(p[48:], s.Align)
 	}
 	for i, c := range l.Chunks {
-		h := c.Header()
-		sh := out[l.SectionHeaders+uint64(i+1)*64:]
-		le.PutUint32(sh, o.Set.Shstrtab.Offset(h.Name))
-		le.PutUint32(sh[4:], uint32(h.Type))
-		le.PutUint64(sh[8:], uint64(h.Flags))
-		le.PutUint64(sh[16:], h.Addr)
-		le.PutUint64(sh[24:], h.Offset)
-		le.PutUint64(sh[32:], h.Size)
-		if h.Link != nil {
-			le.PutUint32(sh[40:], h.Link.Header().Index)
-		}
-		info := h.Info
-		if h.InfoChunk != nil {
-			info = h.InfoChunk.Header().Index
-		}
-		le.PutUint32(sh[44:], info)
-		le.PutUint64(sh[48:], h.Align)
-		le.PutUint64(sh[56:], h.Entsize)
+		PutSectionHeader(out[l.SectionHeaders+uint64(i+1)*64:], c.Header(), o.Set.Shstrtab.Offset(c.Header().Name))
 	}
+}
+
+// PutELFHeader writes an x86-64 ELF header: a GNU object (ELFOSABI_GNU)
+// when it uses STB_GNU_UNIQUE or STT_GNU_IFUNC symbols, the program
+// headers right after it.
+func PutELFHeader(out []byte, typ elf.Type, gnu bool, entry uint64, phnum int, shoff uint64, shnum int, shstrndx uint32) {
+	copy(out, elf.ELFMAG)
+	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	if gnu {
+		out[elf.EI_OSABI] = byte(elf.ELFOSABI_LINUX)
+	}
+	le.PutUint16(out[16:], uint16(typ))
+	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(out[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(out[24:], entry)
+	if phnum > 0 {
+		le.PutUint64(out[32:], 64)
+		le.PutUint16(out[54:], 56)
+	}
+	le.PutUint64(out[40:], shoff)
+	le.PutUint16(out[52:], 64)
+	le.PutUint16(out[56:], uint16(phnum))
+	le.PutUint16(out[58:], 64)
+	le.PutUint16(out[60:], uint16(shnum))
+	le.PutUint16(out[62:], uint16(shstrndx))
+}
+
+// PutSectionHeader writes a chunk's section header, its name at offset
+// name of the section name table.
+func PutSectionHeader(sh []byte, h *layout.Header, name uint32) {
+	le.PutUint32(sh, name)
+	le.PutUint32(sh[4:], uint32(h.Type))
+	le.PutUint64(sh[8:], uint64(h.Flags))
+	le.PutUint64(sh[16:], h.Addr)
+	le.PutUint64(sh[24:], h.Offset)
+	le.PutUint64(sh[32:], h.Size)
+	if h.Link != nil {
+		le.PutUint32(sh[40:], h.Link.Header().Index)
+	}
+	info := h.Info
+	if h.InfoChunk != nil {
+		info = h.InfoChunk.Header().Index
+	}
+	le.PutUint32(sh[44:], info)
+	le.PutUint64(sh[48:], h.Align)
+	le.PutUint64(sh[56:], h.Entsize)
 }
 
 // contents writes every chunk.
 func (o *Output) contents(out []byte) error {
-	var wg sync.WaitGroup
 	errs := make([]error, len(o.Res.Files))
-	threads := o.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	next := make(chan int)
-	for w := 0; w < threads; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = o.writeFile(out, o.Res.Files[i])
-			}
-		}()
-	}
-	wg.Add(1)
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
 		o.synthetic(out)
+		close(done)
 	}()
-	for i := range o.Res.Files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(o.Threads, len(o.Res.Files), func(i int) { errs[i] = o.writeFile(out, o.Res.Files[i]) })
+	<-done
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

@@ -108,31 +108,16 @@ func Write(path string, res *resolve.Result, execStack bool) (err error) {
 			f.Abort()
 		}
 	}()
-	w.header(out, lay, len(w.sections), shstrtab.hdr.Index)
+	gnu := false
 	for _, sym := range w.syms {
 		if b, t := elf.SymBind(sym.info>>4), elf.SymType(sym.info&0xf); b == 10 || t == elf.STT_GNU_IFUNC {
-			// STB_GNU_UNIQUE or STT_GNU_IFUNC: a GNU object.
-			out[elf.EI_OSABI] = byte(elf.ELFOSABI_LINUX)
+			gnu = true // STB_GNU_UNIQUE or STT_GNU_IFUNC
 		}
 	}
+	output.PutELFHeader(out, elf.ET_REL, gnu, 0, 0, lay.SectionHeaders, len(w.sections)+1, shstrtab.hdr.Index)
 	for i, s := range w.sections {
 		h := &s.hdr
-		sh := out[lay.SectionHeaders+uint64(i+1)*64:]
-		le.PutUint32(sh, nameOff[h.Name])
-		le.PutUint32(sh[4:], uint32(h.Type))
-		le.PutUint64(sh[8:], uint64(h.Flags))
-		le.PutUint64(sh[24:], h.Offset)
-		le.PutUint64(sh[32:], h.Size)
-		if h.Link != nil {
-			le.PutUint32(sh[40:], h.Link.Header().Index)
-		}
-		info := h.Info
-		if h.InfoChunk != nil {
-			info = h.InfoChunk.Header().Index
-		}
-		le.PutUint32(sh[44:], info)
-		le.PutUint64(sh[48:], h.Align)
-		le.PutUint64(sh[56:], h.Entsize)
+		output.PutSectionHeader(out[lay.SectionHeaders+uint64(i+1)*64:], h, nameOff[h.Name])
 		if h.Type == elf.SHT_NOBITS {
 			continue
 		}
@@ -155,21 +140,6 @@ func Write(path string, res *resolve.Result, execStack bool) (err error) {
 	copy(out[strtab.hdr.Offset:], w.strtab)
 	copy(out[shstrtab.hdr.Offset:], shnames)
 	return f.Commit()
-}
-
-func (w *writer) header(out []byte, lay *layout.Layout, nsec int, shstrndx uint32) {
-	copy(out, elf.ELFMAG)
-	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	le.PutUint16(out[16:], uint16(elf.ET_REL))
-	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(out[20:], uint32(elf.EV_CURRENT))
-	le.PutUint64(out[40:], lay.SectionHeaders)
-	le.PutUint16(out[52:], 64)
-	le.PutUint16(out[58:], 64)
-	le.PutUint16(out[60:], uint16(nsec+1))
-	le.PutUint16(out[62:], uint16(shstrndx))
 }
 
 // collect makes an output section of every live input section, each

@@ -21,13 +21,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/parallel"
 )
 
 // Result is the outcome of resolution.
@@ -97,9 +96,6 @@ func Load(opts *options.Options, trace io.Writer) (*Result, error) {
 		comdat:  map[string]*input.Group{},
 		sonames: map[string]bool{},
 		threads: opts.Threads,
-	}
-	if r.threads <= 0 {
-		r.threads = runtime.GOMAXPROCS(0)
 	}
 	if len(opts.TraceSymbols) > 0 && trace != nil {
 		r.traced = map[string]bool{}
@@ -282,28 +278,7 @@ func (r *resolver) parseAll(items []*item) {
 }
 
 // parallel calls fn(0..n-1) on up to r.threads goroutines.
-func (r *resolver) parallel(n int, fn func(i int)) {
-	if n == 0 {
-		return
-	}
-	workers := min(r.threads, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
+func (r *resolver) parallel(n int, fn func(i int)) { parallel.For(r.threads, n, fn) }
 
 // newFile makes a resolution file of an object, interning its globals.
 func (r *resolver) newFile(o *input.Object) (*File, error) {

@@ -15,11 +15,10 @@ package scan
 import (
 	"debug/elf"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/parallel"
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/versions"
 	"github.com/ldgo/ldgo/object"
@@ -106,26 +105,8 @@ type Result struct {
 // Scan decides every relocation of the live sections of files, on
 // threads goroutines, and records what their symbols need.
 func (c *Context) Scan(files []*resolve.File, threads int) *Result {
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
 	perFile := make([]fileResult, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < min(threads, max(len(files), 1)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				perFile[i] = c.scanFile(files[i])
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(threads, len(files), func(i int) { perFile[i] = c.scanFile(files[i]) })
 	res := &Result{}
 	for _, fr := range perFile {
 		res.Errors = append(res.Errors, fr.errs...)

@@ -76,53 +76,68 @@ func (d *DynSym) build(syms []*resolve.Symbol, gnu bool) {
 	d.Hdr.Size = uint64(len(d.Syms)+1) * object.SymSize
 }
 
-// Write writes the symbols; secIndex gives the output section index of a
-// symbol's definition.
 func (d *DynSym) Write(b []byte) {
 	for i, s := range d.Syms {
-		e := b[(i+1)*object.SymSize:]
-		le.PutUint32(e, d.names[i])
-		bind := s.Bind
-		typ := s.Type
-		var shndx uint16
-		var value, size uint64
-		vis := elf.STV_DEFAULT
-		switch {
-		case s.DefinedHere() || s.CopyReloc:
-			value, size = s.DefAddr(), s.Size
-			shndx = sectionIndex(s)
-			if s.Type == elf.STT_TLS {
-				// A TLS symbol's value is its offset in the block.
-				value -= d.tlsStart
-			}
-			if s.Vis == elf.STV_PROTECTED {
-				vis = elf.STV_PROTECTED
-			}
-		default:
-			// An import: bound by the references (weak if all are),
-			// with the address of its canonical PLT entry if it has
-			// one.
-			bind = elf.STB_GLOBAL
-			if !s.StrongRef {
-				bind = elf.STB_WEAK
-			}
-			if s.CanonicalPLT {
-				value = s.PLTAddr
-			}
-			switch {
-			case s.Kind == resolve.Undefined:
-				typ = elf.STT_NOTYPE
-			case typ == elf.STT_GNU_IFUNC:
-				// The importer calls whatever the resolver chose.
-				typ = elf.STT_FUNC
-			}
+		e := outSymbol(s, d.tlsStart)
+		// Of the visibilities, only protected is in .dynsym.
+		if s.Vis != elf.STV_PROTECTED || !(s.DefinedHere() || s.CopyReloc) {
+			e.other = byte(elf.STV_DEFAULT)
 		}
-		e[4] = byte(bind)<<4 | byte(typ)&0xf
-		e[5] = byte(vis)
-		le.PutUint16(e[6:], shndx)
-		le.PutUint64(e[8:], value)
-		le.PutUint64(e[16:], size)
+		if !(s.DefinedHere() || s.CopyReloc) && s.CanonicalPLT {
+			e.value = s.PLTAddr
+		}
+		e.put(b[(i+1)*object.SymSize:], d.names[i])
 	}
+}
+
+// symEntry is an output symbol table entry but its name.
+type symEntry struct {
+	info, other byte
+	shndx       uint16
+	value, size uint64
+}
+
+// outSymbol is sym's entry in an output symbol table: a definition with
+// its address (a TLS symbol's offset in the block, tlsStart its start),
+// or an import, weak if all references are and typed by its
+// definition (an indirect function is a function to the importer).
+func outSymbol(s *resolve.Symbol, tlsStart uint64) symEntry {
+	bind, typ := s.Bind, s.Type
+	e := symEntry{other: byte(s.Vis)}
+	switch {
+	case s.Type == elf.STT_FILE:
+		e.shndx = uint16(elf.SHN_ABS)
+	case s.DefinedHere() || s.CopyReloc:
+		e.value, e.size = s.DefAddr(), s.Size
+		e.shndx = sectionIndex(s)
+		if s.Type == elf.STT_TLS {
+			e.value -= tlsStart
+		}
+	default:
+		bind = elf.STB_GLOBAL
+		if !s.StrongRef {
+			bind = elf.STB_WEAK
+		}
+		switch {
+		case s.Kind == resolve.Undefined:
+			typ = elf.STT_NOTYPE
+		case typ == elf.STT_GNU_IFUNC:
+			typ = elf.STT_FUNC
+		}
+	}
+	if s.Local {
+		bind = elf.STB_LOCAL
+	}
+	e.info = byte(bind)<<4 | byte(typ)&0xf
+	return e
+}
+
+func (e symEntry) put(b []byte, name uint32) {
+	le.PutUint32(b, name)
+	b[4], b[5] = e.info, e.other
+	le.PutUint16(b[6:], e.shndx)
+	le.PutUint64(b[8:], e.value)
+	le.PutUint64(b[16:], e.size)
 }
 
 // sectionIndex is a defined symbol's st_shndx in the output.

@@ -80,42 +80,6 @@ func (t *Symtab) build(files []*resolve.File, globals []*resolve.Symbol, opts *o
 
 func (t *Symtab) Write(b []byte) {
 	for i, e := range t.entries[1:] {
-		s := e.sym
-		out := b[(i+1)*object.SymSize:]
-		le.PutUint32(out, e.name)
-		bind, typ := s.Bind, s.Type
-		var shndx uint16
-		var value, size uint64
-		switch {
-		case s.Type == elf.STT_FILE:
-			shndx = uint16(elf.SHN_ABS)
-		case s.DefinedHere() || s.CopyReloc:
-			value, size = s.DefAddr(), s.Size
-			shndx = sectionIndex(s)
-			if s.Type == elf.STT_TLS {
-				// A TLS symbol's value is its offset in the block.
-				value -= t.tlsStart
-			}
-		default:
-			bind = elf.STB_GLOBAL
-			if !s.StrongRef {
-				bind = elf.STB_WEAK
-			}
-			switch {
-			case s.Kind == resolve.Undefined:
-				typ = elf.STT_NOTYPE
-			case typ == elf.STT_GNU_IFUNC:
-				// The importer calls whatever the resolver chose.
-				typ = elf.STT_FUNC
-			}
-		}
-		if s.Local {
-			bind = elf.STB_LOCAL
-		}
-		out[4] = byte(bind)<<4 | byte(typ)&0xf
-		out[5] = byte(s.Vis)
-		le.PutUint16(out[6:], shndx)
-		le.PutUint64(out[8:], value)
-		le.PutUint64(out[16:], size)
+		outSymbol(e.sym, t.tlsStart).put(b[(i+1)*object.SymSize:], e.name)
 	}
 }
