@@ -111,6 +111,11 @@ func (l *linker) link() error {
 	if len(res.Diagnostics) > 0 {
 		return errors.Join(res.Diagnostics...)
 	}
+	if opts.WhyExtract != "" {
+		if err := l.whyExtract(res); err != nil {
+			return err
+		}
+	}
 	if opts.OutputKind == options.Relocatable {
 		exec := false
 		for _, f := range res.Files {
@@ -198,6 +203,24 @@ func (l *linker) link() error {
 	return output.Write(&output.Output{
 		Path: opts.Output, Opts: opts, Ctx: ctx, Res: res, Set: set, Layout: lay, Entry: entry, Threads: threads,
 	})
+}
+
+// whyExtract writes --why-extract's table, as lld and mold write it:
+// for each archive member, the file and the symbol that brought it in.
+func (l *linker) whyExtract(res *resolve.Result) error {
+	var b strings.Builder
+	b.WriteString("reference\textracted\tsymbol\n")
+	for _, e := range res.Extractions {
+		fmt.Fprintf(&b, "%s\t%s\t%s\n", e.Reference, e.Member, e.Symbol)
+	}
+	if l.opts.WhyExtract == "-" {
+		_, err := io.WriteString(l.stdout, b.String())
+		return err
+	}
+	if err := os.WriteFile(l.opts.WhyExtract, []byte(b.String()), 0o666); err != nil {
+		return fmt.Errorf("cannot open --why-extract= file %s: %s", l.opts.WhyExtract, object.ErrorText(errors.Unwrap(err)))
+	}
+	return nil
 }
 
 // versionScript reads --version-script's file, nil if none.

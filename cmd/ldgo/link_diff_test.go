@@ -481,6 +481,29 @@ int main() {
 		outputs: []string{"combined.o", "relinked"},
 	},
 	{
+		// Hash styles: a library with only the SysV table, one with
+		// both, and -Bsymbolic, which binds a library's references to
+		// its own definitions even when the program defines them too.
+		name: "hash styles and -Bsymbolic",
+		sources: map[string]string{
+			"sysv.c":     "int from_sysv(int v) { return v + 1; }\n",
+			"both.c":     "int from_both(int v) { return v * 3; }\n",
+			"symbolic.c": "int shadowed(void) { return 1; }\nint ask(void) { return shadowed(); }\n",
+			"main.c": `
+#include <stdio.h>
+int from_sysv(int), from_both(int), ask(void);
+int shadowed(void) { return 2; }
+int main(void) { printf("%d %d %d %d\n", from_sysv(1), from_both(2), ask(), shadowed()); return 0; }`,
+		},
+		steps: [][]string{
+			{"gcc", "-shared", "-fPIC", "-Wl,--hash-style=sysv", "-o", "libsysv.so", "sysv.c"},
+			{"gcc", "-shared", "-fPIC", "-Wl,--hash-style=both", "-o", "libboth.so", "both.c"},
+			{"gcc", "-shared", "-fPIC", "-Wl,-Bsymbolic", "-o", "libsymbolic.so", "symbolic.c"},
+			{"gcc", "-Wl,--hash-style=sysv", "-o", "hashes", "main.c", "./libsysv.so", "./libboth.so", "./libsymbolic.so"},
+		},
+		outputs: []string{"libsysv.so", "libboth.so", "libsymbolic.so", "hashes"},
+	},
+	{
 		name: "-z now",
 		sources: map[string]string{
 			"lib.c": `

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha1"
+	"debug/elf"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -120,4 +124,29 @@ int main(void) { printf("%d\n", used()); return 0; }
 		t.Errorf("GNU ld:\n%s\nldgo:\n%s", msgs[0], msgs[1])
 	}
 	b.run(baseEnv(), "gc")
+}
+
+// TestLinkBuildID checks --build-id: the note's descriptor is the SHA-1
+// of the whole file with the descriptor zero, as GNU ld computes it.
+func TestLinkBuildID(t *testing.T) {
+	b := newLinkBuild(t, map[string]string{"m.c": "int main(void) { return 0; }\n"})
+	b.cc("gcc", "-o", "m", "m.c")
+	data, err := os.ReadFile(b.path("ldgo", "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := f.Section(".note.gnu.build-id")
+	if sec == nil || sec.Size != 36 {
+		t.Fatalf("build-id note: %+v", sec)
+	}
+	desc := data[sec.Offset+16 : sec.Offset+36]
+	want := append([]byte(nil), desc...)
+	clear(desc)
+	if sum := sha1.Sum(data); !bytes.Equal(sum[:], want) {
+		t.Errorf("build ID %x, sha1 of the file %x", want, sum)
+	}
 }

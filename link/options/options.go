@@ -119,6 +119,7 @@ type Options struct {
 	Map             string   // -Map
 	VersionScripts  []string // --version-script
 	Wraps           []string // --wrap
+	WhyExtract      string   // --why-extract file ("-": standard output)
 	DynamicLists    []string // --dynamic-list files
 	ExportSymbols   []string // --export-dynamic-symbol patterns
 	Init, Fini      string   // -init, -fini (default _init, _fini)
@@ -529,7 +530,7 @@ func init() {
 		"dynamic-list":          list(func(o *Options) *[]string { return &o.DynamicLists }),
 		"dynamic-list-data":     unsupported("--dynamic-list-data"),
 		"export-dynamic-symbol": list(func(o *Options) *[]string { return &o.ExportSymbols }),
-		"why-extract":           unsupportedValue("--why-extract"),
+		"why-extract":           str(func(o *Options) *string { return &o.WhyExtract }),
 		"script":                unsupportedValue("linker scripts (-T)"),
 		"default-script":        unsupportedValue("linker scripts (-dT)"),
 		"dT":                    unsupportedValue("linker scripts (-dT)"),

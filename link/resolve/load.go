@@ -37,8 +37,19 @@ type Result struct {
 	// Diagnostics are errors found (multiple definitions, ...).
 	Diagnostics []error
 
+	// Extractions say why each archive member is in the link, in the
+	// order they were extracted (--why-extract).
+	Extractions []Extraction
+
 	globals []*Symbol
 	extra   []*Symbol // defined on the command line
+}
+
+// Extraction is an archive member brought in by a reference.
+type Extraction struct {
+	Reference string // the file that referred to Symbol
+	Member    string // "archive(member)"
+	Symbol    string
 }
 
 // DefaultSearchDirs are Debian's GNU ld SEARCH_DIR directories, searched

@@ -93,6 +93,14 @@ func TestArchiveExtraction(t *testing.T) {
 	if d := definer(t, res, "weakly"); d != "undefined" {
 		t.Errorf("weakly defined by %s", d)
 	}
+	// --why-extract's table: who brought each member in.
+	var why []string
+	for _, e := range res.Extractions {
+		why = append(why, e.Reference+" "+e.Member+" "+e.Symbol)
+	}
+	if got, want := strings.Join(why, "; "), "main.o lib.a(needed.o) needed; lib.a(needed.o) lib.a(deeper.o) deeper"; got != want {
+		t.Errorf("extractions %q, want %q", got, want)
+	}
 	// An archive before the object that needs it is not searched again.
 	res = load(t, dir, "lib.a", "main.o")
 	if got := fileNames(res); got != "main.o" {

@@ -104,10 +104,16 @@ func (r *resolver) extract(it *item) (bool, error) {
 			a.extracted[offs[i]] = true
 			// An earlier member of the batch may have defined what
 			// made this one wanted: GNU ld extracts one at a time.
-			if !r.stillWanted(a, offs[i]) {
+			s := r.stillWanted(a, offs[i])
+			if s == nil {
 				a.extracted[offs[i]] = false
 				continue
 			}
+			ref := "--undefined"
+			if s.RefBy != nil {
+				ref = s.RefBy.Name
+			}
+			r.res.Extractions = append(r.res.Extractions, Extraction{Reference: ref, Member: f.Name, Symbol: s.Name})
 			r.addObject(f)
 			any = true
 		}
@@ -120,15 +126,17 @@ func (r *resolver) wanted(s *Symbol) bool {
 	return s.Kind == Undefined && s.StrongRef
 }
 
-func (r *resolver) stillWanted(a *archive, off uint64) bool {
+// stillWanted returns a name the member at off would define that is
+// wanted, or nil.
+func (r *resolver) stillWanted(a *archive, off uint64) *Symbol {
 	for _, e := range a.Index {
 		if e.Member == off {
 			if s := r.table.Lookup(e.Name); s != nil && r.wanted(s) {
-				return true
+				return s
 			}
 		}
 	}
-	return false
+	return nil
 }
 
 // readMembers parses archive members in parallel.

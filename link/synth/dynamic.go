@@ -58,6 +58,9 @@ func (d *Dynamic) build(s *Set, init, fini *resolve.Symbol, initArray, finiArray
 		}
 		d.add(tag, constant(uint64(str.Add(strings.Join(o.Rpath, ":")))))
 	}
+	if o.Bsymbolic && o.OutputKind == options.Shared {
+		d.add(elf.DT_SYMBOLIC, constant(0))
+	}
 	if init != nil {
 		d.add(elf.DT_INIT, symAddr(init))
 	}
