@@ -200,6 +200,11 @@ func (l *linker) link() error {
 	if err != nil {
 		return err
 	}
+	if opts.Map != "" {
+		if err := l.writeMap(opts.Map, res, lay); err != nil {
+			return err
+		}
+	}
 	return output.Write(&output.Output{
 		Path: opts.Output, Opts: opts, Ctx: ctx, Res: res, Set: set, Layout: lay, Entry: entry, Threads: threads,
 	})

@@ -150,3 +150,28 @@ func TestLinkBuildID(t *testing.T) {
 		t.Errorf("build ID %x, sha1 of the file %x", want, sum)
 	}
 }
+
+// TestLinkMap checks -Map: the archive members and why, and where each
+// section and symbol went.
+func TestLinkMap(t *testing.T) {
+	b := newLinkBuild(t, map[string]string{
+		"m.c": "int needed(void);\nint main(void) { return needed(); }\n",
+		"n.c": "int needed(void) { return 0; }\n",
+	})
+	b.cc("gcc", "-c", "m.c", "n.c")
+	if out, err := exec.Command("ar", "rcs", b.path("ldgo", "libn.a"), b.path("ldgo", "n.o")).CombinedOutput(); err != nil {
+		t.Fatalf("ar: %v\n%s", err, out)
+	}
+	if out, err := b.ccOne("ldgo", "gcc", "-Wl,-Map=m.map", "-o", "m", "m.o", "libn.a"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	data, err := os.ReadFile(b.path("ldgo", "m.map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"libn.a(n.o)                   m.o (needed)", "\n.text ", "                main\n", "                needed\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("map lacks %q:\n%s", want, data)
+		}
+	}
+}

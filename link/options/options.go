@@ -467,7 +467,7 @@ func init() {
 		"no-undefined-version":        accepted,
 		"fatal-warnings":              flag(func(p *parser) { p.opts.FatalWarnings = true }),
 		"no-fatal-warnings":           flag(func(p *parser) { p.opts.FatalWarnings = false }),
-		"Map":                         unsupportedValue("-Map"),
+		"Map":                         str(func(o *Options) *string { return &o.Map }),
 		"init":                        str(func(o *Options) *string { return &o.Init }),
 		"fini":                        str(func(o *Options) *string { return &o.Fini }),
 		"threads":                     option{optionalArg, func(p *parser, v string) error { return p.threads(v) }},
