@@ -36,7 +36,8 @@ func (c *Context) Decide(f *resolve.File, sec *input.Section, i int) Decision {
 	sym := f.Syms[r.Sym]
 	weakRef := f.Symbols[r.Sym].Sym.Bind() == elf.STB_WEAK
 	if t == elf.R_X86_64_TLSDESC_CALL {
-		if sec.Alloc() && !c.Shared {
+		// call *(%rax) is two bytes, rewritten to a two-byte nop.
+		if sec.Alloc() && !c.Shared && r.Off+2 <= uint64(len(sec.Data)) {
 			return Decision{Action: Static, Relax: reloc.DescCallToNop}
 		}
 		return Decision{Action: Skip}
@@ -49,15 +50,10 @@ func (c *Context) Decide(f *resolve.File, sec *input.Section, i int) Decision {
 		// values only.
 		return Decision{Action: Static}
 	}
-	if i > 0 {
+	if i > 0 && c.tlsCallRelaxed(sec, i-1) {
 		// The call to __tls_get_addr of a GD or LD sequence goes with
 		// it when the sequence is rewritten.
-		if p := sec.Relocs.At(i - 1); p.Type == elf.R_X86_64_TLSGD || p.Type == elf.R_X86_64_TLSLD {
-			switch c.Decide(f, sec, i-1).Relax {
-			case reloc.GDToLE, reloc.GDToIE, reloc.LDToLE:
-				return Decision{Action: Skip, Relax: reloc.TLSCall}
-			}
-		}
+		return Decision{Action: Skip, Relax: reloc.TLSCall}
 	}
 	if sym.Kind == resolve.Undefined && !sym.Preemptible && !weakRef && !sym.Local {
 		return Decision{Action: Static, Undefined: true, Err: fmt.Sprintf("undefined reference to `%s'", sym.Name)}
@@ -152,6 +148,18 @@ func (c *Context) addressKnown(sym *resolve.Symbol) bool {
 		(sym.Section == nil || !sym.Section.Discarded)
 }
 
+// tlsCallRelaxed reports whether relocation i of sec is a TLSGD or TLSLD
+// one whose sequence, with the __tls_get_addr call after it, an
+// executable rewrites.
+func (c *Context) tlsCallRelaxed(sec *input.Section, i int) bool {
+	r := sec.Relocs.At(i)
+	if c.Shared || r.Type != elf.R_X86_64_TLSGD && r.Type != elf.R_X86_64_TLSLD || i+1 >= sec.Relocs.Len() {
+		return false
+	}
+	n := sec.Relocs.At(i + 1)
+	return reloc.CanRelaxTLSCall(r.Type == elf.R_X86_64_TLSGD, sec.Data, r.Off, n.Type, n.Off)
+}
+
 // decideTLS decides the thread-local storage relocations. In an
 // executable every access model is relaxed to the cheapest the psABI
 // allows: general dynamic and TLS descriptors to local exec for the
@@ -163,16 +171,9 @@ func (c *Context) decideTLS(sec *input.Section, i int, t elf.R_X86_64, st reloc.
 	if sym.Type != elf.STT_TLS && sym.Kind != resolve.Undefined && t != elf.R_X86_64_DTPOFF64 && t != elf.R_X86_64_DTPOFF32 {
 		return Decision{Err: fmt.Sprintf("%s against %s: not a thread-local symbol", t, symbolName(sym))}
 	}
-	next := func() (elf.R_X86_64, uint64, bool) {
-		if i+1 >= sec.Relocs.Len() {
-			return 0, 0, false
-		}
-		n := sec.Relocs.At(i + 1)
-		return n.Type, n.Off, true
-	}
 	switch t {
 	case elf.R_X86_64_TLSGD:
-		if nt, noff, ok := next(); exec && ok && reloc.CanRelaxTLSCall(true, sec.Data, r.Off, nt, noff) {
+		if c.tlsCallRelaxed(sec, i) {
 			if !sym.Preemptible {
 				return Decision{Action: Static, Relax: reloc.GDToLE}
 			}
@@ -180,7 +181,7 @@ func (c *Context) decideTLS(sec *input.Section, i int, t elf.R_X86_64, st reloc.
 		}
 		return Decision{Action: Static, Needs: resolve.NeedTLSGD}
 	case elf.R_X86_64_TLSLD:
-		if nt, noff, ok := next(); exec && ok && reloc.CanRelaxTLSCall(false, sec.Data, r.Off, nt, noff) {
+		if c.tlsCallRelaxed(sec, i) {
 			return Decision{Action: Static, Relax: reloc.LDToLE}
 		}
 		return Decision{Action: Static, TLSLD: true}
