@@ -2,6 +2,7 @@ package link
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -49,15 +50,7 @@ func (l *linker) writeMap(path string, res *resolve.Result, lay *layout.Layout) 
 			for _, in := range ins {
 				fmt.Fprintf(w, " %-14s 0x%016x %#10x %s\n", in.Name, m.Addr, in.Size, in.File.Name)
 				syms := bySection[in]
-				slices.SortFunc(syms, func(a, b *resolve.Symbol) int {
-					switch {
-					case a.Value < b.Value:
-						return -1
-					case a.Value > b.Value:
-						return 1
-					}
-					return 0
-				})
+				slices.SortFunc(syms, func(a, b *resolve.Symbol) int { return cmp.Compare(a.Value, b.Value) })
 				for _, s := range syms {
 					fmt.Fprintf(w, "                0x%016x                %s\n", s.DefAddr(), s.Name)
 				}

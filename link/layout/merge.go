@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"cmp"
 	"debug/elf"
 	"slices"
 
@@ -113,15 +114,7 @@ func (g *mergeGroup) add(s *input.Section) {
 	g.inputs = append(g.inputs, s)
 	out := g.out
 	s.Placement = func(off uint64) uint64 {
-		i, found := slices.BinarySearchFunc(pieces, off, func(p piece, off uint64) int {
-			switch {
-			case p.in < off:
-				return -1
-			case p.in > off:
-				return 1
-			}
-			return 0
-		})
+		i, found := slices.BinarySearchFunc(pieces, off, func(p piece, off uint64) int { return cmp.Compare(p.in, off) })
 		if !found {
 			i--
 		}

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"cmp"
 	"debug/elf"
 	"slices"
 
@@ -161,15 +162,7 @@ func (h *EhFrameHdr) Write(b []byte, fdes []FDE) {
 	b[3] = dwEhPeDatarelSdata4
 	le.PutUint32(b[4:], uint32(h.ehFrame.Hdr.Addr-(h.Hdr.Addr+4)))
 	le.PutUint32(b[8:], uint32(len(fdes)))
-	slices.SortFunc(fdes, func(a, b FDE) int {
-		switch {
-		case a.PC < b.PC:
-			return -1
-		case a.PC > b.PC:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(fdes, func(a, b FDE) int { return cmp.Compare(a.PC, b.PC) })
 	for i, f := range fdes {
 		le.PutUint32(b[12+8*i:], uint32(f.PC-h.Hdr.Addr))
 		le.PutUint32(b[16+8*i:], uint32(f.Addr-h.Hdr.Addr))
