@@ -60,6 +60,7 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 }
 
 type linker struct {
+	warned bool
 	opts   *options.Options
 	prog   string
 	stdout io.Writer
@@ -94,8 +95,10 @@ func (l *linker) report(err error) {
 	}
 }
 
+// warn prints a warning; with --fatal-warnings the link then fails.
 func (l *linker) warn(msg string) {
 	fmt.Fprintf(l.stderr, "%s: warning: %s\n", l.prog, msg)
+	l.warned = true
 }
 
 // link runs the passes.
@@ -204,6 +207,9 @@ func (l *linker) link() error {
 		if err := l.writeMap(opts.Map, res, lay); err != nil {
 			return err
 		}
+	}
+	if l.warned && opts.FatalWarnings {
+		return errors.New("warnings are errors (--fatal-warnings)")
 	}
 	return output.Write(&output.Output{
 		Path: opts.Output, Opts: opts, Ctx: ctx, Res: res, Set: set, Layout: lay, Entry: entry, Threads: threads,

@@ -76,6 +76,12 @@ var linkErrors = []linkError{
 		link:    []string{"-shared", "s.o"},
 	},
 	{
+		name:    "undefined reference in a shared library with -z defs",
+		sources: map[string]string{"zd.c": "int missing(void);\nint f(void) { return missing(); }\n"},
+		compile: [][]string{{"-fPIC", "-c", "zd.c"}},
+		link:    []string{"-shared", "-Wl,-z,defs", "zd.o"},
+	},
+	{
 		name:    "LTO object",
 		sources: map[string]string{"l.c": "int main(void) { return 0; }\n"},
 		compile: [][]string{{"-flto", "-c", "l.c"}},

@@ -146,7 +146,9 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool, script, ex
 			// it (the relocation scan says: NeedDynamic), as GNU ld
 			// leaves it; other references to it are to address 0.
 			// A static PIE (no dynamic linker) binds them to 0 itself.
-			if dynamic && s.Referenced && (shared || !s.StrongRef && !opts.NoDynamicLinker) && visible {
+			// -z defs (--no-undefined) makes a shared library's
+			// undefined references errors, as an executable's.
+			if dynamic && s.Referenced && (shared && (!opts.NoUndefined || !s.StrongRef) || !s.StrongRef && !opts.NoDynamicLinker) && visible {
 				s.Dynamic = shared
 				s.Preemptible = true
 			}
