@@ -28,6 +28,14 @@ func (t RelaTable) At(i int) Rela {
 	}
 }
 
+// PutRela encodes r as an Elf64_Rela at the start of b (24 bytes), for
+// the link editor.
+func PutRela(b []byte, r Rela) {
+	le.PutUint64(b, r.Off)
+	le.PutUint64(b[8:], uint64(r.Sym)<<32|uint64(r.Type))
+	le.PutUint64(b[16:], uint64(r.Addend))
+}
+
 // Relas returns the relocations in r (DT_RELA or DT_JMPREL's range, or
 // part of one).
 func (o *Object) Relas(r Range) (RelaTable, error) {

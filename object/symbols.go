@@ -247,7 +247,16 @@ func (o *Object) NumSymbols() int { return o.nsyms }
 
 // Symbol returns symbol i; i must be below NumSymbols.
 func (o *Object) Symbol(i uint32) Sym {
-	b := o.symtab[uint64(i)*symSize:]
+	return ReadSym(o.symtab[uint64(i)*symSize:])
+}
+
+// SymSize is the size of an Elf64_Sym record.
+const SymSize = symSize
+
+// ReadSym decodes the Elf64_Sym record at the start of b, which holds at
+// least SymSize bytes: a dynamic symbol here, and the symbols of
+// relocatable objects for the link editor.
+func ReadSym(b []byte) Sym {
 	return Sym{
 		Name:  le.Uint32(b),
 		Info:  b[4],

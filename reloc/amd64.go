@@ -1,5 +1,7 @@
-// Package reloc says what each x86-64 dynamic relocation writes. The
-// formulas are the psABI's, in its terms:
+// Package reloc says what each x86-64 relocation writes: the dynamic ones
+// the run-time linker applies (Apply, Word) and the static ones of
+// relocatable objects the link editor applies (Static, in static.go).
+// The formulas are the psABI's, in its terms:
 //
 //	A  the addend
 //	B  the base address of the object being relocated (l_addr)
@@ -81,6 +83,12 @@ type Terms struct {
 	IFunc bool
 	// RefSize is the referencing symbol's size (for COPY).
 	RefSize uint64
+
+	// The link editor's terms (see static.go): G, the GOT entry's
+	// offset from GOT; GOT, the global offset table's address; L, the
+	// PLT entry's address; TLS, the TLS segment's start; TP, the
+	// thread pointer's link-time position.
+	G, GOT, L, TLS, TP uint64
 }
 
 // Warning is a problem glibc reports without failing.

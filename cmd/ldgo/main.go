@@ -32,6 +32,9 @@ type command struct {
 	options  []option
 	// footer follows the options in `ldgo NAME --help`.
 	footer string
+	// ownUsage, if set, is the whole usage text, for a command that
+	// parses its arguments itself (link: ld's options).
+	ownUsage func() string
 	// argv0 lists executable names that run this command directly: the
 	// ldgo executable installed or linked under such a name behaves as
 	// `ldgo NAME`.
@@ -52,6 +55,7 @@ func init() {
 		cmdVerify,
 		cmdBindings,
 		cmdRun,
+		cmdLink,
 		{
 			name:     "completion",
 			synopsis: "bash",
@@ -146,6 +150,9 @@ func mainUsage() string {
 
 // usage is a command's own usage text.
 func (c *command) usage() string {
+	if c.ownUsage != nil {
+		return c.ownUsage()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "usage: ldgo %s", c.name)
 	if c.synopsis != "" {

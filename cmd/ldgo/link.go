@@ -1,0 +1,36 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ldgo/ldgo/link"
+)
+
+// cmdLink is the link editor. It takes ld's command line, which package
+// link parses itself (ld's options are not ldgo's), and it is what ldgo
+// does when started under the name ld (a link DIR/ld -> ldgo, for
+// gcc -B DIR).
+var cmdLink = &command{
+	name:     "link",
+	synopsis: "[ld options] FILES...",
+	summary:  "link editor: link objects, archives and shared libraries (also run as ld)",
+	about: `Links relocatable objects, archives and shared libraries into an
+executable, a shared library or a relocatable object, as GNU ld does,
+taking GNU ld's options (ldgo link --help lists them). Started under the
+name ld, ldgo is this command, so that gcc -B DIR uses it.`,
+	argv0:    []string{"ld"},
+	run:      runLink,
+	ownUsage: func() string { return link.Usage("ldgo") },
+}
+
+// runLink runs the link editor. Its messages start with the name it
+// was started under, as GNU ld's do: ld's own when it runs as ld.
+func runLink(c *command, args []string, stdout, stderr io.Writer) int {
+	prog := "ldgo"
+	if filepath.Base(os.Args[0]) == "ld" {
+		prog = os.Args[0]
+	}
+	return link.Main(prog, args, stdout, stderr)
+}

@@ -1,0 +1,468 @@
+// Package output writes the output file: a temporary file in the output's
+// directory, sized once laid out and mapped, into which every chunk is
+// written in place — the input sections copied and their relocations
+// applied (one goroutine per object file), each synthetic section by its
+// own Write — then the build ID computed over the whole, and the file
+// renamed over the output path. An error leaves no output behind: the
+// temporary is removed, and the old output, if any, stays as it was.
+package output
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha1"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ldgo/ldgo/link/input"
+	"github.com/ldgo/ldgo/link/layout"
+	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/parallel"
+	"github.com/ldgo/ldgo/link/resolve"
+	"github.com/ldgo/ldgo/link/scan"
+	"github.com/ldgo/ldgo/link/synth"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/reloc"
+)
+
+var le = binary.LittleEndian
+
+// Output is what the writer needs.
+type Output struct {
+	Path    string
+	Opts    *options.Options
+	Ctx     *scan.Context
+	Res     *resolve.Result
+	Set     *synth.Set
+	Layout  *layout.Layout
+	Entry   uint64
+	Threads int
+}
+
+// Write writes the output file.
+func Write(o *Output) (err error) {
+	f, out, err := Create(o.Path, o.Layout.FileSize)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Abort()
+		}
+	}()
+	o.header(out)
+	if err := o.contents(out); err != nil {
+		return err
+	}
+	if o.Set.BuildID != nil {
+		o.buildID(out)
+	}
+	return f.Commit()
+}
+
+// header writes the ELF header, the program headers and the section
+// headers.
+func (o *Output) header(out []byte) {
+	l := o.Layout
+	typ := elf.ET_DYN
+	switch o.Opts.OutputKind {
+	case options.Exec:
+		typ = elf.ET_EXEC
+	case options.Relocatable:
+		typ = elf.ET_REL
+	}
+	PutELFHeader(out, typ, o.Set.GNUABI, o.Entry, len(l.Segments), l.SectionHeaders, len(l.Chunks)+1, o.Set.Shstrtab.Hdr.Index)
+	for i, s := range l.Segments {
+		p := out[64+56*i:]
+		le.PutUint32(p, uint32(s.Type))
+		le.PutUint32(p[4:], uint32(s.Flags))
+		le.PutUint64(p[8:], s.Offset)
+		le.PutUint64(p[16:], s.Vaddr)
+		le.PutUint64(p[24:], s.Vaddr)
+		le.PutUint64(p[32:], s.Filesz)
+		le.PutUint64(p[40:], s.Memsz)
+		le.PutUint64(p[48:], s.Align)
+	}
+	for i, c := range l.Chunks {
+		PutSectionHeader(out[l.SectionHeaders+uint64(i+1)*64:], c.Header(), o.Set.Shstrtab.Offset(c.Header().Name))
+	}
+}
+
+// PutELFHeader writes an x86-64 ELF header: a GNU object (ELFOSABI_GNU)
+// when it uses STB_GNU_UNIQUE or STT_GNU_IFUNC symbols, the program
+// headers right after it.
+func PutELFHeader(out []byte, typ elf.Type, gnu bool, entry uint64, phnum int, shoff uint64, shnum int, shstrndx uint32) {
+	copy(out, elf.ELFMAG)
+	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	if gnu {
+		out[elf.EI_OSABI] = byte(elf.ELFOSABI_LINUX)
+	}
+	le.PutUint16(out[16:], uint16(typ))
+	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(out[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(out[24:], entry)
+	if phnum > 0 {
+		le.PutUint64(out[32:], 64)
+		le.PutUint16(out[54:], 56)
+	}
+	le.PutUint64(out[40:], shoff)
+	le.PutUint16(out[52:], 64)
+	le.PutUint16(out[56:], uint16(phnum))
+	le.PutUint16(out[58:], 64)
+	le.PutUint16(out[60:], uint16(shnum))
+	le.PutUint16(out[62:], uint16(shstrndx))
+}
+
+// PutSectionHeader writes a chunk's section header, its name at offset
+// name of the section name table.
+func PutSectionHeader(sh []byte, h *layout.Header, name uint32) {
+	le.PutUint32(sh, name)
+	le.PutUint32(sh[4:], uint32(h.Type))
+	le.PutUint64(sh[8:], uint64(h.Flags))
+	le.PutUint64(sh[16:], h.Addr)
+	le.PutUint64(sh[24:], h.Offset)
+	le.PutUint64(sh[32:], h.Size)
+	if h.Link != nil {
+		le.PutUint32(sh[40:], h.Link.Header().Index)
+	}
+	info := h.Info
+	if h.InfoChunk != nil {
+		info = h.InfoChunk.Header().Index
+	}
+	le.PutUint32(sh[44:], info)
+	le.PutUint64(sh[48:], h.Align)
+	le.PutUint64(sh[56:], h.Entsize)
+}
+
+// contents writes every chunk.
+func (o *Output) contents(out []byte) error {
+	errs := make([]error, len(o.Res.Files))
+	done := make(chan struct{})
+	go func() {
+		o.synthetic(out)
+		close(done)
+	}()
+	parallel.For(o.Threads, len(o.Res.Files), func(i int) { errs[i] = o.writeFile(out, o.Res.Files[i]) })
+	<-done
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return o.ehFrame(out)
+}
+
+// writer is a synthetic section that writes its own bytes.
+type writer interface {
+	layout.Chunk
+	Write(b []byte)
+}
+
+func (o *Output) synthetic(out []byte) {
+	s := o.Set
+	for _, c := range o.Layout.Chunks {
+		h := c.Header()
+		switch c := c.(type) {
+		case *layout.Section:
+			for _, m := range c.Members {
+				if m.Generated {
+					copy(out[m.FileOff:], m.Data)
+				}
+			}
+		case *synth.EhFrame, *synth.EhFrameHdr:
+		case *synth.GOT:
+			c.Write(out)
+		case writer:
+			if h.Type != elf.SHT_NOBITS {
+				c.Write(out[h.Offset : h.Offset+h.Size])
+			}
+		}
+	}
+	if s.RelaDyn != nil {
+		s.WriteCopies(out)
+	}
+}
+
+// gotBase is the psABI's GOT: _GLOBAL_OFFSET_TABLE_, the start of
+// .got.plt (or of .got when there is none).
+func (o *Output) gotBase() uint64 {
+	if o.Set.GOTPLT.Hdr.Index != 0 {
+		return o.Set.GOTPLT.Hdr.Addr
+	}
+	return o.Set.GOT.Hdr.Addr
+}
+
+// writeFile copies a file's sections into the output and relocates them.
+func (o *Output) writeFile(out []byte, f *resolve.File) error {
+	for _, sec := range f.Sections {
+		if sec == nil || sec.Discarded || !sec.InOutput || sec.Placement != nil || sec.Type == elf.SHT_NOBITS {
+			continue
+		}
+		b := out[sec.FileOff : sec.FileOff+sec.Size]
+		copy(b, sec.Data)
+		if sec.Relocs == nil {
+			continue
+		}
+		rel, other := sec.RelativeAt, sec.OtherAt
+		if err := o.relocate(out, f, sec, b, sec.Addr, 0, 0, sec.Relocs.Len(), &rel, &other, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relocate applies relocations lo..hi of sec to b, which holds the
+// section's bytes from its offset base on, at address addr; fde, if not
+// nil, receives S + A of the first relocation (an FDE's code).
+func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []byte, addr, base uint64, lo, hi int, rel, other *uint32, fde *uint64) error {
+	got := o.gotBase()
+	set := o.Set
+	for i := lo; i < hi; i++ {
+		r := sec.Relocs.At(i)
+		st, _ := reloc.Static(r.Type)
+		sym := f.Syms[r.Sym]
+		d := o.Ctx.Decide(f, sec, i)
+		if d.Action == scan.Skip || d.Err != "" && !d.Undefined {
+			continue
+		}
+		var S uint64
+		A := r.Addend
+		switch {
+		case sym.Section != nil && sym.Section.Discarded:
+		case sym.Local && sym.Type == elf.STT_SECTION && sym.Section.IsMerged():
+			// The addend says which piece.
+			S, A = sym.Section.AddrOf(sym.Value+uint64(A)), 0
+		default:
+			S = sym.Addr()
+		}
+		off := r.Off - base
+		P := addr + off
+		t := reloc.Terms{A: A, P: P, S: S, Z: sym.Size, GOT: got, L: S, TLS: set.TLSStart, TP: set.TP}
+		switch st.GOT {
+		case reloc.GOTAddr:
+			t.G = sym.GOTAddr - got
+		case reloc.GOTTPOff:
+			t.G = sym.GOTTPAddr - got
+		case reloc.GOTTLSGD:
+			t.G = sym.TLSGDAddr - got
+		case reloc.GOTTLSLD:
+			t.G = set.GOT.TLSLDAddr - got
+		case reloc.GOTTLSDesc:
+			t.G = sym.TLSDescAddr - got
+		}
+		if d.UsePLT {
+			t.L = sym.PLTAddr
+		}
+		if d.Relax != reloc.NoRelax {
+			var nextType elf.R_X86_64
+			if i+1 < sec.Relocs.Len() {
+				nextType = sec.Relocs.At(i + 1).Type
+			}
+			var val uint64
+			switch d.Relax {
+			case reloc.GOTPCRELXToPCRel:
+				val = S + uint64(A) - P
+				if int64(val) != int64(int32(val)) {
+					return o.overflow(f, sec, r, sym)
+				}
+			case reloc.GDToLE, reloc.IEToLE, reloc.DescToLE:
+				val = S - set.TP
+			case reloc.GDToIE:
+				val = sym.GOTTPAddr - P
+			case reloc.DescToIE:
+				val = sym.GOTTPAddr + uint64(A) - P
+			case reloc.LDToLE:
+				val = set.TP - set.TLSStart
+			}
+			reloc.Relax(d.Relax, b, off, nextType, val)
+			continue
+		}
+		val := st.Formula.Calculate(&t)
+		if fde != nil && i == lo {
+			*fde = S + uint64(A)
+		}
+		switch d.Action {
+		case scan.Relative:
+			o.Set.RelaDyn.Put(out, true, *rel, object.Rela{Off: P, Type: elf.R_X86_64_RELATIVE, Addend: int64(val)})
+			*rel++
+		case scan.Symbolic:
+			o.Set.RelaDyn.Put(out, false, *other, object.Rela{Off: P, Type: r.Type, Sym: uint32(sym.DynIndex), Addend: A})
+			*other++
+			val = 0
+		}
+		if err := st.Put(r.Type, b[off:], val); err != nil {
+			return o.overflow(f, sec, r, sym)
+		}
+	}
+	return nil
+}
+
+func (o *Output) overflow(f *resolve.File, sec *input.Section, r object.Rela, sym *resolve.Symbol) error {
+	place := resolve.Place{File: f, Section: sec, Offset: r.Off}
+	return &resolve.Diagnostic{Place: place, Message: fmt.Sprintf("relocation truncated to fit: %s against %s", r.Type, describe(sym))}
+}
+
+func describe(s *resolve.Symbol) string {
+	if s.Local && s.Type == elf.STT_SECTION {
+		return "`" + s.Name + "'"
+	}
+	if s.Kind == resolve.Undefined {
+		return "undefined symbol `" + s.Name + "'"
+	}
+	return "symbol `" + s.Name + "'"
+}
+
+// ehFrame writes .eh_frame's records, relocated, then .eh_frame_hdr's
+// table of them.
+func (o *Output) ehFrame(out []byte) error {
+	eh := o.Set.EhFrame
+	if eh.Hdr.Index == 0 {
+		return nil
+	}
+	b := out[eh.Hdr.Offset : eh.Hdr.Offset+eh.Hdr.Size]
+	var fdes []synth.FDE
+	type counters struct{ rel, other uint32 }
+	dyn := map[*input.Section]*counters{}
+	for _, r := range eh.Records {
+		c := dyn[r.Sec]
+		if c == nil {
+			c = &counters{r.Sec.RelativeAt, r.Sec.OtherAt}
+			dyn[r.Sec] = c
+		}
+		rec := r.Rec
+		dst := b[r.Off : r.Off+uint64(rec.Size)]
+		copy(dst, r.Sec.Data[rec.Off:rec.Off+rec.Size])
+		if !rec.CIE {
+			le.PutUint32(dst[4:], uint32(r.Off+4-r.CIEOff))
+		}
+		var pc uint64
+		var fde *uint64
+		if !rec.CIE {
+			fde = &pc
+		}
+		if err := o.relocate(out, r.File, r.Sec, dst, eh.Hdr.Addr+r.Off, uint64(rec.Off), rec.RelocLo, rec.RelocHi, &c.rel, &c.other, fde); err != nil {
+			return err
+		}
+		if !rec.CIE {
+			fdes = append(fdes, synth.FDE{PC: pc, Addr: eh.Hdr.Addr + r.Off})
+		}
+	}
+	if h := o.Set.EhFrameHdr; h != nil && h.Hdr.Index != 0 {
+		h.Write(out[h.Hdr.Offset:h.Hdr.Offset+h.Hdr.Size], fdes)
+	}
+	return nil
+}
+
+// buildID computes the build ID over the whole output, its own
+// descriptor zero, as GNU ld does.
+func (o *Output) buildID(out []byte) {
+	b := o.Set.BuildID
+	desc := out[b.Hdr.Offset+b.DescOffset() : b.Hdr.Offset+b.DescOffset()+uint64(b.Size)]
+	switch b.Style {
+	case "sha1":
+		sum := sha1.Sum(out)
+		copy(desc, sum[:])
+	case "md5":
+		sum := md5.Sum(out)
+		copy(desc, sum[:])
+	case "uuid":
+		rand.Read(desc)
+		desc[6] = desc[6]&0x0f | 0x40
+		desc[8] = desc[8]&0x3f | 0x80
+	default:
+		v, _ := hex.DecodeString(b.Style[2:])
+		copy(desc, v)
+	}
+}
+
+// File is an output being written: a temporary file mapped in memory,
+// renamed over the output path when complete (Commit), or removed
+// (Abort).
+type File struct {
+	path string
+	tmp  *os.File
+	data []byte
+	// direct says the output is not a regular file (/dev/null): it is
+	// written in place at the end rather than renamed over.
+	direct bool
+}
+
+// Create makes the temporary file of an output of size bytes and maps
+// it; the mapping is returned to be written.
+func Create(path string, size uint64) (*File, []byte, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		data, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot open output file %s: %v", path, err)
+		}
+		return &File{path: path, data: data, direct: true}, data, nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ldgo-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot open output file %s: %s", path, object.ErrorText(err))
+	}
+	f := &File{path: path, tmp: tmp}
+	if err := tmp.Truncate(int64(size)); err != nil {
+		f.Abort()
+		return nil, nil, fmt.Errorf("cannot write output file %s: %s", path, object.ErrorText(err))
+	}
+	data, err := unix.Mmap(int(tmp.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		f.Abort()
+		return nil, nil, fmt.Errorf("cannot map output file %s: %s", path, object.ErrorText(err))
+	}
+	f.data = data
+	return f, data, nil
+}
+
+// Abort removes the temporary file.
+func (f *File) Abort() {
+	if f.data != nil {
+		unix.Munmap(f.data)
+		f.data = nil
+	}
+	if f.tmp != nil {
+		f.tmp.Close()
+		os.Remove(f.tmp.Name())
+	}
+}
+
+// Commit writes the output: the temporary renamed over the output path.
+func (f *File) Commit() error {
+	if f.direct {
+		err := os.WriteFile(f.path, f.data, 0o666)
+		unix.Munmap(f.data)
+		if err != nil {
+			return fmt.Errorf("cannot write output file %s: %s", f.path, object.ErrorText(err))
+		}
+		return nil
+	}
+	if err := unix.Munmap(f.data); err != nil {
+		f.data = nil
+		f.Abort()
+		return err
+	}
+	f.data = nil
+	mask := unix.Umask(0)
+	unix.Umask(mask)
+	if err := f.tmp.Chmod(os.FileMode(0o777 &^ mask)); err != nil {
+		f.Abort()
+		return err
+	}
+	if err := f.tmp.Close(); err != nil {
+		os.Remove(f.tmp.Name())
+		return err
+	}
+	if err := os.Rename(f.tmp.Name(), f.path); err != nil {
+		os.Remove(f.tmp.Name())
+		return fmt.Errorf("cannot write output file %s: %s", f.path, object.ErrorText(err))
+	}
+	return nil
+}
