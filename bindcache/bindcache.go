@@ -9,12 +9,14 @@
 // same order and replays them one after the other, reading no symbol
 // table.
 //
-// An entry is keyed by the identity (path, device, inode, size,
-// modification time) of every object the run loaded, in load order, and
-// by what steers the search (library path, preloads, the identity of
-// /etc/ld.so.cache, options). A file that is truncated, corrupt, of
-// another format or for another key is ignored, never trusted: Load
-// reports that there is nothing, and the run searches.
+// An entry is keyed by the path and identity (object.Identity: device,
+// inode, size, modification and change times, and build-id or a hash of
+// the dynamic symbols) of every object the run loaded, in load order,
+// and by what steers the search (library path, preloads, the status of
+// /etc/ld.so.cache and of ldgo itself, options). A file that is
+// truncated, corrupt, of another format or for another key is ignored,
+// never trusted: Load reports that there is nothing, and the run
+// searches.
 package bindcache
 
 import (
@@ -32,15 +34,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
 )
 
-// Object is one loaded object's identity.
+// Object is one loaded object: its serial, which bindings name it by,
+// its path and its identity.
 type Object struct {
-	Serial   uint64
-	Path     string
-	Dev, Ino uint64
-	Size     int64
-	Mtime    int64 // nanoseconds
+	Serial uint64
+	Path   string
+	ID     object.Identity
 }
 
 // Key is what an entry is valid for.
@@ -52,7 +54,7 @@ type Key struct {
 	Search []string
 }
 
-const magic = "ldgo bind cache 4\n"
+const magic = "ldgo bind cache 5\n"
 
 // text is the key as stored: one line per item, no empty line.
 func (k *Key) text() []byte {
@@ -62,7 +64,7 @@ func (k *Key) text() []byte {
 		fmt.Fprintf(&b, "search %q\n", s)
 	}
 	for _, o := range k.Objects {
-		fmt.Fprintf(&b, "object %d %q %d %d %d %d\n", o.Serial, o.Path, o.Dev, o.Ino, o.Size, o.Mtime)
+		fmt.Fprintf(&b, "object %d %q %s %q\n", o.Serial, o.Path, o.ID.FileStatus, o.ID.Content)
 	}
 	return b.Bytes()
 }

@@ -16,9 +16,16 @@ func sampleKey() *Key {
 		Program: "/usr/bin/prog",
 		Search:  []string{"LD_LIBRARY_PATH=/opt/lib", "ld.so.cache=1:2:3:4"},
 		Objects: []Object{
-			{Serial: 1, Path: "/usr/bin/prog", Dev: 1, Ino: 2, Size: 3, Mtime: 4},
-			{Serial: 2, Path: "/lib/libc.so.6", Dev: 1, Ino: 5, Size: 6, Mtime: 7},
+			{Serial: 1, Path: "/usr/bin/prog", ID: identity(1, 2, 3, 4, 5, "build-id:0123456789abcdef")},
+			{Serial: 2, Path: "/lib/libc.so.6", ID: identity(1, 6, 7, 8, 9, "dynamic:fedcba9876543210")},
 		},
+	}
+}
+
+func identity(dev, ino uint64, size, mtime, ctime int64, content string) object.Identity {
+	return object.Identity{
+		FileStatus: object.FileStatus{ID: object.FileID{Dev: dev, Ino: ino}, Size: size, Mtime: mtime, Ctime: ctime},
+		Content:    content,
 	}
 }
 
@@ -60,10 +67,23 @@ func TestNotTrusted(t *testing.T) {
 	if err := Store(dir, k, sampleRecord()); err != nil {
 		t.Fatal(err)
 	}
-	touched := sampleKey()
-	touched.Objects[1].Mtime++
-	if _, err := Load(dir, touched); err != ErrNoEntry {
-		t.Errorf("object with another mtime: got %v", err)
+	for what, change := range map[string]func(*Object){
+		"another device":   func(o *Object) { o.ID.ID.Dev++ },
+		"another inode":    func(o *Object) { o.ID.ID.Ino++ },
+		"another size":     func(o *Object) { o.ID.Size++ },
+		"another mtime":    func(o *Object) { o.ID.Mtime++ },
+		"another ctime":    func(o *Object) { o.ID.Ctime++ },
+		"another build-id": func(o *Object) { o.ID.Content = "build-id:0123456789abcdee" },
+		"another hash":     func(o *Object) { o.ID.Content = "dynamic:fedcba9876543211" },
+		"another path":     func(o *Object) { o.Path += ".1" },
+	} {
+		for i := range sampleKey().Objects {
+			changed := sampleKey()
+			change(&changed.Objects[i])
+			if _, err := Load(dir, changed); err != ErrNoEntry {
+				t.Errorf("object %d with %s: got %v", i, what, err)
+			}
+		}
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	if len(files) != 1 {
