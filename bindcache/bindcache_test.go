@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/lookup"
@@ -107,4 +110,73 @@ func TestNotTrusted(t *testing.T) {
 			t.Errorf("damaged entry (%d bytes) was used", len(d))
 		}
 	}
+}
+
+// A file at an entry's path that is not a regular file of the user's,
+// writable by no one else, is not read: not through a symbolic link, and
+// a FIFO does not make Load wait for a writer.
+func TestUntrustedFiles(t *testing.T) {
+	dir := t.TempDir()
+	k := sampleKey()
+	if err := Store(dir, k, sampleRecord()); err != nil {
+		t.Fatal(err)
+	}
+	path := file(dir, k)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "entry")
+	if err := os.WriteFile(elsewhere, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withMode := func(mode os.FileMode) func() error {
+		return func() error {
+			if err := os.WriteFile(path, good, 0o600); err != nil {
+				return err
+			}
+			return os.Chmod(path, mode)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		place func() error
+	}{
+		{"FIFO", func() error { return unix.Mkfifo(path, 0o600) }},
+		{"group-writable file", withMode(0o620)},
+		{"world-writable file", withMode(0o602)},
+		{"symbolic link", func() error { return os.Symlink(elsewhere, path) }},
+		{"directory", func() error { return os.Mkdir(path, 0o700) }},
+	} {
+		os.RemoveAll(path)
+		if err := c.place(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			e, err := Load(dir, k)
+			if e != nil {
+				e.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != ErrNoEntry {
+				t.Errorf("%s at the entry's path: Load gave %v, want ErrNoEntry", c.name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s at the entry's path: Load still waiting after 10 s", c.name)
+		}
+	}
+	// What passes the checks is used.
+	os.RemoveAll(path)
+	if err := withMode(0o644)(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Load(dir, k)
+	if err != nil {
+		t.Fatalf("entry of mode 0644: %v", err)
+	}
+	e.Close()
 }
