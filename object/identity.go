@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,8 +78,15 @@ func StatFile(path string) (FileStatus, error) {
 }
 
 // String is the status as "dev:ino:size:mtime:ctime".
-func (s FileStatus) String() string {
-	return fmt.Sprintf("%d:%d:%d:%d:%d", s.ID.Dev, s.ID.Ino, s.Size, s.Mtime, s.Ctime)
+func (s FileStatus) String() string { return string(s.Append(nil)) }
+
+// Append appends the status as String gives it to b.
+func (s FileStatus) Append(b []byte) []byte {
+	b = strconv.AppendUint(b, s.ID.Dev, 10)
+	b = strconv.AppendUint(append(b, ':'), s.ID.Ino, 10)
+	b = strconv.AppendInt(append(b, ':'), s.Size, 10)
+	b = strconv.AppendInt(append(b, ':'), s.Mtime, 10)
+	return strconv.AppendInt(append(b, ':'), s.Ctime, 10)
 }
 
 // ntGNUBuildID is the note type of a GNU build-id.
@@ -101,15 +110,14 @@ func (o *Object) BuildID() []byte {
 		}
 		// Notes are padded to the segment's alignment: 8 for
 		// .note.gnu.property's segment, 4 for the others.
-		align := uint64(4)
+		mask := uint64(3)
 		if p.Align == 8 {
-			align = 8
+			mask = 7
 		}
-		pad := func(n uint64) uint64 { return (n + align - 1) &^ (align - 1) }
 		for uint64(len(b)) >= 12 {
 			namesz, descsz, typ := uint64(le.Uint32(b)), uint64(le.Uint32(b[4:])), le.Uint32(b[8:])
 			b = b[12:]
-			name, desc := pad(namesz), pad(descsz)
+			name, desc := (namesz+mask)&^mask, (descsz+mask)&^mask
 			if name > uint64(len(b)) || desc > uint64(len(b))-name {
 				break
 			}
@@ -122,6 +130,8 @@ func (o *Object) BuildID() []byte {
 	return nil
 }
 
+const buildIDPrefix = "build-id:"
+
 // ContentID names the version of the object's bytes that bindings
 // depend on: "build-id:" and its GNU build-id in hex, or, for an object
 // without one, "dynamic:" and a SHA-256 of its dynamic section's tags,
@@ -132,7 +142,10 @@ func (o *Object) BuildID() []byte {
 // names a symbol, not the bytes at its address.)
 func (o *Object) ContentID() string {
 	if id := o.BuildID(); id != nil {
-		return "build-id:" + hex.EncodeToString(id)
+		// One allocation: this is on every cached run's path.
+		b := make([]byte, 0, len(buildIDPrefix)+hex.EncodedLen(len(id)))
+		b = hex.AppendEncode(append(b, buildIDPrefix...), id)
+		return unsafe.String(&b[0], len(b))
 	}
 	h := sha256.New()
 	var word [16]byte
