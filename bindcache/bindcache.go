@@ -9,12 +9,15 @@
 // same order and replays them one after the other, reading no symbol
 // table.
 //
-// An entry is keyed by the identity (path, device, inode, size,
-// modification time) of every object the run loaded, in load order, and
-// by what steers the search (library path, preloads, the identity of
-// /etc/ld.so.cache, options). A file that is truncated, corrupt, of
-// another format or for another key is ignored, never trusted: Load
-// reports that there is nothing, and the run searches.
+// An entry is keyed by the path and identity (object.Identity: device,
+// inode, size, modification and change times, and build-id or a hash of
+// the dynamic symbols) of every object the run loaded, in load order,
+// and by what steers the search (library path, preloads, the status of
+// /etc/ld.so.cache and of ldgo itself, options). A file that is not a
+// regular file of the user's that only the user may write (see
+// OpenCacheFile), or that is truncated, corrupt, of another format or
+// for another key, is ignored, never trusted: Load reports that there is
+// nothing, and the run searches.
 package bindcache
 
 import (
@@ -27,20 +30,21 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
 )
 
-// Object is one loaded object's identity.
+// Object is one loaded object: its serial, which bindings name it by,
+// its path and its identity.
 type Object struct {
-	Serial   uint64
-	Path     string
-	Dev, Ino uint64
-	Size     int64
-	Mtime    int64 // nanoseconds
+	Serial uint64
+	Path   string
+	ID     object.Identity
 }
 
 // Key is what an entry is valid for.
@@ -52,7 +56,7 @@ type Key struct {
 	Search []string
 }
 
-const magic = "ldgo bind cache 4\n"
+const magic = "ldgo bind cache 5\n"
 
 // text is the key as stored: one line per item, no empty line.
 func (k *Key) text() []byte {
@@ -62,7 +66,14 @@ func (k *Key) text() []byte {
 		fmt.Fprintf(&b, "search %q\n", s)
 	}
 	for _, o := range k.Objects {
-		fmt.Fprintf(&b, "object %d %q %d %d %d %d\n", o.Serial, o.Path, o.Dev, o.Ino, o.Size, o.Mtime)
+		// As Fprintf's "object %d %q %s %q\n" would write it, a little
+		// faster: there is a line for every object on every run.
+		line := append(b.AvailableBuffer(), "object "...)
+		line = strconv.AppendUint(line, o.Serial, 10)
+		line = strconv.AppendQuote(append(line, ' '), o.Path)
+		line = o.ID.FileStatus.Append(append(line, ' '))
+		line = strconv.AppendQuote(append(line, ' '), o.ID.Content)
+		b.Write(append(line, '\n'))
 	}
 	return b.Bytes()
 }
@@ -125,13 +136,12 @@ func Load(dir string, k *Key) (*Entry, error) {
 	if dir == "" {
 		return nil, ErrNoEntry
 	}
-	fd, err := unix.Open(file(dir, k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, st, err := OpenCacheFile(file(dir, k))
 	if err != nil {
 		return nil, ErrNoEntry
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Size > maxFile || st.Size < int64(len(magic)+4+4) {
+	if st.Size > maxFile || st.Size < int64(len(magic)+4+4) {
 		return nil, ErrNoEntry
 	}
 	data, err := unix.Mmap(fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_POPULATE)
@@ -144,6 +154,42 @@ func Load(dir string, k *Key) (*Entry, error) {
 		return nil, ErrNoEntry
 	}
 	return e, nil
+}
+
+// OpenCacheFile opens a file of ldgo's cache for reading (a bind-cache
+// entry; a launch plan), the careful way: whatever is found at the path
+// is only read if it is what ldgo writes there. It is opened without
+// blocking, for a FIFO put in its place would wait for a writer forever,
+// and not through a symbolic link; then it must be a regular file, owned
+// by the user, that no one else may write. It returns the descriptor,
+// which the caller closes, and the file's status.
+func OpenCacheFile(path string) (int, *unix.Stat_t, error) {
+	const flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_NOCTTY
+	fd, err := unix.Open(path, flags, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, flags, 0)
+	}
+	if err != nil {
+		return -1, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var why string
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		why = "not a regular file"
+	case st.Uid != uint32(os.Geteuid()):
+		why = fmt.Sprintf("owned by user %d, not by this one", st.Uid)
+	case st.Mode&0o022 != 0:
+		why = fmt.Sprintf("writable by others (mode %#o)", st.Mode&0o777)
+	default:
+		return fd, &st, nil
+	}
+	unix.Close(fd)
+	return -1, nil, fmt.Errorf("%s: %s", path, why)
 }
 
 // check verifies the entry's checksum and key and finds its bindings.

@@ -31,7 +31,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add(good)
 	other := sampleKey()
-	other.Objects[1].Mtime++
+	other.Objects[1].ID.Ctime++
 	f.Add(append(append([]byte(magic), other.text()...), "\n\x01\x00\x00\x00"...))
 
 	prefix := append(append([]byte(magic), k.text()...), '\n')

@@ -38,12 +38,12 @@ type FileID struct {
 // (OpenHeaders).
 type File struct {
 	*Object
-	ID    FileID
-	Size  int64
-	Mtime int64 // nanoseconds
-	data  []byte
-	hdr   Header
-	fd    int // OpenHeaders' descriptor until taken or closed; else -1
+	// FileStatus is the file's status when it was opened: that of the
+	// bytes read.
+	FileStatus
+	data []byte
+	hdr  Header
+	fd   int // OpenHeaders' descriptor until taken or closed; else -1
 	// dynamic is the dynamic section, at link-time address dynamicAddr,
 	// as OpenHeaders read it from the file.
 	dynamic     []byte
@@ -188,9 +188,7 @@ func OpenFile(name string, fd int) (*File, error) {
 		release(data)
 		return nil, err
 	}
-	file.ID = FileID{Dev: st.Dev, Ino: st.Ino}
-	file.Size = st.Size
-	file.Mtime = st.Mtim.Sec*1e9 + st.Mtim.Nsec
+	file.FileStatus = StatusOf(st)
 	return file, nil
 }
 
@@ -254,7 +252,7 @@ func readHeaders(name string, fd int) (*File, error) {
 	if err := o.readProgs(hdr); err != nil {
 		return nil, err
 	}
-	f := &File{Object: o, ID: FileID{Dev: st.Dev, Ino: st.Ino}, Size: st.Size, Mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec, hdr: hdr, fd: fd}
+	f := &File{Object: o, FileStatus: StatusOf(st), hdr: hdr, fd: fd}
 	// The dynamic section lies in the writable segment. Read through
 	// the mapping, it would bring that segment's pages in read-only
 	// (and the 64 KiB around), and each relocation written there then

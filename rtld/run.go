@@ -375,19 +375,23 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 			// The record names objects by 32-bit serials.
 			return nil, nil
 		}
-		o := bindcache.Object{Serial: m.Serial, Path: m.Name, Dev: m.ID.Dev, Ino: m.ID.Ino}
+		o := bindcache.Object{Serial: m.Serial, Path: m.Name}
+		var st object.FileStatus
 		switch {
 		case m.File != nil:
-			o.Size, o.Mtime = m.File.Size, m.File.Mtime
+			st = m.File.FileStatus
 		case m.Vdso:
 			o.Path = object.VDSOName
 		default:
-			var st unix.Stat_t
-			if err := unix.Stat(m.Name, &st); err != nil {
+			// Loaded by the system's ld.so: the file the path names
+			// now. Should it not be the one in memory any more, the
+			// build-id, read from memory, tells them apart.
+			var err error
+			if st, err = object.StatFile(m.Name); err != nil {
 				return nil, nil
 			}
-			o.Dev, o.Ino, o.Size, o.Mtime = st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec
 		}
+		o.ID = object.IdentityOf(st, m.Obj)
 		k.Objects = append(k.Objects, o)
 		for uint64(len(maps)) <= m.Serial {
 			maps = append(maps, nil)
@@ -402,15 +406,15 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 		// record is replayed in the order it was made.
 		fmt.Sprintf("bind-now=%v", opts.BindNow),
 	}
-	var st unix.Stat_t
 	// The bindings are the engine's answers: another build of ldgo may
 	// answer otherwise, so its entries are not used.
-	if err := unix.Stat("/proc/self/exe", &st); err != nil {
+	self, err := object.StatFile("/proc/self/exe")
+	if err != nil {
 		return nil, nil
 	}
-	k.Search = append(k.Search, fmt.Sprintf("ldgo=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
-	if err := unix.Stat("/etc/ld.so.cache", &st); err == nil {
-		k.Search = append(k.Search, fmt.Sprintf("ld.so.cache=%d:%d:%d:%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec*1e9+st.Mtim.Nsec))
+	k.Search = append(k.Search, "ldgo="+self.String())
+	if st, err := object.StatFile("/etc/ld.so.cache"); err == nil {
+		k.Search = append(k.Search, "ld.so.cache="+st.String())
 	}
 	if e, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
 		ns.Linker.Replay, ns.Linker.Maps = e.Bindings(), maps

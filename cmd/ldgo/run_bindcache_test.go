@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ldgo/ldgo/lookup"
 )
 
 var fromCache = regexp.MustCompile(`ldgo: bindings from the bind cache: (\d+)`)
@@ -195,5 +201,157 @@ int main(void) { printf("%d\n", twice(21)); return 0; }
 	}
 	if got, n := cachedRun(t, bin, env, prog); n == 0 || got.stdout != "42\n" {
 		t.Errorf("run after the concurrent ones: %d bindings from the cache, %+v", n, got)
+	}
+}
+
+// cacheEntry runs prog once with the cache in cache and returns the path
+// of the one entry that run wrote.
+func cacheEntry(t *testing.T, bin string, env []string, cache, prog string) string {
+	t.Helper()
+	if _, n := cachedRun(t, bin, env, prog); n != 0 {
+		t.Fatalf("first run: %d bindings from an empty cache", n)
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "bindings", "*"))
+	if len(files) != 1 {
+		t.Fatalf("want one cache entry, got %v", files)
+	}
+	return files[0]
+}
+
+// A file at an entry's path that ldgo did not write for the user is not
+// read, and a FIFO there does not make the run wait for a writer: an
+// entry is opened without blocking, and used only if it is a regular
+// file of the user's that nobody else may write.
+func TestRunBindCacheUntrustedFiles(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libfifo.so", `int seven(void) { return 7; }`)
+	prog := f.prog("fifo", `
+#include <stdio.h>
+int seven(void);
+int main(void) { printf("%d\n", seven()); return 0; }
+`, "-L.", "-lfifo", "-Wl,-rpath,"+f.dir)
+	want := native(t, baseEnv(), "", prog)
+	cache := t.TempDir()
+	env := baseEnv("XDG_CACHE_HOME=" + cache)
+	entry := cacheEntry(t, bin, env, cache, prog)
+	good := readFile(t, entry)
+	elsewhere := filepath.Join(t.TempDir(), "entry")
+	if err := os.WriteFile(elsewhere, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name  string
+		place func() error
+	}{
+		{"FIFO", func() error { return syscall.Mkfifo(entry, 0o600) }},
+		{"group-writable", func() error {
+			if err := os.WriteFile(entry, good, 0o600); err != nil {
+				return err
+			}
+			return os.Chmod(entry, 0o620)
+		}},
+		{"world-writable", func() error {
+			if err := os.WriteFile(entry, good, 0o600); err != nil {
+				return err
+			}
+			return os.Chmod(entry, 0o602)
+		}},
+		{"symbolic link", func() error { return os.Symlink(elsewhere, entry) }},
+		{"directory", func() error { return os.Mkdir(entry, 0o700) }},
+	} {
+		os.RemoveAll(entry)
+		if err := c.place(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "run", "--debug", "statistics", prog)
+		cmd.Env = env
+		got := runCommand(t, cmd)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Errorf("%s at the entry's path: the run did not end in 30 s", c.name)
+			continue
+		}
+		m := fromCache.FindStringSubmatch(got.stderr)
+		if got.stdout != want.stdout || got.status != want.status || m == nil {
+			t.Errorf("%s at the entry's path: %+v; want %+v", c.name, got, want)
+		} else if m[1] != "0" {
+			t.Errorf("%s at the entry's path: %s bindings read from it", c.name, m[1])
+		}
+	}
+}
+
+// Runs in parallel, some writing the entry and all reading it, while the
+// entry is replaced again and again by damaged copies of itself
+// (truncated, a bit flipped, empty: what a crash or a full disk leaves):
+// every run prints what the native run prints.
+func TestRunBindCacheDamagedWhileRunning(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libdamaged.so", countLib)
+	prog := f.prog("damaged", countProg, "-L.", "-ldamaged", "-Wl,-rpath,"+f.dir, "-pthread")
+	want := native(t, baseEnv(), "", prog)
+	cache := t.TempDir()
+	env := baseEnv("XDG_CACHE_HOME=" + cache)
+	entry := cacheEntry(t, bin, env, cache, prog)
+	good := readFile(t, entry)
+
+	damaged := [][]byte{nil, good[:len(good)/2], good[:len(good)-1], good[:len(good)-lookup.RecordSize]}
+	for _, at := range []int{0, 20, len(good) / 2, len(good) - 2} {
+		b := bytes.Clone(good)
+		b[at] ^= 0x10
+		damaged = append(damaged, b)
+	}
+	damaged = append(damaged, good)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tmp := filepath.Join(filepath.Dir(entry), "damage.tmp")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := os.WriteFile(tmp, damaged[i%len(damaged)], 0o600); err == nil {
+				os.Rename(tmp, entry)
+			}
+			if i%4 == 0 {
+				// Now and then no entry: the next run writes one.
+				os.Remove(entry)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	const parallel, rounds = 4, 6
+	results := make(chan result, parallel*rounds)
+	var wg sync.WaitGroup
+	for i := 0; i < parallel; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < rounds; j++ {
+				cmd := exec.Command(bin, "run", prog)
+				cmd.Env = env
+				results <- runCommand(t, cmd)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	close(results)
+	i := 0
+	for got := range results {
+		if got != want {
+			t.Errorf("run %d: %+v; native %+v", i, got, want)
+		}
+		i++
 	}
 }
