@@ -138,7 +138,10 @@ func runBundle(a *analyze.Analysis, opts *options, h header, out, errOut io.Writ
 		return fail([]string{"ldgo bundle: --to: " + describeErr(err)})
 	}
 	defer dst.Close()
-	b := &bundler{src: opts.Root, dst: dst, to: opts.to, dirsDone: map[string]bool{}}
+	b := &bundler{src: opts.Root, dst: dst, to: opts.to, dirsDone: map[string]bool{}, index: map[string]int{}}
+	if st, err := dst.Stat("/"); err == nil {
+		b.dstID = [2]uint64{st.Dev, st.Ino}
+	}
 	status := 0
 	for _, f := range files {
 		if err := b.place(f.path, f.reason); err != nil {
@@ -277,9 +280,13 @@ type bundler struct {
 	src, dst *sysroot.Root
 	to       string
 	entries  []bundleEntry
+	index    map[string]int // of entries, by path
 	// dirsDone are the directories copied whole (--also), once each,
 	// whatever links lead to them again.
 	dirsDone map[string]bool
+	// dstID is dst's own directory, which a directory copied whole
+	// (--also /) may hold: it is not copied into itself.
+	dstID [2]uint64
 }
 
 // place copies the file name into dst at its own path: each link on the
@@ -300,6 +307,9 @@ func (b *bundler) place(name, reason string) error {
 	case unix.S_IFREG:
 		return b.copyFile(real, st.Mode, reason)
 	case unix.S_IFDIR:
+		if [2]uint64{st.Dev, st.Ino} == b.dstID {
+			return nil
+		}
 		return b.copyDir(real, reason)
 	}
 	return fmt.Errorf("%s: not a regular file", real)
@@ -407,12 +417,11 @@ func (b *bundler) link(name, target, reason string) error {
 // record keeps an entry once: links are met again on the way to each
 // file behind them.
 func (b *bundler) record(e bundleEntry) {
-	for i := range b.entries {
-		if b.entries[i].Path == e.Path {
-			b.entries[i].Added = b.entries[i].Added || e.Added
-			return
-		}
+	if i, ok := b.index[e.Path]; ok {
+		b.entries[i].Added = b.entries[i].Added || e.Added
+		return
 	}
+	b.index[e.Path] = len(b.entries)
 	b.entries = append(b.entries, e)
 }
 

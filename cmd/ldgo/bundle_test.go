@@ -167,6 +167,42 @@ func TestBundleMissingLibrary(t *testing.T) {
 	}
 }
 
+// --also copies a directory with all it holds, links made again, but not
+// the tree being made, when it is inside.
+func TestBundleAlsoDirectory(t *testing.T) {
+	src := t.TempDir()
+	for name, text := range map[string]string{"data/a.txt": "a", "data/sub/b.txt": "b"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("sub/b.txt", filepath.Join(src, "data/link")); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(src, "image")
+	got := ldgoStreams(t, nil, "bundle", "--to", dir, "--also", src, "/usr/bin/true")
+	if got.status != 0 || got.stderr != "" {
+		t.Fatalf("ldgo bundle: %+v", got)
+	}
+	for name, want := range map[string]string{"data/a.txt": "a", "data/sub/b.txt": "b", "data/link": "b"} {
+		if b, err := os.ReadFile(filepath.Join(dir, src, name)); err != nil || string(b) != want {
+			t.Errorf("%s in the tree: %q, %v", name, b, err)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(dir, src, "data/link")); err != nil || target != "sub/b.txt" {
+		t.Errorf("data/link in the tree: %q, %v", target, err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, src, "data/a.txt")); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("data/a.txt in the tree: %v, %v", st.Mode(), err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, src, "image")); err == nil {
+		t.Errorf("the tree was copied into itself")
+	}
+}
+
 // glibc loads libgcc_s.so.1 for pthread_exit, though nothing names it:
 // the tree has it, and without it the program dies as glibc says.
 func TestBundleLibgccS(t *testing.T) {
