@@ -124,7 +124,7 @@ func runBundle(a *analyze.Analysis, opts *options, h header, out, errOut io.Writ
 	files := bundleFiles(ns, prog, warn)
 	for _, d := range ns.Deps {
 		if d.Found != nil {
-			if msg := unreproducible(ns.Searcher, d, opts.to); msg != "" {
+			if msg := unreproducible(ns.Searcher, d, opts.LibraryPathWhat, opts.to); msg != "" {
 				warn("%s", msg)
 			}
 		}
@@ -253,12 +253,13 @@ func libc(ns *namespace.Namespace) *linkmap.Map {
 // unreproducible says why a library found by d would not be found in the
 // tree by the same rule, or "" when it would: LD_LIBRARY_PATH is not the
 // tree's, nor is an ld.so.cache naming a directory outside the system
-// directories.
-func unreproducible(s *search.Searcher, d namespace.Dep, to string) string {
+// directories. libraryPath names the library path: LD_LIBRARY_PATH or
+// --library-path.
+func unreproducible(s *search.Searcher, d namespace.Dep, libraryPath, to string) string {
 	f := d.Found
 	switch f.Rule {
 	case search.ByLibraryPath:
-		return fmt.Sprintf("%s was found through %s (%s): the program in %s finds it only with the same path", d.Name, f.From, f.Dir, to)
+		return fmt.Sprintf("%s was found through %s (%s): the program in %s finds it only with the same path", d.Name, libraryPath, f.Dir, to)
 	case search.ByCache:
 		dir := path.Dir(f.Path) + "/"
 		for _, sys := range search.DefaultDirs {

@@ -167,6 +167,20 @@ func TestBundleMissingLibrary(t *testing.T) {
 	}
 }
 
+// A library found by a rule the tree does not have (LD_LIBRARY_PATH) is
+// copied, with a warning.
+func TestBundleWarnsLibraryPath(t *testing.T) {
+	f := newFixture(t)
+	f.lib("lib/libhere.so", `int here(void) { return 0; }`)
+	prog := f.prog("prog", `int here(void); int main(void) { return here(); }`, "-Llib", "-lhere")
+	dir := t.TempDir()
+	got := ldgoStreams(t, nil, "bundle", "--to", dir, "--library-path", f.path("lib"), prog)
+	want := "ldgo bundle: warning: libhere.so was found through --library-path (" + f.path("lib") + "/): the program in " + dir + " finds it only with the same path\n"
+	if got.status != 0 || got.stderr != want || !strings.Contains(got.stdout, "copied "+f.path("lib/libhere.so")+"\n") {
+		t.Errorf("ldgo bundle --library-path: %+v, want the warning %q", got, want)
+	}
+}
+
 // --also copies a directory with all it holds, links made again, but not
 // the tree being made, when it is inside.
 func TestBundleAlsoDirectory(t *testing.T) {
