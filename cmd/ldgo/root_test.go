@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +133,20 @@ func TestRootAgainstLddInTree(t *testing.T) {
 	}
 	if got := ldgoStreams(t, nil, "verify", "--root", rt.dir, prog); got.status != 0 {
 		t.Errorf("ldgo verify --root: %+v", got)
+	}
+	// bundle --root copies from the tree, and says which library the
+	// new tree lacks the cache for.
+	to := t.TempDir()
+	bundle := ldgoStreams(t, nil, "bundle", "--root", rt.dir, "--to", to, prog)
+	if warning := "ldgo bundle: warning: libcached.so was found through ld.so.cache in /opt/cached/, which is not a system directory"; bundle.status != 0 || !strings.HasPrefix(bundle.stderr, warning) || !strings.Contains(bundle.stdout, "copied /opt/cached/libcached.so\n") {
+		t.Errorf("ldgo bundle --root: %+v", bundle)
+	}
+	for _, name := range []string{"run/librun.so", "libabs.so.1", "libdot.so.1", "libpath.so"} {
+		genuine, _ := os.ReadFile(filepath.Join(rt.dir, rt.decoy, name))
+		copied, err := os.ReadFile(filepath.Join(to, rt.decoy, name))
+		if err != nil || !bytes.Equal(copied, genuine) {
+			t.Errorf("ldgo bundle --root: %s is not the tree's (%v)", name, err)
+		}
 	}
 	// The decoys are there to be found by a reader that follows the
 	// tree's paths on the host.
