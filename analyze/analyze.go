@@ -18,6 +18,7 @@ import (
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/reloc"
 	"github.com/ldgo/ldgo/search"
+	"github.com/ldgo/ldgo/sysroot"
 )
 
 // Options are the inputs of an analysis; they mirror ld.so's.
@@ -38,6 +39,10 @@ type Options struct {
 	// (which runs ld.so with the program as its argument) does, rather
 	// than from the file it resolves to, as running it does.
 	AsLdd bool
+	// Root is the tree the program is analysed in (--root): every file,
+	// the cache and the preload file are read there, as the tree's own
+	// ld.so would read them after chroot. Nil is the host.
+	Root *sysroot.Root
 }
 
 // Analysis is a program's objects loaded into a file image.
@@ -75,6 +80,7 @@ func Load(path string, opts Options) (*Analysis, error) {
 			LibraryPath:     opts.LibraryPath,
 			LibraryPathWhat: opts.LibraryPathWhat,
 			InhibitCache:    opts.InhibitCache,
+			Root:            opts.Root,
 		},
 		Preload:       opts.Preload,
 		PreloadWhat:   opts.PreloadWhat,

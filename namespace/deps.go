@@ -109,7 +109,7 @@ func (ns *Namespace) add(m *linkmap.Map, path string) {
 		ns.newMap(m)
 	}
 	ns.Chain = append(ns.Chain, m)
-	ns.requesters[m] = &search.Requester{Name: m.Name, Origin: originOf(path), Dyn: &m.Obj.Dyn, Loader: ns.requesters[m.Loader]}
+	ns.requesters[m] = &search.Requester{Name: m.Name, Origin: ns.originOf(path), Dyn: &m.Obj.Dyn, Loader: ns.requesters[m.Loader]}
 	ns.assignTLS(m)
 }
 
@@ -134,15 +134,19 @@ func (ns *Namespace) findLoaded(name string) *linkmap.Map {
 
 // originOf is $ORIGIN for an object found at path: its directory, made
 // absolute against the current directory without cleaning, as glibc's
-// _dl_new_object computes it.
-func originOf(path string) string {
+// _dl_new_object computes it. In a tree (--root) the current directory
+// is the tree's top, as after chroot.
+func (ns *Namespace) originOf(path string) string {
 	if path == "" {
 		return ""
 	}
 	if !filepath.IsAbs(path) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return ""
+		wd := "/"
+		if ns.cfg.Search.Root == nil {
+			var err error
+			if wd, err = os.Getwd(); err != nil {
+				return ""
+			}
 		}
 		if wd[len(wd)-1] != '/' {
 			wd += "/"

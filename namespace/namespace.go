@@ -15,7 +15,6 @@ package namespace
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -208,12 +207,10 @@ func (ns *Namespace) loadProgram(path string) error {
 	// file it ran, links resolved (glibc reads /proc/self/exe); of one
 	// given to ld.so on its command line, the directory of the path as
 	// given.
-	origin := originOf(path)
+	origin := ns.originOf(path)
 	if !ns.cfg.OriginAsGiven {
-		if abs, err := filepath.Abs(path); err == nil {
-			if real, err := filepath.EvalSymlinks(abs); err == nil {
-				origin = filepath.Dir(real)
-			}
+		if real, err := ns.cfg.Search.Root.Resolve(path, nil); err == nil {
+			origin = filepath.Dir(real)
 		}
 	}
 	req := &search.Requester{Name: ns.cfg.Progname, Origin: origin, Dyn: &obj.Dyn, IsMain: true}
@@ -363,7 +360,7 @@ func (ns *Namespace) loadPreloads() error {
 	if ns.cfg.PreloadFile == "" {
 		return nil
 	}
-	data, err := os.ReadFile(ns.cfg.PreloadFile)
+	data, err := ns.cfg.Search.Root.ReadFile(ns.cfg.PreloadFile)
 	if err != nil {
 		return nil
 	}

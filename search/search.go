@@ -16,12 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/sysroot"
 )
 
 // DefaultDirs are glibc's system search directories on Debian x86-64.
@@ -66,18 +66,22 @@ type Config struct {
 	// Debug, when set, receives the lines glibc prints for
 	// LD_DEBUG=libs, without the pid prefix.
 	Debug func(line string)
-	// Open opens each file tried; nil means object.Open. A loader that
-	// maps objects gives object.OpenHeaders.
+	// Open opens each file tried; nil means Root.OpenObject. A loader
+	// that maps objects gives object.OpenHeaders.
 	Open func(path string) (*object.File, error)
+	// Root is the tree every path is read in (--root): the cache file,
+	// the directories, every file tried, as the tree's own program
+	// would see them. Nil is the host's file system.
+	Root *sysroot.Root
 }
 
 // OpenObject opens the file at path as the search opens each file tried:
-// with Open, or object.Open without it.
+// with Open, or in Root without it.
 func (c *Config) OpenObject(path string) (*object.File, error) {
 	if c.Open != nil {
 		return c.Open(path)
 	}
-	return object.Open(path)
+	return c.Root.OpenObject(path)
 }
 
 // Requester is an object that asks for libraries, as the search sees it.
@@ -494,7 +498,9 @@ func (s *Searcher) lookupCache(name string) string {
 	s.debug(" search cache=%s", file)
 	if !s.cacheTried {
 		s.cacheTried = true
-		s.cache, _ = LoadCache(file)
+		if data, err := s.cfg.Root.ReadFile(file); err == nil {
+			s.cache, _ = ParseCache(data)
+		}
 	}
 	if s.cache == nil {
 		return ""
@@ -526,7 +532,7 @@ func (s *Searcher) openPath(a *attempt, pl *pathList) (*Found, error) {
 			if d.status[c] == unknown {
 				if f != nil {
 					d.status[c] = existing
-				} else if st, err := os.Stat(strings.TrimSuffix(d.name+sub, "/")); err != nil || !st.IsDir() {
+				} else if st, err := s.cfg.Root.Stat(strings.TrimSuffix(d.name+sub, "/")); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 					d.status[c] = nonexisting
 				} else {
 					d.status[c] = existing

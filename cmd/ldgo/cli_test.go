@@ -169,6 +169,7 @@ func TestJSONDocuments(t *testing.T) {
 		append([]string{"tree", "--json"}, progs...),
 		append([]string{"verify", "--json"}, progs...),
 		append([]string{"bindings", "--json"}, progs...),
+		append([]string{"bundle", "--json", "--to", t.TempDir(), "--also", "/etc/passwd"}, progs...),
 		{"run", "--list", "--json", "/usr/bin/true"},
 		{"run", "--verify", "--json", "/usr/bin/true"},
 	} {
@@ -217,7 +218,7 @@ func TestJSONDocuments(t *testing.T) {
 		t.Errorf("fields not in doc/json.md: %s", strings.Join(undocumented, ", "))
 	}
 	// The fixture exercises the fields that matter most.
-	for _, k := range []string{"error", "warnings", "objects", "not_found", "preload", "ignored", "tried", "version_problems", "undefined_symbols", "missing_libraries", "unresolved", "bindings", "lazy", "status"} {
+	for _, k := range []string{"error", "warnings", "objects", "not_found", "preload", "ignored", "tried", "version_problems", "undefined_symbols", "missing_libraries", "unresolved", "bindings", "lazy", "status", "files", "link", "added"} {
 		if !keys[k] {
 			t.Errorf("no document had %q", k)
 		}

@@ -7,6 +7,7 @@
 //	ldgo tree PROG...       who needs what, and the rule that found each file
 //	ldgo verify PROG...     undefined symbols and missing versions, as ldd -r
 //	ldgo bindings PROG...   every symbol binding, as LD_DEBUG=bindings
+//	ldgo bundle --to DIR PROG...  the programs and all they load, copied into DIR
 //
 // and ldgo run PROG [ARGS...] runs a program with ldgo as its dynamic
 // linker. Run `ldgo help` for the commands, `ldgo help COMMAND` for one
@@ -54,6 +55,7 @@ func init() {
 		cmdTree,
 		cmdVerify,
 		cmdBindings,
+		cmdBundle,
 		cmdRun,
 		cmdLink,
 		{

@@ -12,6 +12,21 @@ type option struct {
 	name string // without dashes
 	arg  string // the value's name in the usage; empty for a switch
 	help string
+	// repeat lets the option be given more than once; its values are
+	// then joined by listSep (see splitList).
+	repeat bool
+}
+
+// listSep joins the values of an option given more than once: a byte no
+// command-line argument can hold.
+const listSep = "\x00"
+
+// splitList returns the values of a repeatable option.
+func splitList(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, listSep)
 }
 
 // helpOption is taken by every command.
@@ -25,7 +40,8 @@ var errHelp = errors.New("help requested")
 // or as the next argument; "--" ends the options. With interspersed,
 // options may follow operands as well (ldgo list PROG --json); without,
 // the first operand ends them (ldgo run PROG ARGS...). A switch given has
-// the value "". -h and --help return errHelp.
+// the value "". An option given again replaces its value, unless it
+// repeats. -h and --help return errHelp.
 func parseArgs(opts []option, args []string, interspersed bool) (map[string]string, []string, error) {
 	values := map[string]string{}
 	var operands []string
@@ -59,6 +75,9 @@ func parseArgs(opts []option, args []string, interspersed bool) (map[string]stri
 				return nil, nil, fmt.Errorf("option --%s needs a value (%s)", name, o.arg)
 			}
 			val, args = args[0], args[1:]
+		}
+		if old, ok := values[name]; ok && o.repeat {
+			val = old + listSep + val
 		}
 		values[name] = val
 	}

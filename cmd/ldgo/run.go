@@ -350,7 +350,7 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case o.verify:
-		status := ldsoVerify(o.prog)
+		status := ldsoVerify(nil, o.prog)
 		if o.json {
 			writeJSON(stdout, ldsoVerifyOutput{header: header{Schema: jsonSchema, Command: "run --verify", Program: o.prog}, Status: status})
 		}
