@@ -51,6 +51,7 @@ func init() {
 		cmdTree,
 		cmdVerify,
 		cmdBindings,
+		cmdWhy,
 		cmdRun,
 		{
 			name:     "completion",
