@@ -52,6 +52,7 @@ func init() {
 		cmdVerify,
 		cmdBindings,
 		cmdWhy,
+		cmdPLT,
 		cmdRun,
 		{
 			name:     "completion",
