@@ -63,6 +63,7 @@ func pltJSON(t *testing.T, args ...string) pltDoc {
 type objdumpPLT struct {
 	entry, got map[string]uint64
 	stub       map[int]uint64
+	plt0       uint64 // where the stubs jump
 }
 
 var (
@@ -70,6 +71,7 @@ var (
 	odInsn  = regexp.MustCompile(`^\s*([0-9a-f]+):\t[0-9a-f ]+\t(\S+)\s*(.*)$`)
 	odGOT   = regexp.MustCompile(`^\*0x[0-9a-f]+\(%rip\)\s+# ([0-9a-f]+)`)
 	odPush  = regexp.MustCompile(`^\$0x([0-9a-f]+)$`)
+	odJump  = regexp.MustCompile(`^([0-9a-f]+) <`)
 )
 
 func objdumpOf(t *testing.T, path string) objdumpPLT {
@@ -100,6 +102,9 @@ func objdumpOf(t *testing.T, path string) objdumpPLT {
 		op, arg := m[2], m[3]
 		if g := odGOT.FindStringSubmatch(arg); g != nil && op == "jmp" && label != "" && od.got[label] == 0 {
 			od.got[label], _ = strconv.ParseUint(g[1], 16, 64)
+		}
+		if j := odJump.FindStringSubmatch(arg); j != nil && op == "jmp" && prevOp == "push" {
+			od.plt0, _ = strconv.ParseUint(j[1], 16, 64)
 		}
 		if p := odPush.FindStringSubmatch(arg); p != nil && op == "push" {
 			i, _ := strconv.ParseInt(p[1], 16, 32)
@@ -301,4 +306,132 @@ func jsonKeys(t *testing.T, args ...string) []string {
 		}
 	}
 	return missing
+}
+
+// storyLine is one step of ldgo run --debug lazy's story of a first call.
+var storyStep = regexp.MustCompile(`^ldgo: lazy:   (\d)\. (.*)$`)
+
+// lazyStories splits ldgo run --debug lazy's output into stories, by
+// object and symbol: the summary line's fields and the steps' text.
+func lazyStories(stderr string) map[string][]string {
+	stories := map[string][]string{}
+	var cur string
+	for _, l := range strings.Split(stderr, "\n") {
+		if m := lazyLine.FindStringSubmatch(l); m != nil {
+			cur = m[1] + " " + m[2]
+			stories[cur] = append(stories[cur], l)
+		} else if storyStep.MatchString(l) && cur != "" {
+			stories[cur] = append(stories[cur], l)
+		}
+	}
+	return stories
+}
+
+var (
+	storySummary = regexp.MustCompile(`\(slot (\d+), GOT 0x([0-9a-f]+), target 0x([0-9a-f]+)\)$`)
+	storyBase    = regexp.MustCompile(`\(base 0x([0-9a-f]+)\) calls (\S+): its (?:PLT|\.plt\.sec) entry 0x([0-9a-f]+), (?:endbr64; )?jmp \*0x([0-9a-f]+) \(the GOT entry\), goes to 0x([0-9a-f]+)`)
+	storyStub    = regexp.MustCompile(`^the stub 0x([0-9a-f]+): (?:endbr64; )?push \$(\d+) \(the slot\); jmp 0x([0-9a-f]+) \(PLT0\)$`)
+	storyPLT0    = regexp.MustCompile(`^PLT0 0x([0-9a-f]+): push GOT\[1\] = 0x([0-9a-f]+) .*; jmp \*GOT\[2\] = 0x([0-9a-f]+) `)
+	storyWrite   = regexp.MustCompile(`^GOT 0x([0-9a-f]+): 0x([0-9a-f]+) -> 0x([0-9a-f]+); the resolver jumps there, and the next call goes straight through the GOT$`)
+	storyNotWrit = regexp.MustCompile(`^GOT 0x([0-9a-f]+) left at 0x([0-9a-f]+) \(LD_BIND_NOT\); the resolver jumps to 0x([0-9a-f]+), and the next call comes back to it$`)
+)
+
+func hex(s string) uint64 { v, _ := strconv.ParseUint(s, 16, 64); return v }
+
+// ldgo run --debug lazy tells each first call's walk through the PLT: the
+// call, the stub, PLT0 with GOT[1] and GOT[2], the lookup, the GOT write.
+// Its addresses, less the load base the same run reports, are those of
+// objdump's and readelf's reading of the same files, and the GOT holds
+// the target afterwards; a second call of the same function is not told,
+// as it does not come back to the resolver. With LD_BIND_NOT the GOT is
+// left as it was.
+func TestRunLazyStory(t *testing.T) {
+	for _, tool := range []string{"objdump", "readelf"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " not installed")
+		}
+	}
+	bin := buildLdgo(t)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"lazy", []string{"-fcf-protection=none"}},
+		{"ibt", []string{"-fcf-protection=full", "-Wl,-z,ibtplt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.lib("libplt.so", pltLib, tc.flags...)
+			prog := f.prog("prog", strings.Replace(pltProg, "puts(lib());", "puts(lib()); puts(lib());", 1),
+				append([]string{"-L.", "-lplt", "-Wl,-rpath," + f.dir}, tc.flags...)...)
+			want := runCmd(t, baseEnv(), "", prog)
+			for _, bindNot := range []bool{false, true} {
+				env := baseEnv()
+				if bindNot {
+					env = append(env, "LD_BIND_NOT=1")
+				}
+				got := runCmd(t, env, "", bin, "run", "--debug", "lazy", prog)
+				if got.stdout != want.stdout || got.status != want.status {
+					t.Fatalf("--debug lazy changed the run: %+v, natively %+v", got, want)
+				}
+				stories := lazyStories(got.stderr)
+				for _, c := range []struct{ obj, sym string }{{prog, "lib"}, {prog, "puts"}, {f.path("libplt.so"), "getenv"}} {
+					told := stories[c.obj+" "+c.sym]
+					if len(told) != 6 {
+						t.Errorf("%s's first call of %s: %d lines, want a summary and 5 steps, once:\n%s", c.obj, c.sym, len(told), got.stderr)
+						continue
+					}
+					checkStory(t, c.obj, c.sym, told, bindNot)
+				}
+			}
+		})
+	}
+}
+
+// checkStory checks one story's facts against objdump and readelf.
+func checkStory(t *testing.T, obj, sym string, told []string, bindNot bool) {
+	t.Helper()
+	od := objdumpOf(t, obj)
+	rel := readelfSlots(t, obj)
+	sum := storySummary.FindStringSubmatch(told[0])
+	var steps [6]string
+	for _, l := range told[1:] {
+		m := storyStep.FindStringSubmatch(l)
+		n, _ := strconv.Atoi(m[1])
+		steps[n] = m[2]
+	}
+	call, stub, plt0 := storyBase.FindStringSubmatch(steps[1]), storyStub.FindStringSubmatch(steps[2]), storyPLT0.FindStringSubmatch(steps[3])
+	if sum == nil || call == nil || stub == nil || plt0 == nil {
+		t.Errorf("%s %s: the story does not read as it should:\n%s", obj, sym, strings.Join(told, "\n"))
+		return
+	}
+	base := hex(call[1])
+	slot, _ := strconv.Atoi(sum[1])
+	gotAddr, target := hex(sum[2]), hex(sum[3])
+	check := func(what string, ldgo, want uint64) {
+		if ldgo != want {
+			t.Errorf("%s %s: %s %#x, objdump/readelf say %#x (base %#x)\n%s", obj, sym, what, ldgo, want, base, strings.Join(told, "\n"))
+		}
+	}
+	check("GOT entry", gotAddr-base, rel[sym])
+	check("GOT entry jumped through", hex(call[4])-base, od.got[sym])
+	check("PLT entry", hex(call[3])-base, od.entry[sym])
+	check("lazy stub", hex(call[5])-base, od.stub[slot])
+	check("stub", hex(stub[1])-base, od.stub[slot])
+	check("PLT0", hex(stub[3])-base, od.plt0)
+	check("PLT0 of step 3", hex(plt0[1])-base, od.plt0)
+	if p, _ := strconv.Atoi(stub[2]); p != slot {
+		t.Errorf("%s %s: the stub pushes %d, the slot is %d", obj, sym, p, slot)
+	}
+	if bindNot {
+		w := storyNotWrit.FindStringSubmatch(steps[5])
+		if w == nil || hex(w[1]) != gotAddr || hex(w[2]) != hex(call[5]) || hex(w[3]) != target {
+			t.Errorf("%s %s: with LD_BIND_NOT, step 5 is %q", obj, sym, steps[5])
+		}
+		return
+	}
+	w := storyWrite.FindStringSubmatch(steps[5])
+	if w == nil || hex(w[1]) != gotAddr || hex(w[2]) != hex(call[5]) || hex(w[3]) != target {
+		t.Errorf("%s %s: step 5 is %q; want GOT %#x written from the stub %#x to the target %#x", obj, sym, steps[5], gotAddr, hex(call[5]), target)
+	}
 }

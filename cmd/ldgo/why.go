@@ -9,6 +9,7 @@ import (
 	"github.com/ldgo/ldgo/analyze"
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/lookup"
+	"github.com/ldgo/ldgo/object"
 )
 
 var cmdWhy = &command{
@@ -282,16 +283,7 @@ func (x *explainer) printCandidate(out io.Writer, n int, r *analyze.Reference, c
 // describe is a symbol as the lookup sees it: name, version, binding,
 // type, visibility, defined or not.
 func (x *explainer) describe(s analyze.Symbol) string {
-	name := x.name
-	if s.Version != nil {
-		// A needed version (a reference's, or an executable's copy's)
-		// is written name@V, as readelf writes it.
-		if s.Hidden || s.Version.File != "" {
-			name += "@" + s.Version.Name
-		} else {
-			name += "@@" + s.Version.Name
-		}
-	}
+	name := versionedName(x.name, s.Version, s.Hidden)
 	parts := []string{bindingName(s.Sym.Bind()) + " " + typeName(s.Sym.Type())}
 	if v := s.Sym.Visibility(); v != elf.STV_DEFAULT {
 		parts = append(parts, visibilityName(v))
@@ -303,6 +295,19 @@ func (x *explainer) describe(s analyze.Symbol) string {
 		}
 	}
 	return name + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// versionedName is name at version v as readelf writes it: name@@V for a
+// default version defined, name@V for a hidden one and for a needed
+// version (a reference's, or an executable's copy's).
+func versionedName(name string, v *object.Version, hidden bool) string {
+	switch {
+	case v == nil:
+		return name
+	case hidden || v.File != "":
+		return name + "@" + v.Name
+	}
+	return name + "@@" + v.Name
 }
 
 // verdict words what the lookup made of symbol s of candidate c.
@@ -371,13 +376,8 @@ func (x *explainer) explanation(r *analyze.Reference) string {
 	if r.Def != nil {
 		def = x.obj(r.Def) + "'s " + x.name
 		if r.Def.Obj != nil && int(r.DefIndex) < r.Def.Obj.NumSymbols() {
-			if v, hidden := r.Def.Obj.SymbolVersion(r.DefIndex); v != nil {
-				sep := "@@"
-				if hidden {
-					sep = "@"
-				}
-				def += sep + v.Name
-			}
+			v, hidden := r.Def.Obj.SymbolVersion(r.DefIndex)
+			def = x.obj(r.Def) + "'s " + versionedName(x.name, v, hidden)
 		}
 	}
 	// others names the objects past the answer that define the name
