@@ -14,11 +14,9 @@ import (
 	"github.com/ldgo/ldgo/namespace"
 )
 
-var cmdPLT = &command{
-	name:     "plt",
-	synopsis: "[OPTIONS] PROG...",
-	summary:  "show each object's PLT and GOT slots, before and after binding",
-	about: `Prints, for each object PROG loads (or the one --object names), its PLT/GOT
+var cmdPLT = analysisCommand("plt",
+	"show each object's PLT and GOT slots, before and after binding",
+	`Prints, for each object PROG loads (or the one --object names), its PLT/GOT
 table: for each PLT slot (each DT_JMPREL relocation) the symbol and version,
 the PLT entry calls go to, the GOT entry, the value it holds before binding
 (the lazy stub in the PLT that pushes the slot's index and jumps to PLT0)
@@ -27,24 +25,11 @@ have them; lazy and BIND_NOW objects, and the IBT-enabled PLT (.plt.sec)
 of gcc -fcf-protection builds. The PLT code is decoded from the object's
 bytes, laid out as the x86-64 psABI lays it out. Addresses are those of
 ldgo's file image, not of a real run (ldgo run --debug lazy shows those).`,
-	options: append(append([]option(nil), analysisOptions...),
-		option{name: "object", arg: "NAME", help: "show only the object NAME (its path, name or file name)"},
-		option{name: "now", help: "bind every slot at start-up, as LD_BIND_NOW"}),
-	footer: analysisFooter,
-	run: func(c *command, args []string, stdout, stderr io.Writer) int {
-		values, progs, status, done := c.parse(args, true, stdout, stderr)
-		switch {
-		case done:
-			return status
-		case len(progs) == 0:
-			return c.usageError(stderr, "missing program")
-		}
-		object, only := values["object"]
-		return analyzeAll(c.name, func(a *analyze.Analysis, opts *options, h header, out, errOut io.Writer) int {
-			return runPLT(a, opts, object, only, h, out, errOut)
-		}, progs, analysisOptionsFrom(values), stdout, stderr)
+	[]option{
+		{name: "object", arg: "NAME", help: "show only the object NAME (its path, name or file name)"},
+		{name: "now", help: "bind every slot at start-up, as LD_BIND_NOW"},
 	},
-}
+	runPLT)
 
 type pltOutput struct {
 	header
@@ -88,8 +73,9 @@ type pltAfter struct {
 	IFunc          bool   `json:"ifunc,omitempty"`
 }
 
-func runPLT(a *analyze.Analysis, opts *options, want string, only bool, h header, out, errOut io.Writer) int {
+func runPLT(a *analyze.Analysis, opts *options, h header, out, errOut io.Writer) int {
 	prog := opts.Progname
+	want, only := opts.values["object"]
 	bind := a.Bind(opts.now)
 	doc := pltOutput{header: h, Objects: []pltObject{}}
 	for _, m := range a.NS.Chain {

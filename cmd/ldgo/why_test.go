@@ -2,13 +2,12 @@ package main
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"encoding/json"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ldgo/ldgo/internal/testelf"
 	"github.com/ldgo/ldgo/lookup"
 )
 
@@ -157,13 +156,7 @@ func TestWhyVersions(t *testing.T) {
 	f.lib("libw.so", `int other(void) { return 0; }`, "-Wl,-soname,libw.so")
 	src := `int foo(void); int main(void) { return foo(); }`
 	old := f.prog("old", src, "-L.", "-Wl,--no-as-needed", "-lw", "-lv", "-Wl,-rpath,"+f.dir)
-	f.write("v2.map", "V1 { global: foo; local: *; };\nV2 { global: foo; } V1;\n")
-	f.lib("libv.so", `
-int foo_v1(void) { return 1; }
-int foo_v2(void) { return 2; }
-__asm__(".symver foo_v1, foo@V1");
-__asm__(".symver foo_v2, foo@@V2");
-`, "-Wl,--version-script=v2.map", "-Wl,-soname,libv.so")
+	f.fooV1V2Lib()
 	cur := f.prog("new", src, "-L.", "-Wl,--no-as-needed", "-lw", "-lv", "-Wl,-rpath,"+f.dir)
 	// Now libw, before libv in the scope, defines foo at W only.
 	f.write("w.map", "W { global: foo; other; local: *; };\n")
@@ -289,7 +282,7 @@ const char *pf(void);
 const char *(*addr_pf(void))(void);
 int main(void) { return (addr_pv() == &pv) * 2 + (addr_pf() == pf); }
 `, "-no-pie", "-fno-pie", "-L.", "-lp", "-Wl,-rpath,"+f.dir)
-	setVisibility(t, f.path("libp.so"), elf.STV_PROTECTED, "pv", "pf")
+	testelf.SetVisibility(t, f.path("libp.so"), elf.STV_PROTECTED, "pv", "pf")
 	if r := runCmd(t, nil, "", prog); r.status != 1 {
 		t.Fatalf("natively the library's symbols are not protected: %+v", r)
 	}
@@ -298,66 +291,6 @@ int main(void) { return (addr_pv() == &pv) * 2 + (addr_pf() == pf); }
 		whyAgreesWithGlibc(t, nil, doc, prog)
 		wantRules(t, doc, map[string]string{f.path("libp.so") + " normal": tc.rule})
 	}
-}
-
-// setVisibility gives the dynamic symbols named names that path defines
-// visibility vis, in place.
-func setVisibility(t *testing.T, path string, vis elf.SymVis, names ...string) {
-	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.DynamicSymbols()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dynsym := f.Section(".dynsym")
-	n := 0
-	for i, s := range syms {
-		if slices.Contains(names, s.Name) && s.Section != elf.SHN_UNDEF {
-			other := dynsym.Offset + uint64(i+1)*24 + 5 // st_other
-			data[other] = data[other]&^3 | byte(vis)
-			n++
-		}
-	}
-	if n != len(names) {
-		t.Fatalf("%s defines %d of %q", path, n, names)
-	}
-	if err := os.WriteFile(path, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// setDynamicFlags ORs flags into path's DT_FLAGS entry, in place.
-func setDynamicFlags(t *testing.T, path string, flags elf.DynFlag) {
-	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dyn := f.Section(".dynamic")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for off := dyn.Offset; off+16 <= dyn.Offset+dyn.Size; off += 16 {
-		if elf.DynTag(binary.LittleEndian.Uint64(data[off:])) == elf.DT_FLAGS {
-			v := binary.LittleEndian.Uint64(data[off+8:])
-			binary.LittleEndian.PutUint64(data[off+8:], v|uint64(flags))
-			if err := os.WriteFile(path, data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatalf("%s has no DT_FLAGS", path)
 }
 
 // A DT_SYMBOLIC library's references are looked up in itself first. GNU
@@ -377,7 +310,7 @@ int main(void) { return get_sv(); }
 `
 	linked := f.prog("linked", main, "-L.", "-lbs", "-Wl,-rpath,"+f.dir)
 	patched := f.prog("patched", main, "-L.", "-lds", "-Wl,-rpath,"+f.dir)
-	setDynamicFlags(t, f.path("libds.so"), elf.DF_SYMBOLIC)
+	testelf.SetDynamicFlags(t, f.path("libds.so"), elf.DF_SYMBOLIC)
 	for _, p := range []string{linked, patched} {
 		if r := runCmd(t, nil, "", p); r.status != 1 {
 			t.Fatalf("%s: natively get_sv returns %d, not the library's 1", p, r.status)
