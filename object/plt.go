@@ -169,26 +169,36 @@ func (o *Object) word(addr uint64) (uint64, bool) {
 	return le.Uint64(b), true
 }
 
+// code returns up to n bytes of the object at addr, as many as its
+// segment holds: the last stub of a PLT may end its segment.
+func (o *Object) code(addr uint64, n int) []byte {
+	b := o.segmentTail(addr)
+	if len(b) > n {
+		b = b[:n]
+	}
+	return b
+}
+
 // decodeStub reads the lazy stub at addr: [endbr64;] push $n; [bnd] jmp
 // PLT0.
 func (o *Object) decodeStub(addr uint64) (kind PLTLayout, pushes uint32, plt0 uint64, bnd bool, problem string) {
-	b, err := o.src.Bytes(addr, 16)
-	if err != nil {
+	b := o.code(addr, 16)
+	if b == nil {
 		return 0, 0, 0, false, "the GOT entry's lazy stub is outside the loaded segments"
 	}
 	kind, at := PLTLazy, 0
 	if bytes.HasPrefix(b, endbr64) {
 		kind, at = PLTIBT, 4
 	}
-	if b[at] != 0x68 { // push imm32
+	if len(b) < at+5 || b[at] != 0x68 { // push imm32
 		return 0, 0, 0, false, fmt.Sprintf("no push at the lazy stub %#x", addr)
 	}
 	pushes = le.Uint32(b[at+1:])
 	at += 5
-	if b[at] == 0xf2 {
+	if len(b) > at && b[at] == 0xf2 {
 		bnd, at = true, at+1
 	}
-	if b[at] != 0xe9 { // jmp rel32
+	if len(b) < at+5 || b[at] != 0xe9 { // jmp rel32
 		return 0, 0, 0, false, fmt.Sprintf("no jmp after the push of the lazy stub %#x", addr)
 	}
 	next := addr + uint64(at) + 5
@@ -199,10 +209,7 @@ func (o *Object) decodeStub(addr uint64) (kind PLTLayout, pushes uint32, plt0 ui
 // jumpThrough decodes [endbr64;] [bnd] jmp *disp(%rip) at addr and returns
 // the address it jumps through.
 func (o *Object) jumpThrough(addr uint64, withEndbr bool) (uint64, bool) {
-	b, err := o.src.Bytes(addr, 12)
-	if err != nil {
-		return 0, false
-	}
+	b := o.code(addr, 11)
 	at := 0
 	if withEndbr {
 		if !bytes.HasPrefix(b, endbr64) {
@@ -210,10 +217,10 @@ func (o *Object) jumpThrough(addr uint64, withEndbr bool) (uint64, bool) {
 		}
 		at = 4
 	}
-	if b[at] == 0xf2 {
+	if len(b) > at && b[at] == 0xf2 {
 		at++
 	}
-	if b[at] != 0xff || b[at+1] != 0x25 {
+	if len(b) < at+6 || b[at] != 0xff || b[at+1] != 0x25 {
 		return 0, false
 	}
 	next := addr + uint64(at) + 6
@@ -222,8 +229,8 @@ func (o *Object) jumpThrough(addr uint64, withEndbr bool) (uint64, bool) {
 
 // checkPLT0 reports whether PLT0 pushes GOT[1] and jumps through GOT[2].
 func (o *Object) checkPLT0(addr uint64) bool {
-	b, err := o.src.Bytes(addr, 6)
-	if err != nil || b[0] != 0xff || b[1] != 0x35 { // push disp(%rip)
+	b := o.code(addr, 6)
+	if len(b) < 6 || b[0] != 0xff || b[1] != 0x35 { // push disp(%rip)
 		return false
 	}
 	pushed := addr + 6 + uint64(int64(int32(le.Uint32(b[2:]))))

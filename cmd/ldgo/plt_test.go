@@ -266,9 +266,13 @@ func TestPLTLayouts(t *testing.T) {
 	}
 }
 
-// A real program and its libraries, every object's PLT.
+// A real program and its libraries, every object's PLT; and node, whose
+// last PLT entry ends its segment (its .plt has a segment of its own).
 func TestPLTRealProgram(t *testing.T) {
 	checkPLT(t, "/usr/bin/ls", "/usr/bin/ls", "lazy", true)
+	if _, err := os.Stat("/usr/bin/node"); err == nil {
+		checkPLT(t, "/usr/bin/node", "/usr/bin/node", "lazy", false) // linked with -z now
+	}
 	doc := pltJSON(t, "/usr/bin/ls")
 	var names []string
 	for _, o := range doc.Objects {

@@ -63,7 +63,7 @@ type whyRefJSON struct {
 	Relocations []whyRelocJSON `json:"relocations"`
 	LookedUp    bool           `json:"looked_up"`
 	Scope       []whyCandJSON  `json:"scope"`
-	BindsTo     *whyDefJSON    `json:"binds_to,omitempty"`
+	BindsTo     *whyBindsJSON  `json:"binds_to,omitempty"`
 	Rule        string         `json:"rule"`
 	Explanation string         `json:"explanation"`
 }
@@ -94,6 +94,12 @@ type whySymbolJSON struct {
 	Verdict        string   `json:"verdict,omitempty"`
 	Steps          []string `json:"steps,omitempty"`
 	IfReached      bool     `json:"if_reached,omitempty"`
+}
+
+// whyBindsJSON is the definition a reference binds to.
+type whyBindsJSON struct {
+	Object string        `json:"object"`
+	Symbol whySymbolJSON `json:"symbol"`
 }
 
 type whyDefJSON struct {
@@ -507,7 +513,7 @@ func (x *explainer) refJSON(r *analyze.Reference) whyRefJSON {
 		j.Scope = append(j.Scope, cj)
 	}
 	if r.Def != nil {
-		d := whyDefJSON{Object: x.obj(r.Def), Referenced: r.Def == r.Map}
+		d := whyBindsJSON{Object: x.obj(r.Def)}
 		if r.Def.Obj != nil && int(r.DefIndex) < r.Def.Obj.NumSymbols() {
 			s := analyze.Symbol{Index: r.DefIndex, Sym: r.Def.Obj.Symbol(r.DefIndex)}
 			s.Version, s.Hidden = r.Def.Obj.SymbolVersion(r.DefIndex)

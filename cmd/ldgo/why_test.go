@@ -353,9 +353,37 @@ int main(void) { return (maybe ? maybe() : 0) + keep() + gone(); }
 	wantRules(t, whyJSON(t, nil, "maybe", prog), map[string]string{prog + " normal": "weak-undefined"})
 	doc := whyJSON(t, nil, "gone", prog)
 	wantRules(t, doc, map[string]string{prog + " plt": "undefined"})
-	out, _ := ldgo(t, nil, "verify", prog)
-	if !strings.Contains(out, "undefined symbol: gone") || !strings.Contains(doc.References[0].Explanation, "undefined symbol: gone") {
-		t.Errorf("verify says\n%s\nwhy says %s", out, doc.References[0].Explanation)
+	for _, l := range glibcBindings(t, nil, prog) {
+		if strings.Contains(l, "`maybe'") || strings.Contains(l, "`gone'") {
+			t.Errorf("glibc binds what ldgo why says binds to nothing: %s", l)
+		}
+	}
+	want := "undefined symbol: gone\t(" + prog + ")"
+	if out := glibc(t, nil, "ldd", "-r", prog); !strings.Contains(out, want) || !strings.Contains(doc.References[0].Explanation, "undefined symbol: gone") {
+		t.Errorf("ldd -r says\n%s\nldgo why says %s", out, doc.References[0].Explanation)
+	}
+}
+
+// ldgo why takes a symbol and at least one program.
+func TestWhyUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"why"}, "ldgo why: missing symbol and program\n"},
+		{[]string{"why", "malloc"}, "ldgo why: missing program\n"},
+	} {
+		got := ldgoStreams(t, nil, tc.args...)
+		want := result{stderr: tc.msg + "Run 'ldgo why --help' for usage.\n", status: 2}
+		if got != want {
+			t.Errorf("ldgo %s: %+v, want %+v", strings.Join(tc.args, " "), got, want)
+		}
+	}
+	// Several programs, each headed by its name, as the other analysis
+	// commands head them.
+	out := ldgoStreams(t, nil, "why", "malloc", "/usr/bin/true", "/usr/bin/ls")
+	if out.status != 0 || !strings.HasPrefix(out.stdout, "/usr/bin/true:\n") || !strings.Contains(out.stdout, "\n/usr/bin/ls:\n") {
+		t.Errorf("ldgo why malloc true ls: %+v", out)
 	}
 }
 
