@@ -345,10 +345,12 @@ func hex(s string) uint64 { v, _ := strconv.ParseUint(s, 16, 64); return v }
 // ldgo run --debug lazy tells each first call's walk through the PLT: the
 // call, the stub, PLT0 with GOT[1] and GOT[2], the lookup, the GOT write.
 // Its addresses, less the load base the same run reports, are those of
-// objdump's and readelf's reading of the same files, and the GOT holds
-// the target afterwards; a second call of the same function is not told,
-// as it does not come back to the resolver. With LD_BIND_NOT the GOT is
-// left as it was.
+// objdump's and readelf's reading of the same files; the GOT entry,
+// read back, holds the target afterwards, and as the PLT entry jumps
+// through it the next call goes straight there. Each slot's story is
+// told once, though the program calls each function twice. GOT[2] is the
+// one resolver of every object, GOT[1] each object's own. With
+// LD_BIND_NOT the GOT is left as it was.
 func TestRunLazyStory(t *testing.T) {
 	for _, tool := range []string{"objdump", "readelf"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -379,6 +381,8 @@ func TestRunLazyStory(t *testing.T) {
 					t.Fatalf("--debug lazy changed the run: %+v, natively %+v", got, want)
 				}
 				stories := lazyStories(got.stderr)
+				got1 := map[string]string{} // GOT[1] by object
+				got2 := map[string]bool{}
 				for _, c := range []struct{ obj, sym string }{{prog, "lib"}, {prog, "puts"}, {f.path("libplt.so"), "getenv"}} {
 					told := stories[c.obj+" "+c.sym]
 					if len(told) != 6 {
@@ -386,6 +390,16 @@ func TestRunLazyStory(t *testing.T) {
 						continue
 					}
 					checkStory(t, c.obj, c.sym, told, bindNot)
+					if m := storyPLT0.FindStringSubmatch(strings.TrimPrefix(told[3], "ldgo: lazy:   3. ")); m != nil {
+						if g, ok := got1[c.obj]; ok && g != m[2] {
+							t.Errorf("%s: GOT[1] is %s and %s", c.obj, g, m[2])
+						}
+						got1[c.obj] = m[2]
+						got2[m[3]] = true
+					}
+				}
+				if len(got2) != 1 || len(got1) != 2 || got1[prog] == got1[f.path("libplt.so")] {
+					t.Errorf("GOT[1] by object %v, GOT[2] %v: want one resolver and a table per object", got1, got2)
 				}
 			}
 		})
