@@ -7,6 +7,8 @@
 //	ldgo tree PROG...       who needs what, and the rule that found each file
 //	ldgo verify PROG...     undefined symbols and missing versions, as ldd -r
 //	ldgo bindings PROG...   every symbol binding, as LD_DEBUG=bindings
+//	ldgo why SYMBOL PROG... where each reference to SYMBOL binds, and why
+//	ldgo plt PROG...        each object's PLT/GOT slots, before and after binding
 //
 // and ldgo run PROG [ARGS...] runs a program with ldgo as its dynamic
 // linker. Run `ldgo help` for the commands, `ldgo help COMMAND` for one
