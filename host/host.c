@@ -243,6 +243,26 @@ static void write_n(int fd, const char *s, size_t n) {
 	}
 }
 
+// lazy_story_end ends the lazy category's story of a first call (the
+// rest was written before the program started): the GOT entry as the
+// resolver found it and, read back, as it leaves it. On the stack, for a
+// call that may come from any thread at any time.
+static void lazy_story_end(uint64_t slot, uint64_t old, uint64_t target) {
+	char line[320];
+	uint64_t now = *(volatile uint64_t *)slot;
+	int n;
+	if (lazy_bind_not)
+		n = snprintf(line, sizeof line,
+		             "ldgo: lazy:   5. GOT %#lx left at %#lx (LD_BIND_NOT); the resolver jumps to %#lx, and the next call comes back to it\n",
+		             (unsigned long)slot, (unsigned long)now, (unsigned long)target);
+	else
+		n = snprintf(line, sizeof line,
+		             "ldgo: lazy:   5. GOT %#lx: %#lx -> %#lx; the resolver jumps there, and the next call goes straight through the GOT\n",
+		             (unsigned long)slot, (unsigned long)old, (unsigned long)now);
+	if (n > 0)
+		write_n(debug.fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
 // ldgo_lazy_fixup is called by the trampoline at the first call through
 // PLT slot i of the object l stands for (GOT[1]).
 uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
@@ -257,17 +277,24 @@ uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
 		_exit(127);
 	}
 	uint64_t t = l->target[i];
+	int story = 0;
+	uint64_t old = 0;
 	pthread_mutex_lock(&lazy_mu);
 	if (!l->done[i]) {
 		l->done[i] = 1;
 		lazy_count++;
-		if (lazy_debug && l->trace[i])
+		if (lazy_debug && l->trace[i]) {
 			write_all(debug.fd, l->trace[i]);
+			story = 1;
+			old = *(volatile uint64_t *)l->slot[i];
+		}
 		if (l->debug[i])
 			ldgo_debug_line(l->debug[i]);
 	}
 	if (!lazy_bind_not)
 		__atomic_store_n((uint64_t *)l->slot[i], t, __ATOMIC_RELEASE);
+	if (story)
+		lazy_story_end(l->slot[i], old, t);
 	pthread_mutex_unlock(&lazy_mu);
 	return t;
 }

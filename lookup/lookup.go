@@ -141,6 +141,10 @@ type Linker struct {
 	// OnSearch, if set, sees every object a lookup searches
 	// (LD_DEBUG=symbols).
 	OnSearch func(name string, m *linkmap.Map)
+	// OnStep, if set, sees every step of every lookup (ldgo why): each
+	// object of the scope and each symbol of the name considered, and
+	// why it was taken or passed over.
+	OnStep func(Step)
 	// Warn, if set, receives glibc's warnings (protected symbols).
 	Warn func(format string, args ...any)
 	// Lookups counts calls of Symbol (glibc's "number of relocations").
@@ -431,7 +435,7 @@ func (l *Linker) searchFiltered(list []filter, req *Request, res *Result) bool {
 // object is being reported, not for scopes of more than three
 // searchlists.
 func (l *Linker) scopeID(scope [][]*linkmap.Map, req *Request) (uint32, bool) {
-	if req.Skip != nil || l.OnSearch != nil || len(scope) > 3 {
+	if req.Skip != nil || l.OnSearch != nil || l.OnStep != nil || len(scope) > 3 {
 		return 0, false
 	}
 	var sk scopeKey
@@ -472,6 +476,9 @@ func (l *Linker) Symbol(scope [][]*linkmap.Map, req *Request) (Result, error) {
 		}
 	}
 	req.complete()
+	if l.OnStep != nil {
+		l.step(StepBegin, req, nil, 0)
+	}
 	return l.search(scope, req)
 }
 
@@ -511,6 +518,9 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 		}
 	}
 	if !found && res.Map == nil {
+		if l.OnStep != nil {
+			l.step(StepUnresolved, req, nil, 0)
+		}
 		if req.Ref == nil || req.Ref.Bind() != elf.STB_WEAK {
 			e := &UndefinedError{Ref: req.RefMap, Name: req.Hash.Name}
 			if req.Version != nil {
@@ -531,6 +541,9 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 			}
 		} else {
 			var pv Result
+			if l.OnStep != nil {
+				l.step(StepProtectedCheck, req, req.RefMap, req.RefIndex)
+			}
 			for i, list := range scope {
 				from := 0
 				if i == 0 {
@@ -544,6 +557,12 @@ func (l *Linker) search(scope [][]*linkmap.Map, req *Request) (Result, error) {
 				res = Result{Map: req.RefMap, Index: req.RefIndex, Sym: *req.Ref, Protected: true}
 			}
 		}
+		if l.OnStep != nil && res.Map == req.RefMap && res.Index == req.RefIndex {
+			l.step(StepProtected, req, res.Map, res.Index)
+		}
+	}
+	if l.OnStep != nil {
+		l.step(StepBound, req, res.Map, res.Index)
 	}
 
 	l.bound(req, res)
@@ -583,6 +602,9 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 		return false
 	}
 	if class&ClassCopy != 0 && m.Kind == linkmap.Executable {
+		if l.OnStep != nil {
+			l.step(StepCopySkipsExecutable, req, m, 0)
+		}
 		return false
 	}
 	l.Searched++
@@ -591,6 +613,9 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 	}
 	obj := m.Obj
 	if !obj.HasHashTable() || !obj.MayDefine(&req.Hash) {
+		if l.OnStep != nil {
+			l.step(filteredStep(obj), req, m, 0)
+		}
 		return false
 	}
 	var (
@@ -598,9 +623,15 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 		idx         uint32
 		numVersions int
 		versioned   uint32
+		considered  int
 	)
 	obj.Candidates(&req.Hash, func(i uint32) bool {
-		if matches(obj, i, req, class, &numVersions, &versioned) {
+		verdict := match(obj, i, req, class, &numVersions, &versioned)
+		if l.OnStep != nil {
+			considered++
+			l.step(verdict, req, m, i)
+		}
+		if verdict == StepMatch {
 			hit, idx = true, i
 			return false
 		}
@@ -610,12 +641,21 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 		// One versioned definition of an unversioned reference: no
 		// ambiguity, take it.
 		hit, idx = true, versioned
+		if l.OnStep != nil {
+			l.step(StepOnlyVersion, req, m, idx)
+		}
 	}
 	if !hit {
+		if l.OnStep != nil && considered == 0 {
+			l.step(StepNoSuchName, req, m, 0)
+		}
 		return false
 	}
 	sym := obj.Symbol(idx)
 	if v := sym.Visibility(); v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
+		if l.OnStep != nil {
+			l.step(StepHidden, req, m, idx)
+		}
 		return false
 	}
 	if sym.Visibility() == elf.STV_PROTECTED {
@@ -628,32 +668,48 @@ func (l *Linker) searchObject(m *linkmap.Map, req *Request, class Class, refMap 
 	switch sym.Bind() {
 	case elf.STB_WEAK, elf.STB_GLOBAL:
 		*res = Result{Map: m, Index: idx, Sym: sym}
+		if l.OnStep != nil {
+			l.step(StepTaken, req, m, idx)
+		}
 		return true
 	case stbGNUUnique:
 		*res = l.uniqueLookup(req, class, m, idx, sym)
 		return true
 	}
 	// Local symbols are ignored, and so is the rest of this object.
+	if l.OnStep != nil {
+		l.step(StepLocal, req, m, idx)
+	}
 	return false
 }
 
-// matches is glibc's check_match for symbol i of obj.
-func matches(obj *object.Object, i uint32, req *Request, class Class, numVersions *int, versioned *uint32) bool {
+// filteredStep says why a search passes over obj without reading its
+// hash chain.
+func filteredStep(obj *object.Object) StepKind {
+	if !obj.HasHashTable() {
+		return StepNoHashTable
+	}
+	return StepFiltered
+}
+
+// match is glibc's check_match for symbol i of obj: StepMatch, or the
+// step that says why the symbol does not match.
+func match(obj *object.Object, i uint32, req *Request, class Class, numVersions *int, versioned *uint32) StepKind {
 	sym := obj.Symbol(i)
 	stt := sym.Type()
 	if sym.Value == 0 && sym.Shndx != elf.SHN_ABS && stt != elf.STT_TLS {
-		return false
+		return StepUndefined
 	}
 	if class&ClassPLT != 0 && sym.Shndx == elf.SHN_UNDEF {
-		return false
+		return StepPLTAddress
 	}
 	switch stt {
 	case elf.STT_NOTYPE, elf.STT_OBJECT, elf.STT_FUNC, elf.STT_COMMON, elf.STT_TLS, elf.STT_GNU_IFUNC:
 	default:
-		return false
+		return StepWrongType
 	}
 	if !obj.HasVersym() {
-		return true
+		return StepMatch
 	}
 	vs := obj.Versym(i)
 	if req.Version != nil {
@@ -664,9 +720,9 @@ func matches(obj *object.Object, i uint32, req *Request, class Class, numVersion
 		}
 		if (def.Hash != req.Version.Hash || def.Name != req.Version.Name) &&
 			(req.Version.Hidden || def.Hash != 0 || vs&object.VersymHidden != 0) {
-			return false
+			return StepOtherVersion
 		}
-		return true
+		return StepMatch
 	}
 	// An unversioned reference takes an unversioned or base-version
 	// definition at once; other versions count, and one non-hidden
@@ -676,20 +732,24 @@ func matches(obj *object.Object, i uint32, req *Request, class Class, numVersion
 		limit = 2
 	}
 	if vs&0x7fff >= limit {
-		if vs&object.VersymHidden == 0 {
-			if *numVersions == 0 {
-				*versioned = i
-			}
-			*numVersions++
+		if vs&object.VersymHidden != 0 {
+			return StepHiddenVersion
 		}
-		return false
+		if *numVersions == 0 {
+			*versioned = i
+		}
+		*numVersions++
+		return StepNewerVersion
 	}
-	return true
+	return StepMatch
 }
 
 func (l *Linker) uniqueLookup(req *Request, class Class, m *linkmap.Map, idx uint32, sym object.Sym) Result {
 	if l.helper {
 		l.deferred = true
+		if l.OnStep != nil {
+			l.step(StepTaken, req, m, idx)
+		}
 		return Result{Map: m, Index: idx, Sym: sym}
 	}
 	if l.unique == nil {
@@ -700,9 +760,22 @@ func (l *Linker) uniqueLookup(req *Request, class Class, m *linkmap.Map, idx uin
 		if class&ClassCopy != 0 {
 			// The central copy may need initialising from the
 			// definition the COPY relocation reads.
+			if l.OnStep != nil {
+				l.step(StepUniqueCopy, req, m, idx)
+			}
 			return Result{Map: m, Index: idx, Sym: sym}
 		}
+		if l.OnStep != nil {
+			l.OnStep(Step{Kind: StepUniqueFromTable, Req: req, Map: m, Index: idx, Def: u.m, DefIndex: u.idx})
+		}
 		return Result{Map: u.m, Index: u.idx, Sym: u.sym}
+	}
+	if l.OnStep != nil {
+		kind := StepUniqueRegistered
+		if class&ClassCopy != 0 {
+			kind = StepUniqueCopy
+		}
+		l.step(kind, req, m, idx)
 	}
 	if class&ClassCopy != 0 && req.Ref != nil {
 		// The executable's copy becomes the one definition.

@@ -2,51 +2,16 @@ package lookup_test
 
 import (
 	"debug/elf"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/ldgo/ldgo/internal/testelf"
 )
 
-// makeProtected gives the dynamic symbols named names that path defines
-// protected visibility, in place. GNU ld binds a library's references to
-// its own protected symbols at link time, so only a library made
-// protected after it was linked still has them to look up at run time,
-// as libraries from older linkers do.
-func makeProtected(t *testing.T, path string, names ...string) {
-	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.DynamicSymbols()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dynsym := f.Section(".dynsym")
-	n := 0
-	for i, s := range syms {
-		for _, name := range names {
-			if s.Name == name && s.Section != elf.SHN_UNDEF {
-				other := dynsym.Offset + uint64(i+1)*24 + 5 // st_other
-				data[other] = data[other]&^3 | byte(elf.STV_PROTECTED)
-				n++
-			}
-		}
-	}
-	if n != len(names) {
-		t.Fatalf("%s defines %d of %q", path, n, names)
-	}
-	if err := os.WriteFile(path, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
+// GNU ld binds a library's references to its own protected symbols at
+// link time, so only a library made protected after it was linked
+// (testelf.SetVisibility) still has them to look up at run time, as
+// libraries from older linkers do.
 
 // TestProtectedSymbols: a library's reference to its own protected
 // symbol binds in the library, whatever the scope finds first — except
@@ -78,7 +43,7 @@ int main(void) {
 	return 0;
 }
 `, "-no-pie", "-fno-pie", "-lp")
-	makeProtected(t, lib, "pv", "pf", "qf")
+	testelf.SetVisibility(t, lib, elf.STV_PROTECTED, "pv", "pf", "qf")
 	l, native, glibc := loadAndRun(t, d, prog, "LD_BIND_NOW=1")
 	if !strings.Contains(native, "0 1 libp.so:qf\n") {
 		t.Fatalf("the program run natively prints %q: the library's protected symbols are not protected", native)

@@ -90,17 +90,15 @@ func (ns *Namespace) findNeeded(file string, m *linkmap.Map) *linkmap.Map {
 func (p *VersionProblem) Fatal() bool { return !p.Weak && !p.NoInfo }
 
 // ReferencesTo lists the symbols of m that are bound to version v of file
-// (a version that may be missing): which symbols need it.
+// (a version that may be missing): which symbols need it. A symbol at a
+// needed version is a reference even when defined: an executable's copy
+// of a library's data (a COPY relocation) is defined there.
 func ReferencesTo(m *linkmap.Map, version, file string) []string {
 	var out []string
 	obj := m.Obj
 	for i := 0; i < obj.NumSymbols(); i++ {
 		idx := uint32(i)
-		v, _ := obj.SymbolVersion(idx)
-		if v == nil || v.File != file || v.Name != version {
-			continue
-		}
-		if s := obj.Symbol(idx); s.Shndx == 0 {
+		if v, _ := obj.SymbolVersion(idx); v != nil && v.File == file && v.Name == version {
 			out = append(out, obj.SymbolName(idx))
 		}
 	}

@@ -118,6 +118,9 @@ func useObject(t *testing.T, o *object.Object) {
 	}
 	words := 0
 	o.Relr(func(uint64) { words++ })
+	if plt, err := o.DecodePLT(nil); err == nil && len(plt.Slots) != int(o.Dyn.JmpRel.Size/24) {
+		t.Fatalf("DecodePLT: %d slots of %d relocations", len(plt.Slots), o.Dyn.JmpRel.Size/24)
+	}
 }
 
 // FuzzOpenHeaders opens arbitrary bytes as a loader does before mapping

@@ -603,6 +603,10 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 		if err != nil {
 			return err
 		}
+		var story *lazyStory
+		if p.traceLazy {
+			story = newLazyStory(p, m, prog)
+		}
 		for i := 0; i < l.Len(); i++ {
 			rel := tab.At(i)
 			if rel.Type != elf.R_X86_64_JMP_SLOT {
@@ -613,7 +617,16 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 			if p.trace.on() {
 				p.trace.hold(&held)
 			}
-			target, slot, def, err := ns.Fixup(m, i, false)
+			var (
+				target, slot uint64
+				def          *linkmap.Map
+				src          lookupSource
+			)
+			if story != nil {
+				target, slot, def, src, err = storyLookup(ns, m, i)
+			} else {
+				target, slot, def, err = ns.Fixup(m, i, false)
+			}
 			if p.trace.on() {
 				p.trace.failed(err)
 				if lines := p.trace.release(); lines != "" {
@@ -628,12 +641,12 @@ func (p *Process) prepareLazy(ns *namespace.Namespace, prog string, maps []*link
 				target = s
 			}
 			l.Set(i, slot, target)
-			if p.traceLazy {
-				defName := "(undefined weak)"
-				if def != nil {
-					defName = def.DisplayName(prog)
+			if story != nil {
+				var version string
+				if v, _ := m.Obj.SymbolVersion(rel.Sym); v != nil {
+					version = v.Name
 				}
-				l.SetTrace(i, fmt.Sprintf("ldgo: lazy: %s: %s => %s (slot %d, GOT %#x, target %#x)\n", m.DisplayName(prog), m.Obj.SymbolName(rel.Sym), defName, i, slot, target))
+				l.SetTrace(i, story.lines(i, m.Obj.SymbolName(rel.Sym), version, def, slot, target, src))
 			}
 		}
 	}

@@ -40,6 +40,9 @@ type options struct {
 	analyze.Options
 	json bool
 	now  bool
+	// values are the options as given, for a command's own (plt's
+	// --object).
+	values map[string]string
 	// ldso answers as ld.so --list does (ldgo run --list): no ldd checks
 	// first, and ld.so's status 127 for a program that cannot be loaded.
 	ldso bool
@@ -124,7 +127,7 @@ type failure struct{ msg string }
 func (f failure) Error() string { return f.msg }
 
 func analysisOptionsFrom(values map[string]string) options {
-	var opts options
+	opts := options{values: values}
 	_, opts.json = values["json"]
 	_, opts.now = values["now"]
 	_, opts.InhibitCache = values["inhibit-cache"]

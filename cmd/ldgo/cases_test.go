@@ -98,13 +98,7 @@ func TestSymbolVersions(t *testing.T) {
 	f.write("v1.map", "V1 { global: foo; local: *; };\n")
 	f.lib("libv.so", `int foo(void) { return 1; }`, "-Wl,--version-script=v1.map", "-Wl,-soname,libv.so")
 	old := f.prog("old", `int foo(void); int main(void) { return foo(); }`, "-L.", "-lv", "-Wl,-rpath,"+f.dir)
-	f.write("v2.map", "V1 { global: foo; local: *; };\nV2 { global: foo; } V1;\n")
-	f.lib("libv.so", `
-int foo_v1(void) { return 1; }
-int foo_v2(void) { return 2; }
-__asm__(".symver foo_v1, foo@V1");
-__asm__(".symver foo_v2, foo@@V2");
-`, "-Wl,--version-script=v2.map", "-Wl,-soname,libv.so")
+	f.fooV1V2Lib()
 	cur := f.prog("new", `int foo(void); int main(void) { return foo(); }`, "-L.", "-lv", "-Wl,-rpath,"+f.dir)
 	for _, p := range []struct{ prog, version string }{{old, "V1"}, {cur, "V2"}} {
 		compareAll(t, nil, p.prog)

@@ -74,6 +74,20 @@ func (f *fixture) barLib(version string) {
 	f.lib("libv.so", `int bar(void) { return 3; }`, "-Wl,--version-script="+script, "-Wl,-soname,libv.so")
 }
 
+// fooV1V2Lib builds libv.so defining foo twice, foo@V1 (hidden, kept for
+// programs linked against an older libv.so) and foo@@V2 (the default),
+// with .symver and a version script.
+func (f *fixture) fooV1V2Lib() {
+	f.t.Helper()
+	f.write("v2.map", "V1 { global: foo; local: *; };\nV2 { global: foo; } V1;\n")
+	f.lib("libv.so", `
+int foo_v1(void) { return 1; }
+int foo_v2(void) { return 2; }
+__asm__(".symver foo_v1, foo@V1");
+__asm__(".symver foo_v2, foo@@V2");
+`, "-Wl,--version-script=v2.map", "-Wl,-soname,libv.so")
+}
+
 // prog builds an executable from C source.
 func (f *fixture) prog(out, src string, flags ...string) string {
 	f.t.Helper()

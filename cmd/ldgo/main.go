@@ -8,6 +8,8 @@
 //	ldgo verify PROG...     undefined symbols and missing versions, as ldd -r
 //	ldgo bindings PROG...   every symbol binding, as LD_DEBUG=bindings
 //	ldgo bundle --to DIR PROG...  the programs and all they load, copied into DIR
+//	ldgo why SYMBOL PROG... where each reference to SYMBOL binds, and why
+//	ldgo plt PROG...        each object's PLT/GOT slots, before and after binding
 //
 // and ldgo run PROG [ARGS...] runs a program with ldgo as its dynamic
 // linker. Run `ldgo help` for the commands, `ldgo help COMMAND` for one
@@ -56,6 +58,8 @@ func init() {
 		cmdVerify,
 		cmdBindings,
 		cmdBundle,
+		cmdWhy,
+		cmdPLT,
 		cmdRun,
 		cmdLink,
 		{

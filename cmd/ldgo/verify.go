@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
 )
@@ -42,6 +44,17 @@ type versionProblem struct {
 	Version  string   `json:"version,omitempty"`
 	Fatal    bool     `json:"fatal"`
 	Symbols  []string `json:"symbols,omitempty"`
+	// References are the relocations of required_by that name those
+	// symbols: what makes the version needed.
+	References []versionReference `json:"references,omitempty"`
+}
+
+// versionReference is one symbol that needs a missing version, with the
+// object whose relocations name it and their types.
+type versionReference struct {
+	Symbol      string   `json:"symbol"`
+	Object      string   `json:"object"`
+	Relocations []string `json:"relocations"`
 }
 
 type undefinedRef struct {
@@ -63,6 +76,33 @@ func unresolved(problems []analyze.Problem, prog string) (undef []undefinedRef, 
 		}
 	}
 	return undef, other
+}
+
+// versionReferences finds, for each of symbols, which of m's relocations
+// name it at version of file: the references that need the version. A
+// symbol no relocation names still needs it (glibc checks versions
+// before anything is relocated), and is listed without references.
+func versionReferences(m *linkmap.Map, symbols []string, version, file, prog string) []versionReference {
+	var out []versionReference
+	for _, name := range symbols {
+		vr := versionReference{Symbol: name, Object: m.DisplayName(prog)}
+		for _, r := range analyze.References(m, name) {
+			if r.Version == nil || r.Version.Name != version || r.Version.File != file {
+				continue
+			}
+			for _, rel := range r.Relocs {
+				what := fmt.Sprintf("%s at %#x", relocName(rel.Type), rel.Offset)
+				if rel.Slot >= 0 {
+					what += fmt.Sprintf(", PLT slot %d", rel.Slot)
+				}
+				vr.Relocations = append(vr.Relocations, what)
+			}
+		}
+		if len(vr.Relocations) > 0 {
+			out = append(out, vr)
+		}
+	}
+	return out
 }
 
 // String is ldd -r's line for an undefined symbol.
@@ -108,6 +148,7 @@ func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) i
 		}
 		if p.Version != "" {
 			vp.Symbols = namespace.ReferencesTo(p.Required, p.Version, p.Needed)
+			vp.References = versionReferences(p.Required, vp.Symbols, p.Version, p.Needed, prog)
 		}
 		fatal = fatal || vp.Fatal
 		res.Versions = append(res.Versions, vp)
@@ -137,6 +178,9 @@ func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) i
 		fmt.Fprintln(out, v.Message)
 		if len(v.Symbols) > 0 {
 			fmt.Fprintf(out, "\tneeded by: %s\n", quoteList(v.Symbols))
+		}
+		for _, r := range v.References {
+			fmt.Fprintf(out, "\t%s is referenced by %s: %s\n", r.Symbol, r.Object, strings.Join(r.Relocations, "; "))
 		}
 	}
 	for _, u := range res.Undefined {
