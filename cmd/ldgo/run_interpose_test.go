@@ -505,3 +505,61 @@ int main(void) {
 		sameResult(t, "a destructor waiting for dlsym", want, got)
 	}
 }
+
+// libc calls malloc through its PLT: a program's own malloc, or a
+// preloaded one, serves libc's calls too (strdup, fopen), as with
+// glibc's ld.so.
+func TestRunInterposeLibcFunctions(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	prog := f.prog("ownmalloc", `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static char pool[1 << 20];
+static size_t used;
+static int count;
+void *malloc(size_t n) { count++; n = (n + 15) & ~15UL; if (used + n > sizeof pool) return 0; void *p = pool + used; used += n; return p; }
+void free(void *p) { (void)p; }
+void *calloc(size_t a, size_t b) { void *p = malloc(a * b); if (p) memset(p, 0, a * b); return p; }
+void *realloc(void *o, size_t n) { void *p = malloc(n); if (p && o) memcpy(p, o, n); return p; }
+int main(void) {
+	int before = count;
+	char *s = strdup("copied");
+	int dup = count - before;
+	FILE *f = fopen("/proc/self/status", "r");
+	fclose(f);
+	printf("%s: strdup called malloc %d times; fopen too: %s\n", s, dup, count > before + 1 ? "yes" : "no");
+	return 0;
+}
+`)
+	sameResult(t, "program-defined malloc", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+
+	f.lib("libcount.so", `
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+static int count;
+void *malloc(size_t n) { count++; return __libc_malloc(n); }
+__attribute__((destructor)) static void done(void) {
+	char b[64];
+	int k = snprintf(b, sizeof b, "preloaded malloc served libc: %s\n", count > 0 ? "yes" : "no");
+	write(2, b, k);
+}
+`)
+	user := f.prog("user", `
+#include <stdio.h>
+#include <string.h>
+int main(void) { puts(strdup("hello")); return 0; }
+`)
+	lib := f.path("libcount.so")
+	want := native(t, baseEnv("LD_PRELOAD="+lib), "", user)
+	if !strings.Contains(want.stderr, "yes") {
+		t.Fatalf("native run: the preloaded malloc was not used: %+v", want)
+	}
+	sameResult(t, "LD_PRELOAD malloc", want, hosted(t, bin, baseEnv("LD_PRELOAD="+lib), "", user))
+	got := runCmd(t, baseEnv(), "", bin, "run", "--preload", lib, user)
+	sameResult(t, "--preload malloc", want, got)
+}

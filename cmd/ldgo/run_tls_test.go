@@ -411,3 +411,77 @@ int main(void) {
 	}
 	sameResult(t, "static TLS offsets", ours(native(t, baseEnv(), "", prog)), ours(hosted(t, bin, baseEnv(), "", prog)))
 }
+
+func TestRunLibraryTLS(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libtls.so", `
+__thread int counter = 40;
+__thread char buf[64];
+int bump(void) { buf[0]++; return ++counter + buf[0]; }
+`)
+	prog := f.prog("tls", `
+#include <stdio.h>
+#include <pthread.h>
+int bump(void);
+static void *w(void *a) { bump(); return (void *)(long)bump(); }
+int main(void) {
+	int x = bump();
+	x = bump();
+	pthread_t t; void *r;
+	pthread_create(&t, 0, w, 0);
+	pthread_join(t, &r);
+	printf("main %d thread %ld\n", x, (long)r);
+	return 0;
+}
+`, "-L.", "-ltls", "-pthread", "-Wl,-rpath,"+f.dir)
+	sameResult(t, "library TLS", native(t, baseEnv(), "", prog), hosted(t, bin, baseEnv(), "", prog))
+}
+
+// The program's own TLS block (local-exec offsets fixed at link
+// time), a library's initial-exec and TLS-descriptor accesses,
+// and a library reaching the program's variable: in the main
+// thread and in threads started later, each seeing the
+// initial values.
+func TestRunExecutableTLS(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libie.so", `
+__thread int ie_count = 100;
+__thread char ie_tag[8] = "ie";
+int ie_bump(void) { return ++ie_count; }
+const char *ie_name(void) { return ie_tag; }
+`, "-ftls-model=initial-exec")
+	f.lib("libdesc.so", `
+__thread long desc_val = 7;
+extern __thread int prog_tls;
+long desc_bump(void) { desc_val *= 3; return desc_val + prog_tls; }
+`, "-mtls-dialect=gnu2")
+	prog := f.prog("exetls", `
+#include <stdio.h>
+#include <pthread.h>
+__thread int prog_tls = 5;
+__thread char prog_buf[256];
+static __thread double prog_d = 2.5;
+int ie_bump(void); const char *ie_name(void); long desc_bump(void);
+static void *worker(void *arg) {
+	prog_tls += (int)(long)arg;
+	prog_buf[10] += 1;
+	prog_d *= 2;
+	long r = ie_bump() + desc_bump() + prog_buf[10] + (long)prog_d + prog_tls;
+	return (void *)r;
+}
+int main(void) {
+	prog_tls = 9;
+	printf("main: %d %s %ld %g\n", ie_bump(), ie_name(), desc_bump(), prog_d);
+	pthread_t t[6];
+	for (long i = 0; i < 6; i++) pthread_create(&t[i], 0, worker, (void *)i);
+	for (int i = 0; i < 6; i++) { void *r; pthread_join(t[i], &r); printf("thread %d: %ld\n", i, (long)r); }
+	printf("main again: %d %ld %d\n", ie_bump(), desc_bump(), prog_tls);
+	return 0;
+}
+`, "-L.", "-lie", "-ldesc", "-pthread", "-Wl,-rpath,"+f.dir)
+	want := native(t, baseEnv(), "", prog)
+	sameResult(t, "TLS of the program and its libraries", want, hosted(t, bin, baseEnv(), "", prog))
+	sameResult(t, "TLS with LD_BIND_NOW", want, hosted(t, bin, baseEnv("LD_BIND_NOW=1"), "", prog))
+}
