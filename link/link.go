@@ -121,6 +121,11 @@ func (l *linker) link() error {
 	opts := l.opts
 	threads := parallel.Threads(opts.Threads)
 
+	scripts, err := l.readScripts()
+	if err != nil {
+		return err
+	}
+
 	// Input files and symbol resolution.
 	res, err := resolve.Load(opts, l.stdout)
 	if err != nil {
@@ -147,6 +152,7 @@ func (l *linker) link() error {
 	// The symbols the link editor defines, and what the output exports.
 	provided := l.provide(res, dynamic)
 	l.defsyms(res)
+	scripts.define(res, opts)
 	script, err := l.versionScript()
 	if err != nil {
 		return err
@@ -159,10 +165,14 @@ func (l *linker) link() error {
 		return errors.Join(errs...)
 	}
 	if opts.GCSections {
+		scripts.keep(res)
 		gc.Collect(res, opts, l.stderr, l.prog)
 	}
 	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
 	layout.Merge(sections)
+	if sections, err = scripts.apply(sections); err != nil {
+		return err
+	}
 
 	// Relocation scan.
 	ctx := &scan.Context{
@@ -212,6 +222,9 @@ func (l *linker) link() error {
 	set.Placed(lay.TLS)
 	for _, p := range provided {
 		p.set(lay, set)
+	}
+	if err := scripts.place(res, lay); err != nil {
+		return err
 	}
 
 	entry, err := l.entry(res, lay)

@@ -119,6 +119,7 @@ type Options struct {
 	TraceSymbols    []string // -y
 	Map             string   // -Map
 	VersionScripts  []string // --version-script
+	Scripts         []string // -T, --script, -dT, --default-script: linker scripts (package script)
 	Wraps           []string // --wrap
 	WhyExtract      string   // --why-extract file ("-": standard output)
 	DynamicLists    []string // --dynamic-list files
@@ -557,9 +558,9 @@ func init() {
 		"dynamic-list-data":     unsupported("--dynamic-list-data"),
 		"export-dynamic-symbol": list(func(o *Options) *[]string { return &o.ExportSymbols }),
 		"why-extract":           str(func(o *Options) *string { return &o.WhyExtract }),
-		"script":                unsupportedValue("linker scripts (-T)"),
-		"default-script":        unsupportedValue("linker scripts (-dT)"),
-		"dT":                    unsupportedValue("linker scripts (-dT)"),
+		"script":                list(func(o *Options) *[]string { return &o.Scripts }),
+		"default-script":        list(func(o *Options) *[]string { return &o.Scripts }),
+		"dT":                    list(func(o *Options) *[]string { return &o.Scripts }),
 		"emit-relocs":           unsupported("--emit-relocs"),
 		"exclude-libs":          unsupportedValue("--exclude-libs"),
 		"just-symbols":          unsupportedValue("--just-symbols"),
@@ -604,7 +605,7 @@ func init() {
 		"R": rpath,
 		"(": startGroup,
 		")": endGroup,
-		"T": unsupportedValue("linker scripts (-T)"),
+		"T": list(func(o *Options) *[]string { return &o.Scripts }),
 		"M": unsupported("--print-map"),
 		"q": unsupported("--emit-relocs"),
 		"N": unsupported("-N (--omagic)"),
