@@ -226,3 +226,19 @@ func TestLinkScriptRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkRefusedOptions checks options ldgo does not honour are errors
+// naming them, never silently taken.
+func TestLinkRefusedOptions(t *testing.T) {
+	b := newLinkBuild(t, map[string]string{"m.c": "int main(void) { return 0; }\n"})
+	for _, c := range []struct{ flag, want string }{
+		{"-Wl,-z,noseparate-code", "-z noseparate-code is not supported yet"},
+		{"-Wl,--no-allow-shlib-undefined", "--no-allow-shlib-undefined (checking the shared libraries' undefined symbols) is not supported yet"},
+		{"-Wl,--script=missing.ld", "cannot open linker script file missing.ld: No such file or directory"},
+	} {
+		out, err := b.ccOne("ldgo", "gcc", c.flag, "-o", "m", "m.c")
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("%s: %v\n%s\nwant %s", c.flag, err, out, c.want)
+		}
+	}
+}

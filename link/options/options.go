@@ -486,7 +486,9 @@ func init() {
 		"defsym":                   value(func(p *parser, v string) error { return p.defsym(v) }),
 		"no-undefined":             flag(func(p *parser) { p.opts.NoUndefined = true }),
 		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.AllowShlibUndef = true }),
-		"no-allow-shlib-undefined": flag(func(p *parser) { p.opts.AllowShlibUndef = false }),
+		// GNU ld's check of the libraries' own undefined symbols is not
+		// made: asking for it is refused rather than ignored.
+		"no-allow-shlib-undefined": unsupported("--no-allow-shlib-undefined (checking the shared libraries' undefined symbols)"),
 		"allow-multiple-definition": flag(func(p *parser) {
 			p.opts.AllowMultiple = true
 		}),
@@ -736,7 +738,8 @@ func (p *parser) z(v string) error {
 	case "separate-code":
 		z.SeparateCode = true
 	case "noseparate-code":
-		z.SeparateCode = false
+		// Code always has segments of its own here.
+		return errorf("-z noseparate-code is not supported yet: ldgo always keeps code apart (-z separate-code)")
 	case "origin":
 		z.Origin = true
 	case "nodelete":

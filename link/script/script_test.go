@@ -136,3 +136,27 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse parses arbitrary scripts: an error or a script, never a
+// panic.
+func FuzzParse(f *testing.F) {
+	f.Add(fedoraNote)
+	f.Add("SECTIONS { .t : ALIGN(8) { a = .; KEEP(*(SORT(.t.*))) . = ALIGN(4); QUAD(a + 1) } /DISCARD/ : { *(.x) } } INSERT BEFORE .bss; PROVIDE(b = a ? 1 : 2);")
+	f.Add("x = (1 << 3) * 4K / 2 % 7 - ~0 + !1 | 2 & 3 ^ 4 == 5 != 6 <= 7 >= 8 && 9 || 10;")
+	f.Fuzz(func(t *testing.T, text string) {
+		s, err := Parse("fuzz.ld", text)
+		if err != nil {
+			return
+		}
+		for _, a := range s.Assigns {
+			a.Value.Eval(nilEnv{})
+		}
+	})
+}
+
+type nilEnv struct{}
+
+func (nilEnv) Dot() (uint64, bool)                     { return 0, true }
+func (nilEnv) Symbol(string) (uint64, bool)            { return 0, false }
+func (nilEnv) Section(string) (_, _, _ uint64, _ bool) { return }
+func (nilEnv) Constant(string) (uint64, bool)          { return 0, false }
