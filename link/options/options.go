@@ -486,8 +486,6 @@ func init() {
 		"defsym":                   value(func(p *parser, v string) error { return p.defsym(v) }),
 		"no-undefined":             flag(func(p *parser) { p.opts.NoUndefined = true }),
 		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.AllowShlibUndef = true }),
-		// GNU ld's check of the libraries' own undefined symbols is not
-		// made: asking for it is refused rather than ignored.
 		"no-allow-shlib-undefined": unsupported("--no-allow-shlib-undefined (checking the shared libraries' undefined symbols)"),
 		"allow-multiple-definition": flag(func(p *parser) {
 			p.opts.AllowMultiple = true
