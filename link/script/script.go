@@ -168,11 +168,7 @@ func (p *parser) script() error {
 			return p.lex.err
 		case ";":
 		case "ENTRY":
-			if err := p.expect(modeScript, "("); err != nil {
-				return err
-			}
-			p.s.Entry = p.lex.next(modeScript).text
-			if err := p.expect(modeScript, ")"); err != nil {
+			if err := p.entry(); err != nil {
 				return err
 			}
 		case "OUTPUT_FORMAT", "OUTPUT_ARCH":
@@ -201,16 +197,25 @@ func (p *parser) script() error {
 			if what, ok := refused[t.text]; ok {
 				return p.unsupported(t, what)
 			}
-			a, err := p.assignment(t, nil)
-			if err != nil {
+			if err := p.scriptAssign(t, nil, "outside SECTIONS"); err != nil {
 				return err
 			}
-			if a.Name == "." {
-				return p.unsupported(t, "an assignment to the location counter outside SECTIONS")
-			}
-			p.s.Assigns = append(p.s.Assigns, a)
 		}
 	}
+}
+
+// scriptAssign parses an assignment outside output sections, where the
+// location counter cannot be assigned (where says where that is).
+func (p *parser) scriptAssign(t token, after *OutputSection, where string) error {
+	a, err := p.assignment(t, after)
+	if err != nil {
+		return err
+	}
+	if a.Name == "." {
+		return p.unsupported(t, "an assignment to the location counter "+where)
+	}
+	p.s.Assigns = append(p.s.Assigns, a)
+	return nil
 }
 
 func (p *parser) outputFormat(t token) error {
@@ -230,6 +235,27 @@ func (p *parser) outputFormat(t token) error {
 			return p.errorf(v.line, "%s(%s): ldgo links only elf64-x86-64", t.text, v.text)
 		}
 	}
+}
+
+// entry parses ENTRY's (SYMBOL), its name read.
+func (p *parser) entry() error {
+	if err := p.expect(modeScript, "("); err != nil {
+		return err
+	}
+	p.s.Entry = p.lex.next(modeScript).text
+	return p.expect(modeScript, ")")
+}
+
+// parenExpr parses ( EXPR ).
+func (p *parser) parenExpr() (Expr, error) {
+	if err := p.expect(modeExpr, "("); err != nil {
+		return nil, err
+	}
+	e, err := p.expr()
+	if err != nil {
+		return nil, err
+	}
+	return e, p.expect(modeExpr, ")")
 }
 
 func (p *parser) assert(t token) error {
@@ -325,11 +351,7 @@ func (p *parser) sections() error {
 			return p.syntax(t)
 		case ";":
 		case "ENTRY":
-			if err := p.expect(modeScript, "("); err != nil {
-				return err
-			}
-			p.s.Entry = p.lex.next(modeScript).text
-			if err := p.expect(modeScript, ")"); err != nil {
+			if err := p.entry(); err != nil {
 				return err
 			}
 		case "ASSERT":
@@ -342,14 +364,9 @@ func (p *parser) sections() error {
 			}
 			next := p.lex.peek(modeExpr)
 			if isAssignOp(next.text) || t.text == "PROVIDE" || t.text == "PROVIDE_HIDDEN" || t.text == "HIDDEN" {
-				a, err := p.assignment(t, last)
-				if err != nil {
+				if err := p.scriptAssign(t, last, "between output sections (. = ...)"); err != nil {
 					return err
 				}
-				if a.Name == "." {
-					return p.unsupported(t, "an assignment to the location counter between output sections (. = ...)")
-				}
-				p.s.Assigns = append(p.s.Assigns, a)
 				continue
 			}
 			o, err := p.outputSection(t)
@@ -404,14 +421,8 @@ func (p *parser) outputSection(name token) (*OutputSection, error) {
 		}
 		switch t.text {
 		case "ALIGN":
-			if err := p.expect(modeExpr, "("); err != nil {
-				return nil, err
-			}
-			e, err := p.expr()
+			e, err := p.parenExpr()
 			if err != nil {
-				return nil, err
-			}
-			if err := p.expect(modeExpr, ")"); err != nil {
 				return nil, err
 			}
 			o.Align = e
@@ -456,14 +467,8 @@ func (p *parser) outputItems(o *OutputSection) error {
 		case ";":
 		case "BYTE", "SHORT", "LONG", "QUAD":
 			size := map[string]int{"BYTE": 1, "SHORT": 2, "LONG": 4, "QUAD": 8}[t.text]
-			if err := p.expect(modeExpr, "("); err != nil {
-				return err
-			}
-			e, err := p.expr()
+			e, err := p.parenExpr()
 			if err != nil {
-				return err
-			}
-			if err := p.expect(modeExpr, ")"); err != nil {
 				return err
 			}
 			o.Items = append(o.Items, &Data{Line: t.line, Size: size, Value: e})
