@@ -160,6 +160,7 @@ type ZOptions struct {
 	DynamicUndefWeak,
 	NoDynamicUndefWeak bool
 	IBT, SHSTK bool
+	IBTPLT     bool // -z ibtplt: an IBT-enabled PLT whatever the inputs
 }
 
 // Error is a command-line problem, worded as GNU ld words it.
@@ -768,7 +769,7 @@ func (p *parser) z(v string) error {
 		z.DynamicUndefWeak, z.NoDynamicUndefWeak = false, true
 	case "combreloc", "nocombreloc", "noextern-protected-data", "noindirect-extern-access",
 		"common", "nocommon", "nounique", "nounique-symbol", "noreloc-overflow",
-		"ibtplt", "x86-64-baseline", "x86-64-v2", "x86-64-v3", "x86-64-v4", "nognustack":
+		"x86-64-baseline", "x86-64-v2", "x86-64-v3", "x86-64-v4", "nognustack":
 		// These change nothing ldgo writes: relocations are always
 		// combined, and the ISA level is taken from the inputs.
 	case "cet-report", "start-stop-visibility", "lam-u48-report":
@@ -777,6 +778,8 @@ func (p *parser) z(v string) error {
 		}
 	case "ibt":
 		z.IBT = true
+	case "ibtplt":
+		z.IBTPLT = true
 	case "shstk":
 		z.SHSTK = true
 	default:
