@@ -236,6 +236,9 @@ func (l *linker) link() error {
 			return err
 		}
 	}
+	if err := l.writeExplanation(res, ctx); err != nil {
+		return err
+	}
 	if l.warned && opts.FatalWarnings {
 		return errors.New("warnings are errors (--fatal-warnings)")
 	}

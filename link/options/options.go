@@ -122,6 +122,8 @@ type Options struct {
 	Scripts         []string // -T, --script, -dT, --default-script: linker scripts (package script)
 	Wraps           []string // --wrap
 	WhyExtract      string   // --why-extract file ("-": standard output)
+	Why             []string // --why SYM: explain SYM's relocations (explain.go)
+	Explain         bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
 	DynamicLists    []string // --dynamic-list files
 	ExportSymbols   []string // --export-dynamic-symbol patterns
 	Init, Fini      string   // -init, -fini (default _init, _fini)
@@ -559,6 +561,8 @@ func init() {
 		"dynamic-list-data":     unsupported("--dynamic-list-data"),
 		"export-dynamic-symbol": list(func(o *Options) *[]string { return &o.ExportSymbols }),
 		"why-extract":           str(func(o *Options) *string { return &o.WhyExtract }),
+		"why":                   list(func(o *Options) *[]string { return &o.Why }),
+		"explain":               flag(func(p *parser) { p.opts.Explain = true }),
 		"script":                list(func(o *Options) *[]string { return &o.Scripts }),
 		"default-script":        list(func(o *Options) *[]string { return &o.Scripts }),
 		"dT":                    list(func(o *Options) *[]string { return &o.Scripts }),
