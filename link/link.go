@@ -125,6 +125,11 @@ func (l *linker) link() error {
 	if err != nil {
 		return err
 	}
+	cleanup, err := l.lto()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 
 	// Input files and symbol resolution.
 	res, err := resolve.Load(opts, l.stdout)

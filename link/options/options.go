@@ -128,7 +128,7 @@ type Options struct {
 	ExportSymbols   []string // --export-dynamic-symbol patterns
 	Init, Fini      string   // -init, -fini (default _init, _fini)
 	Threads         int      // --threads=N; 0: as many as the machine has
-	PluginPath      string   // -plugin (accepted; LTO inputs are refused)
+	PluginPath      string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
 	PluginOpts      []string
 	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
 	VersionOnly     bool // --version: print the version and stop
