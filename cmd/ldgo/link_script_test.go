@@ -143,20 +143,15 @@ func TestLinkScriptTable(t *testing.T) {
 		t.Errorf("table printed\n%s\nwant\n%s", r.stdout, want)
 	}
 	for _, l := range linkers {
-		f, err := elf.Open(b.path(l, "table"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		syms, _ := f.Symbols()
-		values := map[string]elf.Symbol{}
-		for _, s := range syms {
-			values[s.Name] = s
-		}
+		f, values := symbolsOf(t, b.path(l, "table"))
 		sec := f.Section(".mytable")
+		if sec == nil {
+			t.Fatalf("%s: no .mytable", l)
+		}
 		data, _ := sec.Data()
 		// QUAD(table_start), after the three entries, is the symbol's
 		// link-time value.
-		if got := binary.LittleEndian.Uint64(data[20:]); sec == nil || got != values["table_start"].Value {
+		if got := binary.LittleEndian.Uint64(data[20:]); got != values["table_start"].Value {
 			t.Errorf("%s: QUAD(table_start) is %#x, table_start %#x", l, got, values["table_start"].Value)
 		}
 		if m := values["marker"]; m.Section != elf.SHN_ABS || m.Value != 0x2a {
@@ -187,22 +182,31 @@ func TestLinkScriptShared(t *testing.T) {
 	b.cc("gcc", "-Wl,-T,entry.ld", "-o", "entry", "lib.c")
 	b.check("entry")
 	for _, l := range linkers {
-		f, err := elf.Open(b.path(l, "entry"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		syms, _ := f.Symbols()
-		var start uint64
-		for _, s := range syms {
-			if s.Name == "_start" {
-				start = s.Value
-			}
-		}
-		if f.Entry != start || start == 0 {
-			t.Errorf("%s: entry %#x, _start at %#x", l, f.Entry, start)
+		f, values := symbolsOf(t, b.path(l, "entry"))
+		if start := values["_start"].Value; f.Entry != start || start == 0 {
+			t.Errorf("%s: entry %#x, _start at %#x", l, f.Entry, values["_start"].Value)
 		}
 		f.Close()
 	}
+}
+
+// symbolsOf opens an ELF file and reads its .symtab by name; the caller
+// closes the file.
+func symbolsOf(t *testing.T, path string) (*elf.File, map[string]elf.Symbol) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	values := map[string]elf.Symbol{}
+	for _, s := range syms {
+		values[s.Name] = s
+	}
+	return f, values
 }
 
 // TestLinkScriptRefused checks that what ldgo's scripts do not take is
