@@ -13,6 +13,8 @@
 //	options  ld's command line: the options, and the input files in
 //	         order, each with the state (--as-needed, -Bstatic,
 //	         --whole-archive, groups) at its position; @file expanded.
+//	         Objects compiled with -flto are replaced by those gcc's
+//	         lto-wrapper makes of them (lto.go).
 //	input    every file opened by mmap and read: relocatable objects
 //	         (sections, symbols, relocations, COMDAT groups, .eh_frame
 //	         split into CIEs and FDEs, GNU properties), ar archives
@@ -37,7 +39,9 @@
 //	         decides exports: what .dynsym has, what binds at run time
 //	         (preemptible), at which version (package versions).
 //	layout   input sections into output sections (GNU ld's default
-//	         script: .text.* into .text, .init_array.N by priority, ...).
+//	         script: .text.* into .text, .init_array.N by priority, ...),
+//	         then those a -T or -dT script's SECTIONS names into its own
+//	         (package script parses; layout.ApplyScript places).
 //	scan     every relocation decided, per file in parallel, by one
 //	         function, Decide: a GOT or PLT entry, a copy relocation or
 //	         canonical PLT entry for an imported symbol, a RELATIVE or

@@ -121,6 +121,16 @@ func (l *linker) link() error {
 	opts := l.opts
 	threads := parallel.Threads(opts.Threads)
 
+	scripts, err := l.readScripts()
+	if err != nil {
+		return err
+	}
+	cleanup, err := l.lto()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
 	// Input files and symbol resolution.
 	res, err := resolve.Load(opts, l.stdout)
 	if err != nil {
@@ -147,6 +157,7 @@ func (l *linker) link() error {
 	// The symbols the link editor defines, and what the output exports.
 	provided := l.provide(res, dynamic)
 	l.defsyms(res)
+	scripts.define(res, opts)
 	script, err := l.versionScript()
 	if err != nil {
 		return err
@@ -159,10 +170,14 @@ func (l *linker) link() error {
 		return errors.Join(errs...)
 	}
 	if opts.GCSections {
+		scripts.keep(res)
 		gc.Collect(res, opts, l.stderr, l.prog)
 	}
 	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
 	layout.Merge(sections)
+	if sections, err = scripts.apply(sections); err != nil {
+		return err
+	}
 
 	// Relocation scan.
 	ctx := &scan.Context{
@@ -213,6 +228,9 @@ func (l *linker) link() error {
 	for _, p := range provided {
 		p.set(lay, set)
 	}
+	if err := scripts.place(res, lay); err != nil {
+		return err
+	}
 
 	entry, err := l.entry(res, lay)
 	if err != nil {
@@ -222,6 +240,9 @@ func (l *linker) link() error {
 		if err := l.writeMap(opts.Map, res, lay); err != nil {
 			return err
 		}
+	}
+	if err := l.writeExplanation(res, ctx); err != nil {
+		return err
 	}
 	if l.warned && opts.FatalWarnings {
 		return errors.New("warnings are errors (--fatal-warnings)")

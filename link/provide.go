@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 
 	"github.com/ldgo/ldgo/link/layout"
+	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/synth"
 )
@@ -90,6 +91,18 @@ func (l *linker) provide(res *resolve.Result, dynamic bool) []provided {
 			ps = append(ps, provided{s, v})
 		}
 	}
+	// GNU ld's default script for executables assigns _edata, _end and
+	// __bss_start outright (not PROVIDE): defined whether or not an
+	// object refers to them, and so exported by -E.
+	always := func(name string, v func(*layout.Layout, *synth.Set) (uint64, layout.Chunk)) {
+		if l.opts.OutputKind == options.Shared || l.opts.OutputKind == options.Relocatable {
+			add(name, elf.STV_DEFAULT, v)
+			return
+		}
+		if s := res.Define(name); s.Kind == resolve.Linker {
+			ps = append(ps, provided{s, v})
+		}
+	}
 	hidden := elf.STV_HIDDEN
 	add("_GLOBAL_OFFSET_TABLE_", hidden, func(lay *layout.Layout, set *synth.Set) (uint64, layout.Chunk) {
 		if set.GOTPLT.Hdr.Index != 0 {
@@ -116,14 +129,12 @@ func (l *linker) provide(res *resolve.Result, dynamic bool) []provided {
 		add(n, elf.STV_DEFAULT, text)
 	}
 	data := lastAlloc(func(h *layout.Header) bool { return h.Type != elf.SHT_NOBITS })
-	for _, n := range []string{"edata", "_edata"} {
-		add(n, elf.STV_DEFAULT, data)
-	}
+	add("edata", elf.STV_DEFAULT, data)
+	always("_edata", data)
 	all := lastAlloc(func(*layout.Header) bool { return true })
-	for _, n := range []string{"end", "_end"} {
-		add(n, elf.STV_DEFAULT, all)
-	}
-	add("__bss_start", elf.STV_DEFAULT, func(lay *layout.Layout, set *synth.Set) (uint64, layout.Chunk) {
+	add("end", elf.STV_DEFAULT, all)
+	always("_end", all)
+	always("__bss_start", func(lay *layout.Layout, set *synth.Set) (uint64, layout.Chunk) {
 		if c := find(lay, ".bss"); c != nil {
 			return c.Header().Addr, c
 		}

@@ -16,7 +16,7 @@ type linkError struct {
 	compile [][]string // gcc -c steps
 	link    []string   // gcc arguments of the failing link (-o out added)
 	// want is a fragment ldgo's message must have, for the errors GNU
-	// ld has no words for (it links LTO objects through its plugin).
+	// ld has no words for.
 	want string
 }
 
@@ -80,13 +80,6 @@ var linkErrors = []linkError{
 		sources: map[string]string{"zd.c": "int missing(void);\nint f(void) { return missing(); }\n"},
 		compile: [][]string{{"-fPIC", "-c", "zd.c"}},
 		link:    []string{"-shared", "-Wl,-z,defs", "zd.o"},
-	},
-	{
-		name:    "LTO object",
-		sources: map[string]string{"l.c": "int main(void) { return 0; }\n"},
-		compile: [][]string{{"-flto", "-c", "l.c"}},
-		link:    []string{"l.o"},
-		want:    "l.o: this object was compiled with -flto (LTO)",
 	},
 }
 

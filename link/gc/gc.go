@@ -148,7 +148,7 @@ func (c *collector) markSymbol(s *resolve.Symbol) {
 
 // root reports whether a section is kept whatever refers to it.
 func root(sec *input.Section) bool {
-	if !sec.Alloc() || sec.Flags&shfGNURetain != 0 || sec.Type == elf.SHT_NOTE ||
+	if !sec.Alloc() || sec.Keep || sec.Flags&shfGNURetain != 0 || sec.Type == elf.SHT_NOTE ||
 		sec.Type == elf.SHT_INIT_ARRAY || sec.Type == elf.SHT_FINI_ARRAY || sec.Type == elf.SHT_PREINIT_ARRAY {
 		return true
 	}

@@ -32,6 +32,10 @@ type Section struct {
 	// EhRecords are the CIEs and FDEs of an .eh_frame section.
 	EhRecords []EhRecord
 
+	// Keep says a linker script's KEEP names the section: garbage
+	// collection keeps it whatever refers to it.
+	Keep bool
+
 	// Discarded is set by symbol resolution (a COMDAT group kept from
 	// another object) and by garbage collection.
 	Discarded bool

@@ -97,7 +97,7 @@ func Order(chunks []Chunk, cfg *Config) []Chunk {
 	for i, r := range rs {
 		out[i] = r.c
 	}
-	return out
+	return placeInserted(out)
 }
 
 // Assign gives every chunk (already in output order) its address, file

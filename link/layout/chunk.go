@@ -16,6 +16,7 @@ import (
 	"debug/elf"
 
 	"github.com/ldgo/ldgo/link/input"
+	"github.com/ldgo/ldgo/link/script"
 )
 
 // Chunk is a part of the output with a section header.
@@ -53,6 +54,9 @@ func (h *Header) Alloc() bool { return h.Flags&elf.SHF_ALLOC != 0 }
 type Section struct {
 	Hdr     Header
 	Members []*input.Section
+	// Insert is where a linker script's INSERT puts the section; nil
+	// for the default layout's sections.
+	Insert *script.Insert
 }
 
 func (s *Section) Header() *Header { return &s.Hdr }

@@ -119,13 +119,16 @@ type Options struct {
 	TraceSymbols    []string // -y
 	Map             string   // -Map
 	VersionScripts  []string // --version-script
+	Scripts         []string // -T, --script, -dT, --default-script: linker scripts (package script)
 	Wraps           []string // --wrap
 	WhyExtract      string   // --why-extract file ("-": standard output)
+	Why             []string // --why SYM: explain SYM's relocations (explain.go)
+	Explain         bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
 	DynamicLists    []string // --dynamic-list files
 	ExportSymbols   []string // --export-dynamic-symbol patterns
 	Init, Fini      string   // -init, -fini (default _init, _fini)
 	Threads         int      // --threads=N; 0: as many as the machine has
-	PluginPath      string   // -plugin (accepted; LTO inputs are refused)
+	PluginPath      string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
 	PluginOpts      []string
 	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
 	VersionOnly     bool // --version: print the version and stop
@@ -159,6 +162,7 @@ type ZOptions struct {
 	DynamicUndefWeak,
 	NoDynamicUndefWeak bool
 	IBT, SHSTK bool
+	IBTPLT     bool // -z ibtplt: an IBT-enabled PLT whatever the inputs
 }
 
 // Error is a command-line problem, worded as GNU ld words it.
@@ -485,7 +489,7 @@ func init() {
 		"defsym":                   value(func(p *parser, v string) error { return p.defsym(v) }),
 		"no-undefined":             flag(func(p *parser) { p.opts.NoUndefined = true }),
 		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.AllowShlibUndef = true }),
-		"no-allow-shlib-undefined": flag(func(p *parser) { p.opts.AllowShlibUndef = false }),
+		"no-allow-shlib-undefined": unsupported("--no-allow-shlib-undefined (checking the shared libraries' undefined symbols)"),
 		"allow-multiple-definition": flag(func(p *parser) {
 			p.opts.AllowMultiple = true
 		}),
@@ -557,9 +561,11 @@ func init() {
 		"dynamic-list-data":     unsupported("--dynamic-list-data"),
 		"export-dynamic-symbol": list(func(o *Options) *[]string { return &o.ExportSymbols }),
 		"why-extract":           str(func(o *Options) *string { return &o.WhyExtract }),
-		"script":                unsupportedValue("linker scripts (-T)"),
-		"default-script":        unsupportedValue("linker scripts (-dT)"),
-		"dT":                    unsupportedValue("linker scripts (-dT)"),
+		"why":                   list(func(o *Options) *[]string { return &o.Why }),
+		"explain":               flag(func(p *parser) { p.opts.Explain = true }),
+		"script":                list(func(o *Options) *[]string { return &o.Scripts }),
+		"default-script":        list(func(o *Options) *[]string { return &o.Scripts }),
+		"dT":                    list(func(o *Options) *[]string { return &o.Scripts }),
 		"emit-relocs":           unsupported("--emit-relocs"),
 		"exclude-libs":          unsupportedValue("--exclude-libs"),
 		"just-symbols":          unsupportedValue("--just-symbols"),
@@ -604,7 +610,7 @@ func init() {
 		"R": rpath,
 		"(": startGroup,
 		")": endGroup,
-		"T": unsupportedValue("linker scripts (-T)"),
+		"T": list(func(o *Options) *[]string { return &o.Scripts }),
 		"M": unsupported("--print-map"),
 		"q": unsupported("--emit-relocs"),
 		"N": unsupported("-N (--omagic)"),
@@ -735,7 +741,8 @@ func (p *parser) z(v string) error {
 	case "separate-code":
 		z.SeparateCode = true
 	case "noseparate-code":
-		z.SeparateCode = false
+		// Code always has segments of its own here.
+		return errorf("-z noseparate-code is not supported yet: ldgo always keeps code apart (-z separate-code)")
 	case "origin":
 		z.Origin = true
 	case "nodelete":
@@ -766,7 +773,7 @@ func (p *parser) z(v string) error {
 		z.DynamicUndefWeak, z.NoDynamicUndefWeak = false, true
 	case "combreloc", "nocombreloc", "noextern-protected-data", "noindirect-extern-access",
 		"common", "nocommon", "nounique", "nounique-symbol", "noreloc-overflow",
-		"ibtplt", "x86-64-baseline", "x86-64-v2", "x86-64-v3", "x86-64-v4", "nognustack":
+		"x86-64-baseline", "x86-64-v2", "x86-64-v3", "x86-64-v4", "nognustack":
 		// These change nothing ldgo writes: relocations are always
 		// combined, and the ISA level is taken from the inputs.
 	case "cet-report", "start-stop-visibility", "lam-u48-report":
@@ -775,6 +782,8 @@ func (p *parser) z(v string) error {
 		}
 	case "ibt":
 		z.IBT = true
+	case "ibtplt":
+		z.IBTPLT = true
 	case "shstk":
 		z.SHSTK = true
 	default:

@@ -133,6 +133,13 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool, script, ex
 				!(opts.BsymbolicFuncs && (s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC)) {
 				s.Preemptible = true
 			}
+		case Linker:
+			// -E exports what the link editor defines in an
+			// executable, as the symbols of GNU ld's script are.
+			if dynamic && !shared && s.Vis == elf.STV_DEFAULT && opts.ExportDynamic {
+				s.Exported = true
+				s.Dynamic = true
+			}
 		case Shared:
 			if s.Referenced {
 				s.Dynamic = true

@@ -273,7 +273,7 @@ func (g *GOTPLT) Write(b []byte) {
 		le.PutUint64(b, g.dynamic.Hdr.Addr)
 	}
 	for i := range g.plt.Entries {
-		le.PutUint64(b[(gotPLTReserved+i)*8:], g.plt.entryAddr(i)+6)
+		le.PutUint64(b[(gotPLTReserved+i)*8:], g.plt.lazyAddr(i))
 	}
 }
 
@@ -285,6 +285,9 @@ type PLT struct {
 	Hdr     layout.Header
 	Entries []*resolve.Symbol
 	gotplt  *GOTPLT
+	// sec is .plt.sec when the PLT is IBT-enabled (pltsec.go); nil
+	// otherwise.
+	sec *PLTSec
 }
 
 const pltEntrySize = 16
@@ -308,8 +311,27 @@ func (p *PLT) entryAddr(i int) uint64 { return p.Hdr.Addr + uint64(i+1)*pltEntry
 
 func (p *PLT) placed() {
 	for i, s := range p.Entries {
-		s.PLTAddr = p.entryAddr(i)
+		s.PLTAddr = p.callAddr(i)
 	}
+}
+
+// callAddr is where calls to entry i go: the entry, or its .plt.sec
+// entry when the PLT is IBT-enabled.
+func (p *PLT) callAddr(i int) uint64 {
+	if p.sec != nil {
+		return p.sec.Hdr.Addr + uint64(i)*pltEntrySize
+	}
+	return p.entryAddr(i)
+}
+
+// lazyAddr is where entry i's .got.plt word first leads: the push of i,
+// after the jump through the word (or the entry's endbr64, which the
+// indirect jump needs, in an IBT-enabled PLT).
+func (p *PLT) lazyAddr(i int) uint64 {
+	if p.sec != nil {
+		return p.entryAddr(i)
+	}
+	return p.entryAddr(i) + 6
 }
 
 func (p *PLT) Write(b []byte) {
@@ -318,6 +340,10 @@ func (p *PLT) Write(b []byte) {
 	copy(b, []byte{0xff, 0x35, 0, 0, 0, 0, 0xff, 0x25, 0, 0, 0, 0, 0x0f, 0x1f, 0x40, 0x00})
 	le.PutUint32(b[2:], uint32(got+8-(p.Hdr.Addr+6)))
 	le.PutUint32(b[8:], uint32(got+16-(p.Hdr.Addr+12)))
+	if p.sec != nil {
+		p.writeIBT(b)
+		return
+	}
 	for i := range p.Entries {
 		e := b[(i+1)*pltEntrySize:]
 		at := p.entryAddr(i)

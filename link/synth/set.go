@@ -49,6 +49,7 @@ type Set struct {
 	RelaDyn    *RelaDyn
 	RelaPLT    *RelaPLT
 	PLT        *PLT
+	PLTSec     *PLTSec // IBT-enabled PLTs only
 	GOT        *GOT
 	GOTPLT     *GOTPLT
 	Dynamic    *Dynamic
@@ -101,6 +102,9 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 	s.GOTPLT = newGOTPLT()
 	s.GOTPLT.plt = s.PLT
 	s.PLT.gotplt = s.GOTPLT
+	if o.Z.IBTPLT || s.Property.IBT() {
+		s.PLTSec = newPLTSec(s.PLT)
+	}
 	if ctx.Dynamic {
 		s.DynStr = newStrTab(".dynstr", true)
 		s.DynSym = newDynSym(s.DynStr)
@@ -340,6 +344,7 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.RelaDyn, s.RelaDyn != nil)
 	add(s.RelaPLT, s.RelaPLT != nil)
 	add(s.PLT, len(s.PLT.Entries) > 0)
+	add(s.PLTSec, s.PLTSec != nil && len(s.PLT.Entries) > 0)
 	for _, o := range s.Sections {
 		cs = append(cs, o)
 	}
