@@ -979,6 +979,7 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 	saved_argv = argv;
 	for (uint64_t i = 0; i < start->nenviron_slots; i++)
 		*(char ***)start->environ_slots[i] = ev;
+	ldgo_calls_begin();
 	// As with glibc: ld.so runs the preinitializers and the libraries'
 	// initializers before __libc_start_main, which registers the
 	// finalizers (rtld_fini) and then initializes the program. Handlers

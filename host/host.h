@@ -212,4 +212,19 @@ uintptr_t ldgo_addr_start_main(void);
 int ldgo_enter(struct ldgo_start *s);
 char *ldgo_make_stacks_executable(void);
 
+// ldgo run --calls (calls.c): counting stubs for PLT slots, and the
+// report printed at exit.
+#define LDGO_CALLS_STUB 24
+struct ldgo_calls_config {
+	int on, json;
+	const char *path;    // the report's file, "" for standard error
+	const char *program; // as the report names it
+	uint64_t uncounted;  // GOT references to functions, not counted
+};
+void ldgo_calls_configure(const struct ldgo_calls_config *c);
+uintptr_t ldgo_calls_stubs(uint64_t n, const uint64_t *targets, const char **names);
+void ldgo_calls_begin(void);
+void ldgo_calls_report(void);
+uintptr_t ldgo_addr_calls_exit(void);
+
 #endif

@@ -96,15 +96,8 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 // mapAt is the object whose segments hold addr: the caller of a dl*
 // function. The program stands in for an address ldgo does not know.
 func (s *dlSession) mapAt(addr uint64) *linkmap.Map {
-	for _, m := range s.ns.Chain {
-		if m.Faked || m.Removed || m.Obj == nil {
-			continue
-		}
-		for _, p := range m.Obj.Progs {
-			if p.Type == elf.PT_LOAD && addr >= m.Base+p.Vaddr && addr < m.Base+p.Vaddr+p.Memsz {
-				return m
-			}
-		}
+	if m := objectAt(s.ns, addr); m != nil {
+		return m
 	}
 	return s.ns.Main
 }
@@ -196,6 +189,9 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 		}
 	}
 	if err := s.proc.prepareLazy(s.ns, s.prog, added); err != nil {
+		return err
+	}
+	if err := s.proc.countCalls(s.ns, s.prog, added); err != nil {
 		return err
 	}
 	describeObjects(s.ns, s.progName, &s.handles)

@@ -57,6 +57,8 @@ type Process struct {
 	// (relroPending) to ProtectRelro.
 	relroLater   bool
 	relroPending []*linkmap.Map
+	// calls counts the calls through PLT slots (ldgo run --calls).
+	calls *callCounter
 }
 
 // NewProcess returns an empty process image.

@@ -58,6 +58,9 @@ type Options struct {
 	// Tunables is GLIBC_TUNABLES in the program's environment, which
 	// sizes glibc's static TLS.
 	Tunables string
+	// Calls, if set, counts the calls through every PLT slot and prints
+	// them at exit (ldgo run --calls).
+	Calls *CallsOptions
 	// TLSModule is the path the system's ld.so preloaded the static TLS
 	// module from, when ldgo was started again with one
 	// (StaticTLSNeeded), or "".
@@ -219,6 +222,9 @@ func Run(opts Options) error {
 	if err := proc.substitute(hostMaps, ns); err != nil {
 		return fail(err)
 	}
+	if opts.Calls != nil {
+		proc.startCounting(opts.Calls, prog, hostMaps)
+	}
 
 	loadEnd := host.Cycles()
 	cacheKey, cacheEntry := useBindCache(ns, opts)
@@ -253,6 +259,9 @@ func Run(opts Options) error {
 	// RELRO is protected once the second goroutine is done: each
 	// mprotect while another thread runs costs a TLB shootdown.
 	if err := proc.ProtectRelro(); err != nil {
+		return fail(err)
+	}
+	if err := proc.countCalls(ns, prog, ns.Chain); err != nil {
 		return fail(err)
 	}
 	if cacheKey != nil && cacheEntry == nil {

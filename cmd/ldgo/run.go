@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +31,9 @@ message and ld.so's status: 127, or 1 for a missing version.`,
 	options: []option{
 		{name: "list", help: "list the libraries PROG needs, as ld.so --list (ldd)"},
 		{name: "verify", help: "exit 0 if PROG is a dynamically linked program, as\nld.so --verify (1 if not, 2 for a shared object)"},
-		{name: "json", help: "with --list or --verify: print JSON (doc/json.md)"},
+		{name: "json", help: "with --list, --verify or --calls: print JSON (doc/json.md)"},
+		{name: "calls", help: "count the calls through each PLT slot and print them\nat exit, most called first, to standard error"},
+		{name: "calls-output", arg: "FILE", help: "with --calls: write the table to FILE instead"},
 		{name: "argv0", arg: "NAME", help: "pass NAME as argv[0]"},
 		{name: "no-bind-cache", help: "neither use nor write the bind cache (also\nLDGO_BIND_CACHE=off)"},
 		{name: "debug", arg: "CATEGORIES", help: "as LD_DEBUG: libs, reloc, files, symbols, bindings,\nversions, scopes, all, statistics, lazy (ldgo's own:\neach PLT slot's first call); --debug help lists them"},
@@ -71,6 +74,8 @@ type runOptions struct {
 	debug          string
 	debugSet       bool
 	noBindCache    bool
+	calls          bool
+	callsOutput    string
 	prog           string
 	args           []string
 }
@@ -90,11 +95,15 @@ func parseRunArgs(opts []option, args []string) (*runOptions, error) {
 	_, o.list = values["list"]
 	_, o.verify = values["verify"]
 	_, o.json = values["json"]
+	_, o.calls = values["calls"]
+	o.callsOutput = values["calls-output"]
 	switch {
 	case len(operands) == 0:
 		return o, errNoProgram
-	case o.json && !o.list && !o.verify:
-		return nil, errors.New("--json needs --list or --verify")
+	case o.json && !o.list && !o.verify && !o.calls:
+		return nil, errors.New("--json needs --list, --verify or --calls")
+	case o.callsOutput != "" && !o.calls:
+		return nil, errors.New("--calls-output needs --calls")
 	}
 	o.prog, o.args = operands[0], operands[1:]
 	return o, nil
@@ -424,6 +433,15 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	if o.calls {
+		ro.Calls = &rtld.CallsOptions{JSON: o.json}
+		if o.callsOutput != "" {
+			if ro.Calls.Path, err = filepath.Abs(o.callsOutput); err != nil {
+				fmt.Fprintf(stderr, "ldgo run: --calls-output: %v\n", err)
+				return 127
+			}
+		}
+	}
 
 	err = rtld.Run(ro)
 	var need *rtld.StaticTLSNeeded
