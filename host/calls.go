@@ -70,7 +70,7 @@ func CallsExit() uint64 { return uint64(C.ldgo_addr_calls_exit()) }
 // Target is what slot i binds to; Failed reports whether it cannot be
 // bound (its first call ends the program).
 func (l Lazy) Target(i int) uint64 { return uint64(unsafe.Slice(l.p.target, l.p.nslots)[i]) }
-func (l Lazy) Failed(i int) bool  { return unsafe.Slice(l.p.error, l.p.nslots)[i] != nil }
+func (l Lazy) Failed(i int) bool   { return unsafe.Slice(l.p.error, l.p.nslots)[i] != nil }
 
 // SetTarget makes slot i bind to target at its first call.
 func (l Lazy) SetTarget(i int, target uint64) {
