@@ -63,9 +63,11 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 		}
 		var res host.DLResult
 		for _, x := range gone {
+			var fns []host.Fn
 			if !noInitFini(x) {
-				res.Finis = append(res.Finis, finisOf(x)...)
+				fns = finisOf(x)
 			}
+			res.Finis = append(res.Finis, s.proc.audit.withClose(x, fns)...)
 			res.Owners = append(res.Owners, x.Serial)
 		}
 		return res
@@ -78,6 +80,7 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 				}
 			}
 		}
+		s.proc.audit.unloading(gone, false)
 		s.ns.Unload(gone)
 		// Out of what dl_iterate_phdr, dladdr and the others see first;
 		// unmapped once no thread still looks at them.
@@ -88,6 +91,7 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 				return host.DLResult{Err: fmt.Sprintf("%s: %v", m.Name, err)}
 			}
 		}
+		s.proc.audit.unloading(gone, true)
 		return host.DLResult{}
 	}
 	return host.DLResult{Err: "ldgo: unknown request"}
@@ -118,6 +122,9 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	if err != nil {
 		return fail(namespace.DlError(err))
 	}
+	if len(added) > 0 {
+		s.proc.audit.consistentNow()
+	}
 	err = s.load(added, req.Mode&rtldNow != 0 || s.bindNow)
 	if err != nil {
 		s.proc.trace.failed(err)
@@ -139,8 +146,12 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 		}
 	}
 	for _, a := range m.Initfini {
-		if inList(added, a) && !noInitFini(a) {
-			res.Finis = append(res.Finis, finisOf(a)...)
+		if inList(added, a) {
+			var fns []host.Fn
+			if !noInitFini(a) {
+				fns = finisOf(a)
+			}
+			res.Finis = append(res.Finis, s.proc.audit.withClose(a, fns)...)
 		}
 	}
 	return res
@@ -194,6 +205,8 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 	if err := s.proc.countCalls(s.ns, s.prog, added); err != nil {
 		return err
 	}
+	s.proc.audit.lazySlots(added)
+	s.proc.audit.giveHandles(&s.handles)
 	describeObjects(s.ns, s.progName, &s.handles)
 	return nil
 }
@@ -222,6 +235,7 @@ func (s *dlSession) sym(req host.DLRequest) host.DLResult {
 	if ours, ok := s.proc.subst.get(addr); ok {
 		addr = ours
 	}
+	addr = s.proc.audit.dlsym(s.mapAt(req.Caller), res, addr)
 	return host.DLResult{Addr: addr}
 }
 

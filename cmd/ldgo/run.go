@@ -40,6 +40,7 @@ message and ld.so's status: 127, or 1 for a missing version.`,
 		{name: "library-path", arg: "PATH", help: "search PATH instead of LD_LIBRARY_PATH"},
 		{name: "preload", arg: "LIST", help: "preload LIST (spaces or colons) instead of LD_PRELOAD"},
 		{name: "inhibit-cache", help: "do not use /etc/ld.so.cache"},
+		{name: "audit", arg: "LIST", help: "use the objects named in LIST (colons) as audit\nlibraries, before those of LD_AUDIT (rtld-audit(7))"},
 	},
 	footer: `LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and
 LD_DEBUG_OUTPUT in the environment act as for ld.so; LDGO_DEBUG=lazy
@@ -74,6 +75,7 @@ type runOptions struct {
 	debug          string
 	debugSet       bool
 	noBindCache    bool
+	audit          string
 	calls          bool
 	callsOutput    string
 	prog           string
@@ -96,6 +98,7 @@ func parseRunArgs(opts []option, args []string) (*runOptions, error) {
 	_, o.verify = values["verify"]
 	_, o.json = values["json"]
 	_, o.calls = values["calls"]
+	o.audit = values["audit"]
 	o.callsOutput = values["calls-output"]
 	switch {
 	case len(operands) == 0:
@@ -433,6 +436,14 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	ro.Audit = splitAudit(o.audit)
+	if v, _ := getenv(env, "LD_AUDIT"); v != "" {
+		ro.Audit = append(ro.Audit, splitAudit(v)...)
+	}
+	if o.calls && len(ro.Audit) > 0 {
+		fmt.Fprintln(stderr, "ldgo run: --calls cannot be used with audit libraries (LD_AUDIT, --audit)")
+		return 127
+	}
 	if o.calls {
 		ro.Calls = &rtld.CallsOptions{JSON: o.json}
 		if o.callsOutput != "" {
@@ -464,4 +475,16 @@ type ldsoVerifyOutput struct {
 	// Status is ld.so --verify's: 0 for a dynamically linked program, 2
 	// for a shared object (no interpreter), 1 for anything else.
 	Status int `json:"status"`
+}
+
+// splitAudit splits an LD_AUDIT value as glibc does: at colons, empty
+// names dropped.
+func splitAudit(list string) []string {
+	var names []string
+	for _, n := range strings.Split(list, ":") {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
 }
