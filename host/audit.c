@@ -89,7 +89,7 @@ struct ldgo_audit_obj *ldgo_audit_objopen(uintptr_t lm, long lmid) {
 	o->lm = (struct link_map *)lm;
 	for (unsigned i = 0; i < LDGO_MAX_AUDIT; i++)
 		o->cookie[i] = lm;
-	if (!main_obj)
+	if (!main_obj && lmid == 0)
 		main_obj = o;
 	for (unsigned i = 0; i < naudit; i++)
 		if (auditors[i].objopen) {
@@ -108,13 +108,17 @@ const char *ldgo_audit_objsearch(const char *name, struct ldgo_audit_obj *o, uns
 	return name;
 }
 
-// ldgo_audit_activity calls la_activity with the namespace's head.
-void ldgo_audit_activity(unsigned flag) {
-	if (!main_obj)
-		return;
+// ldgo_audit_activity calls la_activity with the program's namespace's
+// head, ldgo_audit_activity_of with another's.
+void ldgo_audit_activity_of(struct ldgo_audit_obj *head, unsigned flag) {
 	for (unsigned i = 0; i < naudit; i++)
 		if (auditors[i].activity)
-			auditors[i].activity(&main_obj->cookie[i], flag);
+			auditors[i].activity(&head->cookie[i], flag);
+}
+
+void ldgo_audit_activity(unsigned flag) {
+	if (main_obj)
+		ldgo_audit_activity_of(main_obj, flag);
 }
 
 void ldgo_audit_preinit(void) {

@@ -18,6 +18,11 @@ type AuditFuncs [8]uint64
 var AuditNames = [8]string{"la_activity", "la_objsearch", "la_objopen", "la_preinit", "la_symbind64",
 	"la_x86_64_gnu_pltenter", "la_x86_64_gnu_pltexit", "la_objclose"}
 
+// AuditVar is what LD_AUDIT in ldgo's environment is renamed to as ldgo
+// starts, before the Go runtime does (the system's ld.so would audit ldgo
+// itself): ldgo run renames it back for the program.
+const AuditVar = C.LDGO_AUDIT_VAR
+
 // AuditMax is the number of audit libraries ldgo takes.
 const AuditMax = C.LDGO_MAX_AUDIT
 
@@ -72,8 +77,11 @@ func AuditObjSearch(name string, o AuditObj, flag uint32) (string, bool) {
 	return C.GoString(r), true
 }
 
-// AuditActivity calls la_activity with the program's cookie.
+// AuditActivity calls la_activity with the program's cookie;
+// AuditActivityOf with head's, another namespace's first object.
 func AuditActivity(flag uint32) { C.ldgo_audit_activity(C.unsigned(flag)) }
+
+func AuditActivityOf(head AuditObj, flag uint32) { C.ldgo_audit_activity_of(head.c(), C.unsigned(flag)) }
 
 // AuditSymbindNow calls la_symbind for a JUMP_SLOT bound now, and
 // AuditSymbindDlsym for dlsym: sym is the definition's Elf64_Sym, ndx its

@@ -36,6 +36,9 @@ ldgo_audit_trampoline:
 	movq %rsp, %rbx
 	.cfi_def_cfa_register %rbx
 	SAVE_STATE
+	// The registers as the call left them, from the saved state (saving
+	// the vector state took rax and rdx).
+	movq 16(%rsp), %rdx
 	subq $REGS, %rsp
 	movq %rdx, 0(%rsp)
 	movq %r8, 8(%rsp)

@@ -58,6 +58,29 @@ __attribute__((constructor)) static void ldgo_record_start_state(void) {
 	}
 }
 
+// LD_AUDIT in ldgo's environment is read by the system's ld.so, which
+// audits ldgo's own start-up with it: its audit library is called in
+// ldgo's process. ldgo executes itself again at once, first thing, with
+// the variable renamed (LDGO_AUDIT_VAR), which ldgo run gives back to the
+// program.
+__attribute__((constructor(101))) static void ldgo_leave_audit(int argc, char **argv, char **envp) {
+	(void)argc;
+	size_t n = 0, audit = 0;
+	for (; envp && envp[n]; n++)
+		audit += strncmp(envp[n], "LD_AUDIT=", 9) == 0;
+	if (!audit)
+		return;
+	char **env = calloc(n + 1, sizeof *env);
+	if (!env)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		env[i] = envp[i];
+		if (strncmp(envp[i], "LD_AUDIT=", 9) == 0 && (env[i] = malloc(strlen(envp[i]) + sizeof LDGO_AUDIT_VAR)))
+			strcat(strcpy(env[i], LDGO_AUDIT_VAR "="), envp[i] + 9);
+	}
+	execve("/proc/self/exe", argv, env);
+}
+
 // ---- host objects ----
 
 struct iter_state {

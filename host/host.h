@@ -236,7 +236,8 @@ void ldgo_calls_begin(void);
 void ldgo_calls_report(void);
 uintptr_t ldgo_addr_calls_exit(void);
 
-// LD_AUDIT (audit.c).
+// LD_AUDIT (audit.c), renamed in ldgo's own environment (host.c).
+#define LDGO_AUDIT_VAR "LDGO_LD_AUDIT"
 #define LDGO_MAX_AUDIT 16
 struct link_map;
 // An object's state for each audit library: the cookie, and the flags
@@ -264,6 +265,7 @@ uintptr_t ldgo_audit_link_map(const char *name, uintptr_t base, uintptr_t dynami
 struct ldgo_audit_obj *ldgo_audit_objopen(uintptr_t lm, long lmid);
 const char *ldgo_audit_objsearch(const char *name, struct ldgo_audit_obj *o, unsigned flag);
 void ldgo_audit_activity(unsigned flag);
+void ldgo_audit_activity_of(struct ldgo_audit_obj *head, unsigned flag);
 void ldgo_audit_preinit(void);
 void ldgo_audit_objclose(struct ldgo_audit_obj *o);
 uint64_t ldgo_audit_symbind_now(struct ldgo_audit_obj *ref, struct ldgo_audit_obj *def, uintptr_t sym, unsigned ndx,

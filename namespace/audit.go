@@ -3,7 +3,6 @@ package namespace
 import (
 	"debug/elf"
 	"errors"
-	"path/filepath"
 
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/lookup"
@@ -22,7 +21,7 @@ type Audit interface {
 	// Opened is called for each object as it enters the namespace
 	// (la_objopen): loaded or adopted, at start-up or by dlopen; the
 	// vDSO after the preloads, as glibc reports it.
-	Opened(m *linkmap.Map)
+	Opened(ns *Namespace, m *linkmap.Map)
 	// BoundNow is called after each JUMP_SLOT relocation of m bound
 	// before the program runs (la_symbind with LA_SYMB_NOPLTENTER and
 	// LA_SYMB_NOPLTEXIT): def's symbol index defines it, and the GOT
@@ -33,33 +32,32 @@ type Audit interface {
 // OpenAudit loads the audit library name and what it needs into a
 // namespace of its own, as glibc's dlmopen(LM_ID_NEWLM) does for each
 // one, and relocates nothing. The objects already in the process that it
-// may adopt (libc) and the dynamic linker are given as copies: the
-// program's namespace keeps its own maps of them. Serials start after
-// firstSerial, so that they name no object of another namespace.
-// program is the program's search requester: the audit library is
-// searched for as the program's dependencies are.
-func OpenAudit(name string, cfg Config, mapper Mapper, program *search.Requester, firstSerial uint64) (*Namespace, error) {
-	cfg.Audit = nil
-	cfg.Search.ObjSearch = nil
-	cfg.Rtld = copyMap(cfg.Rtld)
-	adoptable := make([]*linkmap.Map, len(cfg.Adoptable))
-	for i, a := range cfg.Adoptable {
-		adoptable[i] = copyMap(a)
+// may adopt (libc, and the dynamic linker, found by a search as glibc
+// finds it there) are given as copies: the program's namespace keeps its
+// own maps of them. Serials start after firstSerial, so that they name no
+// object of another namespace. The search is the program's: glibc's
+// knowledge of which directories exist is one for all namespaces, and the
+// audit library is searched for on the program's behalf. report, if not
+// nil, sees the loading as the audit libraries loaded before see it
+// (glibc reports a second one's loading to the first).
+func OpenAudit(name string, cfg Config, mapper Mapper, program *Namespace, firstSerial uint64, report Audit) (*Namespace, error) {
+	cfg.Audit = report
+	adoptable := make([]*linkmap.Map, 0, len(cfg.Adoptable)+1)
+	for _, a := range cfg.Adoptable {
+		adoptable = append(adoptable, copyMap(a))
 	}
-	cfg.Adoptable = adoptable
-	ns := &Namespace{cfg: cfg, mapper: mapper, requesters: make(map[*linkmap.Map]*search.Requester), serial: firstSerial}
-	s, err := search.New(cfg.Search, program)
-	if err != nil {
-		return nil, err
+	if r := copyMap(cfg.Rtld); r != nil {
+		if st, err := object.StatFile(r.Name); err == nil {
+			r.ID = st.ID
+			r.Kind, r.Rtld = linkmap.Library, true
+			adoptable = append(adoptable, r)
+		}
 	}
+	cfg.Adoptable, cfg.Rtld = adoptable, nil
+	ns := &Namespace{cfg: cfg, mapper: mapper, requesters: make(map[*linkmap.Map]*search.Requester), serial: firstSerial, forAudit: true}
+	s := program.Searcher
 	ns.Searcher = s
-	if r := cfg.Rtld; r != nil {
-		r.Kind, r.Rtld = linkmap.Library, true
-		ns.Rtld = ns.newMap(r)
-		ns.Chain = append(ns.Chain, r)
-		ns.requesters[r] = &search.Requester{Name: r.Name, Origin: filepath.Dir(r.Name), Dyn: &r.Obj.Dyn}
-	}
-	expanded, err := s.ExpandNeeded(name, program)
+	expanded, err := s.ExpandNeeded(name, program.requesters[program.Main])
 	if err != nil {
 		return nil, &LoadError{Name: name, Err: err}
 	}
@@ -76,6 +74,9 @@ func OpenAudit(name string, cfg Config, mapper Mapper, program *search.Requester
 		return nil, err
 	}
 	for _, x := range ns.Chain {
+		if x.Rtld {
+			ns.Rtld = x
+		}
 		x.Scope = [][]*linkmap.Map{m.Searchlist}
 		if x.Obj.Dyn.Symbolic {
 			x.Scope = append([][]*linkmap.Map{{x}}, x.Scope...)
@@ -122,7 +123,7 @@ func (r *relocator) applyAudited(rel object.Rela, entry uint64) {
 // opened tells the audit of an object entered in the namespace.
 func (ns *Namespace) opened(m *linkmap.Map) {
 	if a := ns.cfg.Audit; a != nil {
-		a.Opened(m)
+		a.Opened(ns, m)
 	}
 }
 

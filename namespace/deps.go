@@ -111,7 +111,7 @@ func (ns *Namespace) add(m *linkmap.Map, path string) {
 		ns.newMap(m)
 	}
 	ns.Chain = append(ns.Chain, m)
-	ns.requesters[m] = &search.Requester{Name: m.Name, Origin: ns.originOf(path), Dyn: &m.Obj.Dyn, Loader: ns.requesters[m.Loader]}
+	ns.requesters[m] = &search.Requester{Name: m.Name, Origin: ns.originOf(path), Dyn: &m.Obj.Dyn, Loader: ns.requesters[m.Loader], Audit: ns.forAudit}
 	ns.assignTLS(m)
 }
 

@@ -98,6 +98,8 @@ type Namespace struct {
 	// dlopening is set while dlopen maps its object (LD_DEBUG=files
 	// says "dynamically loaded by").
 	dlopening bool
+	// forAudit marks an audit library's namespace (OpenAudit).
+	forAudit bool
 
 	Main *linkmap.Map
 	Rtld *linkmap.Map
@@ -253,7 +255,7 @@ func (ns *Namespace) loadStartup() error {
 		return err
 	}
 	if a := ns.cfg.Audit; a != nil && ns.Vdso != nil {
-		a.Opened(ns.Vdso)
+		a.Opened(ns, ns.Vdso)
 	}
 	if err := ns.mapDeps(main, ns.Preloads); err != nil {
 		return err

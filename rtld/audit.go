@@ -9,6 +9,7 @@ import (
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/search"
 )
 
@@ -59,7 +60,11 @@ type auditState struct {
 	// consistent is set once the namespace is consistent: the next
 	// object entering it is announced with LA_ACT_ADD.
 	consistent bool
-	finis      []host.Fn // the audit libraries', run after the program's
+	// loading is set while an audit library is loaded: its searches
+	// are reported only through report, to those loaded before.
+	loading bool
+	report  *loadReport
+	finis   []host.Fn // the audit libraries', run after the program's
 }
 
 // newAudit prepares the audit of a run over cfg, which it makes call it.
@@ -85,14 +90,16 @@ func (a *auditState) Begin(ns *namespace.Namespace) error {
 		if i >= host.AuditMax {
 			return &Error{Msg: "Fatal glibc error: Too many audit modules requested"}
 		}
-		a.load(i, name, ns.Requester(ns.Main))
+		a.loading = true
+		a.load(i, name, ns)
+		a.loading = false
 	}
 	if !a.on() {
 		return nil
 	}
-	a.Opened(ns.Main)
+	a.Opened(ns, ns.Main)
 	if ns.Rtld != nil {
-		a.Opened(ns.Rtld)
+		a.Opened(ns, ns.Rtld)
 	}
 	host.AuditActivity(laActAdd)
 	return nil
@@ -100,11 +107,22 @@ func (a *auditState) Begin(ns *namespace.Namespace) error {
 
 // load loads one audit library and, if it answers la_version, makes it
 // one of the run's; otherwise it says why not, in glibc's words.
-func (a *auditState) load(i int, name string, program *search.Requester) {
+func (a *auditState) load(i int, name string, program *namespace.Namespace) {
 	ignored := func(why string) {
 		os.Stderr.WriteString(fmt.Sprintf("ERROR: ld.so: object '%s' cannot be loaded as audit interface: %s; ignored.\n", name, why))
 	}
-	mod, err := namespace.OpenAudit(name, a.cfg, a.proc, program, uint64(i+1)<<32)
+	// The libraries loaded before this one see its loading, as glibc
+	// shows it to them: in namespace i+1.
+	var report namespace.Audit
+	if a.on() {
+		a.report = &loadReport{lmid: int64(i + 1), objs: map[*search.Requester]host.AuditObj{}}
+		report = a.report
+	}
+	mod, err := namespace.OpenAudit(name, a.cfg, a.proc, program, uint64(i+1)<<32, report)
+	if err == nil && a.report != nil {
+		host.AuditActivityOf(a.report.head, laActConsistent)
+	}
+	a.report = nil
 	if err == nil {
 		err = a.start(mod)
 	}
@@ -143,13 +161,16 @@ func (a *auditState) load(i int, name string, program *search.Requester) {
 
 // auditCause is err as glibc words the cause in its message.
 func auditCause(err error) string {
+	var nf *search.NotFoundError
+	var oe *object.Error
 	var le *namespace.LoadError
-	if errors.As(err, &le) {
-		var nf *search.NotFoundError
-		if errors.As(le.Err, &nf) {
-			return nf.Error()
-		}
-		return namespace.DlError(err)
+	switch {
+	case errors.As(err, &nf):
+		return nf.Cause
+	case errors.As(err, &oe):
+		return oe.Cause
+	case errors.As(err, &le):
+		return le.Err.Error()
 	}
 	return err.Error()
 }
@@ -194,7 +215,7 @@ func (a *auditState) finisOf(mod *namespace.Namespace) []host.Fn {
 
 // Opened implements namespace.Audit: la_objopen, after la_activity's
 // LA_ACT_ADD for the first object of a dlopen.
-func (a *auditState) Opened(m *linkmap.Map) {
+func (a *auditState) Opened(ns *namespace.Namespace, m *linkmap.Map) {
 	if !a.on() {
 		return
 	}
@@ -214,7 +235,12 @@ func (a *auditState) Opened(m *linkmap.Map) {
 // objSearch is la_objsearch for the library search (search.Config's
 // ObjSearch), on behalf of the object req stands for.
 func (a *auditState) objSearch(name string, flag search.SearchFlag, req *search.Requester) (string, bool) {
-	if !a.on() || a.ns == nil {
+	if a.loading && a.report != nil {
+		if o, ok := a.report.objs[req]; ok {
+			return host.AuditObjSearch(name, o, uint32(flag))
+		}
+	}
+	if !a.on() || a.ns == nil || a.loading {
 		return name, true
 	}
 	for _, m := range a.ns.Chain {
@@ -376,3 +402,32 @@ func (a *auditState) unloading(gone []*linkmap.Map, done bool) {
 	}
 	host.AuditActivity(laActDelete)
 }
+
+// loadReport shows the loading of an audit library to those loaded
+// before it, as glibc does: la_objopen for each of its objects but the
+// dynamic linker, la_objsearch for their searches, la_activity at the
+// end; its bindings are not shown.
+type loadReport struct {
+	lmid int64
+	objs map[*search.Requester]host.AuditObj
+	head host.AuditObj
+}
+
+func (r *loadReport) Begin(*namespace.Namespace) error { return nil }
+
+func (r *loadReport) Opened(ns *namespace.Namespace, m *linkmap.Map) {
+	if m.Rtld {
+		return
+	}
+	var dynamic uint64
+	if m.Obj.Dynamic.Size > 0 {
+		dynamic = m.Base + m.Obj.Dynamic.Addr
+	}
+	o := host.AuditObjOpen(host.AuditLinkMap(m.Name, m.Base, dynamic, m.Adopted), r.lmid)
+	if !r.head.Valid() {
+		r.head = o
+	}
+	r.objs[ns.Requester(m)] = o
+}
+
+func (r *loadReport) BoundNow(m, def *linkmap.Map, index uint32, addr uint64) {}

@@ -117,7 +117,10 @@ type Requester struct {
 	// is searched after this one's.
 	Loader *Requester
 	// IsMain marks the program (its RPATH is searched last among RPATHs).
-	IsMain         bool
+	IsMain bool
+	// Audit marks an object loaded for an audit library (glibc's
+	// __RTLD_AUDIT): the program's RUNPATH is searched after the RPATHs.
+	Audit          bool
 	rpath, runpath *pathList
 }
 
@@ -434,6 +437,11 @@ func (s *Searcher) pathLists(req *Requester, dlinfo bool) iter.Seq[*pathList] {
 			}
 			if s.main != nil && again {
 				if pl := s.rpathOf(s.main); pl != nil && !yield(pl) {
+					return
+				}
+			}
+			if req != nil && req.Audit && s.main != nil && again && !dlinfo {
+				if pl := s.runpathOf(s.main); pl != nil && !yield(pl) {
 					return
 				}
 			}

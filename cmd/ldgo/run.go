@@ -339,6 +339,7 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ldgo run: %v\n", err)
 		return 127
 	}
+	env = restoreAudit(env)
 	o, err := parseRunArgs(c.options, args)
 	if err == errHelp {
 		fmt.Fprint(stdout, c.usage())
@@ -487,4 +488,18 @@ func splitAudit(list string) []string {
 		}
 	}
 	return names
+}
+
+// restoreAudit gives the program the LD_AUDIT that ldgo's own start
+// renamed (host.AuditVar).
+func restoreAudit(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, host.AuditVar+"="); ok {
+			kv = "LD_AUDIT=" + v
+		}
+		out = append(out, kv)
+	}
+	os.Unsetenv(host.AuditVar)
+	return out
 }
