@@ -81,7 +81,9 @@ func AuditObjSearch(name string, o AuditObj, flag uint32) (string, bool) {
 // AuditActivityOf with head's, another namespace's first object.
 func AuditActivity(flag uint32) { C.ldgo_audit_activity(C.unsigned(flag)) }
 
-func AuditActivityOf(head AuditObj, flag uint32) { C.ldgo_audit_activity_of(head.c(), C.unsigned(flag)) }
+func AuditActivityOf(head AuditObj, flag uint32) {
+	C.ldgo_audit_activity_of(head.c(), C.unsigned(flag))
+}
 
 // AuditSymbindNow calls la_symbind for a JUMP_SLOT bound now, and
 // AuditSymbindDlsym for dlsym: sym is the definition's Elf64_Sym, ndx its
