@@ -344,10 +344,16 @@ func globDatFunctions(t *testing.T, path string) uint64 {
 func TestRunCallsTextOnStandardError(t *testing.T) {
 	ldgoBin := buildLdgo(t)
 	env := baseEnv()
-	want := native(t, env, "", "/bin/ls", "-l", "/")
-	got := runCmd(t, env, "", ldgoBin, "run", "--calls", "/bin/ls", "-l", "/")
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := native(t, env, "", "/bin/ls", "-l", dir)
+	got := runCmd(t, env, "", ldgoBin, "run", "--calls", "/bin/ls", "-l", dir)
 	if got.stdout != want.stdout || got.status != want.status {
-		t.Errorf("ls -l / under --calls: stdout or status differ from native")
+		t.Errorf("ls -l under --calls: status %d, stdout\n%s\nnative: status %d, stdout\n%s", got.status, got.stdout, want.status, want.stdout)
 	}
 	lines := strings.Split(strings.TrimSpace(got.stderr), "\n")
 	if len(lines) < 3 || !strings.HasPrefix(lines[0], "ldgo: calls: ") || !strings.Contains(lines[1], "function") {
