@@ -19,6 +19,13 @@
 #define RETVAL 256
 #define X87 240
 
+// COPY_WORD copies the word at from(%rsp) (in La_x86_64_regs) to
+// to(%r11) (in the saved state).
+	.macro COPY_WORD from, to
+	movq \from(%rsp), %rax
+	movq %rax, \to(%r11)
+	.endm
+
 	.text
 	.globl ldgo_audit_trampoline
 	.hidden ldgo_audit_trampoline
@@ -49,22 +56,10 @@ ldgo_audit_trampoline:
 	movq %rbp, 48(%rsp)
 	leaq 24(%rbx), %rax
 	movq %rax, 56(%rsp)
-	movaps %xmm0, 64(%rsp)
-	movaps %xmm1, 80(%rsp)
-	movaps %xmm2, 96(%rsp)
-	movaps %xmm3, 112(%rsp)
-	movaps %xmm4, 128(%rsp)
-	movaps %xmm5, 144(%rsp)
-	movaps %xmm6, 160(%rsp)
-	movaps %xmm7, 176(%rsp)
-	movaps %xmm0, 192(%rsp)
-	movaps %xmm1, 256(%rsp)
-	movaps %xmm2, 320(%rsp)
-	movaps %xmm3, 384(%rsp)
-	movaps %xmm4, 448(%rsp)
-	movaps %xmm5, 512(%rsp)
-	movaps %xmm6, 576(%rsp)
-	movaps %xmm7, 640(%rsp)
+	.irp i,0,1,2,3,4,5,6,7
+	movaps %xmm\i, 64+16*\i(%rsp)   // lr_xmm
+	movaps %xmm\i, 192+64*\i(%rsp)  // lr_vector, its XMM part
+	.endr
 	movq 8(%rbx), %rdi
 	movq 16(%rbx), %rsi
 	movq %rsp, %rdx
@@ -74,34 +69,16 @@ ldgo_audit_trampoline:
 
 	// The registers as la_pltenter left them, into the saved state.
 	leaq REGS(%rsp), %r11
-	movq 0(%rsp), %rax
-	movq %rax, 16(%r11)
-	movq 8(%rsp), %rax
-	movq %rax, 40(%r11)
-	movq 16(%rsp), %rax
-	movq %rax, 48(%r11)
-	movq 24(%rsp), %rax
-	movq %rax, 8(%r11)
-	movq 32(%rsp), %rax
-	movq %rax, 24(%r11)
-	movq 40(%rsp), %rax
-	movq %rax, 32(%r11)
-	movaps 64(%rsp), %xmm0
-	movaps %xmm0, 64+160(%r11)
-	movaps 80(%rsp), %xmm0
-	movaps %xmm0, 64+176(%r11)
-	movaps 96(%rsp), %xmm0
-	movaps %xmm0, 64+192(%r11)
-	movaps 112(%rsp), %xmm0
-	movaps %xmm0, 64+208(%r11)
-	movaps 128(%rsp), %xmm0
-	movaps %xmm0, 64+224(%r11)
-	movaps 144(%rsp), %xmm0
-	movaps %xmm0, 64+240(%r11)
-	movaps 160(%rsp), %xmm0
-	movaps %xmm0, 64+256(%r11)
-	movaps 176(%rsp), %xmm0
-	movaps %xmm0, 64+272(%r11)
+	COPY_WORD 0, 16   // rdx
+	COPY_WORD 8, 40   // r8
+	COPY_WORD 16, 48  // r9
+	COPY_WORD 24, 8   // rcx
+	COPY_WORD 32, 24  // rsi
+	COPY_WORD 40, 32  // rdi
+	.irp i,0,1,2,3,4,5,6,7
+	movaps 64+16*\i(%rsp), %xmm0
+	movaps %xmm0, 64+160+16*\i(%r11)  // the saved XMM registers
+	.endr
 	// xrstor loads the XMM registers only if the header says they are
 	// in use (XSTATE_BV bit 1).
 	cmpl $0, ldgo_xsave_mode(%rip)
@@ -138,22 +115,7 @@ ldgo_audit_trampoline:
 	movq %rbx, %r11
 	andq $-64, %r11
 	subq ldgo_xsave_frame(%rip), %r11
-	cmpl $0, ldgo_xsave_mode(%rip)
-	je 8f
-	movl $STATE_SAVE_MASK, %eax
-	xorl %edx, %edx
-	xrstor 64(%r11)
-	jmp 9f
-8:	fxrstor 64(%r11)
-9:
-	movq 0(%r11), %rax
-	movq 8(%r11), %rcx
-	movq 16(%r11), %rdx
-	movq 24(%r11), %rsi
-	movq 32(%r11), %rdi
-	movq 40(%r11), %r8
-	movq 48(%r11), %r9
-	movq 56(%r11), %r10
+	RESTORE_STATE %r11
 	call *TARGET-REGS(%r11)
 
 	// Its results, for la_pltexit.

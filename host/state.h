@@ -6,7 +6,8 @@
 // SAVE_STATE keeps, in a 64-aligned frame below %rsp, what a call may
 // carry and a C function may clobber: rax, the argument registers and
 // r10 at 0..56, the vector state (xsavec, xsave or fxsave, as the CPU has
-// them) from 64 on. RESTORE_STATE puts them back; the frame stays.
+// them) from 64 on. RESTORE_STATE puts them back from the frame at base
+// (%rsp, or a register other than those it restores); the frame stays.
 	.macro SAVE_STATE
 	andq $-64, %rsp
 	subq ldgo_xsave_frame(%rip), %rsp
@@ -40,21 +41,21 @@
 3:
 	.endm
 
-	.macro RESTORE_STATE
+	.macro RESTORE_STATE base=%rsp
 	cmpl $0, ldgo_xsave_mode(%rip)
 	je 4f
 	movl $STATE_SAVE_MASK, %eax
 	xorl %edx, %edx
-	xrstor 64(%rsp)
+	xrstor 64(\base)
 	jmp 5f
-4:	fxrstor 64(%rsp)
+4:	fxrstor 64(\base)
 5:
-	movq 0(%rsp), %rax
-	movq 8(%rsp), %rcx
-	movq 16(%rsp), %rdx
-	movq 24(%rsp), %rsi
-	movq 32(%rsp), %rdi
-	movq 40(%rsp), %r8
-	movq 48(%rsp), %r9
-	movq 56(%rsp), %r10
+	movq 0(\base), %rax
+	movq 8(\base), %rcx
+	movq 16(\base), %rdx
+	movq 24(\base), %rsi
+	movq 32(\base), %rdi
+	movq 40(\base), %r8
+	movq 48(\base), %r9
+	movq 56(\base), %r10
 	.endm

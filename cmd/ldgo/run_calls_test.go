@@ -307,15 +307,8 @@ func TestRunCallsLeavesGOTReferences(t *testing.T) {
 // function symbols, read with debug/elf.
 func globDatFunctions(t *testing.T, path string) uint64 {
 	t.Helper()
-	ef, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ef, syms := openDynamicSymbols(t, path)
 	defer ef.Close()
-	syms, err := ef.DynamicSymbols()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n uint64
 	for _, s := range ef.Sections {
 		if s.Type != elf.SHT_RELA || s.Name == ".rela.plt" {
