@@ -58,6 +58,29 @@ __attribute__((constructor)) static void ldgo_record_start_state(void) {
 	}
 }
 
+// LD_AUDIT in ldgo's environment is read by the system's ld.so, which
+// audits ldgo's own start-up with it: its audit library is called in
+// ldgo's process. ldgo executes itself again at once, first thing, with
+// the variable renamed (LDGO_AUDIT_VAR), which ldgo run gives back to the
+// program.
+__attribute__((constructor(101))) static void ldgo_leave_audit(int argc, char **argv, char **envp) {
+	(void)argc;
+	size_t n = 0, audit = 0;
+	for (; envp && envp[n]; n++)
+		audit += strncmp(envp[n], "LD_AUDIT=", 9) == 0;
+	if (!audit)
+		return;
+	char **env = calloc(n + 1, sizeof *env);
+	if (!env)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		env[i] = envp[i];
+		if (strncmp(envp[i], "LD_AUDIT=", 9) == 0 && (env[i] = malloc(strlen(envp[i]) + sizeof LDGO_AUDIT_VAR)))
+			strcat(strcpy(env[i], LDGO_AUDIT_VAR "="), envp[i] + 9);
+	}
+	execve("/proc/self/exe", argv, env);
+}
+
 // ---- host objects ----
 
 struct iter_state {
@@ -265,7 +288,13 @@ static void lazy_story_end(uint64_t slot, uint64_t old, uint64_t target) {
 
 // ldgo_lazy_fixup is called by the trampoline at the first call through
 // PLT slot i of the object l stands for (GOT[1]).
-uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
+static uint64_t lazy_bind(struct ldgo_lazy *l, uint64_t i, int write);
+
+uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) { return lazy_bind(l, i, !lazy_bind_not); }
+
+uint64_t ldgo_lazy_resolve(struct ldgo_lazy *l, uint64_t i) { return lazy_bind(l, i, 0); }
+
+static uint64_t lazy_bind(struct ldgo_lazy *l, uint64_t i, int write) {
 	if (i >= l->nslots) {
 		write_all(2, "ldgo: lazy binding: PLT slot out of range\n");
 		_exit(127);
@@ -277,6 +306,8 @@ uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
 		_exit(127);
 	}
 	uint64_t t = l->target[i];
+	if (l->audit)
+		t = ldgo_audit_lazy_symbind(l, i, t);
 	int story = 0;
 	uint64_t old = 0;
 	pthread_mutex_lock(&lazy_mu);
@@ -291,7 +322,7 @@ uint64_t ldgo_lazy_fixup(struct ldgo_lazy *l, uint64_t i) {
 		if (l->debug[i])
 			ldgo_debug_line(l->debug[i]);
 	}
-	if (!lazy_bind_not)
+	if (write)
 		__atomic_store_n((uint64_t *)l->slot[i], t, __ATOMIC_RELEASE);
 	if (story)
 		lazy_story_end(l->slot[i], old, t);
@@ -840,6 +871,14 @@ static void run_inits(struct ldgo_fn *fns, uint64_t n, int argc, char **argv, ch
 static int saved_argc;
 static char **saved_argv;
 
+// ldgo_set_args gives the initializers that run before the program's
+// start (the audit libraries') the program's arguments and environment.
+void ldgo_set_args(int argc, char **argv, char **envp) {
+	saved_argc = argc;
+	saved_argv = argv;
+	environ = envp;
+}
+
 // ldgo_run_inits runs the initializers of objects dlopen loaded, with the
 // program's arguments as glibc passes them.
 void ldgo_run_inits(struct ldgo_fn *fns, uint64_t n) {
@@ -867,8 +906,11 @@ void ldgo_add_finis(struct ldgo_fn *fns, uint64_t n) {
 	struct ldgo_fn *all = malloc((n + start->nfinis) * sizeof *all);
 	if (!all)
 		return;
-	memcpy(all, fns, n * sizeof *all);
-	memcpy(all + n, start->finis, start->nfinis * sizeof *all);
+	// After la_activity(LA_ACT_DELETE), when the audit opens the list.
+	uint64_t lead = start->nfinis > 0 && start->finis[0].kind == LDGO_FN_AUDIT_ACTIVITY && !finishing;
+	memcpy(all, start->finis, lead * sizeof *all);
+	memcpy(all + lead, fns, n * sizeof *all);
+	memcpy(all + lead + n, start->finis + lead, (start->nfinis - lead) * sizeof *all);
 	start->finis = all;
 	start->nfinis += n;
 	if (finishing)
@@ -951,6 +993,14 @@ static void run_finis(void *unused) {
 void ldgo_run_finis(struct ldgo_fn *fns, uint64_t n) {
 	for (uint64_t i = 0; i < n; i++) {
 		struct ldgo_fn *f = &fns[i];
+		if (f->kind == LDGO_FN_AUDIT_CLOSE) {
+			ldgo_audit_objclose((struct ldgo_audit_obj *)f->addr);
+			continue;
+		}
+		if (f->kind == LDGO_FN_AUDIT_ACTIVITY) {
+			ldgo_audit_activity((unsigned)f->addr);
+			continue;
+		}
 		if (debug.libs && f->object)
 			announce("calling fini", f->object, " [0]");
 		if (f->kind == 0) {
@@ -979,6 +1029,7 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 	saved_argv = argv;
 	for (uint64_t i = 0; i < start->nenviron_slots; i++)
 		*(char ***)start->environ_slots[i] = ev;
+	ldgo_calls_begin();
 	// As with glibc: ld.so runs the preinitializers and the libraries'
 	// initializers before __libc_start_main, which registers the
 	// finalizers (rtld_fini) and then initializes the program. Handlers
@@ -992,6 +1043,7 @@ static int ldgo_start_main(int (*main)(int, char **, char **), int argc, char **
 		init(argc, argv, ev);
 	else
 		run_inits(start->exe_inits, start->nexe_inits, argc, argv, ev);
+	ldgo_audit_preinit();
 	if (debug.libs)
 		announce("transferring control", argv[0], "");
 	exit(main(argc, argv, ev));

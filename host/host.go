@@ -370,6 +370,9 @@ type Fn struct {
 	// Owner is the object's serial, by which dlclose removes its
 	// finalizers from those run at exit.
 	Owner uint64
+	// Mark, not 0, makes it no function but an audit event
+	// (FnAuditClose, FnAuditActivity).
+	Mark int
 }
 
 // Start is what the hand-off needs.
@@ -412,6 +415,9 @@ func cfns(fns []Fn) (*C.struct_ldgo_fn, C.uint64_t) {
 		kind := C.uint64_t(0)
 		if f.Array {
 			kind = 1
+		}
+		if f.Mark != 0 {
+			kind = C.uint64_t(f.Mark)
 		}
 		s[i] = C.struct_ldgo_fn{kind: kind, addr: C.uint64_t(f.Addr), count: C.uint64_t(f.Count), owner: C.uint64_t(f.Owner)}
 		if f.Announce {

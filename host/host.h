@@ -32,9 +32,13 @@ struct ldgo_lazy {
 	char **trace;       // the lazy category's line, or NULL
 	char **debug;       // LD_DEBUG's symbols and bindings lines (no pid), or NULL
 	unsigned char *done;
+	struct ldgo_audit_slot *audit; // with LD_AUDIT (audit.c), or NULL
 };
 
 struct ldgo_lazy *ldgo_lazy_new(uint64_t nslots);
+// ldgo_lazy_resolve is what slot i binds to, its first call handled as
+// the resolver handles it, the GOT left as it is.
+uint64_t ldgo_lazy_resolve(struct ldgo_lazy *l, uint64_t i);
 void ldgo_set_lazy_flags(int debug, int bind_not);
 // Debug output (LD_DEBUG): where it goes, and what the C side prints.
 struct ldgo_debug {
@@ -108,8 +112,13 @@ void ldgo_go_enter(uint64_t *saved);
 void ldgo_go_leave(const uint64_t *saved);
 
 // Initializers and finalizers.
+enum { LDGO_FN_ONE, LDGO_FN_ARRAY, LDGO_FN_AUDIT_CLOSE, LDGO_FN_AUDIT_ACTIVITY };
 struct ldgo_fn {
-	uint64_t kind;  // 0: one function; 1: an array of count functions
+	// LDGO_FN_ONE: one function; LDGO_FN_ARRAY: an array of count
+	// functions; at exit and dlclose, LDGO_FN_AUDIT_CLOSE: la_objclose
+	// for the object whose struct ldgo_audit_obj is addr, and
+	// LDGO_FN_AUDIT_ACTIVITY: la_activity with flag addr.
+	uint64_t kind;
 	uint64_t addr;
 	uint64_t count;
 	const char *object; // the first of an object's: its name, for LD_DEBUG=libs
@@ -211,5 +220,63 @@ uintptr_t ldgo_addr_start_main(void);
 // unless it fails before the hand-off (then it returns an errno).
 int ldgo_enter(struct ldgo_start *s);
 char *ldgo_make_stacks_executable(void);
+
+// ldgo run --calls (calls.c): counting stubs for PLT slots, and the
+// report printed at exit.
+#define LDGO_CALLS_STUB 24
+struct ldgo_calls_config {
+	int on, json;
+	const char *path;    // the report's file, "" for standard error
+	const char *program; // as the report names it
+	uint64_t uncounted;  // GOT references to functions, not counted
+};
+void ldgo_calls_configure(const struct ldgo_calls_config *c);
+uintptr_t ldgo_calls_stubs(uint64_t n, const uint64_t *targets, const char **names);
+void ldgo_calls_begin(void);
+void ldgo_calls_report(void);
+uintptr_t ldgo_addr_calls_exit(void);
+
+// LD_AUDIT (audit.c), renamed in ldgo's own environment (host.c).
+#define LDGO_AUDIT_VAR "LDGO_LD_AUDIT"
+#define LDGO_MAX_AUDIT 16
+struct link_map;
+// An object's state for each audit library: the cookie, and the flags
+// la_objopen returned.
+struct ldgo_audit_obj {
+	struct link_map *lm;
+	uintptr_t cookie[LDGO_MAX_AUDIT];
+	unsigned bindflags[LDGO_MAX_AUDIT];
+	int any; // some flags not 0: bindings of it are looked at
+};
+// A lazily bound PLT slot as the audit sees it (glibc's reloc_result).
+struct ldgo_audit_slot {
+	struct ldgo_audit_obj *ref, *def; // NULL ref: not audited
+	const void *sym;                  // the definition's Elf64_Sym
+	unsigned ndx;
+	const char *name;
+	uint64_t value; // what la_symbind returned
+	unsigned flags, enterexit;
+	int init;
+};
+unsigned ldgo_audit_version(uintptr_t la_version, unsigned v);
+int ldgo_audit_add(const uintptr_t fns[8]);
+unsigned ldgo_audit_count(void);
+uintptr_t ldgo_audit_link_map(const char *name, uintptr_t base, uintptr_t dynamic, int adopted);
+struct ldgo_audit_obj *ldgo_audit_objopen(uintptr_t lm, long lmid);
+const char *ldgo_audit_objsearch(const char *name, struct ldgo_audit_obj *o, unsigned flag);
+void ldgo_audit_activity(unsigned flag);
+void ldgo_audit_activity_of(struct ldgo_audit_obj *head, unsigned flag);
+void ldgo_audit_preinit(void);
+void ldgo_audit_objclose(struct ldgo_audit_obj *o);
+uint64_t ldgo_audit_symbind_now(struct ldgo_audit_obj *ref, struct ldgo_audit_obj *def, uintptr_t sym, unsigned ndx,
+                                uintptr_t name, uint64_t value);
+uint64_t ldgo_audit_symbind_dlsym(struct ldgo_audit_obj *ref, struct ldgo_audit_obj *def, uintptr_t sym, unsigned ndx,
+                                  uintptr_t name, uint64_t value);
+void ldgo_audit_slots(struct ldgo_lazy *l);
+void ldgo_audit_set_slot(struct ldgo_lazy *l, uint64_t i, struct ldgo_audit_obj *ref, struct ldgo_audit_obj *def,
+                         uintptr_t sym, unsigned ndx, uintptr_t name);
+uint64_t ldgo_audit_lazy_symbind(struct ldgo_lazy *l, uint64_t i, uint64_t value);
+uintptr_t ldgo_addr_audit_trampoline(void);
+void ldgo_set_args(int argc, char **argv, char **envp);
 
 #endif

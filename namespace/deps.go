@@ -57,6 +57,7 @@ func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Ki
 			}
 			ns.add(a, found.Path)
 			ns.debugLinkMap(name, a)
+			ns.opened(a)
 			return a, found, nil
 		}
 	}
@@ -90,6 +91,7 @@ func (ns *Namespace) mapObject(loader *linkmap.Map, name string, kind linkmap.Ki
 	m := &linkmap.Map{Obj: mobj, File: f, ID: f.ID, Name: found.Path, Names: []string{name}, Base: base, Kind: kind, Loader: loader}
 	ns.add(ns.newMap(m), found.Path)
 	ns.debugLinkMap(name, m)
+	ns.opened(m)
 	return m, found, nil
 }
 
@@ -109,7 +111,7 @@ func (ns *Namespace) add(m *linkmap.Map, path string) {
 		ns.newMap(m)
 	}
 	ns.Chain = append(ns.Chain, m)
-	ns.requesters[m] = &search.Requester{Name: m.Name, Origin: ns.originOf(path), Dyn: &m.Obj.Dyn, Loader: ns.requesters[m.Loader]}
+	ns.requesters[m] = &search.Requester{Name: m.Name, Origin: ns.originOf(path), Dyn: &m.Obj.Dyn, Loader: ns.requesters[m.Loader], Audit: ns.forAudit}
 	ns.assignTLS(m)
 }
 

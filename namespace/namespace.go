@@ -81,6 +81,9 @@ type Config struct {
 	DebugReloc    func(line string)
 	// DebugFiles receives glibc's LD_DEBUG=files lines.
 	DebugFiles func(line string)
+	// Audit, if set, sees the loading as LD_AUDIT's interface reports
+	// it (see Audit).
+	Audit Audit
 	// Early has RelocateAll apply the objects' relative relocations on
 	// another goroutine, ahead of the rest, when the mapper's image is a
 	// RelativeWriter (see relocateEarly). Only for a process that may
@@ -95,6 +98,8 @@ type Namespace struct {
 	// dlopening is set while dlopen maps its object (LD_DEBUG=files
 	// says "dynamically loaded by").
 	dlopening bool
+	// forAudit marks an audit library's namespace (OpenAudit).
+	forAudit bool
 
 	Main *linkmap.Map
 	Rtld *linkmap.Map
@@ -236,6 +241,11 @@ func (ns *Namespace) loadStartup() error {
 	if err := ns.addRtld(); err != nil {
 		return err
 	}
+	if a := ns.cfg.Audit; a != nil {
+		if err := a.Begin(ns); err != nil {
+			return err
+		}
+	}
 	if v := ns.cfg.Vdso; v != nil {
 		ns.Vdso = ns.newMap(v)
 		ns.Chain = append(ns.Chain, v)
@@ -243,6 +253,9 @@ func (ns *Namespace) loadStartup() error {
 
 	if err := ns.loadPreloads(); err != nil {
 		return err
+	}
+	if a := ns.cfg.Audit; a != nil && ns.Vdso != nil {
+		a.Opened(ns, ns.Vdso)
 	}
 	if err := ns.mapDeps(main, ns.Preloads); err != nil {
 		return err

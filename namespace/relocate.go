@@ -26,6 +26,10 @@ type RelocOptions struct {
 	Continue bool
 	// OnError sees each error when Continue is set.
 	OnError func(m *linkmap.Map, err error)
+	// Profile binds lazily even the objects that ask to be bound now,
+	// as glibc does when an audit library intercepts PLT calls
+	// (la_pltenter, la_pltexit): every call goes through the resolver.
+	Profile bool
 	// OnWarning sees what glibc only warns about.
 	OnWarning func(m *linkmap.Map, msg string)
 }
@@ -364,7 +368,7 @@ func relocatable(m *linkmap.Map) bool {
 // bindsLazily reports whether relocating m with opts leaves its PLT
 // slots to be bound at first call.
 func bindsLazily(m *linkmap.Map, opts *RelocOptions) bool {
-	return opts.Lazy && !m.Obj.Dyn.BindNow
+	return opts.Lazy && (!m.Obj.Dyn.BindNow || opts.Profile)
 }
 
 // Relocate applies all of m's relocations (glibc's _dl_relocate_object).
@@ -612,6 +616,14 @@ func (r *relocator) report(err error) {
 // apply performs one relocation (glibc's elf_machine_rela); entry is the
 // link-time address of its entry in the relocation table.
 func (r *relocator) apply(rel object.Rela, entry uint64) {
+	if rel.Type == elf.R_X86_64_JMP_SLOT && r.ns.cfg.Audit != nil {
+		r.applyAudited(rel, entry)
+		return
+	}
+	r.applyOne(rel, entry)
+}
+
+func (r *relocator) applyOne(rel object.Rela, entry uint64) {
 	m := r.m
 	t := &reloc.Terms{A: rel.Addend, B: m.Base, P: m.Addr(rel.Off)}
 	if reloc.UsesSymbol(rel.Type) {

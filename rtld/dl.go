@@ -63,9 +63,11 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 		}
 		var res host.DLResult
 		for _, x := range gone {
+			var fns []host.Fn
 			if !noInitFini(x) {
-				res.Finis = append(res.Finis, finisOf(x)...)
+				fns = finisOf(x)
 			}
+			res.Finis = append(res.Finis, s.proc.audit.withClose(x, fns)...)
 			res.Owners = append(res.Owners, x.Serial)
 		}
 		return res
@@ -78,6 +80,7 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 				}
 			}
 		}
+		s.proc.audit.unloading(gone, false)
 		s.ns.Unload(gone)
 		// Out of what dl_iterate_phdr, dladdr and the others see first;
 		// unmapped once no thread still looks at them.
@@ -88,6 +91,7 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 				return host.DLResult{Err: fmt.Sprintf("%s: %v", m.Name, err)}
 			}
 		}
+		s.proc.audit.unloading(gone, true)
 		return host.DLResult{}
 	}
 	return host.DLResult{Err: "ldgo: unknown request"}
@@ -96,15 +100,8 @@ func (s *dlSession) serve(req host.DLRequest) host.DLResult {
 // mapAt is the object whose segments hold addr: the caller of a dl*
 // function. The program stands in for an address ldgo does not know.
 func (s *dlSession) mapAt(addr uint64) *linkmap.Map {
-	for _, m := range s.ns.Chain {
-		if m.Faked || m.Removed || m.Obj == nil {
-			continue
-		}
-		for _, p := range m.Obj.Progs {
-			if p.Type == elf.PT_LOAD && addr >= m.Base+p.Vaddr && addr < m.Base+p.Vaddr+p.Memsz {
-				return m
-			}
-		}
+	if m := objectAt(s.ns, addr); m != nil {
+		return m
 	}
 	return s.ns.Main
 }
@@ -124,6 +121,9 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 	}
 	if err != nil {
 		return fail(namespace.DlError(err))
+	}
+	if len(added) > 0 {
+		s.proc.audit.consistentNow()
 	}
 	err = s.load(added, req.Mode&rtldNow != 0 || s.bindNow)
 	if err != nil {
@@ -146,8 +146,12 @@ func (s *dlSession) open(req host.DLRequest) host.DLResult {
 		}
 	}
 	for _, a := range m.Initfini {
-		if inList(added, a) && !noInitFini(a) {
-			res.Finis = append(res.Finis, finisOf(a)...)
+		if inList(added, a) {
+			var fns []host.Fn
+			if !noInitFini(a) {
+				fns = finisOf(a)
+			}
+			res.Finis = append(res.Finis, s.proc.audit.withClose(a, fns)...)
 		}
 	}
 	return res
@@ -198,6 +202,11 @@ func (s *dlSession) load(added []*linkmap.Map, now bool) error {
 	if err := s.proc.prepareLazy(s.ns, s.prog, added); err != nil {
 		return err
 	}
+	if err := s.proc.countCalls(s.ns, s.prog, added); err != nil {
+		return err
+	}
+	s.proc.audit.lazySlots(added)
+	s.proc.audit.giveHandles(&s.handles)
 	describeObjects(s.ns, s.progName, &s.handles)
 	return nil
 }
@@ -226,6 +235,7 @@ func (s *dlSession) sym(req host.DLRequest) host.DLResult {
 	if ours, ok := s.proc.subst.get(addr); ok {
 		addr = ours
 	}
+	addr = s.proc.audit.dlsym(s.mapAt(req.Caller), res, addr)
 	return host.DLResult{Addr: addr}
 }
 

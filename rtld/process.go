@@ -57,6 +57,10 @@ type Process struct {
 	// (relroPending) to ProtectRelro.
 	relroLater   bool
 	relroPending []*linkmap.Map
+	// calls counts the calls through PLT slots (ldgo run --calls).
+	calls *callCounter
+	// audit is LD_AUDIT's audit libraries, or nil.
+	audit *auditState
 }
 
 // NewProcess returns an empty process image.
@@ -562,7 +566,7 @@ func (p *Process) SetupLazy(m *linkmap.Map) error {
 	if err := p.Write64(got+8, l.Addr()); err != nil {
 		return err
 	}
-	if err := p.Write64(got+16, host.Trampoline()); err != nil {
+	if err := p.Write64(got+16, p.audit.trampoline()); err != nil {
 		return err
 	}
 	p.lazy[m] = l

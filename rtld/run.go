@@ -58,6 +58,11 @@ type Options struct {
 	// Tunables is GLIBC_TUNABLES in the program's environment, which
 	// sizes glibc's static TLS.
 	Tunables string
+	// Audit are the audit libraries to load (LD_AUDIT, --audit).
+	Audit []string
+	// Calls, if set, counts the calls through every PLT slot and prints
+	// them at exit (ldgo run --calls).
+	Calls *CallsOptions
 	// TLSModule is the path the system's ld.so preloaded the static TLS
 	// module from, when ldgo was started again with one
 	// (StaticTLSNeeded), or "".
@@ -171,6 +176,12 @@ func Run(opts Options) error {
 	if err != nil {
 		return fail(err)
 	}
+	var audit *auditState
+	if len(opts.Audit) > 0 {
+		audit = newAudit(opts.Audit, &opts, proc, &cfg)
+		// An audit library sees every binding made.
+		opts.BindCacheDir = ""
+	}
 
 	// A static program has nothing to link: the caller executes it.
 	hdr, err := object.ReadProgramInfo(opts.Path)
@@ -219,13 +230,17 @@ func Run(opts Options) error {
 	if err := proc.substitute(hostMaps, ns); err != nil {
 		return fail(err)
 	}
+	if opts.Calls != nil {
+		proc.startCounting(opts.Calls, prog, hostMaps)
+	}
 
 	loadEnd := host.Cycles()
 	cacheKey, cacheEntry := useBindCache(ns, opts)
 	// Traced from here on, the program's dlopen and dlsym included.
 	proc.trace.attach(&ns.Linker)
 	relocOpts := namespace.RelocOptions{
-		Lazy: !opts.BindNow,
+		Lazy:    !opts.BindNow,
+		Profile: audit.on() && audit.profile,
 		OnWarning: func(m *linkmap.Map, msg string) {
 			os.Stderr.WriteString(msg + "\n")
 		},
@@ -250,9 +265,13 @@ func Run(opts Options) error {
 	if err != nil {
 		return fail(err)
 	}
+	audit.lazySlots(proc.order)
 	// RELRO is protected once the second goroutine is done: each
 	// mprotect while another thread runs costs a TLB shootdown.
 	if err := proc.ProtectRelro(); err != nil {
+		return fail(err)
+	}
+	if err := proc.countCalls(ns, prog, ns.Chain); err != nil {
 		return fail(err)
 	}
 	if cacheKey != nil && cacheEntry == nil {
@@ -270,6 +289,7 @@ func Run(opts Options) error {
 	relocEnd := host.Cycles()
 	host.SetLazyFlags(opts.TraceLazy, opts.BindNot)
 	dl := &dlSession{ns: ns, proc: proc, prog: prog, progName: opts.Argv[0], bindNow: opts.BindNow}
+	audit.giveHandles(&dl.handles)
 	describeObjects(ns, opts.Argv[0], &dl.handles)
 	host.ServeDL(dl.serve)
 
@@ -283,6 +303,9 @@ func Run(opts Options) error {
 		return fail(err)
 	}
 	initFini(start, ns)
+	if audit != nil {
+		audit.exitFinis(start, ns)
+	}
 	if err := setProgramNames(ns, start); err != nil {
 		return fail(err)
 	}
@@ -302,6 +325,7 @@ func Run(opts Options) error {
 		Libs: opts.Debug.Libs || opts.Debug.Reloc || opts.Debug.Files, Lookups: stats.Lookups, CacheHits: stats.CacheHits,
 		Relocation: relocEnd - loadEnd, Load: loadEnd - loadStart, OwnStart: loadStart - host.StartCycles(),
 		Relative: stats.Relative, FromBindCache: fromCache, LookedAhead: ns.LookedAhead()})
+	audit.consistentNow()
 	if err := start.Enter(); err != nil {
 		return &Error{Msg: fmt.Sprintf("%s: ldgo run: cannot hand the process to the program: %v", prog, err)}
 	}

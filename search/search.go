@@ -69,11 +69,32 @@ type Config struct {
 	// Open opens each file tried; nil means Root.OpenObject. A loader
 	// that maps objects gives object.OpenHeaders.
 	Open func(path string) (*object.File, error)
+	// ObjSearch, if set, sees every name the search is about to try and
+	// may replace it, as LD_AUDIT's la_objsearch: first the name asked
+	// for (SearchOrig), then each path it tries with the flag of the
+	// list the path comes from; req asked for the library. It returns
+	// the name to use instead, or false to skip this one.
+	ObjSearch func(name string, flag SearchFlag, req *Requester) (string, bool)
 	// Root is the tree every path is read in (--root): the cache file,
 	// the directories, every file tried, as the tree's own program
 	// would see them. Nil is the host's file system.
 	Root *sysroot.Root
 }
+
+// SearchFlag says where a name the search tries comes from, with the
+// values of <link.h>'s LA_SER_* constants.
+type SearchFlag uint32
+
+const (
+	SearchOrig    SearchFlag = 0x01 // the name asked for
+	SearchLibPath SearchFlag = 0x02 // a directory of LD_LIBRARY_PATH
+	SearchRunpath SearchFlag = 0x04 // of an RPATH or RUNPATH
+	SearchConfig  SearchFlag = 0x08 // ld.so.cache
+	SearchDefault SearchFlag = 0x40 // a system directory
+)
+
+// searchFlags are the flags of the lists each rule reads.
+var searchFlags = [...]SearchFlag{ByRPATH: SearchRunpath, ByLibraryPath: SearchLibPath, ByRUNPATH: SearchRunpath, ByCache: SearchConfig, ByDefault: SearchDefault}
 
 // OpenObject opens the file at path as the search opens each file tried:
 // with Open, or in Root without it.
@@ -96,7 +117,10 @@ type Requester struct {
 	// is searched after this one's.
 	Loader *Requester
 	// IsMain marks the program (its RPATH is searched last among RPATHs).
-	IsMain         bool
+	IsMain bool
+	// Audit marks an object loaded for an audit library (glibc's
+	// __RTLD_AUDIT): the program's RUNPATH is searched after the RPATHs.
+	Audit          bool
 	rpath, runpath *pathList
 }
 
@@ -336,6 +360,7 @@ func (s *Searcher) ExpandNeeded(name string, req *Requester) (string, error) {
 // failed.
 type attempt struct {
 	name       string
+	req        *Requester
 	tried      []string
 	errno      error
 	otherClass bool
@@ -347,7 +372,14 @@ func (s *Searcher) Find(name string, req *Requester) (*Found, error) {
 	if req == nil {
 		req = s.main
 	}
-	a := &attempt{name: name, errno: syscall.ENOENT}
+	a := &attempt{name: name, req: req, errno: syscall.ENOENT}
+	if s.cfg.ObjSearch != nil {
+		n, ok := s.cfg.ObjSearch(name, SearchOrig, req)
+		if !ok {
+			return nil, a.notFound()
+		}
+		name, a.name = n, n
+	}
 	if strings.Contains(name, "/") {
 		// A path is opened without a search; glibc prints nothing
 		// for it under LD_DEBUG=libs.
@@ -356,7 +388,7 @@ func (s *Searcher) Find(name string, req *Requester) (*Found, error) {
 			origin := req.Origin
 			path = ExpandDST(name, origin, s.caps.Platform)
 		}
-		f, err := s.open(a, path)
+		f, err := s.open(a, path, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -405,6 +437,11 @@ func (s *Searcher) pathLists(req *Requester, dlinfo bool) iter.Seq[*pathList] {
 			}
 			if s.main != nil && again {
 				if pl := s.rpathOf(s.main); pl != nil && !yield(pl) {
+					return
+				}
+			}
+			if req != nil && req.Audit && s.main != nil && again && !dlinfo {
+				if pl := s.runpathOf(s.main); pl != nil && !yield(pl) {
 					return
 				}
 			}
@@ -474,7 +511,7 @@ func (s *Searcher) findByName(a *attempt, req *Requester) (*Found, error) {
 				}
 			}
 			if usable {
-				f, err := s.open(a, path)
+				f, err := s.open(a, path, SearchConfig)
 				if err != nil {
 					return nil, err
 				}
@@ -525,7 +562,7 @@ func (s *Searcher) openPath(a *attempt, pl *pathList) (*Found, error) {
 			}
 			path := d.name + sub + a.name
 			s.debug("  trying file=%s", path)
-			f, err := s.open(a, path)
+			f, err := s.open(a, path, searchFlags[pl.rule])
 			if err != nil {
 				return nil, err
 			}
@@ -596,8 +633,18 @@ func (s *Searcher) printSearchPath(dirs []*dir, what, where string) {
 // open is glibc's open_verify during a search: a file that cannot be
 // opened, a 32-bit file or another machine's file is skipped (nil, nil);
 // a file that is not a valid ELF object stops the search with an error.
-func (s *Searcher) open(a *attempt, path string) (*object.File, error) {
+// A path from a list (flag not 0) is shown to ObjSearch first, which may
+// have another file opened in its place: the object keeps the path's name,
+// as glibc's does.
+func (s *Searcher) open(a *attempt, path string, flag SearchFlag) (*object.File, error) {
 	a.tried = append(a.tried, path)
+	if flag != 0 && s.cfg.ObjSearch != nil {
+		p, ok := s.cfg.ObjSearch(path, flag, a.req)
+		if !ok {
+			return nil, nil
+		}
+		path = p
+	}
 	f, err := s.cfg.OpenObject(path)
 	if err == nil {
 		return f, nil

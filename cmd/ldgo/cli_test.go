@@ -80,7 +80,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bindings", "--json=yes", "/usr/bin/true"}, "ldgo bindings: option --json takes no value\n"},
 		{[]string{"list", "--now", "/usr/bin/true"}, "ldgo list: unknown option --now\n"},
 		{[]string{"run"}, "ldgo run: expected a program to run\n"},
-		{[]string{"run", "--json", "/usr/bin/true"}, "ldgo run: --json needs --list or --verify\n"},
+		{[]string{"run", "--json", "/usr/bin/true"}, "ldgo run: --json needs --list, --verify or --calls\n"},
 		{[]string{"completion"}, "ldgo completion: expected the shell: bash\n"},
 		{[]string{"version", "extra"}, "ldgo version: takes no arguments\n"},
 	} {

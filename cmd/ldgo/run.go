@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,13 +31,16 @@ message and ld.so's status: 127, or 1 for a missing version.`,
 	options: []option{
 		{name: "list", help: "list the libraries PROG needs, as ld.so --list (ldd)"},
 		{name: "verify", help: "exit 0 if PROG is a dynamically linked program, as\nld.so --verify (1 if not, 2 for a shared object)"},
-		{name: "json", help: "with --list or --verify: print JSON (doc/json.md)"},
+		{name: "json", help: "with --list, --verify or --calls: print JSON (doc/json.md)"},
+		{name: "calls", help: "count the calls through each PLT slot and print them\nat exit, most called first, to standard error"},
+		{name: "calls-output", arg: "FILE", help: "with --calls: write the table to FILE instead"},
 		{name: "argv0", arg: "NAME", help: "pass NAME as argv[0]"},
 		{name: "no-bind-cache", help: "neither use nor write the bind cache (also\nLDGO_BIND_CACHE=off)"},
 		{name: "debug", arg: "CATEGORIES", help: "as LD_DEBUG: libs, reloc, files, symbols, bindings,\nversions, scopes, all, statistics, lazy (ldgo's own:\neach PLT slot's first call); --debug help lists them"},
 		{name: "library-path", arg: "PATH", help: "search PATH instead of LD_LIBRARY_PATH"},
 		{name: "preload", arg: "LIST", help: "preload LIST (spaces or colons) instead of LD_PRELOAD"},
 		{name: "inhibit-cache", help: "do not use /etc/ld.so.cache"},
+		{name: "audit", arg: "LIST", help: "use the objects named in LIST (colons) as audit\nlibraries, before those of LD_AUDIT (rtld-audit(7))"},
 	},
 	footer: `LD_LIBRARY_PATH, LD_PRELOAD, LD_BIND_NOW, LD_BIND_NOT, LD_DEBUG and
 LD_DEBUG_OUTPUT in the environment act as for ld.so; LDGO_DEBUG=lazy
@@ -71,6 +75,9 @@ type runOptions struct {
 	debug          string
 	debugSet       bool
 	noBindCache    bool
+	audit          string
+	calls          bool
+	callsOutput    string
 	prog           string
 	args           []string
 }
@@ -90,11 +97,16 @@ func parseRunArgs(opts []option, args []string) (*runOptions, error) {
 	_, o.list = values["list"]
 	_, o.verify = values["verify"]
 	_, o.json = values["json"]
+	_, o.calls = values["calls"]
+	o.audit = values["audit"]
+	o.callsOutput = values["calls-output"]
 	switch {
 	case len(operands) == 0:
 		return o, errNoProgram
-	case o.json && !o.list && !o.verify:
-		return nil, errors.New("--json needs --list or --verify")
+	case o.json && !o.list && !o.verify && !o.calls:
+		return nil, errors.New("--json needs --list, --verify or --calls")
+	case o.callsOutput != "" && !o.calls:
+		return nil, errors.New("--calls-output needs --calls")
 	}
 	o.prog, o.args = operands[0], operands[1:]
 	return o, nil
@@ -327,6 +339,7 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ldgo run: %v\n", err)
 		return 127
 	}
+	env = restoreAudit(env)
 	o, err := parseRunArgs(c.options, args)
 	if err == errHelp {
 		fmt.Fprint(stdout, c.usage())
@@ -424,6 +437,23 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	ro.Audit = splitAudit(o.audit)
+	if v, _ := getenv(env, "LD_AUDIT"); v != "" {
+		ro.Audit = append(ro.Audit, splitAudit(v)...)
+	}
+	if o.calls && len(ro.Audit) > 0 {
+		fmt.Fprintln(stderr, "ldgo run: --calls cannot be used with audit libraries (LD_AUDIT, --audit)")
+		return 127
+	}
+	if o.calls {
+		ro.Calls = &rtld.CallsOptions{JSON: o.json}
+		if o.callsOutput != "" {
+			if ro.Calls.Path, err = filepath.Abs(o.callsOutput); err != nil {
+				fmt.Fprintf(stderr, "ldgo run: --calls-output: %v\n", err)
+				return 127
+			}
+		}
+	}
 
 	err = rtld.Run(ro)
 	var need *rtld.StaticTLSNeeded
@@ -446,4 +476,30 @@ type ldsoVerifyOutput struct {
 	// Status is ld.so --verify's: 0 for a dynamically linked program, 2
 	// for a shared object (no interpreter), 1 for anything else.
 	Status int `json:"status"`
+}
+
+// splitAudit splits an LD_AUDIT value as glibc does: at colons, empty
+// names dropped.
+func splitAudit(list string) []string {
+	var names []string
+	for _, n := range strings.Split(list, ":") {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// restoreAudit gives the program the LD_AUDIT that ldgo's own start
+// renamed (host.AuditVar).
+func restoreAudit(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, host.AuditVar+"="); ok {
+			kv = "LD_AUDIT=" + v
+		}
+		out = append(out, kv)
+	}
+	os.Unsetenv(host.AuditVar)
+	return out
 }

@@ -192,15 +192,8 @@ func stat(t *testing.T, path string) syscall.Stat_t {
 // symbolValue is the value of the dynamic symbol name in the file at path.
 func symbolValue(t *testing.T, path, name string) uint64 {
 	t.Helper()
-	ef, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ef.Close()
-	syms, err := ef.DynamicSymbols()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ef, syms := openDynamicSymbols(t, path)
+	ef.Close()
 	for _, s := range syms {
 		if s.Name == name {
 			return s.Value
@@ -208,4 +201,20 @@ func symbolValue(t *testing.T, path, name string) uint64 {
 	}
 	t.Fatalf("%s: no dynamic symbol %s", path, name)
 	return 0
+}
+
+// openDynamicSymbols opens the file at path with debug/elf and reads its
+// dynamic symbols.
+func openDynamicSymbols(t *testing.T, path string) (*elf.File, []elf.Symbol) {
+	t.Helper()
+	ef, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := ef.DynamicSymbols()
+	if err != nil {
+		ef.Close()
+		t.Fatal(err)
+	}
+	return ef, syms
 }
