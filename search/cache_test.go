@@ -95,10 +95,25 @@ func checkEntriesVsLdconfig(t *testing.T, file string, c *Cache) {
 			t.Fatalf("entry %d: Entries() has %+v; ldconfig -p lists no more", i, got[i])
 		}
 		g := ldconfigEntry{got[i].Name, describe(got[i]), got[i].Path}
+		if unreliableHwcaps(c, got[i]) {
+			g.desc, _, _ = strings.Cut(g.desc, ", hwcap: ")
+			want[i].desc, _, _ = strings.Cut(want[i].desc, ", hwcap: ")
+		}
 		if g != want[i] {
 			t.Fatalf("entry %d: Entries() has %q; ldconfig -p lists %q", i, g, want[i])
 		}
 	}
+}
+
+// unreliableHwcaps says whether ldconfig -p's words for e's hwcap are
+// not to be trusted: in a compat cache, glibc 2.36's ldconfig -p reads a
+// glibc-hwcaps entry's subdirectory name from outside the file's string
+// table (seen printing "", or parts of the system cache's paths, varying
+// run to run), while ld.so's lookups in the same file, which
+// checkLookupsVsGlibc compares, are right.
+func unreliableHwcaps(c *Cache, e CacheEntry) bool {
+	compat := c.isNew && bytes.HasPrefix(c.data, []byte(oldMagic))
+	return compat && e.Hwcap&(1<<62) != 0
 }
 
 // checkSorted checks that the file's entries are in the order glibc's
