@@ -7,7 +7,10 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ldgo/ldgo/link/gc"
+	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/output"
@@ -16,6 +19,7 @@ import (
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/link/synth"
+	"github.com/ldgo/ldgo/link/timing"
 	"github.com/ldgo/ldgo/link/versions"
 	"github.com/ldgo/ldgo/object"
 )
@@ -67,15 +71,30 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	l := &linker{opts: opts, prog: prog, stdout: stdout, stderr: stderr}
+	if opts.TimePasses {
+		l.timer = timing.New()
+	}
 	if err := l.link(); err != nil {
 		l.report(err)
 		return 1
 	}
+	l.timer.Print(stderr, prog, peakRSS())
 	return 0
+}
+
+// peakRSS is the process's peak resident set in bytes.
+func peakRSS() uint64 {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return uint64(ru.Maxrss) << 10
 }
 
 type linker struct {
 	warned bool
+	timer  *timing.Timer         // --time-passes; nil measures nothing
+	opened map[string]input.File // inputs opened before resolution, by path
 	opts   *options.Options
 	prog   string
 	stdout io.Writer
@@ -121,18 +140,23 @@ func (l *linker) link() error {
 	opts := l.opts
 	threads := parallel.Threads(opts.Threads)
 
+	end := l.timer.Start("read scripts; LTO")
 	scripts, err := l.readScripts()
 	if err != nil {
+		end()
 		return err
 	}
 	cleanup, err := l.lto()
+	end()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 
 	// Input files and symbol resolution.
-	res, err := resolve.Load(opts, l.stdout)
+	end = l.timer.Start("load inputs")
+	res, err := resolve.Load(opts, l.stdout, l.timer, l.opened)
+	end()
 	if err != nil {
 		return err
 	}
@@ -151,6 +175,7 @@ func (l *linker) link() error {
 		}
 		return relocatable.Write(opts.Output, res, exec)
 	}
+	end = l.timer.Start("exports; garbage collection; section merging")
 	res.AllocateCommons()
 	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)
 
@@ -160,13 +185,16 @@ func (l *linker) link() error {
 	scripts.define(res, opts)
 	script, err := l.versionScript()
 	if err != nil {
+		end()
 		return err
 	}
 	exports, err := l.exportList()
 	if err != nil {
+		end()
 		return err
 	}
 	if errs := res.DecideExports(opts, dynamic, script, exports); len(errs) > 0 {
+		end()
 		return errors.Join(errs...)
 	}
 	if opts.GCSections {
@@ -175,7 +203,9 @@ func (l *linker) link() error {
 	}
 	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
 	layout.Merge(sections)
-	if sections, err = scripts.apply(sections); err != nil {
+	sections, err = scripts.apply(sections)
+	end()
+	if err != nil {
 		return err
 	}
 
@@ -187,7 +217,9 @@ func (l *linker) link() error {
 		Shared:   opts.OutputKind == options.Shared,
 		Versions: script,
 	}
+	end = l.timer.Start("scan relocations")
 	sr := ctx.Scan(res.Files, threads)
+	end()
 	if len(sr.Errors) > 0 {
 		return errors.Join(sr.Errors...)
 	}
@@ -205,6 +237,7 @@ func (l *linker) link() error {
 	}
 
 	// Synthetic sections, then layout.
+	end = l.timer.Start("synthetic sections; layout")
 	set := synth.New(ctx, res, sections)
 	set.Build(sr)
 	cfg := &layout.Config{
@@ -228,7 +261,9 @@ func (l *linker) link() error {
 	for _, p := range provided {
 		p.set(lay, set)
 	}
-	if err := scripts.place(res, lay); err != nil {
+	err = scripts.place(res, lay)
+	end()
+	if err != nil {
 		return err
 	}
 
@@ -247,8 +282,11 @@ func (l *linker) link() error {
 	if l.warned && opts.FatalWarnings {
 		return errors.New("warnings are errors (--fatal-warnings)")
 	}
+	end = l.timer.Start("write output")
+	defer end()
 	return output.Write(&output.Output{
 		Path: opts.Output, Opts: opts, Ctx: ctx, Res: res, Set: set, Layout: lay, Entry: entry, Threads: threads,
+		Timer: l.timer,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/parallel"
 )
 
 // lto compiles the objects of the command line that hold only GCC's
@@ -29,15 +30,24 @@ import (
 // resolve says so).
 func (l *linker) lto() (func(), error) {
 	opts := l.opts
+	// The files opened here are kept for resolution (l.opened): opening
+	// parses an object's sections, symbols and relocations.
+	files := make([]input.File, len(opts.Inputs))
+	parallel.For(opts.Threads, len(opts.Inputs), func(i int) {
+		if opts.Inputs[i].Kind == options.File {
+			// Resolution reports an error in GNU ld's words.
+			if f, err := input.Open(opts.Inputs[i].Name); err == nil {
+				files[i] = f
+			}
+		}
+	})
+	l.opened = map[string]input.File{}
 	var ir []int
-	for i, in := range opts.Inputs {
-		if in.Kind != options.File {
+	for i, f := range files {
+		if f == nil {
 			continue
 		}
-		f, err := input.Open(in.Name)
-		if err != nil {
-			continue // resolution reports it in GNU ld's words
-		}
+		l.opened[opts.Inputs[i].Name] = f
 		if o, ok := f.(*input.Object); ok && o.LTO {
 			ir = append(ir, i)
 		}

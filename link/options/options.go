@@ -128,6 +128,7 @@ type Options struct {
 	ExportSymbols   []string // --export-dynamic-symbol patterns
 	Init, Fini      string   // -init, -fini (default _init, _fini)
 	Threads         int      // --threads=N; 0: as many as the machine has
+	TimePasses      bool     // --time-passes (and GNU ld's --stats): print each pass's time on standard error
 	PluginPath      string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
 	PluginOpts      []string
 	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
@@ -502,6 +503,7 @@ func init() {
 		"fini":                        str(func(o *Options) *string { return &o.Fini }),
 		"threads":                     option{arg: optionalArg, do: func(p *parser, v string) error { return p.threads(v) }},
 		"no-threads":                  flag(func(p *parser) { p.opts.Threads = 1 }),
+		"time-passes":                 flag(func(p *parser) { p.opts.TimePasses = true }),
 		"plugin":                      str(func(o *Options) *string { return &o.PluginPath }),
 		"plugin-opt":                  list(func(o *Options) *[]string { return &o.PluginOpts }),
 		"sysroot":                     str(func(o *Options) *string { return &o.Sysroot }),
@@ -531,7 +533,7 @@ func init() {
 		"no-check-sections":           accepted,
 		"no-keep-memory":              accepted,
 		"reduce-memory-overheads":     accepted,
-		"stats":                       accepted,
+		"stats":                       flag(func(p *parser) { p.opts.TimePasses = true }),
 		"ld-generated-unwind-info":    accepted,
 		"no-ld-generated-unwind-info": accepted,
 		"compress-debug-sections": value(func(p *parser, v string) error {

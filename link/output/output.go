@@ -8,6 +8,7 @@
 package output
 
 import (
+	"cmp"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha1"
@@ -16,8 +17,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +31,7 @@ import (
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/link/scan"
 	"github.com/ldgo/ldgo/link/synth"
+	"github.com/ldgo/ldgo/link/timing"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/reloc"
 )
@@ -44,11 +48,16 @@ type Output struct {
 	Layout  *layout.Layout
 	Entry   uint64
 	Threads int
+	Timer   *timing.Timer
+
+	jobs []*copyJob // the input sections writeSections copies, in the files' order
 }
 
 // Write writes the output file.
 func Write(o *Output) (err error) {
+	end := o.Timer.Start("create output")
 	f, out, err := Create(o.Path, o.Layout.FileSize)
+	end()
 	if err != nil {
 		return err
 	}
@@ -62,8 +71,12 @@ func Write(o *Output) (err error) {
 		return err
 	}
 	if o.Set.BuildID != nil {
+		end := o.Timer.Start("build ID")
 		o.buildID(out)
+		end()
 	}
+	end = o.Timer.Start("commit output")
+	defer end()
 	return f.Commit()
 }
 
@@ -145,17 +158,19 @@ func PutSectionHeader(sh []byte, h *layout.Header, name uint32) {
 
 // contents writes every chunk.
 func (o *Output) contents(out []byte) error {
-	errs := make([]error, len(o.Res.Files))
+	end := o.Timer.Start("copy and relocate sections; synthetic sections")
 	done := make(chan struct{})
 	go func() {
 		o.synthetic(out)
 		close(done)
 	}()
-	parallel.For(o.Threads, len(o.Res.Files), func(i int) { errs[i] = o.writeFile(out, o.Res.Files[i]) })
+	o.writeSections(out)
 	<-done
-	if err := errors.Join(errs...); err != nil {
+	end()
+	if err := o.writeErrors(); err != nil {
 		return err
 	}
+	defer o.Timer.Start(".eh_frame")()
 	return o.ehFrame(out)
 }
 
@@ -199,23 +214,59 @@ func (o *Output) gotBase() uint64 {
 	return o.Set.GOT.Hdr.Addr
 }
 
-// writeFile copies a file's sections into the output and relocates them.
-func (o *Output) writeFile(out []byte, f *resolve.File) error {
-	for _, sec := range f.Sections {
-		if sec == nil || sec.Discarded || !sec.InOutput || sec.Placement != nil || sec.Type == elf.SHT_NOBITS {
-			continue
-		}
-		b := out[sec.FileOff : sec.FileOff+sec.Size]
-		copy(b, sec.Data)
-		if sec.Relocs == nil {
-			continue
-		}
-		rel, other := sec.RelativeAt, sec.OtherAt
-		if err := o.relocate(out, f, sec, b, sec.Addr, 0, 0, sec.Relocs.Len(), &rel, &other, nil); err != nil {
-			return err
+// copyJob is one input section to copy into the output and relocate.
+type copyJob struct {
+	file *resolve.File
+	sec  *input.Section
+	err  error
+}
+
+// writeSections copies every input section into the output and relocates
+// it, the sections shared out among the threads largest first: one
+// object (an amalgamation, a unity build) may hold most of the bytes.
+func (o *Output) writeSections(out []byte) {
+	var jobs []*copyJob
+	for _, f := range o.Res.Files {
+		for _, sec := range f.Sections {
+			if sec == nil || sec.Discarded || !sec.InOutput || sec.Placement != nil || sec.Type == elf.SHT_NOBITS {
+				continue
+			}
+			jobs = append(jobs, &copyJob{file: f, sec: sec})
 		}
 	}
-	return nil
+	o.jobs = jobs
+	bySize := slices.Clone(jobs)
+	slices.SortStableFunc(bySize, func(a, b *copyJob) int {
+		return cmp.Compare(b.sec.Size+uint64(b.sec.Relocs.Len())*8, a.sec.Size+uint64(a.sec.Relocs.Len())*8)
+	})
+	parallel.For(o.Threads, len(bySize), func(i int) {
+		j := bySize[i]
+		j.err = o.writeSection(out, j.file, j.sec)
+	})
+}
+
+// writeErrors is the first error of each file, in the files' order.
+func (o *Output) writeErrors() error {
+	var errs []error
+	var last *resolve.File
+	for _, j := range o.jobs {
+		if j.err != nil && j.file != last {
+			errs = append(errs, j.err)
+			last = j.file
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeSection copies a section into the output and relocates it.
+func (o *Output) writeSection(out []byte, f *resolve.File, sec *input.Section) error {
+	b := out[sec.FileOff : sec.FileOff+sec.Size]
+	copy(b, sec.Data)
+	if sec.Relocs == nil {
+		return nil
+	}
+	rel, other := sec.RelativeAt, sec.OtherAt
+	return o.relocate(out, f, sec, b, sec.Addr, 0, 0, sec.Relocs.Len(), &rel, &other, nil)
 }
 
 // relocate applies relocations lo..hi of sec to b, which holds the
@@ -367,11 +418,9 @@ func (o *Output) buildID(out []byte) {
 	desc := out[b.Hdr.Offset+b.DescOffset() : b.Hdr.Offset+b.DescOffset()+uint64(b.Size)]
 	switch b.Style {
 	case "sha1":
-		sum := sha1.Sum(out)
-		copy(desc, sum[:])
+		copy(desc, treeHash(out, o.Threads, sha1.New))
 	case "md5":
-		sum := md5.Sum(out)
-		copy(desc, sum[:])
+		copy(desc, treeHash(out, o.Threads, md5.New))
 	case "uuid":
 		rand.Read(desc)
 		desc[6] = desc[6]&0x0f | 0x40
@@ -380,6 +429,34 @@ func (o *Output) buildID(out []byte) {
 		v, _ := hex.DecodeString(b.Style[2:])
 		copy(desc, v)
 	}
+}
+
+// hashChunk is the size of the pieces a large output's build ID is
+// computed from in parallel.
+const hashChunk = 1 << 20
+
+// treeHash is the build ID's hash of data: of the whole when it is one
+// chunk or less (GNU ld's value), else, as lld computes it, the hash of
+// the concatenated hashes of its chunks — the same whatever the number
+// of threads, at a fraction of the time on a large output.
+func treeHash(data []byte, threads int, newHash func() hash.Hash) []byte {
+	if len(data) <= hashChunk {
+		h := newHash()
+		h.Write(data)
+		return h.Sum(nil)
+	}
+	n := (len(data) + hashChunk - 1) / hashChunk
+	sums := make([][]byte, n)
+	parallel.For(threads, n, func(i int) {
+		h := newHash()
+		h.Write(data[i*hashChunk : min(len(data), (i+1)*hashChunk)])
+		sums[i] = h.Sum(nil)
+	})
+	h := newHash()
+	for _, s := range sums {
+		h.Write(s)
+	}
+	return h.Sum(nil)
 }
 
 // File is an output being written: a temporary file mapped in memory,

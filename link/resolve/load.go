@@ -27,6 +27,7 @@ import (
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/link/parallel"
+	"github.com/ldgo/ldgo/link/timing"
 )
 
 // Result is the outcome of resolution.
@@ -88,6 +89,7 @@ type resolver struct {
 	comdat  map[string]*input.Group
 	sonames map[string]bool
 	threads int
+	opened  map[string]input.File
 	wraps   map[string]bool // --wrap's names; read-only once loading starts
 	traced  map[string]bool // -y's names
 	// versionedRefs says an object refers to a symbol at a version
@@ -98,7 +100,10 @@ type resolver struct {
 // Load reads the inputs named by opts and resolves their symbols. trace
 // receives -t's lines. The error is for a file that cannot be found or
 // read; problems of resolution are Result.Diagnostics.
-func Load(opts *options.Options, trace io.Writer) (*Result, error) {
+//
+// opened holds files already opened, by path, to be used rather than
+// opened again; timer measures the steps.
+func Load(opts *options.Options, trace io.Writer, timer *timing.Timer, opened map[string]input.File) (*Result, error) {
 	r := &resolver{
 		opts:    opts,
 		table:   NewTable(),
@@ -107,6 +112,7 @@ func Load(opts *options.Options, trace io.Writer) (*Result, error) {
 		comdat:  map[string]*input.Group{},
 		sonames: map[string]bool{},
 		threads: opts.Threads,
+		opened:  opened,
 	}
 	if len(opts.TraceSymbols) > 0 && trace != nil {
 		r.traced = map[string]bool{}
@@ -121,14 +127,18 @@ func Load(opts *options.Options, trace io.Writer) (*Result, error) {
 		}
 	}
 	r.res.Table = r.table
+	end := timer.Start("open inputs")
 	items, err := r.expand(opts.Inputs, "")
+	end()
 	if err != nil {
 		return nil, err
 	}
 	if len(items) == 0 {
 		return nil, errors.New("no input files")
 	}
+	end = timer.Start("parse objects")
 	r.parseAll(items)
+	end()
 	for _, it := range items {
 		if it.err != nil {
 			return nil, it.err
@@ -143,6 +153,8 @@ func Load(opts *options.Options, trace io.Writer) (*Result, error) {
 			r.res.extra = append(r.res.extra, s)
 		}
 	}
+	end = timer.Start("resolve symbols")
+	defer end()
 	if err := r.walk(items); err != nil {
 		return nil, err
 	}
@@ -167,9 +179,14 @@ func (r *resolver) expand(inputs []options.Input, scriptDir string) ([]*item, er
 		if err != nil {
 			return nil, err
 		}
-		f, err := input.Open(path)
-		if err != nil {
-			return nil, err
+		// A file named twice is two inputs: only the first is the one
+		// already opened.
+		f, ok := r.opened[path]
+		delete(r.opened, path)
+		if !ok {
+			if f, err = input.Open(path); err != nil {
+				return nil, err
+			}
 		}
 		if s, ok := f.(*input.Script); ok {
 			more, err := r.expandScript(s, in.State)

@@ -48,7 +48,7 @@ func load(t *testing.T, dir string, args ...string) *resolve.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := resolve.Load(opts, nil)
+	res, err := resolve.Load(opts, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func decisions(t *testing.T, obj, lib string, args ...string) map[string]scan.De
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := resolve.Load(opts, nil)
+	res, err := resolve.Load(opts, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

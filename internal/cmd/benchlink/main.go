@@ -1,0 +1,281 @@
+// Command benchlink times link editors side by side on prepared link
+// workloads and prints the ratios of ldgo's times to each other's.
+//
+// A workload is a directory holding "args", the link editor's arguments
+// as gcc's collect2 passed them (one per line, the output file written
+// @OUT@), and "check", an executable that exits 0 when the output file
+// named by its argument works. scripts/bench-link prepares them.
+//
+// Every round runs each link editor once, in a new random order, so that
+// the machine's drift affects all of them alike; a ratio is the median
+// over rounds of the round's ratio (paired), a time the median over
+// rounds. Peak RSS is measured apart, a few runs each, with mold not
+// forking (its default child does the link, out of the parent's rusage).
+//
+// Usage:
+//
+//	benchlink [-n ROUNDS] [-ldgo PATH] [-rss RUNS] WORKLOAD_DIR...
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A linker is one command to time; args are inserted before the
+// workload's.
+type linker struct {
+	name  string
+	argv  []string
+	rssV  []string // the command for RSS runs, if not argv
+	peer  bool     // a peer ldgo is compared with
+	cores string   // taskset's CPU list, "" for all
+}
+
+func main() {
+	rounds := flag.Int("n", 30, "rounds (each runs every link editor once)")
+	ldgo := flag.String("ldgo", "./ldgo", "the ldgo executable")
+	rssRuns := flag.Int("rss", 5, "runs of each link editor for peak RSS")
+	oneCore := flag.Bool("scaling", true, "also time ldgo and mold on one core (taskset -c 0)")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: benchlink [-n ROUNDS] [-ldgo PATH] WORKLOAD_DIR...")
+		os.Exit(2)
+	}
+	self, err := filepath.Abs(*ldgo)
+	if err != nil {
+		fatal(err)
+	}
+	linkers := []*linker{
+		{name: "ld.bfd", argv: []string{"ld.bfd"}, peer: true},
+		{name: "gold", argv: []string{"ld.gold"}, peer: true},
+		{name: "lld-16", argv: []string{lld()}, peer: true},
+		{name: "mold", argv: []string{"mold"}, rssV: []string{"mold", "--no-fork"}, peer: true},
+		{name: "ldgo", argv: []string{self, "link"}},
+	}
+	if *oneCore {
+		linkers = append(linkers,
+			&linker{name: "mold 1 core", argv: []string{"mold"}, rssV: []string{"mold", "--no-fork"}, cores: "0"},
+			&linker{name: "ldgo 1 core", argv: []string{self, "link"}, cores: "0"})
+	}
+	for _, dir := range flag.Args() {
+		if err := bench(dir, linkers, *rounds, *rssRuns); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+func lld() string {
+	if p, err := exec.LookPath("ld.lld-16"); err == nil {
+		return p
+	}
+	return "ld.lld"
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchlink:", err)
+	os.Exit(1)
+}
+
+// A workload is a prepared link.
+type workload struct {
+	name, dir string
+	args      []string
+}
+
+func load(dir string) (*workload, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "args"))
+	if err != nil {
+		return nil, err
+	}
+	args := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if !slices.Contains(args, "@OUT@") {
+		return nil, fmt.Errorf("%s/args: no @OUT@ output argument", dir)
+	}
+	return &workload{name: filepath.Base(dir), dir: dir, args: args}, nil
+}
+
+// command is l's command line for w, writing out.
+func (w *workload) command(argv []string, cores, out string) *exec.Cmd {
+	var line []string
+	if cores != "" {
+		line = append(line, "taskset", "-c", cores)
+	}
+	line = append(line, argv...)
+	for _, a := range w.args {
+		line = append(line, strings.ReplaceAll(a, "@OUT@", out))
+	}
+	cmd := exec.Command(line[0], line[1:]...)
+	cmd.Dir = w.dir
+	return cmd
+}
+
+func (w *workload) output(l *linker) string {
+	return filepath.Join(w.dir, "out", strings.ReplaceAll(l.name, " ", "-"))
+}
+
+// run links once and returns the wall time and the peak RSS in bytes.
+func run(cmd *exec.Cmd) (time.Duration, uint64, error) {
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.Bytes())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return elapsed, uint64(ru.Maxrss) << 10, nil
+}
+
+func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
+	w, err := load(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(w.dir, "out"), 0o755); err != nil {
+		return err
+	}
+	// Warm the page cache and check each output before timing.
+	for _, l := range linkers {
+		for i := 0; i < 2; i++ {
+			if _, _, err := run(w.command(l.argv, l.cores, w.output(l))); err != nil {
+				return err
+			}
+		}
+		check := exec.Command(filepath.Join(w.dir, "check"), w.output(l))
+		if out, err := check.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: the output of %s does not work: %v\n%s", w.name, l.name, err, out)
+		}
+	}
+	if err := deterministic(w, linkers); err != nil {
+		return err
+	}
+	times := make(map[*linker][]time.Duration)
+	ratios := make(map[*linker][]float64)
+	var ldgo, ldgo1, mold1 *linker
+	for _, l := range linkers {
+		switch l.name {
+		case "ldgo":
+			ldgo = l
+		case "ldgo 1 core":
+			ldgo1 = l
+		case "mold 1 core":
+			mold1 = l
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		order := slices.Clone(linkers)
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		got := map[*linker]time.Duration{}
+		for _, l := range order {
+			t, _, err := run(w.command(l.argv, l.cores, w.output(l)))
+			if err != nil {
+				return err
+			}
+			got[l] = t
+			times[l] = append(times[l], t)
+		}
+		for _, l := range linkers {
+			ratios[l] = append(ratios[l], float64(got[ldgo])/float64(got[l]))
+		}
+		if ldgo1 != nil {
+			ratios[ldgo1] = append(ratios[ldgo1][:len(ratios[ldgo1])-1], float64(got[ldgo1])/float64(got[ldgo]))
+		}
+		if mold1 != nil {
+			ratios[mold1] = append(ratios[mold1][:len(ratios[mold1])-1], float64(got[mold1])/float64(got[linkers[3]]))
+		}
+	}
+	rss := map[*linker]uint64{}
+	for _, l := range linkers {
+		argv := l.argv
+		if l.rssV != nil {
+			argv = l.rssV
+		}
+		var peaks []uint64
+		for i := 0; i < rssRuns; i++ {
+			_, peak, err := run(w.command(argv, l.cores, w.output(l)))
+			if err != nil {
+				return err
+			}
+			peaks = append(peaks, peak)
+		}
+		slices.Sort(peaks)
+		rss[l] = peaks[len(peaks)/2]
+	}
+	size := int64(0)
+	if st, err := os.Stat(w.output(ldgo)); err == nil {
+		size = st.Size()
+	}
+	fmt.Printf("\n%s (%d rounds; output %.1f MiB; every output checked; ldgo's output identical with --threads=1, 2 and default)\n",
+		w.name, rounds, float64(size)/(1<<20))
+	fmt.Printf("  %-12s %10s %10s %10s %10s %12s\n", "linker", "median ms", "min ms", "max ms", "peak RSS", "ldgo / it")
+	for _, l := range linkers {
+		ts := slices.Clone(times[l])
+		slices.Sort(ts)
+		ratio := median(ratios[l])
+		what := fmt.Sprintf("%.2fx", ratio)
+		switch l {
+		case ldgo:
+			what = ""
+		case ldgo1:
+			what = fmt.Sprintf("(%.2fx ldgo)", ratio)
+		case mold1:
+			what = fmt.Sprintf("(%.2fx mold)", ratio)
+		}
+		fmt.Printf("  %-12s %10.1f %10.1f %10.1f %7.0f MiB %12s\n", l.name, ms(ts[len(ts)/2]), ms(ts[0]), ms(ts[len(ts)-1]),
+			float64(rss[l])/(1<<20), what)
+	}
+	return nil
+}
+
+// deterministic links with ldgo on one thread, on two, and by default
+// (the timed runs' output) and requires the same bytes.
+func deterministic(w *workload, linkers []*linker) error {
+	var ldgo *linker
+	for _, l := range linkers {
+		if l.name == "ldgo" {
+			ldgo = l
+		}
+	}
+	want, err := os.ReadFile(w.output(ldgo))
+	if err != nil {
+		return err
+	}
+	for _, threads := range []string{"--threads=1", "--threads=2"} {
+		out := w.output(ldgo) + threads
+		argv := append(slices.Clone(ldgo.argv), threads)
+		if _, _, err := run(w.command(argv, "", out)); err != nil {
+			return err
+		}
+		got, err := os.ReadFile(out)
+		if err != nil {
+			return err
+		}
+		os.Remove(out)
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("%s: ldgo's output with %s differs from its output by default", w.name, threads)
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
