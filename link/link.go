@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -70,6 +71,10 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+	// Most of what a link allocates lives until the output is written:
+	// collecting it as often as the default allows only costs time
+	// (a tenth of a large link), for little memory back.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	l := &linker{opts: opts, prog: prog, stdout: stdout, stderr: stderr}
 	if opts.TimePasses {
 		l.timer = timing.New()
@@ -140,10 +145,11 @@ func (l *linker) link() error {
 	opts := l.opts
 	threads := parallel.Threads(opts.Threads)
 
+	// A failed link prints no times: a pass left open on an error
+	// is not ended.
 	end := l.timer.Start("read scripts; LTO")
 	scripts, err := l.readScripts()
 	if err != nil {
-		end()
 		return err
 	}
 	cleanup, err := l.lto()
@@ -175,7 +181,7 @@ func (l *linker) link() error {
 		}
 		return relocatable.Write(opts.Output, res, exec)
 	}
-	end = l.timer.Start("exports; garbage collection; section merging")
+	end = l.timer.Start("exports; garbage collection")
 	res.AllocateCommons()
 	dynamic := !opts.Static && (opts.OutputKind != options.Exec || len(res.Shlibs) > 0)
 
@@ -185,22 +191,21 @@ func (l *linker) link() error {
 	scripts.define(res, opts)
 	script, err := l.versionScript()
 	if err != nil {
-		end()
 		return err
 	}
 	exports, err := l.exportList()
 	if err != nil {
-		end()
 		return err
 	}
 	if errs := res.DecideExports(opts, dynamic, script, exports); len(errs) > 0 {
-		end()
 		return errors.Join(errs...)
 	}
 	if opts.GCSections {
 		scripts.keep(res)
 		gc.Collect(res, opts, l.stderr, l.prog)
 	}
+	end()
+	end = l.timer.Start("sections; string merging")
 	sections := layout.Sections(res.Files, opts.Strip != options.StripNone)
 	layout.Merge(sections)
 	sections, err = scripts.apply(sections)

@@ -235,10 +235,19 @@ func (o *Output) writeSections(out []byte) {
 		}
 	}
 	o.jobs = jobs
-	bySize := slices.Clone(jobs)
-	slices.SortStableFunc(bySize, func(a, b *copyJob) int {
-		return cmp.Compare(b.sec.Size+uint64(b.sec.Relocs.Len())*8, a.sec.Size+uint64(a.sec.Relocs.Len())*8)
-	})
+	// The large sections go first, largest first, so that none is
+	// started last; the many small ones follow in the files' order.
+	weight := func(j *copyJob) uint64 { return j.sec.Size + uint64(j.sec.Relocs.Len())*8 }
+	var large, small []*copyJob
+	for _, j := range jobs {
+		if weight(j) >= 64<<10 {
+			large = append(large, j)
+		} else {
+			small = append(small, j)
+		}
+	}
+	slices.SortStableFunc(large, func(a, b *copyJob) int { return cmp.Compare(weight(b), weight(a)) })
+	bySize := append(large, small...)
 	parallel.For(o.Threads, len(bySize), func(i int) {
 		j := bySize[i]
 		j.err = o.writeSection(out, j.file, j.sec)

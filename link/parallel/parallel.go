@@ -5,6 +5,7 @@ package parallel
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Threads is the number of goroutines for n (--threads), or as many as
@@ -30,20 +31,23 @@ func For(threads, n int, fn func(i int)) {
 		}
 		return
 	}
+	// Workers take the next index from a counter: a link has up to
+	// hundreds of thousands of small jobs (one per input section), too
+	// many to hand out through a channel.
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	next := make(chan int)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
 				fn(i)
 			}
 		}()
 	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
