@@ -79,6 +79,18 @@ type item struct {
 type archive struct {
 	*input.Archive
 	extracted map[uint64]bool
+	byMember  map[uint64][]int // the index's entries by member, made when first needed
+}
+
+// entries returns the indexes in a.Index of the names member off defines.
+func (a *archive) entries(off uint64) []int {
+	if a.byMember == nil {
+		a.byMember = make(map[uint64][]int)
+		for i, e := range a.Index {
+			a.byMember[e.Member] = append(a.byMember[e.Member], i)
+		}
+	}
+	return a.byMember[off]
 }
 
 type resolver struct {
@@ -137,6 +149,7 @@ func Load(opts *options.Options, trace io.Writer, timer *timing.Timer, opened ma
 		return nil, errors.New("no input files")
 	}
 	end = timer.Start("parse objects")
+	r.table.Reserve(namesIn(items))
 	r.parseAll(items)
 	end()
 	for _, it := range items {
@@ -283,6 +296,22 @@ func (r *resolver) searchDirs() []string {
 func isFile(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+// namesIn estimates how many names resolution will see: the archives'
+// index entries and the objects' symbols (those of the members taken
+// are mostly in their archive's index).
+func namesIn(items []*item) int {
+	n := 0
+	for _, it := range items {
+		switch f := it.file.(type) {
+		case *input.Archive:
+			n += len(f.Index)
+		case *input.Object:
+			n += len(f.Symbols)
+		}
+	}
+	return n
 }
 
 // parseAll turns the opened files into resolution's files, in parallel,

@@ -241,6 +241,16 @@ func NewTable() *Table {
 	return t
 }
 
+// Reserve makes room for about n names before any is interned: a large
+// link's table grows to millions, and growing a map rehashes it.
+func (t *Table) Reserve(n int) {
+	for i := range t.shards {
+		if sh := &t.shards[i]; len(sh.m) == 0 {
+			sh.m = make(map[string]*Symbol, n/tableShards)
+		}
+	}
+}
+
 func (t *Table) shard(name string) *tableShard {
 	return &t.shards[object.GNUHash(name)%tableShards]
 }

@@ -129,11 +129,9 @@ func (r *resolver) wanted(s *Symbol) bool {
 // stillWanted returns a name the member at off would define that is
 // wanted, or nil.
 func (r *resolver) stillWanted(a *archive, off uint64) *Symbol {
-	for _, e := range a.Index {
-		if e.Member == off {
-			if s := r.table.Lookup(e.Name); s != nil && r.wanted(s) {
-				return s
-			}
+	for _, i := range a.entries(off) {
+		if s := r.table.Lookup(a.Index[i].Name); s != nil && r.wanted(s) {
+			return s
 		}
 	}
 	return nil
