@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -71,10 +70,6 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-	// Most of what a link allocates lives until the output is written:
-	// collecting it as often as the default allows only costs time
-	// (a tenth of a large link), for little memory back.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	l := &linker{opts: opts, prog: prog, stdout: stdout, stderr: stderr}
 	if opts.TimePasses {
 		l.timer = timing.New()

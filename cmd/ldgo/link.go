@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/ldgo/ldgo/link"
 )
@@ -32,5 +33,10 @@ func runLink(c *command, args []string, stdout, stderr io.Writer) int {
 	if filepath.Base(os.Args[0]) == "ld" {
 		prog = os.Args[0]
 	}
+	// Most of what a link allocates lives until the output is written:
+	// collecting as often as the default would only costs time (a tenth
+	// of a large link). Set for the process, never restored: lowering
+	// it again at the end would start a collection nobody waits for.
+	debug.SetGCPercent(400)
 	return link.Main(prog, args, stdout, stderr)
 }

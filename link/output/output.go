@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -546,9 +548,50 @@ func (f *File) Commit() error {
 		os.Remove(f.tmp.Name())
 		return err
 	}
+	old := f.moveAside()
 	if err := os.Rename(f.tmp.Name(), f.path); err != nil {
 		os.Remove(f.tmp.Name())
+		if old != "" {
+			os.Rename(old, f.path)
+		}
 		return fmt.Errorf("cannot write output file %s: %s", f.path, object.ErrorText(err))
 	}
+	if old != "" {
+		removeInBackground(old)
+	}
 	return nil
+}
+
+// largeOutput is the size from which an old output is removed in the
+// background.
+const largeOutput = 16 << 20
+
+// moveAside renames a large old output out of the way and returns its
+// new name, "" if there is none. Renaming over it would free its blocks
+// before the rename returns: on ext4 (online discard), tens of
+// milliseconds for 100 MB, a tenth of a large link.
+func (f *File) moveAside() string {
+	st, err := os.Lstat(f.path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() < largeOutput {
+		return ""
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink != 1 {
+		return "" // another name keeps the blocks anyway
+	}
+	aside := f.tmp.Name() + ".old"
+	if os.Rename(f.path, aside) != nil {
+		return ""
+	}
+	return aside
+}
+
+// removeInBackground removes path by a process the link does not wait
+// for (as mold leaves it to a child), or itself if none can be started.
+func removeInBackground(path string) {
+	cmd := exec.Command("rm", "-f", "--", path)
+	if cmd.Start() != nil {
+		os.Remove(path)
+		return
+	}
+	cmd.Process.Release()
 }
