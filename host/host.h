@@ -19,6 +19,7 @@ struct ldgo_hostobj {
 };
 
 int ldgo_host_objects(struct ldgo_hostobj *out, int max);
+int ldgo_leave_teardown(void);
 uintptr_t ldgo_thread_pointer(void);
 uintptr_t ldgo_call0(uintptr_t fn);
 

@@ -61,7 +61,7 @@ func BenchmarkLink(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				var stderr bytes.Buffer
-				if st := link.Main("ld", append(args, "--time-passes"), io.Discard, &stderr); st != 0 {
+				if st := link.Main("ld", append(args, "--time-passes"), io.Discard, &stderr, nil); st != 0 {
 					b.Fatalf("ld exited %d:\n%s", st, stderr.String())
 				}
 				for name, ms := range parsePasses(b, stderr.String()) {

@@ -76,7 +76,7 @@ int thrower(int n) { if (n > 2) throw std::runtime_error(std::to_string(twice(n)
 		for _, kind := range [][]string{{"-shared"}, {"-pie", "-e", "use"}, {"-static", "-e", "use"}} {
 			args := append(kind, "-nostdlib", "-z", "now", "--build-id", "--eh-frame-hdr", "--gc-sections", "-o", obj+".out", obj)
 			var out bytes.Buffer
-			link.Main("ld", args, &out, &out)
+			link.Main("ld", args, &out, &out, nil)
 		}
 	})
 }

@@ -50,8 +50,11 @@ func Usage(prog string) string {
 
 // Main runs the link editor with ld's arguments and returns its exit
 // status. prog is how it was invoked: messages start with it, as GNU
-// ld's start with its argv[0].
-func Main(prog string, args []string, stdout, stderr io.Writer) int {
+// ld's start with its argv[0]. detach, if not nil, is called once the
+// output is complete and only exiting remains, unless --no-fork: the
+// command's way to have its exit reported before the kernel has freed
+// the link's memory (host.LeaveTeardown).
+func Main(prog string, args []string, stdout, stderr io.Writer, detach func()) int {
 	opts, err := options.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
@@ -79,6 +82,9 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	l.timer.Print(stderr, prog, peakRSS())
+	if detach != nil && !opts.NoFork {
+		detach()
+	}
 	return 0
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/link"
 )
 
@@ -38,5 +39,5 @@ func runLink(c *command, args []string, stdout, stderr io.Writer) int {
 	// of a large link). Set for the process, never restored: lowering
 	// it again at the end would start a collection nobody waits for.
 	debug.SetGCPercent(400)
-	return link.Main(prog, args, stdout, stderr)
+	return link.Main(prog, args, stdout, stderr, func() { host.LeaveTeardown() })
 }

@@ -129,6 +129,7 @@ type Options struct {
 	Init, Fini      string   // -init, -fini (default _init, _fini)
 	Threads         int      // --threads=N; 0: as many as the machine has
 	TimePasses      bool     // --time-passes (and GNU ld's --stats): print each pass's time on standard error
+	NoFork          bool     // --no-fork (mold's): the process frees its memory before its exit is reported
 	PluginPath      string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
 	PluginOpts      []string
 	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
@@ -503,6 +504,8 @@ func init() {
 		"fini":                        str(func(o *Options) *string { return &o.Fini }),
 		"threads":                     option{arg: optionalArg, do: func(p *parser, v string) error { return p.threads(v) }},
 		"no-threads":                  flag(func(p *parser) { p.opts.Threads = 1 }),
+		"fork":                        flag(func(p *parser) { p.opts.NoFork = false }),
+		"no-fork":                     flag(func(p *parser) { p.opts.NoFork = true }),
 		"time-passes":                 flag(func(p *parser) { p.opts.TimePasses = true }),
 		"plugin":                      str(func(o *Options) *string { return &o.PluginPath }),
 		"plugin-opt":                  list(func(o *Options) *[]string { return &o.PluginOpts }),
