@@ -548,7 +548,7 @@ func (f *File) Commit() error {
 		os.Remove(f.tmp.Name())
 		return err
 	}
-	old := f.moveAside()
+	old, oldSize := f.moveAside()
 	if err := os.Rename(f.tmp.Name(), f.path); err != nil {
 		os.Remove(f.tmp.Name())
 		if old != "" {
@@ -556,7 +556,11 @@ func (f *File) Commit() error {
 		}
 		return fmt.Errorf("cannot write output file %s: %s", f.path, object.ErrorText(err))
 	}
-	if old != "" {
+	switch {
+	case old == "":
+	case oldSize < largeOutput:
+		os.Remove(old)
+	default:
 		removeInBackground(old)
 	}
 	return nil
@@ -564,25 +568,27 @@ func (f *File) Commit() error {
 
 // largeOutput is the size from which an old output is removed in the
 // background.
-const largeOutput = 16 << 20
+const largeOutput = 4 << 20
 
-// moveAside renames a large old output out of the way and returns its
-// new name, "" if there is none. Renaming over it would free its blocks
-// before the rename returns: on ext4 (online discard), tens of
-// milliseconds for 100 MB, a tenth of a large link.
-func (f *File) moveAside() string {
+// moveAside renames the old output out of the way and returns its new
+// name and size, "" if there is none. Renaming over it would make ext4
+// write the new output out (its heuristic for files replaced by rename,
+// auto_da_alloc) and free the old one's blocks before the rename
+// returns: 6 ms for 5 MB, 77 ms for 112 MB (online discard), a tenth of
+// a link.
+func (f *File) moveAside() (string, int64) {
 	st, err := os.Lstat(f.path)
-	if err != nil || !st.Mode().IsRegular() || st.Size() < largeOutput {
-		return ""
+	if err != nil || !st.Mode().IsRegular() {
+		return "", 0
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink != 1 {
-		return "" // another name keeps the blocks anyway
+		return "", 0 // another name keeps the blocks anyway
 	}
 	aside := f.tmp.Name() + ".old"
 	if os.Rename(f.path, aside) != nil {
-		return ""
+		return "", 0
 	}
-	return aside
+	return aside, st.Size()
 }
 
 // removeInBackground removes path by a process the link does not wait
