@@ -136,6 +136,9 @@ func (l *linker) link() error {
 	if err != nil {
 		return err
 	}
+	for _, w := range res.Warnings {
+		l.warn(w)
+	}
 	if len(res.Diagnostics) > 0 {
 		return errors.Join(res.Diagnostics...)
 	}
@@ -158,6 +161,12 @@ func (l *linker) link() error {
 	provided := l.provide(res, dynamic)
 	l.defsyms(res)
 	scripts.define(res, opts)
+	// The libraries' undefined references are reported after the
+	// objects' (GNU ld finds them writing the symbol table).
+	var shlibErrs []error
+	if opts.CheckShlibUndefined() {
+		shlibErrs = res.ShlibUndefined(opts.GCSections)
+	}
 	script, err := l.versionScript()
 	if err != nil {
 		return err
@@ -188,8 +197,8 @@ func (l *linker) link() error {
 		Versions: script,
 	}
 	sr := ctx.Scan(res.Files, threads)
-	if len(sr.Errors) > 0 {
-		return errors.Join(sr.Errors...)
+	if errs := append(sr.Errors, shlibErrs...); len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if sr.TextRel {
 		if opts.Z.Text {

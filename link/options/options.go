@@ -46,6 +46,16 @@ const (
 	StripAll         // -s: every symbol table entry not needed to run
 )
 
+// ShlibUndefined says whether the shared libraries' own undefined
+// symbols must be defined somewhere in the link.
+type ShlibUndefined int
+
+const (
+	ShlibUndefinedDefault ShlibUndefined = iota // GNU ld's: checked for executables only
+	ShlibUndefinedAllow                         // --allow-shlib-undefined
+	ShlibUndefinedError                         // --no-allow-shlib-undefined
+)
+
 // InputKind is what an entry of Options.Inputs names.
 type InputKind int
 
@@ -112,28 +122,31 @@ type Options struct {
 	DiscardAll      bool // -x
 	DiscardNone     bool // --discard-none
 	NoUndefined     bool // --no-undefined, -z defs
-	AllowShlibUndef bool // --allow-shlib-undefined
-	AllowMultiple   bool // --allow-multiple-definition, -z muldefs
-	FatalWarnings   bool
-	Trace           bool     // -t
-	TraceSymbols    []string // -y
-	Map             string   // -Map
-	VersionScripts  []string // --version-script
-	Scripts         []string // -T, --script, -dT, --default-script: linker scripts (package script)
-	Wraps           []string // --wrap
-	WhyExtract      string   // --why-extract file ("-": standard output)
-	Why             []string // --why SYM: explain SYM's relocations (explain.go)
-	Explain         bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
-	DynamicLists    []string // --dynamic-list files
-	ExportSymbols   []string // --export-dynamic-symbol patterns
-	Init, Fini      string   // -init, -fini (default _init, _fini)
-	Threads         int      // --threads=N; 0: as many as the machine has
-	PluginPath      string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
-	PluginOpts      []string
-	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
-	VersionOnly     bool // --version: print the version and stop
-	Help            bool
-	Verbose         bool
+	// ShlibUndefined is --allow-shlib-undefined or
+	// --no-allow-shlib-undefined, the last given; CheckShlibUndefined
+	// applies GNU ld's default when neither is.
+	ShlibUndefined ShlibUndefined
+	AllowMultiple  bool // --allow-multiple-definition, -z muldefs
+	FatalWarnings  bool
+	Trace          bool     // -t
+	TraceSymbols   []string // -y
+	Map            string   // -Map
+	VersionScripts []string // --version-script
+	Scripts        []string // -T, --script, -dT, --default-script: linker scripts (package script)
+	Wraps          []string // --wrap
+	WhyExtract     string   // --why-extract file ("-": standard output)
+	Why            []string // --why SYM: explain SYM's relocations (explain.go)
+	Explain        bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
+	DynamicLists   []string // --dynamic-list files
+	ExportSymbols  []string // --export-dynamic-symbol patterns
+	Init, Fini     string   // -init, -fini (default _init, _fini)
+	Threads        int      // --threads=N; 0: as many as the machine has
+	PluginPath     string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
+	PluginOpts     []string
+	PrintVersion   bool // -v, -V: print the version, then link if there are inputs
+	VersionOnly    bool // --version: print the version and stop
+	Help           bool
+	Verbose        bool
 
 	Z ZOptions
 
@@ -488,8 +501,8 @@ func init() {
 		"no-print-gc-sections":     flag(func(p *parser) { p.opts.PrintGCSections = false }),
 		"defsym":                   value(func(p *parser, v string) error { return p.defsym(v) }),
 		"no-undefined":             flag(func(p *parser) { p.opts.NoUndefined = true }),
-		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.AllowShlibUndef = true }),
-		"no-allow-shlib-undefined": unsupported("--no-allow-shlib-undefined (checking the shared libraries' undefined symbols)"),
+		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.ShlibUndefined = ShlibUndefinedAllow }),
+		"no-allow-shlib-undefined": flag(func(p *parser) { p.opts.ShlibUndefined = ShlibUndefinedError }),
 		"allow-multiple-definition": flag(func(p *parser) {
 			p.opts.AllowMultiple = true
 		}),
@@ -616,6 +629,19 @@ func init() {
 		"N": unsupported("-N (--omagic)"),
 		"n": unsupported("-n (--nmagic)"),
 	}
+}
+
+// CheckShlibUndefined reports whether an undefined symbol of a shared
+// library in the link, defined nowhere, is an error: by default for
+// executables (PIE or not) and not for shared libraries, as GNU ld.
+func (o *Options) CheckShlibUndefined() bool {
+	switch o.ShlibUndefined {
+	case ShlibUndefinedAllow:
+		return false
+	case ShlibUndefinedError:
+		return o.OutputKind != Relocatable
+	}
+	return o.OutputKind == Exec || o.OutputKind == PIE
 }
 
 func (p *parser) popState() error {

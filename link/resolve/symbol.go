@@ -71,6 +71,9 @@ type Symbol struct {
 	// refers to it): an executable's definition is then exported, so
 	// that the library binds to it.
 	InShlib bool
+	// ShlibRef is the first shared library of the link that refers to
+	// the name without defining it, not weakly.
+	ShlibRef *Shlib
 	// Local says the symbol is one object's local symbol.
 	Local bool
 
