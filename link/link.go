@@ -223,6 +223,8 @@ func (l *linker) link() error {
 		ExecStack: opts.Z.ExecStack,
 		Interp:    set.Interp != nil,
 		StackSize: opts.Z.StackSize,
+
+		NoSeparateCode: !opts.Z.SeparateCode,
 	}
 	if opts.Z.MaxPageSize != 0 {
 		cfg.PageSize = opts.Z.MaxPageSize

@@ -160,7 +160,7 @@ type ZOptions struct {
 	ExecStack      bool
 	Text           bool // -z text: a text relocation is an error
 	NoText         bool // -z notext: text relocations are allowed silently
-	SeparateCode   bool // default on
+	SeparateCode   bool // default on, as GNU ld on x86-64 Linux
 	Origin         bool
 	NoDelete       bool
 	NoDlopen       bool
@@ -767,8 +767,7 @@ func (p *parser) z(v string) error {
 	case "separate-code":
 		z.SeparateCode = true
 	case "noseparate-code":
-		// Code always has segments of its own here.
-		return errorf("-z noseparate-code is not supported yet: ldgo always keeps code apart (-z separate-code)")
+		z.SeparateCode = false
 	case "origin":
 		z.Origin = true
 	case "nodelete":
