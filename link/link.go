@@ -121,6 +121,11 @@ func (l *linker) link() error {
 	opts := l.opts
 	threads := parallel.Threads(opts.Threads)
 
+	if opts.EmitRelocs && opts.Strip == options.StripAll && opts.OutputKind != options.Relocatable {
+		// The kept relocations need a symbol table; GNU ld keeps
+		// the symbols they name, which -s would drop here.
+		return errors.New("--emit-relocs with -s (--strip-all) is not supported yet")
+	}
 	scripts, err := l.readScripts()
 	if err != nil {
 		return err

@@ -156,7 +156,7 @@ func TestLinkErrors(t *testing.T) {
 // error naming it, in GNU ld's words and with its status.
 func TestLinkUnknownOption(t *testing.T) {
 	ld := filepath.Join(ldgoAsLd(t), "ld")
-	for _, args := range [][]string{{"--frobnicate"}, {"-zfrobnicate", "x.o"}, {"--emit-relocs", "x.o"}} {
+	for _, args := range [][]string{{"--frobnicate"}, {"-zfrobnicate", "x.o"}, {"--just-symbols=x.o", "y.o"}} {
 		cmd := exec.Command(ld, args...)
 		out, err := cmd.CombinedOutput()
 		ee, ok := err.(*exec.ExitError)

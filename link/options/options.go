@@ -137,6 +137,7 @@ type Options struct {
 	WhyExtract     string   // --why-extract file ("-": standard output)
 	Why            []string // --why SYM: explain SYM's relocations (explain.go)
 	Explain        bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
+	EmitRelocs     bool     // --emit-relocs, -q: the input relocations kept in the output
 	DynamicLists   []string // --dynamic-list files
 	ExportSymbols  []string // --export-dynamic-symbol patterns
 	Init, Fini     string   // -init, -fini (default _init, _fini)
@@ -579,7 +580,7 @@ func init() {
 		"script":                list(func(o *Options) *[]string { return &o.Scripts }),
 		"default-script":        list(func(o *Options) *[]string { return &o.Scripts }),
 		"dT":                    list(func(o *Options) *[]string { return &o.Scripts }),
-		"emit-relocs":           unsupported("--emit-relocs"),
+		"emit-relocs":           flag(func(p *parser) { p.opts.EmitRelocs = true }),
 		"exclude-libs":          unsupportedValue("--exclude-libs"),
 		"just-symbols":          unsupportedValue("--just-symbols"),
 		"print-map":             unsupported("--print-map"),
@@ -625,7 +626,7 @@ func init() {
 		")": endGroup,
 		"T": list(func(o *Options) *[]string { return &o.Scripts }),
 		"M": unsupported("--print-map"),
-		"q": unsupported("--emit-relocs"),
+		"q": flag(func(p *parser) { p.opts.EmitRelocs = true }),
 		"N": unsupported("-N (--omagic)"),
 		"n": unsupported("-n (--nmagic)"),
 	}

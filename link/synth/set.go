@@ -58,6 +58,7 @@ type Set struct {
 	Symtab     *Symtab
 	Strtab     *StrTab
 	Shstrtab   *StrTab
+	EmitRelocs *EmitRelocs // --emit-relocs
 
 	// GNUABI says the output uses GNU extensions to ELF (STB_GNU_UNIQUE
 	// or STT_GNU_IFUNC symbols): its EI_OSABI is ELFOSABI_GNU, as GNU
@@ -245,6 +246,9 @@ func (s *Set) Build(sr *scan.Result) {
 	}
 	if s.Symtab != nil {
 		s.Symtab.build(s.res.Files, s.res.Globals(), s.opts)
+		if s.opts.EmitRelocs {
+			s.buildEmitRelocs()
+		}
 	}
 }
 
@@ -353,6 +357,11 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.Dynamic, s.Dynamic != nil)
 	add(s.GOT, len(s.GOT.Entries) > 0)
 	add(s.GOTPLT, s.ctx.Dynamic || len(s.PLT.Entries) > 0)
+	if s.EmitRelocs != nil {
+		for _, r := range s.EmitRelocs.Sections {
+			cs = append(cs, r)
+		}
+	}
 	add(s.Symtab, s.Symtab != nil)
 	add(s.Strtab, s.Strtab != nil)
 	add(s.Shstrtab, true)
@@ -364,6 +373,9 @@ func (s *Set) Chunks() []layout.Chunk {
 func (s *Set) NameSections(chunks []layout.Chunk) {
 	for _, c := range chunks {
 		s.Shstrtab.Add(c.Header().Name)
+	}
+	if s.EmitRelocs != nil {
+		s.Symtab.addSectionSymbols(chunks)
 	}
 }
 
@@ -380,6 +392,7 @@ func (s *Set) Placed(tls layout.Segment) {
 	}
 	if s.Symtab != nil {
 		s.Symtab.tlsStart = s.TLSStart
+		s.Symtab.placed()
 	}
 	s.PLT.placed()
 	s.GOT.placed(s.TLSStart, s.TP)
