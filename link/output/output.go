@@ -332,9 +332,13 @@ func (o *Output) kept(r object.Rela, sym *resolve.Symbol, relax reloc.Relaxation
 	}
 	switch {
 	case r.Sym == 0:
+	case sym.Section != nil && sym.Section.Discarded:
+		// Against removed code (debug information's, with
+		// --gc-sections): none, as GNU ld keeps it.
+		k = object.Rela{Off: k.Off, Type: elf.R_X86_64_NONE}
 	case sym.SymtabIndex != 0 && !(sym.Local && sym.Type == elf.STT_SECTION):
 		k.Sym = sym.SymtabIndex
-	case sym.Section != nil && !sym.Section.Discarded && sym.Section.OutIndex != 0:
+	case sym.Section != nil && sym.Section.OutIndex != 0:
 		if idx := o.Set.Symtab.SectionSymbol(sym.Section.OutIndex); idx != 0 {
 			k.Sym = idx
 			k.Addend = int64(S + uint64(A) - o.Layout.Chunks[sym.Section.OutIndex-1].Header().Addr)
@@ -373,7 +377,8 @@ func (o *Output) ehFrame(out []byte) error {
 	var fdes []synth.FDE
 	type counters struct{ rel, other uint32 }
 	dyn := map[*input.Section]*counters{}
-	for i, r := range eh.Records {
+	written := o.keptEhFrame()
+	for _, r := range eh.Records {
 		c := dyn[r.Sec]
 		if c == nil {
 			c = &counters{r.Sec.RelativeAt, r.Sec.OtherAt}
@@ -390,7 +395,12 @@ func (o *Output) ehFrame(out []byte) error {
 		if !rec.CIE {
 			fde = &pc
 		}
-		emit := o.Set.EmitRelocs.ForEhRecord(out, i, rec.RelocHi-rec.RelocLo)
+		emit := o.Set.EmitRelocs.ForRelocs(out, r.Sec, rec.RelocLo, rec.RelocHi)
+		if written != nil {
+			for j := rec.RelocLo; j < rec.RelocHi; j++ {
+				written[r.Sec][j] = true
+			}
+		}
 		if err := o.relocate(out, r.File, r.Sec, dst, eh.Hdr.Addr+r.Off, uint64(rec.Off), rec.RelocLo, rec.RelocHi, &c.rel, &c.other, fde, emit); err != nil {
 			return err
 		}
@@ -401,7 +411,37 @@ func (o *Output) ehFrame(out []byte) error {
 	if h := o.Set.EhFrameHdr; h != nil && h.Hdr.Index != 0 {
 		h.Write(out[h.Hdr.Offset:h.Hdr.Offset+h.Hdr.Size], fdes)
 	}
+	// The relocations of the records left out are R_X86_64_NONE at the
+	// offset of the relocation before, as GNU ld keeps them.
+	var last uint64
+	for _, sec := range o.Set.EmitRelocs.EhSections {
+		emit := o.Set.EmitRelocs.For(out, sec)
+		if emit == nil {
+			continue
+		}
+		for j := 0; j < sec.Relocs.Len(); j++ {
+			e := emit[j*object.RelaSize:]
+			if !written[sec][j] {
+				object.PutRela(e, object.Rela{Off: last, Type: elf.R_X86_64_NONE})
+			}
+			last = le.Uint64(e)
+		}
+	}
 	return nil
+}
+
+// keptEhFrame returns, with --emit-relocs, which relocations of each
+// input .eh_frame section are written with the records, none yet.
+func (o *Output) keptEhFrame() map[*input.Section][]bool {
+	e := o.Set.EmitRelocs
+	if e == nil || e.EhFrame == nil {
+		return nil
+	}
+	written := map[*input.Section][]bool{}
+	for _, sec := range e.EhSections {
+		written[sec] = make([]bool, sec.Relocs.Len())
+	}
+	return written
 }
 
 // buildID computes the build ID over the whole output, its own

@@ -18,10 +18,13 @@ type EmitRelocs struct {
 	// output section's RelaSection, in entries.
 	at map[*input.Section]uint64
 	of map[*input.Section]*RelaSection
-	// EhFrame is .rela.eh_frame, ehAt each record's first entry in it
-	// (the records of EhFrame.Records, which are written in order).
-	EhFrame *RelaSection
-	ehAt    []uint64
+	// EhFrame is .rela.eh_frame: every relocation of the input
+	// .eh_frame sections with records in the output (EhSections, in
+	// order; at says where each section's start), those of the
+	// records the output does not have (dropped FDEs, CIEs written
+	// once) R_X86_64_NONE, as GNU ld keeps them.
+	EhFrame    *RelaSection
+	EhSections []*input.Section
 }
 
 // RelaSection is one kept relocation section.
@@ -58,14 +61,28 @@ func (s *Set) buildEmitRelocs() {
 		}
 		e.Sections = append(e.Sections, r)
 	}
+	// An input .eh_frame none of whose records is written is left out
+	// whole, as GNU ld leaves it.
+	written := map[*input.Section]bool{}
+	for _, r := range s.EhFrame.Records {
+		written[r.Sec] = true
+	}
 	var n uint64
-	for _, rec := range s.EhFrame.Records {
-		e.ehAt = append(e.ehAt, n)
-		n += uint64(rec.Rec.RelocHi - rec.Rec.RelocLo)
+	for _, f := range s.res.Files {
+		for _, sec := range f.Sections {
+			if written[sec] && sec.Relocs != nil {
+				e.at[sec] = n
+				e.EhSections = append(e.EhSections, sec)
+				n += uint64(sec.Relocs.Len())
+			}
+		}
 	}
 	if n > 0 && s.EhFrame.FDEs > 0 {
 		e.EhFrame = newRelaSection(s.EhFrame, s.Symtab, n)
 		e.Sections = append(e.Sections, e.EhFrame)
+		for _, sec := range e.EhSections {
+			e.of[sec] = e.EhFrame
+		}
 	}
 	s.EmitRelocs = e
 }
@@ -84,12 +101,12 @@ func (e *EmitRelocs) For(out []byte, sec *input.Section) []byte {
 	return out[start : start+uint64(sec.Relocs.Len())*relaSize]
 }
 
-// ForEhRecord returns where the kept relocations of .eh_frame record i
-// (of EhFrame.Records) go in out: nil if there are none.
-func (e *EmitRelocs) ForEhRecord(out []byte, i int, n int) []byte {
-	if e == nil || e.EhFrame == nil || e.EhFrame.Hdr.Index == 0 {
+// ForRelocs returns where sec's kept relocations lo..hi go in out: nil
+// if there are none.
+func (e *EmitRelocs) ForRelocs(out []byte, sec *input.Section, lo, hi int) []byte {
+	b := e.For(out, sec)
+	if b == nil {
 		return nil
 	}
-	start := e.EhFrame.Hdr.Offset + e.ehAt[i]*relaSize
-	return out[start : start+uint64(n)*relaSize]
+	return b[lo*relaSize : hi*relaSize]
 }
