@@ -411,8 +411,16 @@ func (o *Output) ehFrame(out []byte) error {
 	if h := o.Set.EhFrameHdr; h != nil && h.Hdr.Index != 0 {
 		h.Write(out[h.Hdr.Offset:h.Hdr.Offset+h.Hdr.Size], fdes)
 	}
-	// The relocations of the records left out are R_X86_64_NONE at the
-	// offset of the relocation before, as GNU ld keeps them.
+	if written != nil {
+		o.keptLeftOut(out, written)
+	}
+	return nil
+}
+
+// keptLeftOut writes the kept relocations of the .eh_frame records left
+// out: R_X86_64_NONE at the offset of the relocation before, as GNU ld
+// keeps them.
+func (o *Output) keptLeftOut(out []byte, written map[*input.Section][]bool) {
 	var last uint64
 	for _, sec := range o.Set.EmitRelocs.EhSections {
 		emit := o.Set.EmitRelocs.For(out, sec)
@@ -427,7 +435,6 @@ func (o *Output) ehFrame(out []byte) error {
 			last = le.Uint64(e)
 		}
 	}
-	return nil
 }
 
 // keptEhFrame returns, with --emit-relocs, which relocations of each
