@@ -86,8 +86,8 @@ func TestLinkSeparateCode(t *testing.T) {
 			if !slices.Equal(want, got) {
 				t.Errorf("%s %s: program headers differ\nGNU ld:\n\t%s\nldgo:\n\t%s", out, z, strings.Join(want, "\n\t"), strings.Join(got, "\n\t"))
 			}
-			// The sections both linkers make (GNU ld adds .plt.got,
-			// which ldgo does not make) are in the same segments.
+			// The sections both linkers make are in the same
+			// segments.
 			for sec, i := range wantLoad {
 				if j, ok := gotLoad[sec]; ok && i != j {
 					t.Errorf("%s %s: %s is in PT_LOAD %d, in GNU ld's output in %d", out, z, sec, j, i)

@@ -97,6 +97,9 @@ type Symbol struct {
 	TLSDescIndex            int32
 	TLSDescAddr             uint64
 	CanonicalPLT, CopyReloc bool // decided from the needs
+	// PLTGOT says calls go through a .plt.got entry (at PLTAddr), a
+	// jump through the symbol's GOT entry, instead of a PLT entry.
+	PLTGOT bool
 	SymtabIndex             uint32
 }
 

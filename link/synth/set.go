@@ -50,6 +50,7 @@ type Set struct {
 	RelaPLT    *RelaPLT
 	PLT        *PLT
 	PLTSec     *PLTSec // IBT-enabled PLTs only
+	PLTGOT     *PLTGOT
 	GOT        *GOT
 	GOTPLT     *GOTPLT
 	Dynamic    *Dynamic
@@ -106,6 +107,7 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 	if o.Z.IBTPLT || s.Property.IBT() {
 		s.PLTSec = newPLTSec(s.PLT)
 	}
+	s.PLTGOT = newPLTGOT(s.PLTSec != nil)
 	if ctx.Dynamic {
 		s.DynStr = newStrTab(".dynstr", true)
 		s.DynSym = newDynSym(s.DynStr)
@@ -179,7 +181,11 @@ func (s *Set) Build(sr *scan.Result) {
 	}
 	for _, sym := range globals {
 		if sym.Has(resolve.NeedPLT) && (sym.Preemptible || sym.CanonicalPLT) && !sym.LocalIFunc() {
-			s.PLT.add(sym)
+			if s.usePLTGOT(sym) {
+				s.PLTGOT.add(sym)
+			} else {
+				s.PLT.add(sym)
+			}
 		}
 	}
 	// Indirect functions come last in .rela.plt: their resolvers run
@@ -348,6 +354,7 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.RelaDyn, s.RelaDyn != nil)
 	add(s.RelaPLT, s.RelaPLT != nil)
 	add(s.PLT, len(s.PLT.Entries) > 0)
+	add(s.PLTGOT, len(s.PLTGOT.Entries) > 0)
 	add(s.PLTSec, s.PLTSec != nil && len(s.PLT.Entries) > 0)
 	for _, o := range s.Sections {
 		cs = append(cs, o)
@@ -395,6 +402,7 @@ func (s *Set) Placed(tls layout.Segment) {
 		s.Symtab.placed()
 	}
 	s.PLT.placed()
+	s.PLTGOT.placed()
 	s.GOT.placed(s.TLSStart, s.TP)
 	for _, f := range s.res.Files {
 		for _, sec := range f.Sections {
