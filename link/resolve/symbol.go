@@ -99,8 +99,8 @@ type Symbol struct {
 	CanonicalPLT, CopyReloc bool // decided from the needs
 	// PLTGOT says calls go through a .plt.got entry (at PLTAddr), a
 	// jump through the symbol's GOT entry, instead of a PLT entry.
-	PLTGOT bool
-	SymtabIndex             uint32
+	PLTGOT      bool
+	SymtabIndex uint32
 }
 
 // Need is something a relocation asks of its symbol.
