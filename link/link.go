@@ -146,6 +146,12 @@ func (l *linker) link() error {
 	opts := l.opts
 	threads := parallel.Threads(opts.Threads)
 
+	if opts.EmitRelocs && opts.Strip == options.StripAll && opts.OutputKind != options.Relocatable {
+		// The kept relocations need a symbol table; GNU ld keeps
+		// the symbols they name, which -s would drop here.
+		return errors.New("--emit-relocs with -s (--strip-all) is not supported yet")
+	}
+
 	// A failed link prints no times: a pass left open on an error
 	// is not ended.
 	end := l.timer.Start("read scripts; LTO")
@@ -166,6 +172,9 @@ func (l *linker) link() error {
 	end()
 	if err != nil {
 		return err
+	}
+	for _, w := range res.Warnings {
+		l.warn(w)
 	}
 	if len(res.Diagnostics) > 0 {
 		return errors.Join(res.Diagnostics...)
@@ -190,6 +199,12 @@ func (l *linker) link() error {
 	provided := l.provide(res, dynamic)
 	l.defsyms(res)
 	scripts.define(res, opts)
+	// The libraries' undefined references are reported after the
+	// objects' (GNU ld finds them writing the symbol table).
+	var shlibErrs []error
+	if opts.CheckShlibUndefined() {
+		shlibErrs = res.ShlibUndefined(opts.GCSections)
+	}
 	script, err := l.versionScript()
 	if err != nil {
 		return err
@@ -226,8 +241,8 @@ func (l *linker) link() error {
 	end = l.timer.Start("scan relocations")
 	sr := ctx.Scan(res.Files, threads)
 	end()
-	if len(sr.Errors) > 0 {
-		return errors.Join(sr.Errors...)
+	if errs := append(sr.Errors, shlibErrs...); len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if sr.TextRel {
 		if opts.Z.Text {
@@ -253,6 +268,8 @@ func (l *linker) link() error {
 		ExecStack: opts.Z.ExecStack,
 		Interp:    set.Interp != nil,
 		StackSize: opts.Z.StackSize,
+
+		NoSeparateCode: !opts.Z.SeparateCode,
 	}
 	if opts.Z.MaxPageSize != 0 {
 		cfg.PageSize = opts.Z.MaxPageSize

@@ -28,6 +28,9 @@ func (t RelaTable) At(i int) Rela {
 	}
 }
 
+// RelaSize is the size of an Elf64_Rela, for the link editor.
+const RelaSize = relaSize
+
 // PutRela encodes r as an Elf64_Rela at the start of b (24 bytes), for
 // the link editor.
 func PutRela(b []byte, r Rela) {

@@ -76,6 +76,29 @@ var linkErrors = []linkError{
 		link:    []string{"-shared", "s.o"},
 	},
 	{
+		// Every reference is reported, five in a row to one name at
+		// most, whatever their object, as GNU ld reports them.
+		name: "undefined references in a row",
+		sources: map[string]string{
+			"r1.c": "extern int foo(void);\nextern int bar(void);\nint a(void) { return foo() + bar() + foo(); }\n" +
+				"int main(void) { return a() + foo() + foo() + foo() + foo() + foo() + foo(); }\n",
+			"r2.c": "extern int foo(void);\nint b(void) { return foo(); }\n",
+		},
+		compile: [][]string{{"-c", "r1.c", "r2.c"}},
+		link:    []string{"r1.o", "r2.o"},
+	},
+	{
+		// A weak reference to a name a shared library of the link
+		// refers to strongly is undefined, not weak.
+		name: "weak reference to what a library needs",
+		sources: map[string]string{
+			"lib.c": "extern int bar(void);\nint foo(void) { return bar(); }\n",
+			"w.c":   "extern int foo(void);\nextern int bar(void) __attribute__((weak));\nint main(void) { return foo() + (bar ? bar() : 0); }\n",
+		},
+		compile: [][]string{{"-shared", "-fPIC", "-o", "libfoo.so", "lib.c"}, {"-c", "w.c"}},
+		link:    []string{"w.o", "./libfoo.so"},
+	},
+	{
 		name:    "undefined reference in a shared library with -z defs",
 		sources: map[string]string{"zd.c": "int missing(void);\nint f(void) { return missing(); }\n"},
 		compile: [][]string{{"-fPIC", "-c", "zd.c"}},
@@ -156,7 +179,7 @@ func TestLinkErrors(t *testing.T) {
 // error naming it, in GNU ld's words and with its status.
 func TestLinkUnknownOption(t *testing.T) {
 	ld := filepath.Join(ldgoAsLd(t), "ld")
-	for _, args := range [][]string{{"--frobnicate"}, {"-zfrobnicate", "x.o"}, {"--emit-relocs", "x.o"}} {
+	for _, args := range [][]string{{"--frobnicate"}, {"-zfrobnicate", "x.o"}, {"--just-symbols=x.o", "y.o"}} {
 		cmd := exec.Command(ld, args...)
 		out, err := cmd.CombinedOutput()
 		ee, ok := err.(*exec.ExitError)

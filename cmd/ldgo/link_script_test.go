@@ -236,8 +236,7 @@ func TestLinkScriptRefused(t *testing.T) {
 func TestLinkRefusedOptions(t *testing.T) {
 	b := newLinkBuild(t, map[string]string{"m.c": "int main(void) { return 0; }\n"})
 	for _, c := range []struct{ flag, want string }{
-		{"-Wl,-z,noseparate-code", "-z noseparate-code is not supported yet"},
-		{"-Wl,--no-allow-shlib-undefined", "--no-allow-shlib-undefined (checking the shared libraries' undefined symbols) is not supported yet"},
+		{"-Wl,--emit-relocs,-s", "--emit-relocs with -s (--strip-all) is not supported yet"},
 		{"-Wl,--script=missing.ld", "cannot open linker script file missing.ld: No such file or directory"},
 	} {
 		out, err := b.ccOne("ldgo", "gcc", c.flag, "-o", "m", "m.c")

@@ -97,33 +97,41 @@ func TestLinkAsLd(t *testing.T) {
 	}
 }
 
-// TestLinkPrintGCSections compares --print-gc-sections with GNU ld's.
+// TestLinkPrintGCSections compares --print-gc-sections with GNU ld's,
+// with and without debug information (which refers to every function
+// but keeps none).
 func TestLinkPrintGCSections(t *testing.T) {
-	b := newLinkBuild(t, map[string]string{"gc.c": `
+	for _, debug := range []bool{false, true} {
+		b := newLinkBuild(t, map[string]string{"gc.c": `
 #include <stdio.h>
 int unused_fn(void) { return 42; }
 int unused_data = 5;
 static int used(void) { return 1; }
 int main(void) { printf("%d\n", used()); return 0; }
 `})
-	b.cc("gcc", "-ffunction-sections", "-fdata-sections", "-c", "gc.c")
-	var msgs []string
-	for _, l := range linkers {
-		out, err := b.ccOne(l, "gcc", "-Wl,--gc-sections", "-Wl,--print-gc-sections", "-o", "gc", "gc.o")
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", l, err, out)
+		flags := []string{"-ffunction-sections", "-fdata-sections", "-c", "gc.c"}
+		if debug {
+			flags = append(flags, "-g")
 		}
-		var lines []string
-		for _, m := range strings.Split(strings.TrimSpace(out), "\n") {
-			_, m, _ = strings.Cut(m, ": ")
-			lines = append(lines, m)
+		b.cc("gcc", flags...)
+		var msgs []string
+		for _, l := range linkers {
+			out, err := b.ccOne(l, "gcc", "-Wl,--gc-sections", "-Wl,--print-gc-sections", "-o", "gc", "gc.o")
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", l, err, out)
+			}
+			var lines []string
+			for _, m := range strings.Split(strings.TrimSpace(out), "\n") {
+				_, m, _ = strings.Cut(m, ": ")
+				lines = append(lines, m)
+			}
+			msgs = append(msgs, strings.Join(lines, "\n"))
 		}
-		msgs = append(msgs, strings.Join(lines, "\n"))
+		if msgs[0] != msgs[1] || !strings.Contains(msgs[1], "removing unused section '.text.unused_fn' in file 'gc.o'") {
+			t.Errorf("-g %v: GNU ld:\n%s\nldgo:\n%s", debug, msgs[0], msgs[1])
+		}
+		b.run(baseEnv(), "gc")
 	}
-	if msgs[0] != msgs[1] || !strings.Contains(msgs[1], "removing unused section '.text.unused_fn' in file 'gc.o'") {
-		t.Errorf("GNU ld:\n%s\nldgo:\n%s", msgs[0], msgs[1])
-	}
-	b.run(baseEnv(), "gc")
 }
 
 // TestLinkBuildID checks --build-id: the note's descriptor is the SHA-1

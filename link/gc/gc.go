@@ -146,9 +146,15 @@ func (c *collector) markSymbol(s *resolve.Symbol) {
 	}
 }
 
-// root reports whether a section is kept whatever refers to it.
+// root reports whether a section is kept whatever refers to it, with
+// what it refers to. Sections not loaded (debug information) are kept
+// but keep nothing: their references to removed code are left, as GNU
+// ld leaves them.
 func root(sec *input.Section) bool {
-	if !sec.Alloc() || sec.Keep || sec.Flags&shfGNURetain != 0 || sec.Type == elf.SHT_NOTE ||
+	if !sec.Alloc() {
+		return false
+	}
+	if sec.Keep || sec.Flags&shfGNURetain != 0 || sec.Type == elf.SHT_NOTE ||
 		sec.Type == elf.SHT_INIT_ARRAY || sec.Type == elf.SHT_FINI_ARRAY || sec.Type == elf.SHT_PREINIT_ARRAY {
 		return true
 	}

@@ -26,6 +26,10 @@ type Config struct {
 	Interp      bool // the output has PT_INTERP, and so PT_PHDR
 	StackSize   uint64
 	Relocatable bool
+	// NoSeparateCode (-z noseparate-code) puts read-only data in the
+	// code's segment and starts the writable one where the code ends
+	// in the file, as GNU ld does without -z separate-code.
+	NoSeparateCode bool
 }
 
 // Layout is the result of Assign.
@@ -63,6 +67,26 @@ func permOf(h *Header) perm {
 		return permRX
 	}
 	return permR
+}
+
+// segmentPerm returns the segment permission each allocated section
+// goes to: its own, except that read-only data joins the code without
+// separate code (when there is code).
+func segmentPerm(chunks []Chunk, cfg *Config) func(h *Header) perm {
+	merge := false
+	if cfg.NoSeparateCode {
+		for _, c := range chunks {
+			if h := c.Header(); h.Alloc() && permOf(h) == permRX {
+				merge = true
+			}
+		}
+	}
+	return func(h *Header) perm {
+		if p := permOf(h); !(merge && p == permR) {
+			return p
+		}
+		return permRX
+	}
 }
 
 func (p perm) flags() elf.ProgFlag {
@@ -123,14 +147,17 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 		return l
 	}
 
-	nphdr := countSegments(chunks, cfg)
+	permOf := segmentPerm(chunks, cfg)
+	nphdr := countSegments(chunks, permOf, cfg)
 	l.HeadersSize = ehdrSize + uint64(nphdr)*phdrSize
 	off := l.HeadersSize
 	addr := cfg.Base + off
 
 	var loads []Segment
-	cur := &Segment{Type: elf.PT_LOAD, Flags: elf.PF_R, Offset: 0, Vaddr: cfg.Base, Align: page}
-	curPerm := permR
+	// The headers are in the first segment: with the code when it
+	// has the read-only data.
+	curPerm := permOf(&Header{Flags: elf.SHF_ALLOC})
+	cur := &Segment{Type: elf.PT_LOAD, Flags: curPerm.flags(), Offset: 0, Vaddr: cfg.Base, Align: page}
 	var relro Segment
 	inRelro := false
 	var tls Segment
@@ -155,13 +182,19 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 		p := permOf(h)
 		if p != curPerm {
 			finishLoad()
-			off = alignUp(off, page)
-			addr = alignUp(addr, page)
+			if cfg.NoSeparateCode {
+				// The next page of memory, at the same offset in it
+				// as the file is: no file page is padded.
+				addr = alignUp(addr, page) + off%page
+			} else {
+				off = alignUp(off, page)
+				addr = alignUp(addr, page)
+			}
 			if p == permRW && h.Relro {
 				// Start the segment so that the RELRO part ends on a
 				// page boundary: no page is then both protected and
 				// written later.
-				gap := relroGap(chunks[i:], page)
+				gap := relroGap(chunks[i:], page, addr)
 				off += gap
 				addr += gap
 			}
@@ -248,10 +281,10 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 	return l
 }
 
-// relroGap is how far to move the start of a RW segment whose first
-// chunks are RELRO so that the RELRO part ends on a page boundary.
-func relroGap(chunks []Chunk, page uint64) uint64 {
-	var pos, align uint64 = 0, 1
+// relroGap is how far to move the start of a RW segment at start whose
+// first chunks are RELRO so that the RELRO part ends on a page boundary.
+func relroGap(chunks []Chunk, page, start uint64) uint64 {
+	var pos, align uint64 = start % page, 1
 	for _, c := range chunks {
 		h := c.Header()
 		if !h.Alloc() || !h.Relro || permOf(h) != permRW {
@@ -268,9 +301,9 @@ func relroGap(chunks []Chunk, page uint64) uint64 {
 }
 
 // countSegments counts the program headers programHeaders makes.
-func countSegments(chunks []Chunk, cfg *Config) int {
+func countSegments(chunks []Chunk, permOf func(*Header) perm, cfg *Config) int {
 	n := 1 // the first PT_LOAD, with the headers
-	cur := permR
+	cur := permOf(&Header{Flags: elf.SHF_ALLOC})
 	var hasTLS, hasRelro, hasDynamic, hasEhFrameHdr, hasProperty bool
 	notes := 0
 	var prevNote *Header

@@ -2,6 +2,7 @@ package layout
 
 import (
 	"debug/elf"
+	"slices"
 	"testing"
 
 	"github.com/ldgo/ldgo/link/input"
@@ -54,41 +55,72 @@ type chunk struct{ h Header }
 
 func (c *chunk) Header() *Header { return &c.h }
 
-// RELRO ends on a page boundary, and the data after it starts there.
+// RELRO ends on a page boundary, and the data after it starts there,
+// with code apart (-z separate-code) or not; without, read-only data
+// shares the code's segment and the file is not padded to a page.
 func TestRelroEndsOnAPage(t *testing.T) {
 	mk := func(name string, flags elf.SectionFlag, typ elf.SectionType, size, align uint64) Chunk {
 		return &chunk{Header{Name: name, Flags: flags, Type: typ, Size: size, Align: align}}
 	}
 	a, w, x := elf.SHF_ALLOC, elf.SHF_WRITE, elf.SHF_EXECINSTR
-	cfg := &Config{PageSize: 4096, Relro: true, Interp: true}
-	chunks := Order([]Chunk{
-		mk(".interp", a, elf.SHT_PROGBITS, 28, 1),
-		mk(".text", a|x, elf.SHT_PROGBITS, 5000, 16),
-		mk(".data", a|w, elf.SHT_PROGBITS, 100, 8),
-		mk(".init_array", a|w, elf.SHT_INIT_ARRAY, 8, 8),
-		mk(".dynamic", a|w, elf.SHT_DYNAMIC, 400, 8),
-		mk(".got", a|w, elf.SHT_PROGBITS, 24, 8),
-		mk(".bss", a|w, elf.SHT_NOBITS, 1000, 32),
-	}, cfg)
-	l := Assign(chunks, cfg)
-	var relro, data *Header
-	for _, c := range l.Chunks {
-		switch c.Header().Name {
-		case ".got":
-			relro = c.Header()
-		case ".data":
-			data = c.Header()
+	for _, c := range []struct {
+		noSeparate bool
+		loads      []elf.ProgFlag
+	}{
+		{false, []elf.ProgFlag{elf.PF_R, elf.PF_R | elf.PF_X, elf.PF_R, elf.PF_R | elf.PF_W}},
+		{true, []elf.ProgFlag{elf.PF_R | elf.PF_X, elf.PF_R | elf.PF_W}},
+	} {
+		cfg := &Config{PageSize: 4096, Relro: true, Interp: true, NoSeparateCode: c.noSeparate}
+		chunks := Order([]Chunk{
+			mk(".interp", a, elf.SHT_PROGBITS, 28, 1),
+			mk(".text", a|x, elf.SHT_PROGBITS, 5000, 16),
+			mk(".rodata", a, elf.SHT_PROGBITS, 300, 16),
+			mk(".data", a|w, elf.SHT_PROGBITS, 100, 8),
+			mk(".init_array", a|w, elf.SHT_INIT_ARRAY, 8, 8),
+			mk(".dynamic", a|w, elf.SHT_DYNAMIC, 400, 8),
+			mk(".got", a|w, elf.SHT_PROGBITS, 24, 8),
+			mk(".bss", a|w, elf.SHT_NOBITS, 1000, 32),
+		}, cfg)
+		l := Assign(chunks, cfg)
+		var relro, data, rodata *Header
+		for _, c := range l.Chunks {
+			switch c.Header().Name {
+			case ".got":
+				relro = c.Header()
+			case ".data":
+				data = c.Header()
+			case ".rodata":
+				rodata = c.Header()
+			}
 		}
-	}
-	if end := relro.Addr + relro.Size; end%4096 != 0 || data.Addr != end {
-		t.Errorf("RELRO ends at %#x, .data at %#x", end, data.Addr)
-	}
-	for _, s := range l.Segments {
-		if s.Type == elf.PT_LOAD && s.Vaddr%4096 != s.Offset%4096 {
-			t.Errorf("segment at %#x offset %#x: not congruent", s.Vaddr, s.Offset)
+		if end := relro.Addr + relro.Size; end%4096 != 0 || data.Addr != end {
+			t.Errorf("noseparate %v: RELRO ends at %#x, .data at %#x", c.noSeparate, end, data.Addr)
 		}
-		if s.Type == elf.PT_GNU_RELRO && (s.Vaddr+s.Memsz)%4096 != 0 {
-			t.Errorf("PT_GNU_RELRO ends at %#x", s.Vaddr+s.Memsz)
+		var loads []elf.ProgFlag
+		var lastEnd uint64
+		for _, s := range l.Segments {
+			if s.Type == elf.PT_LOAD {
+				loads = append(loads, s.Flags)
+				if s.Vaddr%4096 != s.Offset%4096 {
+					t.Errorf("noseparate %v: segment at %#x offset %#x: not congruent", c.noSeparate, s.Vaddr, s.Offset)
+				}
+				if s.Vaddr/4096 <= (lastEnd-1)/4096 && lastEnd != 0 {
+					t.Errorf("noseparate %v: segment at %#x shares a page with the one before, ending at %#x", c.noSeparate, s.Vaddr, lastEnd)
+				}
+				lastEnd = s.Vaddr + s.Memsz
+			}
+			if s.Type == elf.PT_GNU_RELRO && (s.Vaddr+s.Memsz)%4096 != 0 {
+				t.Errorf("noseparate %v: PT_GNU_RELRO ends at %#x", c.noSeparate, s.Vaddr+s.Memsz)
+			}
+		}
+		if !slices.Equal(loads, c.loads) {
+			t.Errorf("noseparate %v: PT_LOAD flags %v, want %v", c.noSeparate, loads, c.loads)
+		}
+		// Without separate code the writable data starts in the
+		// file right after the read-only data (at most a page's
+		// worth of RELRO alignment later).
+		if c.noSeparate && relro.Offset-(rodata.Offset+rodata.Size) >= 4096 {
+			t.Errorf("noseparate: .rodata ends at offset %#x, RELRO starts at %#x", rodata.Offset+rodata.Size, relro.Offset)
 		}
 	}
 }

@@ -46,6 +46,16 @@ const (
 	StripAll         // -s: every symbol table entry not needed to run
 )
 
+// ShlibUndefined says whether the shared libraries' own undefined
+// symbols must be defined somewhere in the link.
+type ShlibUndefined int
+
+const (
+	ShlibUndefinedDefault ShlibUndefined = iota // GNU ld's: checked for executables only
+	ShlibUndefinedAllow                         // --allow-shlib-undefined
+	ShlibUndefinedError                         // --no-allow-shlib-undefined
+)
+
 // InputKind is what an entry of Options.Inputs names.
 type InputKind int
 
@@ -112,30 +122,34 @@ type Options struct {
 	DiscardAll      bool // -x
 	DiscardNone     bool // --discard-none
 	NoUndefined     bool // --no-undefined, -z defs
-	AllowShlibUndef bool // --allow-shlib-undefined
-	AllowMultiple   bool // --allow-multiple-definition, -z muldefs
-	FatalWarnings   bool
-	Trace           bool     // -t
-	TraceSymbols    []string // -y
-	Map             string   // -Map
-	VersionScripts  []string // --version-script
-	Scripts         []string // -T, --script, -dT, --default-script: linker scripts (package script)
-	Wraps           []string // --wrap
-	WhyExtract      string   // --why-extract file ("-": standard output)
-	Why             []string // --why SYM: explain SYM's relocations (explain.go)
-	Explain         bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
-	DynamicLists    []string // --dynamic-list files
-	ExportSymbols   []string // --export-dynamic-symbol patterns
-	Init, Fini      string   // -init, -fini (default _init, _fini)
-	Threads         int      // --threads=N; 0: as many as the machine has
-	TimePasses      bool     // --time-passes (and GNU ld's --stats): print each pass's time on standard error
-	NoFork          bool     // --no-fork (mold's): the process frees its memory before its exit is reported
-	PluginPath      string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
-	PluginOpts      []string
-	PrintVersion    bool // -v, -V: print the version, then link if there are inputs
-	VersionOnly     bool // --version: print the version and stop
-	Help            bool
-	Verbose         bool
+	// ShlibUndefined is --allow-shlib-undefined or
+	// --no-allow-shlib-undefined, the last given; CheckShlibUndefined
+	// applies GNU ld's default when neither is.
+	ShlibUndefined ShlibUndefined
+	AllowMultiple  bool // --allow-multiple-definition, -z muldefs
+	FatalWarnings  bool
+	Trace          bool     // -t
+	TraceSymbols   []string // -y
+	Map            string   // -Map
+	VersionScripts []string // --version-script
+	Scripts        []string // -T, --script, -dT, --default-script: linker scripts (package script)
+	Wraps          []string // --wrap
+	WhyExtract     string   // --why-extract file ("-": standard output)
+	Why            []string // --why SYM: explain SYM's relocations (explain.go)
+	Explain        bool     // --explain: explain every dynamic symbol, in the -Map file or on standard output
+	EmitRelocs     bool     // --emit-relocs, -q: the input relocations kept in the output
+	DynamicLists   []string // --dynamic-list files
+	ExportSymbols  []string // --export-dynamic-symbol patterns
+	Init, Fini     string   // -init, -fini (default _init, _fini)
+	Threads        int      // --threads=N; 0: as many as the machine has
+	TimePasses     bool     // --time-passes (and GNU ld's --stats): print each pass's time on standard error
+	NoFork         bool     // --no-fork (mold's): the process frees its memory before its exit is reported
+	PluginPath     string   // -plugin (not loaded: -flto objects go through lto-wrapper, link/lto.go)
+	PluginOpts     []string
+	PrintVersion   bool // -v, -V: print the version, then link if there are inputs
+	VersionOnly    bool // --version: print the version and stop
+	Help           bool
+	Verbose        bool
 
 	Z ZOptions
 
@@ -149,7 +163,7 @@ type ZOptions struct {
 	ExecStack      bool
 	Text           bool // -z text: a text relocation is an error
 	NoText         bool // -z notext: text relocations are allowed silently
-	SeparateCode   bool // default on
+	SeparateCode   bool // default on, as GNU ld on x86-64 Linux
 	Origin         bool
 	NoDelete       bool
 	NoDlopen       bool
@@ -490,8 +504,8 @@ func init() {
 		"no-print-gc-sections":     flag(func(p *parser) { p.opts.PrintGCSections = false }),
 		"defsym":                   value(func(p *parser, v string) error { return p.defsym(v) }),
 		"no-undefined":             flag(func(p *parser) { p.opts.NoUndefined = true }),
-		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.AllowShlibUndef = true }),
-		"no-allow-shlib-undefined": unsupported("--no-allow-shlib-undefined (checking the shared libraries' undefined symbols)"),
+		"allow-shlib-undefined":    flag(func(p *parser) { p.opts.ShlibUndefined = ShlibUndefinedAllow }),
+		"no-allow-shlib-undefined": flag(func(p *parser) { p.opts.ShlibUndefined = ShlibUndefinedError }),
 		"allow-multiple-definition": flag(func(p *parser) {
 			p.opts.AllowMultiple = true
 		}),
@@ -571,7 +585,7 @@ func init() {
 		"script":                list(func(o *Options) *[]string { return &o.Scripts }),
 		"default-script":        list(func(o *Options) *[]string { return &o.Scripts }),
 		"dT":                    list(func(o *Options) *[]string { return &o.Scripts }),
-		"emit-relocs":           unsupported("--emit-relocs"),
+		"emit-relocs":           flag(func(p *parser) { p.opts.EmitRelocs = true }),
 		"exclude-libs":          unsupportedValue("--exclude-libs"),
 		"just-symbols":          unsupportedValue("--just-symbols"),
 		"print-map":             unsupported("--print-map"),
@@ -617,10 +631,23 @@ func init() {
 		")": endGroup,
 		"T": list(func(o *Options) *[]string { return &o.Scripts }),
 		"M": unsupported("--print-map"),
-		"q": unsupported("--emit-relocs"),
+		"q": flag(func(p *parser) { p.opts.EmitRelocs = true }),
 		"N": unsupported("-N (--omagic)"),
 		"n": unsupported("-n (--nmagic)"),
 	}
+}
+
+// CheckShlibUndefined reports whether an undefined symbol of a shared
+// library in the link, defined nowhere, is an error: by default for
+// executables (PIE or not) and not for shared libraries, as GNU ld.
+func (o *Options) CheckShlibUndefined() bool {
+	switch o.ShlibUndefined {
+	case ShlibUndefinedAllow:
+		return false
+	case ShlibUndefinedError:
+		return o.OutputKind != Relocatable
+	}
+	return o.OutputKind == Exec || o.OutputKind == PIE
 }
 
 func (p *parser) popState() error {
@@ -746,8 +773,7 @@ func (p *parser) z(v string) error {
 	case "separate-code":
 		z.SeparateCode = true
 	case "noseparate-code":
-		// Code always has segments of its own here.
-		return errorf("-z noseparate-code is not supported yet: ldgo always keeps code apart (-z separate-code)")
+		z.SeparateCode = false
 	case "origin":
 		z.Origin = true
 	case "nodelete":

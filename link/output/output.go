@@ -277,13 +277,16 @@ func (o *Output) writeSection(out []byte, f *resolve.File, sec *input.Section) e
 		return nil
 	}
 	rel, other := sec.RelativeAt, sec.OtherAt
-	return o.relocate(out, f, sec, b, sec.Addr, 0, 0, sec.Relocs.Len(), &rel, &other, nil)
+	emit := o.Set.EmitRelocs.For(out, sec)
+	return o.relocate(out, f, sec, b, sec.Addr, 0, 0, sec.Relocs.Len(), &rel, &other, nil, emit)
 }
 
 // relocate applies relocations lo..hi of sec to b, which holds the
 // section's bytes from its offset base on, at address addr; fde, if not
-// nil, receives S + A of the first relocation (an FDE's code).
-func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []byte, addr, base uint64, lo, hi int, rel, other *uint32, fde *uint64) error {
+// nil, receives S + A of the first relocation (an FDE's code). emit, if
+// not nil, receives the relocations as the output keeps them
+// (--emit-relocs).
+func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []byte, addr, base uint64, lo, hi int, rel, other *uint32, fde *uint64, emit []byte) error {
 	got := o.gotBase()
 	set := o.Set
 	for i := lo; i < hi; i++ {
@@ -291,7 +294,7 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 		st, _ := reloc.Static(r.Type)
 		sym := f.Syms[r.Sym]
 		d := o.Ctx.Decide(f, sec, i)
-		if d.Action == scan.Skip || d.Err != "" && !d.Undefined {
+		if (d.Action == scan.Skip || d.Err != "" && !d.Undefined) && emit == nil {
 			continue
 		}
 		var S uint64
@@ -306,6 +309,12 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 		}
 		off := r.Off - base
 		P := addr + off
+		if emit != nil {
+			object.PutRela(emit[(i-lo)*object.RelaSize:], o.kept(r, sym, d.Relax, S, A, P, b, off))
+			if d.Action == scan.Skip || d.Err != "" && !d.Undefined {
+				continue
+			}
+		}
 		t := reloc.Terms{A: A, P: P, S: S, Z: sym.Size, GOT: got, L: S, TLS: set.TLSStart, TP: set.TP}
 		switch st.GOT {
 		case reloc.GOTAddr:
@@ -366,6 +375,44 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 	return nil
 }
 
+// kept is relocation r as --emit-relocs keeps it, as GNU ld does: at
+// its output address P, against the output's symbol for sym (a local
+// symbol not in .symtab, a section's among them, becomes its output
+// section's STT_SECTION symbol, the addend what S + A is from there),
+// its type the one the relaxation applied (a GOTPCRELX load of an
+// address is a PC32 one; GNU ld leaves relaxed TLS sequences as they
+// were written). b holds the field at off, still unrelaxed.
+func (o *Output) kept(r object.Rela, sym *resolve.Symbol, relax reloc.Relaxation, S uint64, A int64, P uint64, b []byte, off uint64) object.Rela {
+	k := object.Rela{Off: P, Type: r.Type, Addend: r.Addend}
+	if relax == reloc.GOTPCRELXToPCRel {
+		k.Type = elf.R_X86_64_PC32
+		if off >= 2 && b[off-2] == 0xff && b[off-1] == 0x25 {
+			// jmp *x(%rip) became jmp x; nop: the field is a byte
+			// earlier.
+			k.Off--
+		}
+	}
+	switch {
+	case r.Sym == 0:
+	case sym.Section != nil && sym.Section.Discarded:
+		// Against removed code (debug information's, with
+		// --gc-sections): none, as GNU ld keeps it.
+		k = object.Rela{Off: k.Off, Type: elf.R_X86_64_NONE}
+	case sym.SymtabIndex != 0 && !(sym.Local && sym.Type == elf.STT_SECTION):
+		k.Sym = sym.SymtabIndex
+	case sym.Section != nil && sym.Section.OutIndex != 0:
+		if idx := o.Set.Symtab.SectionSymbol(sym.Section.OutIndex); idx != 0 {
+			k.Sym = idx
+			k.Addend = int64(S + uint64(A) - o.Layout.Chunks[sym.Section.OutIndex-1].Header().Addr)
+		}
+	default:
+		// An absolute symbol, or one in a section the output does
+		// not have: the value itself.
+		k.Addend = int64(S + uint64(A))
+	}
+	return k
+}
+
 func (o *Output) overflow(f *resolve.File, sec *input.Section, r object.Rela, sym *resolve.Symbol) error {
 	place := resolve.Place{File: f, Section: sec, Offset: r.Off}
 	return &resolve.Diagnostic{Place: place, Message: fmt.Sprintf("relocation truncated to fit: %s against %s", r.Type, describe(sym))}
@@ -392,6 +439,7 @@ func (o *Output) ehFrame(out []byte) error {
 	var fdes []synth.FDE
 	type counters struct{ rel, other uint32 }
 	dyn := map[*input.Section]*counters{}
+	written := o.keptEhFrame()
 	for _, r := range eh.Records {
 		c := dyn[r.Sec]
 		if c == nil {
@@ -409,7 +457,13 @@ func (o *Output) ehFrame(out []byte) error {
 		if !rec.CIE {
 			fde = &pc
 		}
-		if err := o.relocate(out, r.File, r.Sec, dst, eh.Hdr.Addr+r.Off, uint64(rec.Off), rec.RelocLo, rec.RelocHi, &c.rel, &c.other, fde); err != nil {
+		emit := o.Set.EmitRelocs.ForRelocs(out, r.Sec, rec.RelocLo, rec.RelocHi)
+		if written != nil {
+			for j := rec.RelocLo; j < rec.RelocHi; j++ {
+				written[r.Sec][j] = true
+			}
+		}
+		if err := o.relocate(out, r.File, r.Sec, dst, eh.Hdr.Addr+r.Off, uint64(rec.Off), rec.RelocLo, rec.RelocHi, &c.rel, &c.other, fde, emit); err != nil {
 			return err
 		}
 		if !rec.CIE {
@@ -419,7 +473,44 @@ func (o *Output) ehFrame(out []byte) error {
 	if h := o.Set.EhFrameHdr; h != nil && h.Hdr.Index != 0 {
 		h.Write(out[h.Hdr.Offset:h.Hdr.Offset+h.Hdr.Size], fdes)
 	}
+	if written != nil {
+		o.keptLeftOut(out, written)
+	}
 	return nil
+}
+
+// keptLeftOut writes the kept relocations of the .eh_frame records left
+// out: R_X86_64_NONE at the offset of the relocation before, as GNU ld
+// keeps them.
+func (o *Output) keptLeftOut(out []byte, written map[*input.Section][]bool) {
+	var last uint64
+	for _, sec := range o.Set.EmitRelocs.EhSections {
+		emit := o.Set.EmitRelocs.For(out, sec)
+		if emit == nil {
+			continue
+		}
+		for j := 0; j < sec.Relocs.Len(); j++ {
+			e := emit[j*object.RelaSize:]
+			if !written[sec][j] {
+				object.PutRela(e, object.Rela{Off: last, Type: elf.R_X86_64_NONE})
+			}
+			last = le.Uint64(e)
+		}
+	}
+}
+
+// keptEhFrame returns, with --emit-relocs, which relocations of each
+// input .eh_frame section are written with the records, none yet.
+func (o *Output) keptEhFrame() map[*input.Section][]bool {
+	e := o.Set.EmitRelocs
+	if e == nil || e.EhFrame == nil {
+		return nil
+	}
+	written := map[*input.Section][]bool{}
+	for _, sec := range e.EhSections {
+		written[sec] = make([]bool, sec.Relocs.Len())
+	}
+	return written
 }
 
 // buildID computes the build ID over the whole output, its own

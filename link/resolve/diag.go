@@ -79,6 +79,9 @@ type Diagnostic struct {
 	Place   Place
 	Message string
 	Warning bool
+	// Undefined is the name an undefined reference is to ("" for
+	// other messages): GNU ld limits how many in a row it gives.
+	Undefined string
 }
 
 func (d *Diagnostic) Error() string {

@@ -154,8 +154,12 @@ func (res *Result) DecideExports(opts *options.Options, dynamic bool, script, ex
 			// leaves it; other references to it are to address 0.
 			// A static PIE (no dynamic linker) binds them to 0 itself.
 			// -z defs (--no-undefined) makes a shared library's
-			// undefined references errors, as an executable's.
-			if dynamic && s.Referenced && (shared && (!opts.NoUndefined || !s.StrongRef) || !s.StrongRef && !opts.NoDynamicLinker) && visible {
+			// undefined references errors, as an executable's. In an
+			// executable a name a shared library of the link refers to
+			// strongly is not weak, as in GNU ld: its references are
+			// undefined.
+			weak := !s.StrongRef && (shared || s.ShlibRef == nil)
+			if dynamic && s.Referenced && (shared && (!opts.NoUndefined || weak) || weak && !opts.NoDynamicLinker) && visible {
 				s.Dynamic = shared
 				s.Preemptible = true
 			}

@@ -42,6 +42,13 @@ type Result struct {
 	// order they were extracted (--why-extract).
 	Extractions []Extraction
 
+	// Implicit are the libraries the shared libraries need that are
+	// not in the link themselves (loadNeeded); only their definitions
+	// count, for ShlibUndefined.
+	Implicit []*Shlib
+	// Warnings are GNU ld's warnings found while loading.
+	Warnings []string
+
 	globals []*Symbol
 	extra   []*Symbol // defined on the command line
 }
@@ -170,6 +177,9 @@ func Load(opts *options.Options, trace io.Writer, timer *timing.Timer, opened ma
 	defer end()
 	if err := r.walk(items); err != nil {
 		return nil, err
+	}
+	if opts.CheckShlibUndefined() {
+		r.loadNeeded(items)
 	}
 	return r.res, nil
 }

@@ -71,6 +71,9 @@ type Symbol struct {
 	// refers to it): an executable's definition is then exported, so
 	// that the library binds to it.
 	InShlib bool
+	// ShlibRef is the first shared library of the link that refers to
+	// the name without defining it, not weakly.
+	ShlibRef *Shlib
 	// Local says the symbol is one object's local symbol.
 	Local bool
 
@@ -94,7 +97,10 @@ type Symbol struct {
 	TLSDescIndex            int32
 	TLSDescAddr             uint64
 	CanonicalPLT, CopyReloc bool // decided from the needs
-	SymtabIndex             uint32
+	// PLTGOT says calls go through a .plt.got entry (at PLTAddr), a
+	// jump through the symbol's GOT entry, instead of a PLT entry.
+	PLTGOT      bool
+	SymtabIndex uint32
 }
 
 // Need is something a relocation asks of its symbol.

@@ -3,6 +3,7 @@ package resolve
 import (
 	"debug/elf"
 	"fmt"
+	"slices"
 
 	"github.com/ldgo/ldgo/link/input"
 	"github.com/ldgo/ldgo/object"
@@ -350,7 +351,13 @@ func (r *resolver) addShlib(it *item) bool {
 		if r.traced != nil && r.traced[s.Name] && !sym.Undefined() {
 			fmt.Fprintf(r.trace, "%s: definition of %s\n", l.Path, s.Name)
 		}
-		if sym.Undefined() || s.Kind != Undefined {
+		if sym.Undefined() {
+			if sym.Bind() != elf.STB_WEAK && s.ShlibRef == nil {
+				s.ShlibRef = l
+			}
+			continue
+		}
+		if s.Kind != Undefined {
 			continue
 		}
 		ver, hidden := obj.SymbolVersion(uint32(i))
@@ -390,11 +397,14 @@ func (r *resolver) bindShared(s *Symbol, l *Shlib, i int, sym object.Sym, versio
 }
 
 // needs reports whether the library defines a name referred to (not
-// weakly only) and not defined yet.
+// weakly only) and not defined yet. A reference from a shared library
+// counts, as in GNU ld, unless a library of the link names this one in
+// its DT_NEEDED: the dynamic linker loads it for that library then.
 func (r *resolver) needs(l *Shlib) bool {
+	byLibs := !r.onNeededList(l)
 	for i := 1; i < len(l.Syms); i++ {
 		s := l.Syms[i]
-		if s == nil || s.Kind != Undefined || !s.StrongRef {
+		if s == nil || s.Kind != Undefined || !(s.StrongRef || byLibs && s.ShlibRef != nil) {
 			continue
 		}
 		sym := l.Obj.Symbol(uint32(i))
@@ -416,6 +426,17 @@ func (r *resolver) needs(l *Shlib) bool {
 			if t := r.table.Lookup(s.Name + "@" + ver.Name); t != nil && t.Kind == Undefined && t.StrongRef {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// onNeededList reports whether a shared library in the link has l in
+// its DT_NEEDED.
+func (r *resolver) onNeededList(l *Shlib) bool {
+	for _, k := range r.res.Shlibs {
+		if slices.Contains(k.Obj.Dyn.Needed, l.NeededName) {
+			return true
 		}
 	}
 	return false

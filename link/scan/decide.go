@@ -34,7 +34,10 @@ func (c *Context) Decide(f *resolve.File, sec *input.Section, i int) Decision {
 	t := r.Type
 	st, _ := reloc.Static(t)
 	sym := f.Syms[r.Sym]
-	weakRef := f.Symbols[r.Sym].Sym.Bind() == elf.STB_WEAK
+	// A weak reference to a name a shared library refers to strongly
+	// is not weak: the name must be defined (GNU ld's undefined, not
+	// undefweak, symbol).
+	weakRef := f.Symbols[r.Sym].Sym.Bind() == elf.STB_WEAK && sym.ShlibRef == nil
 	if t == elf.R_X86_64_TLSDESC_CALL {
 		// call *(%rax) is two bytes, rewritten to a two-byte nop.
 		if sec.Alloc() && !c.Shared && r.Off+2 <= uint64(len(sec.Data)) {

@@ -91,8 +91,9 @@ func (c *Context) GOTEntry(sym *resolve.Symbol) Action {
 
 // Result is what a scan found.
 type Result struct {
-	// Errors are the relocations that cannot be made, one per symbol
-	// and section, in link order.
+	// Errors are the relocations that cannot be made, in link order:
+	// one per symbol and section, but undefined references as GNU ld
+	// reports them (limitUndefined).
 	Errors []error
 	// TextRel says a dynamic relocation applies to a read-only section.
 	TextRel bool
@@ -117,7 +118,40 @@ func (c *Context) Scan(files []*resolve.File, threads int) *Result {
 		res.TLSLD = res.TLSLD || fr.tlsld
 		res.StaticTLS = res.StaticTLS || fr.staticTLS
 	}
+	res.Errors = limitUndefined(res.Errors)
 	return res
+}
+
+// maxUndefinedInARow is how many undefined references to one name in a
+// row GNU ld reports (ldmain.c's MAX_ERRORS_IN_A_SECTION).
+const maxUndefinedInARow = 5
+
+// limitUndefined keeps GNU ld's undefined references of errs: of those
+// to one name in a row (whatever their file), the first five, then
+// "more undefined references to `foo' follow" in place of the sixth,
+// and none after.
+func limitUndefined(errs []error) []error {
+	out := errs[:0]
+	name, n := "", 0
+	for _, err := range errs {
+		d, ok := err.(*resolve.Diagnostic)
+		if !ok || d.Undefined == "" {
+			name, n = "", 0
+			out = append(out, err)
+			continue
+		}
+		if d.Undefined != name {
+			name, n = d.Undefined, 0
+		}
+		n++
+		switch {
+		case n <= maxUndefinedInARow:
+			out = append(out, err)
+		case n == maxUndefinedInARow+1:
+			out = append(out, &resolve.Diagnostic{Message: fmt.Sprintf("%s: more undefined references to `%s' follow", d.Place.Full(), name)})
+		}
+	}
+	return out
 }
 
 type fileResult struct {
@@ -191,6 +225,11 @@ func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr 
 			continue
 		}
 		d := c.Decide(f, sec, i)
+		if d.Undefined {
+			// Each reference, as GNU ld reports them (limitUndefined).
+			fr.errs = append(fr.errs, c.diagnostic(f, sec, r, d))
+			continue
+		}
 		if d.Err != "" {
 			key := errKey{sym, sec}
 			if !reported[key] {
@@ -220,7 +259,7 @@ func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr 
 func (c *Context) diagnostic(f *resolve.File, sec *input.Section, r object.Rela, d Decision) error {
 	place := resolve.Place{File: f, Section: sec, Offset: r.Off}
 	if d.Undefined {
-		return &resolve.Diagnostic{Place: place, Message: d.Err}
+		return &resolve.Diagnostic{Place: place, Message: d.Err, Undefined: f.Syms[r.Sym].Name}
 	}
 	// GNU ld names only the object for relocation errors.
 	return &resolve.Diagnostic{Place: resolve.Place{File: f}, Message: d.Err}

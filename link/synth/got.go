@@ -10,7 +10,7 @@ import (
 	"github.com/ldgo/ldgo/reloc"
 )
 
-const relaSize = 24
+const relaSize = object.RelaSize
 
 // RelaDyn is .rela.dyn. Its RELATIVE relocations come first (counted by
 // DT_RELACOUNT), then the others; each producer (the GOT, the copy

@@ -50,6 +50,7 @@ type Set struct {
 	RelaPLT    *RelaPLT
 	PLT        *PLT
 	PLTSec     *PLTSec // IBT-enabled PLTs only
+	PLTGOT     *PLTGOT
 	GOT        *GOT
 	GOTPLT     *GOTPLT
 	Dynamic    *Dynamic
@@ -58,6 +59,7 @@ type Set struct {
 	Symtab     *Symtab
 	Strtab     *StrTab
 	Shstrtab   *StrTab
+	EmitRelocs *EmitRelocs // --emit-relocs
 
 	// GNUABI says the output uses GNU extensions to ELF (STB_GNU_UNIQUE
 	// or STT_GNU_IFUNC symbols): its EI_OSABI is ELFOSABI_GNU, as GNU
@@ -105,6 +107,7 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 	if o.Z.IBTPLT || s.Property.IBT() {
 		s.PLTSec = newPLTSec(s.PLT)
 	}
+	s.PLTGOT = newPLTGOT(s.PLTSec != nil)
 	if ctx.Dynamic {
 		s.DynStr = newStrTab(".dynstr", true)
 		s.DynSym = newDynSym(s.DynStr)
@@ -178,7 +181,11 @@ func (s *Set) Build(sr *scan.Result) {
 	}
 	for _, sym := range globals {
 		if sym.Has(resolve.NeedPLT) && (sym.Preemptible || sym.CanonicalPLT) && !sym.LocalIFunc() {
-			s.PLT.add(sym)
+			if s.usePLTGOT(sym) {
+				s.PLTGOT.add(sym)
+			} else {
+				s.PLT.add(sym)
+			}
 		}
 	}
 	// Indirect functions come last in .rela.plt: their resolvers run
@@ -245,6 +252,9 @@ func (s *Set) Build(sr *scan.Result) {
 	}
 	if s.Symtab != nil {
 		s.Symtab.build(s.res.Files, s.res.Globals(), s.opts)
+		if s.opts.EmitRelocs {
+			s.buildEmitRelocs()
+		}
 	}
 }
 
@@ -344,6 +354,7 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.RelaDyn, s.RelaDyn != nil)
 	add(s.RelaPLT, s.RelaPLT != nil)
 	add(s.PLT, len(s.PLT.Entries) > 0)
+	add(s.PLTGOT, len(s.PLTGOT.Entries) > 0)
 	add(s.PLTSec, s.PLTSec != nil && len(s.PLT.Entries) > 0)
 	for _, o := range s.Sections {
 		cs = append(cs, o)
@@ -353,6 +364,11 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.Dynamic, s.Dynamic != nil)
 	add(s.GOT, len(s.GOT.Entries) > 0)
 	add(s.GOTPLT, s.ctx.Dynamic || len(s.PLT.Entries) > 0)
+	if s.EmitRelocs != nil {
+		for _, r := range s.EmitRelocs.Sections {
+			cs = append(cs, r)
+		}
+	}
 	add(s.Symtab, s.Symtab != nil)
 	add(s.Strtab, s.Strtab != nil)
 	add(s.Shstrtab, true)
@@ -364,6 +380,9 @@ func (s *Set) Chunks() []layout.Chunk {
 func (s *Set) NameSections(chunks []layout.Chunk) {
 	for _, c := range chunks {
 		s.Shstrtab.Add(c.Header().Name)
+	}
+	if s.EmitRelocs != nil {
+		s.Symtab.addSectionSymbols(chunks)
 	}
 }
 
@@ -380,8 +399,10 @@ func (s *Set) Placed(tls layout.Segment) {
 	}
 	if s.Symtab != nil {
 		s.Symtab.tlsStart = s.TLSStart
+		s.Symtab.placed()
 	}
 	s.PLT.placed()
+	s.PLTGOT.placed()
 	s.GOT.placed(s.TLSStart, s.TP)
 	for _, f := range s.res.Files {
 		for _, sec := range f.Sections {

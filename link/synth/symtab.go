@@ -17,10 +17,14 @@ type Symtab struct {
 	strtab   *StrTab
 	entries  []symtabEntry
 	tlsStart uint64
+	// sectionSyms maps an output section's index to its STT_SECTION
+	// symbol (--emit-relocs only).
+	sectionSyms map[uint32]uint32
 }
 
 type symtabEntry struct {
 	sym  *resolve.Symbol
+	sec  layout.Chunk // an output section's STT_SECTION symbol, instead of sym
 	name uint32
 }
 
@@ -41,7 +45,10 @@ func keepLocal(s *resolve.Symbol, opts *options.Options) bool {
 		return false
 	case opts.DiscardAll:
 		return false
-	case strings.HasPrefix(s.Name, ".L") && !opts.DiscardNone:
+	case strings.HasPrefix(s.Name, ".L") && !opts.DiscardNone && !opts.EmitRelocs:
+		// The assembler keeps a .L symbol only for a relocation
+		// (in SHF_MERGE sections): GNU ld keeps it with the
+		// relocations.
 		return false
 	}
 	return s.Kind == resolve.Defined
@@ -65,21 +72,68 @@ func (t *Symtab) build(files []*resolve.File, globals []*resolve.Symbol, opts *o
 		for i := 1; i < f.FirstGlobal; i++ {
 			s := f.Syms[i]
 			if keepLocal(s, opts) {
-				t.entries = append(t.entries, symtabEntry{s, t.strtab.Add(s.Name)})
+				t.entries = append(t.entries, symtabEntry{sym: s, name: t.strtab.Add(s.Name)})
 			}
 		}
 	}
 	t.Hdr.Info = uint32(len(t.entries))
 	for _, s := range globals {
 		if keepGlobal(s) {
-			t.entries = append(t.entries, symtabEntry{s, t.strtab.Add(s.Name)})
+			t.entries = append(t.entries, symtabEntry{sym: s, name: t.strtab.Add(s.Name)})
+		}
+	}
+	t.numbered()
+}
+
+// numbered sizes the table and gives each symbol its index.
+func (t *Symtab) numbered() {
+	for i, e := range t.entries {
+		if e.sym != nil {
+			e.sym.SymtabIndex = uint32(i)
 		}
 	}
 	t.Hdr.Size = uint64(len(t.entries)) * object.SymSize
 }
 
+// addSectionSymbols puts an STT_SECTION symbol for each output section
+// first, as GNU ld does for --emit-relocs: the kept relocations against
+// local symbols are made against them.
+func (t *Symtab) addSectionSymbols(chunks []layout.Chunk) {
+	secs := []symtabEntry{{}}
+	for _, c := range chunks {
+		switch c.(type) {
+		case *Symtab, *StrTab, *RelaSection:
+			continue
+		}
+		secs = append(secs, symtabEntry{sec: c})
+	}
+	t.entries = append(secs, t.entries[1:]...)
+	t.Hdr.Info += uint32(len(secs) - 1)
+	t.numbered()
+}
+
+// placed maps the output sections' indices to their symbols, once
+// layout has numbered the sections.
+func (t *Symtab) placed() {
+	t.sectionSyms = map[uint32]uint32{}
+	for i, e := range t.entries {
+		if e.sec != nil {
+			t.sectionSyms[e.sec.Header().Index] = uint32(i)
+		}
+	}
+}
+
+// SectionSymbol returns the index of output section index's STT_SECTION
+// symbol, 0 if it has none.
+func (t *Symtab) SectionSymbol(index uint32) uint32 { return t.sectionSyms[index] }
+
 func (t *Symtab) Write(b []byte) {
 	for i, e := range t.entries[1:] {
+		if e.sec != nil {
+			h := e.sec.Header()
+			symEntry{info: byte(elf.STB_LOCAL)<<4 | byte(elf.STT_SECTION), shndx: uint16(h.Index), value: h.Addr}.put(b[(i+1)*object.SymSize:], 0)
+			continue
+		}
 		outSymbol(e.sym, t.tlsStart).put(b[(i+1)*object.SymSize:], e.name)
 	}
 }

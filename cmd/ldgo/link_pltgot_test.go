@@ -1,0 +1,141 @@
+package main
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// .plt.got: a function both called through the PLT and whose address
+// is loaded from the GOT is called through a stub that jumps through its
+// GOT entry (GLOB_DAT), with no lazy PLT entry, as GNU ld lays it out.
+// GNU ld's outputs are the oracle for which functions get one and for
+// the section's kind; the stubs are decoded to check where they jump.
+
+var pltGOTSources = map[string]string{
+	"lib.c": `int twice(int x) { return 2 * x; }
+/* -fPIC: the address of twice, which is preemptible, comes from the GOT. */
+int (*lib_twice(void))(int) { return twice; }
+int quad(int x) { return twice(twice(x)); }
+`,
+	"main.c": `#include <stdio.h>
+int twice(int x);
+int quad(int x);
+int (*lib_twice(void))(int);
+int main(void)
+{
+	printf("%d %d %s\n", twice(21), quad(3), &twice == lib_twice() ? "same" : "different");
+	return 0;
+}
+`,
+}
+
+// pltGOT describes an output's .plt.got: "none", or its flags, entry
+// size, alignment and the symbols its entries jump through (the GLOB_DAT
+// relocation of the GOT word each reads), and the symbols of .rela.plt.
+func pltGOT(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dynsyms, err := f.DynamicSymbols()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	relocs := func(name string, want elf.R_X86_64) map[uint64]string {
+		m := map[uint64]string{}
+		s := f.Section(name)
+		if s == nil {
+			return m
+		}
+		data, err := s.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := data; len(b) >= 24; b = b[24:] {
+			info := binary.LittleEndian.Uint64(b[8:])
+			if elf.R_X86_64(uint32(info)) == want && info>>32 > 0 && int(info>>32) <= len(dynsyms) {
+				m[binary.LittleEndian.Uint64(b)] = dynsyms[info>>32-1].Name
+			}
+		}
+		return m
+	}
+	var out []string
+	for _, name := range relocs(".rela.plt", elf.R_X86_64_JMP_SLOT) {
+		out = append(out, "JUMP_SLOT "+name)
+	}
+	s := f.Section(".plt.got")
+	if s == nil {
+		slices.Sort(out)
+		return append(out, ".plt.got none")
+	}
+	out = append(out, fmt.Sprintf(".plt.got %v entsize %d align %d", s.Flags, s.Entsize, s.Addralign))
+	data, err := s.Data()
+	if err != nil || s.Entsize == 0 {
+		t.Fatalf("%s: .plt.got: %v, entry size %d", path, err, s.Entsize)
+	}
+	globDat := relocs(".rela.dyn", elf.R_X86_64_GLOB_DAT)
+	for i := uint64(0); i+s.Entsize <= uint64(len(data)); i += s.Entsize {
+		e := data[i : i+s.Entsize]
+		jmp := 0 // jmp *disp(%rip), after endbr64 in an IBT-enabled entry
+		if s.Entsize == 16 {
+			if string(e[:4]) != "\xf3\x0f\x1e\xfa" {
+				t.Errorf("%s: .plt.got entry %d: no endbr64: % x", path, i/s.Entsize, e)
+			}
+			jmp = 4
+		}
+		if e[jmp] != 0xff || e[jmp+1] != 0x25 {
+			t.Errorf("%s: .plt.got entry %d: not jmp *x(%%rip): % x", path, i/s.Entsize, e)
+			continue
+		}
+		slot := s.Addr + i + uint64(jmp) + 6 + uint64(int64(int32(binary.LittleEndian.Uint32(e[jmp+2:]))))
+		name, ok := globDat[slot]
+		if !ok {
+			t.Errorf("%s: .plt.got entry %d jumps through %#x, which no GLOB_DAT relocation binds", path, i/s.Entsize, slot)
+		}
+		out = append(out, ".plt.got entry for "+name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestLinkPLTGOT(t *testing.T) {
+	for _, z := range []string{"", "-Wl,-z,ibtplt", "-Wl,-z,now"} {
+		t.Run(strings.TrimPrefix(z, "-Wl,-z,"), func(t *testing.T) {
+			b := newLinkBuild(t, pltGOTSources)
+			flags := func(args ...string) []string {
+				if z != "" {
+					args = append(args, z)
+				}
+				return args
+			}
+			b.cc("gcc", flags("-shared", "-fPIC", "-O1", "-o", "libpg.so", "lib.c")...)
+			b.cc("gcc", flags("-o", "pie", "main.c", "./libpg.so")...)
+			b.cc("gcc", flags("-no-pie", "-fno-pie", "-o", "nopie", "main.c", "./libpg.so")...)
+			for _, out := range []string{"libpg.so", "pie", "nopie"} {
+				b.check(out)
+				want, got := pltGOT(t, b.path("bfd", out)), pltGOT(t, b.path("ldgo", out))
+				if !slices.Equal(want, got) {
+					t.Errorf("%s: GNU ld's\n\t%s\nldgo's\n\t%s", out, strings.Join(want, "\n\t"), strings.Join(got, "\n\t"))
+				}
+				// The library calls twice, whose address it loads,
+				// through .plt.got.
+				if out == "libpg.so" && !slices.Contains(got, ".plt.got entry for twice") {
+					t.Errorf("%s: twice has no .plt.got entry:\n\t%s", out, strings.Join(got, "\n\t"))
+				}
+			}
+			env := append(baseEnv(), "LD_LIBRARY_PATH=.")
+			for _, prog := range []string{"pie", "nopie"} {
+				if r := b.run(env, prog); r.stdout != "42 12 same\n" {
+					t.Errorf("%s: status %d, %q%s", prog, r.status, r.stdout, r.stderr)
+				}
+			}
+			b.runHosted(env, "pie")
+		})
+	}
+}

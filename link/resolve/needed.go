@@ -1,0 +1,205 @@
+package resolve
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ldgo/ldgo/link/input"
+	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/search"
+)
+
+// loadNeeded finds the libraries the link's shared libraries name in
+// DT_NEEDED and the link does not have, and the ones those need, as GNU
+// ld loads them to see what the libraries' own references bind to. They
+// define nothing for the output (it does not need them); a library
+// that cannot be found is a warning in GNU ld's words.
+//
+// The search is GNU ld's for a native linker: -rpath-link, -rpath,
+// LD_RUN_PATH (only with neither), LD_LIBRARY_PATH, the needing
+// library's DT_RUNPATH (or DT_RPATH), then the default directories (not
+// the -L ones).
+func (r *resolver) loadNeeded(items []*item) {
+	known := map[string]bool{}
+	// Libraries read but left out (--as-needed, unneeded) are still
+	// the files their names stand for.
+	dropped := map[string]*Shlib{}
+	for _, it := range items {
+		if it.lib == nil {
+			continue
+		}
+		if r.sonames[it.lib.NeededName] {
+			known[it.lib.NeededName] = true
+		} else {
+			dropped[it.lib.NeededName] = it.lib
+		}
+	}
+	queue := append([]*Shlib(nil), r.res.Shlibs...)
+	for len(queue) > 0 {
+		l := queue[0]
+		queue = queue[1:]
+		for _, name := range l.Obj.Dyn.Needed {
+			if known[name] {
+				continue
+			}
+			known[name] = true
+			found := dropped[name]
+			if found == nil {
+				found = r.findNeeded(name, l)
+			}
+			if found == nil {
+				r.res.Warnings = append(r.res.Warnings,
+					fmt.Sprintf("%s, needed by %s, not found (try using -rpath or -rpath-link)", name, l.Path))
+				continue
+			}
+			known[found.NeededName] = true
+			r.res.Implicit = append(r.res.Implicit, found)
+			queue = append(queue, found)
+		}
+	}
+}
+
+// findNeeded searches for the library named name that l needs.
+func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
+	if strings.Contains(name, "/") {
+		return openNeeded(name)
+	}
+	var dirs []string
+	split := func(list []string) {
+		for _, s := range list {
+			for _, d := range strings.Split(s, ":") {
+				if d != "" {
+					dirs = append(dirs, d)
+				}
+			}
+		}
+	}
+	split(r.opts.RpathLink)
+	split(r.opts.Rpath)
+	if len(r.opts.RpathLink) == 0 && len(r.opts.Rpath) == 0 {
+		split([]string{os.Getenv("LD_RUN_PATH")})
+	}
+	split([]string{os.Getenv("LD_LIBRARY_PATH")})
+	path := l.Obj.Dyn.Runpath
+	if !l.Obj.Dyn.HasRunpath {
+		path = l.Obj.Dyn.Rpath
+	}
+	split([]string{search.ExpandDST(path, filepath.Dir(l.Path), "x86_64")})
+	if !r.opts.NoStdlib {
+		dirs = append(dirs, DefaultSearchDirs...)
+	}
+	for _, d := range dirs {
+		if lib := openNeeded(d + "/" + name); lib != nil {
+			return lib
+		}
+	}
+	return nil
+}
+
+// openNeeded reads path as a shared library, nil if it is none (GNU ld
+// skips a file it cannot use and searches on).
+func openNeeded(path string) *Shlib {
+	if !isFile(path) {
+		return nil
+	}
+	f, err := input.Open(path)
+	if err != nil {
+		return nil
+	}
+	l, ok := f.(*input.Shlib)
+	if !ok {
+		return nil
+	}
+	return &Shlib{Shlib: l, NeededName: l.Needed(false)}
+}
+
+// ShlibUndefined returns GNU ld's errors for the shared libraries'
+// undefined references (not weak) that nothing in the link defines
+// (--no-allow-shlib-undefined): the libraries on the command line and
+// those they need. One error per name, naming the first library that
+// refers to it; a name an object refers to too is that object's
+// undefined reference instead, unless --gc-sections may have removed
+// the reference.
+func (res *Result) ShlibUndefined(gcSections bool) []error {
+	var errs []error
+	var defs map[string][]shlibDef
+	reported := map[string]bool{}
+	for _, l := range append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...) {
+		obj := l.Obj
+		for i := 1; i < obj.NumSymbols(); i++ {
+			sym := obj.Symbol(uint32(i))
+			if !sym.Undefined() || sym.Bind() != elf.STB_GLOBAL {
+				continue
+			}
+			name := obj.SymbolName(uint32(i))
+			if reported[name] {
+				continue
+			}
+			if s := res.Table.Lookup(name); s != nil && (s.IsDefined() || s.Referenced && !gcSections) {
+				continue
+			}
+			if defs == nil {
+				defs = res.shlibDefs()
+			}
+			ref, _ := obj.SymbolVersion(uint32(i))
+			if satisfied(defs[name], ref) {
+				continue
+			}
+			reported[name] = true
+			errs = append(errs, fmt.Errorf("%s: undefined reference to `%s'", l.Path, name))
+		}
+	}
+	return errs
+}
+
+// shlibDef is a shared library's definition of a name.
+type shlibDef struct {
+	version string // "" for none
+	index   uint16 // the version's index, without the hidden bit
+	hidden  bool
+}
+
+// shlibDefs collects what every library of the link defines.
+func (res *Result) shlibDefs() map[string][]shlibDef {
+	defs := map[string][]shlibDef{}
+	for _, l := range append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...) {
+		obj := l.Obj
+		for i := 1; i < obj.NumSymbols(); i++ {
+			sym := obj.Symbol(uint32(i))
+			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
+				continue
+			}
+			d := shlibDef{index: obj.Versym(uint32(i)) &^ object.VersymHidden}
+			v, hidden := obj.SymbolVersion(uint32(i))
+			if v != nil {
+				d.version = v.Name
+			}
+			d.hidden = hidden
+			name := obj.SymbolName(uint32(i))
+			defs[name] = append(defs[name], d)
+		}
+	}
+	return defs
+}
+
+// satisfied reports whether one of defs binds a library's reference at
+// version ref (nil: unversioned): a default version does; a hidden one
+// only for a reference naming it, or, for an unversioned reference, if
+// it is the library's base or first version (as GNU ld allows what
+// ld.so allows).
+func satisfied(defs []shlibDef, ref *object.Version) bool {
+	for _, d := range defs {
+		switch {
+		case !d.hidden:
+			return true
+		case ref != nil && ref.Name == d.version:
+			return true
+		case ref == nil && (d.index == 1 || d.index == 2):
+			return true
+		}
+	}
+	return false
+}
