@@ -3,6 +3,7 @@ package synth
 import (
 	"debug/elf"
 	"encoding/binary"
+	"slices"
 
 	"github.com/ldgo/ldgo/link/layout"
 )
@@ -27,6 +28,18 @@ func newStrTab(name string, alloc bool) *StrTab {
 }
 
 func (t *StrTab) Header() *layout.Header { return &t.Hdr }
+
+// Reserve makes room for n more strings of size bytes in all.
+func (t *StrTab) Reserve(n, size int) {
+	t.buf = slices.Grow(t.buf, size)
+	if len(t.index) <= 1 {
+		index := make(map[string]uint32, len(t.index)+n)
+		for s, off := range t.index {
+			index[s] = off
+		}
+		t.index = index
+	}
+}
 
 // Add returns the offset of s, adding it if it is new.
 func (t *StrTab) Add(s string) uint32 {

@@ -65,22 +65,31 @@ func keepGlobal(s *resolve.Symbol) bool {
 	return false
 }
 
-// build lists the symbols.
+// build lists the symbols. The names go to .strtab once all are known,
+// so that it grows once: a C++ program's names run to megabytes.
 func (t *Symtab) build(files []*resolve.File, globals []*resolve.Symbol, opts *options.Options) {
 	t.entries = append(t.entries[:0], symtabEntry{})
 	for _, f := range files {
 		for i := 1; i < f.FirstGlobal; i++ {
-			s := f.Syms[i]
-			if keepLocal(s, opts) {
-				t.entries = append(t.entries, symtabEntry{sym: s, name: t.strtab.Add(s.Name)})
+			if s := f.Syms[i]; keepLocal(s, opts) {
+				t.entries = append(t.entries, symtabEntry{sym: s})
 			}
 		}
 	}
 	t.Hdr.Info = uint32(len(t.entries))
 	for _, s := range globals {
 		if keepGlobal(s) {
-			t.entries = append(t.entries, symtabEntry{sym: s, name: t.strtab.Add(s.Name)})
+			t.entries = append(t.entries, symtabEntry{sym: s})
 		}
+	}
+	size := 0
+	for _, e := range t.entries[1:] {
+		size += len(e.sym.Name) + 1
+	}
+	t.strtab.Reserve(len(t.entries), size)
+	for i := range t.entries[1:] {
+		e := &t.entries[i+1]
+		e.name = t.strtab.Add(e.sym.Name)
 	}
 	t.numbered()
 }
