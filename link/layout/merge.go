@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"debug/elf"
 	"slices"
+	"unsafe"
 
 	"github.com/ldgo/ldgo/link/input"
 )
@@ -30,6 +31,15 @@ func Merge(sections []*Section) {
 		}
 		groups := map[key]*mergeGroup{}
 		var members []*input.Section
+		// Each group's buffer and index are sized once for all its
+		// inputs' bytes: grown as they came, they were a third of
+		// the merging.
+		sizes := map[key]int{}
+		for _, m := range o.Members {
+			if mergeable(m) {
+				sizes[key{m.Entsize, m.Align, m.Flags&elf.SHF_STRINGS != 0}] += len(m.Data)
+			}
+		}
 		for _, m := range o.Members {
 			if !mergeable(m) {
 				members = append(members, m)
@@ -38,7 +48,7 @@ func Merge(sections []*Section) {
 			k := key{m.Entsize, m.Align, m.Flags&elf.SHF_STRINGS != 0}
 			g := groups[k]
 			if g == nil {
-				g = &mergeGroup{index: map[string]uint64{}, align: m.Align,
+				g = &mergeGroup{index: make(map[string]uint64, sizes[k]/32), align: m.Align, data: make([]byte, 0, sizes[k]),
 					out: &input.Section{File: merged, Name: m.Name, Type: m.Type, Flags: m.Flags, Align: m.Align, Entsize: m.Entsize, InOutput: true, Generated: true}}
 				groups[k] = g
 				members = append(members, g.out)
@@ -86,7 +96,11 @@ type mergeGroup struct {
 
 func (g *mergeGroup) add(s *input.Section) {
 	n := s.Entsize
-	var pieces []piece
+	guess := uint64(len(s.Data)) / n
+	if s.Flags&elf.SHF_STRINGS != 0 {
+		guess /= 16 // strings of C programs average about that
+	}
+	pieces := make([]piece, 0, guess+1)
 	for off := uint64(0); off < uint64(len(s.Data)); {
 		end := off + n
 		if s.Flags&elf.SHF_STRINGS != 0 {
@@ -97,7 +111,9 @@ func (g *mergeGroup) add(s *input.Section) {
 			}
 			end += n
 		}
-		p := string(s.Data[off:end])
+		// The key is the input's own bytes, which stay as they are
+		// (mapped read-only) for the whole link: no copy per piece.
+		p := unsafe.String(&s.Data[off], end-off)
 		at, ok := g.index[p]
 		if !ok {
 			for uint64(len(g.data))%g.align != 0 {
