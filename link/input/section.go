@@ -59,6 +59,10 @@ type Section struct {
 	// the synthetic section that owns them.
 	Placement func(off uint64) uint64
 
+	// Decided holds the relocation scan's decision of each relocation,
+	// packed by package scan, for the writer to make it by.
+	Decided []uint16
+
 	// DynRelative and DynOther count the dynamic relocations the
 	// section's relocations produce (RELATIVE ones, and the rest);
 	// set by the relocation scan. RelativeAt and OtherAt are where in

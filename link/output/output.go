@@ -293,7 +293,7 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 		r := sec.Relocs.At(i)
 		st, _ := reloc.Static(r.Type)
 		sym := f.Syms[r.Sym]
-		d := o.Ctx.Decide(f, sec, i)
+		d := o.Ctx.Decided(f, sec, i)
 		if (d.Action == scan.Skip || d.Err != "" && !d.Undefined) && emit == nil {
 			continue
 		}

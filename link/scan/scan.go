@@ -76,6 +76,36 @@ type Decision struct {
 	TLSLD, StaticTLS bool
 }
 
+// A packed decision holds what the writer needs of one: the action,
+// whether L is the PLT entry, the relaxation, and that it is there.
+const (
+	packedAction = 0x3
+	packedUsePLT = 0x4
+	packedRelax  = 3 // shift
+	packedValid  = 0x8000
+)
+
+func (d Decision) pack() uint16 {
+	p := uint16(d.Action) | uint16(d.Relax)<<packedRelax | packedValid
+	if d.UsePLT {
+		p |= packedUsePLT
+	}
+	return p
+}
+
+// Decided is Decide's decision of relocation i of sec as the scan made
+// it, without deciding again: the writer asks for every relocation the
+// scan decided. A relocation the scan did not decide (it reported it,
+// or left it out) is decided now.
+func (c *Context) Decided(f *resolve.File, sec *input.Section, i int) Decision {
+	if i < len(sec.Decided) {
+		if p := sec.Decided[i]; p&packedValid != 0 {
+			return Decision{Action: Action(p & packedAction), UsePLT: p&packedUsePLT != 0, Relax: reloc.Relaxation(p&^packedValid) >> packedRelax}
+		}
+	}
+	return c.Decide(f, sec, i)
+}
+
 // GOTEntry says how an address GOT entry for sym is filled: at run time
 // by a symbolic relocation (GLOB_DAT), by a RELATIVE relocation, or with
 // its final value.
@@ -210,6 +240,9 @@ func FDELive(f *resolve.File, sec *input.Section, rec input.EhRecord) bool {
 }
 
 func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr *fileResult, reported map[errKey]bool) {
+	if sec.Decided == nil {
+		sec.Decided = make([]uint16, sec.Relocs.Len())
+	}
 	for i := lo; i < hi; i++ {
 		r := sec.Relocs.At(i)
 		sym := f.Syms[r.Sym]
@@ -238,6 +271,7 @@ func (c *Context) scanRange(f *resolve.File, sec *input.Section, lo, hi int, fr 
 			}
 			continue
 		}
+		sec.Decided[i] = d.pack()
 		if d.Needs != 0 {
 			sym.Add(d.Needs)
 		}
