@@ -436,39 +436,58 @@ func (o *Output) ehFrame(out []byte) error {
 		return nil
 	}
 	b := out[eh.Hdr.Offset : eh.Hdr.Offset+eh.Hdr.Size]
-	var fdes []synth.FDE
-	type counters struct{ rel, other uint32 }
-	dyn := map[*input.Section]*counters{}
 	written := o.keptEhFrame()
-	for _, r := range eh.Records {
-		c := dyn[r.Sec]
-		if c == nil {
-			c = &counters{r.Sec.RelativeAt, r.Sec.OtherAt}
-			dyn[r.Sec] = c
+	// Each input section's records are together and in order, and only
+	// they count its dynamic relocations: a job per section.
+	type run struct {
+		lo, hi int
+		fdes   []synth.FDE
+		err    error
+	}
+	var runs []*run
+	for i, r := range eh.Records {
+		if i == 0 || r.Sec != eh.Records[i-1].Sec {
+			runs = append(runs, &run{lo: i})
 		}
-		rec := r.Rec
-		dst := b[r.Off : r.Off+uint64(rec.Size)]
-		copy(dst, r.Sec.Data[rec.Off:rec.Off+rec.Size])
-		if !rec.CIE {
-			le.PutUint32(dst[4:], uint32(r.Off+4-r.CIEOff))
-		}
-		var pc uint64
-		var fde *uint64
-		if !rec.CIE {
-			fde = &pc
-		}
-		emit := o.Set.EmitRelocs.ForRelocs(out, r.Sec, rec.RelocLo, rec.RelocHi)
-		if written != nil {
-			for j := rec.RelocLo; j < rec.RelocHi; j++ {
-				written[r.Sec][j] = true
+		runs[len(runs)-1].hi = i + 1
+	}
+	parallel.For(o.Threads, len(runs), func(k int) {
+		run := runs[k]
+		sec := eh.Records[run.lo].Sec
+		rel, other := sec.RelativeAt, sec.OtherAt
+		for _, r := range eh.Records[run.lo:run.hi] {
+			rec := r.Rec
+			dst := b[r.Off : r.Off+uint64(rec.Size)]
+			copy(dst, r.Sec.Data[rec.Off:rec.Off+rec.Size])
+			if !rec.CIE {
+				le.PutUint32(dst[4:], uint32(r.Off+4-r.CIEOff))
+			}
+			var pc uint64
+			var fde *uint64
+			if !rec.CIE {
+				fde = &pc
+			}
+			emit := o.Set.EmitRelocs.ForRelocs(out, r.Sec, rec.RelocLo, rec.RelocHi)
+			if written != nil {
+				for j := rec.RelocLo; j < rec.RelocHi; j++ {
+					written[r.Sec][j] = true
+				}
+			}
+			if err := o.relocate(out, r.File, r.Sec, dst, eh.Hdr.Addr+r.Off, uint64(rec.Off), rec.RelocLo, rec.RelocHi, &rel, &other, fde, emit); err != nil {
+				run.err = err
+				return
+			}
+			if !rec.CIE {
+				run.fdes = append(run.fdes, synth.FDE{PC: pc, Addr: eh.Hdr.Addr + r.Off})
 			}
 		}
-		if err := o.relocate(out, r.File, r.Sec, dst, eh.Hdr.Addr+r.Off, uint64(rec.Off), rec.RelocLo, rec.RelocHi, &c.rel, &c.other, fde, emit); err != nil {
-			return err
+	})
+	var fdes []synth.FDE
+	for _, run := range runs {
+		if run.err != nil {
+			return run.err
 		}
-		if !rec.CIE {
-			fdes = append(fdes, synth.FDE{PC: pc, Addr: eh.Hdr.Addr + r.Off})
-		}
+		fdes = append(fdes, run.fdes...)
 	}
 	if h := o.Set.EhFrameHdr; h != nil && h.Hdr.Index != 0 {
 		h.Write(out[h.Hdr.Offset:h.Hdr.Offset+h.Hdr.Size], fdes)

@@ -87,6 +87,22 @@ type archive struct {
 	*input.Archive
 	extracted map[uint64]bool
 	byMember  map[uint64][]int // the index's entries by member, made when first needed
+	// syms are the index's names' symbols, looked up once each is in
+	// the table (a name never leaves it).
+	syms []*Symbol
+}
+
+// symbol returns the symbol of index entry i, nil if no file has named it.
+func (a *archive) symbol(t *Table, i int) *Symbol {
+	if a.syms == nil {
+		a.syms = make([]*Symbol, len(a.Index))
+	}
+	s := a.syms[i]
+	if s == nil {
+		s = t.Lookup(a.Index[i].Name)
+		a.syms[i] = s
+	}
+	return s
 }
 
 // entries returns the indexes in a.Index of the names member off defines.

@@ -85,11 +85,11 @@ func (r *resolver) extract(it *item) (bool, error) {
 	for {
 		var offs []uint64
 		seen := map[uint64]bool{}
-		for _, e := range a.Index {
+		for i, e := range a.Index {
 			if a.extracted[e.Member] || seen[e.Member] {
 				continue
 			}
-			if s := r.table.Lookup(e.Name); s != nil && r.wanted(s) {
+			if s := a.symbol(r.table, i); s != nil && r.wanted(s) {
 				offs = append(offs, e.Member)
 				seen[e.Member] = true
 			}
@@ -131,7 +131,7 @@ func (r *resolver) wanted(s *Symbol) bool {
 // wanted, or nil.
 func (r *resolver) stillWanted(a *archive, off uint64) *Symbol {
 	for _, i := range a.entries(off) {
-		if s := r.table.Lookup(a.Index[i].Name); s != nil && r.wanted(s) {
+		if s := a.symbol(r.table, i); s != nil && r.wanted(s) {
 			return s
 		}
 	}
