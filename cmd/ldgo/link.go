@@ -38,6 +38,9 @@ func runLink(c *command, args []string, stdout, stderr io.Writer) int {
 	// collecting as often as the default would only costs time (a tenth
 	// of a large link). Set for the process, never restored: lowering
 	// it again at the end would start a collection nobody waits for.
-	debug.SetGCPercent(400)
+	// A GOGC of the user's own stands.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	return link.Main(prog, args, stdout, stderr, func() { host.LeaveTeardown() })
 }
