@@ -314,6 +314,51 @@ int main(void) { printf("%d %d %d %d\n", foo(), foo_old(), bar(), baz()); return
 		env:     []string{"LD_LIBRARY_PATH=."},
 	},
 	{
+		// A C++ library's exports chosen by demangled names (extern
+		// "C++"): exact names with their parameters, a class's members
+		// by pattern, a template instance; the rest local.
+		name: "C++ version script",
+		sources: map[string]string{
+			"lib.cc": `
+#include <vector>
+namespace ns {
+int f(int x) { return x + 1; }
+int f(double x) { return int(x) + 2; }
+struct Widget { int n; Widget(); int draw() const; };
+Widget::Widget() : n(40) {}
+int Widget::draw() const { return n + 2; }
+int hidden(int x) { return x * 3; }
+}
+int total(const std::vector<int> &v) { int t = 0; for (int x : v) t += x; return t + int(v.size()); }
+template std::vector<int>::size_type std::vector<int>::size() const;
+extern "C" int c_api(void) { return ns::hidden(5); }`,
+			"lib.map": `LIB_1 {
+  global:
+    extern "C++" {
+      "ns::f(int)";
+      ns::Widget::*;
+      "total(std::vector<int, std::allocator<int> > const&)";
+    };
+    extern "C" { c_api; };
+  local: *;
+};
+`,
+			"main.cc": `
+#include <cstdio>
+#include <vector>
+namespace ns { int f(int); struct Widget { int n; Widget(); int draw() const; }; }
+int total(const std::vector<int> &v);
+extern "C" int c_api(void);
+int main() { ns::Widget w; std::printf("%d %d %d %d\n", ns::f(1), w.draw(), total({1, 2, 3}), c_api()); return 0; }`,
+		},
+		steps: [][]string{
+			{"g++", "-shared", "-fPIC", "-Wl,--version-script,lib.map", "-Wl,-soname,libcxxver.so", "-o", "libcxxver.so", "lib.cc"},
+			{"g++", "-o", "cxxversioned", "main.cc", "./libcxxver.so"},
+		},
+		outputs: []string{"libcxxver.so", "cxxversioned"},
+		env:     []string{"LD_LIBRARY_PATH=."},
+	},
+	{
 		// An IFUNC in a library (exported, and hidden: IRELATIVE) and
 		// in the program. GNU ld gives a PIE two addresses of its own
 		// IFUNC (the PLT entry where code takes it, the resolved

@@ -8,13 +8,19 @@
 // A name is matched by the exact names of every version first, then by
 // the patterns (shell globs: *, ?, [...]) in the order of the script, as
 // GNU ld matches them. Names matched by a local: list are not exported.
-// extern "C++" blocks (demangled names) are refused as not supported.
+// The names and patterns of an extern "C++" block match a symbol's
+// demangled name (as c++filt prints it, parameters included), as GNU ld
+// matches them:
+//
+//	VERS_1.0 { global: extern "C++" { "ns::f(int)"; ns::g*; }; local: *; };
 package versions
 
 import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/ianlancetaylor/demangle"
 )
 
 // Script is a parsed version script.
@@ -36,6 +42,7 @@ type rule struct {
 	pattern string
 	glob    bool
 	local   bool
+	cxx     bool     // in an extern "C++" block: matches the demangled name
 	version *Version // nil for an anonymous node
 }
 
@@ -52,22 +59,36 @@ func Parse(file string, text string) (*Script, error) {
 			return nil, err
 		}
 		local := false
-		for p.peek() != "}" {
+		cxx, inExtern := false, false
+		for p.peek() != "}" || inExtern {
 			if p.done() {
 				return nil, p.errorf("unterminated version node")
 			}
 			tok := p.next()
 			switch {
-			case tok == "global:":
+			case tok == "}" && inExtern:
+				inExtern, cxx = false, false
+			case tok == "global:" && !inExtern:
 				local = false
-			case tok == "local:":
+			case tok == "local:" && !inExtern:
 				local = true
-			case tok == "extern":
-				return nil, p.errorf("extern %s blocks are not supported yet", p.peek())
+			case tok == "extern" && !inExtern:
+				lang := p.next()
+				switch strings.Trim(lang, "\"") {
+				case "C++":
+					cxx = true
+				case "C":
+				default:
+					return nil, p.errorf("unknown language `%s' in version information", strings.Trim(lang, "\""))
+				}
+				if err := p.expect("{"); err != nil {
+					return nil, err
+				}
+				inExtern = true
 			case tok == ";":
 			default:
 				name := strings.Trim(tok, "\"")
-				s.rules = append(s.rules, rule{pattern: name, glob: tok[0] != '"' && strings.ContainsAny(name, "*?["), local: local, version: v})
+				s.rules = append(s.rules, rule{pattern: name, glob: tok[0] != '"' && strings.ContainsAny(name, "*?["), local: local, cxx: cxx, version: v})
 				if p.peek() != ";" && p.peek() != "}" {
 					return nil, p.errorf("syntax error after %s", tok)
 				}
@@ -91,8 +112,21 @@ func Parse(file string, text string) (*Script, error) {
 // none: unversioned, or an anonymous node), and whether it is local
 // instead; matched is false when no rule names it.
 func (s *Script) Match(name string) (v *Version, local, matched bool) {
-	for _, r := range s.rules {
-		if !r.glob && r.pattern == name {
+	// C++ rules see the demangled name; a name that is not mangled is
+	// its own (GNU ld's lang_vers_match).
+	demangled := ""
+	nameFor := func(r *rule) string {
+		if !r.cxx {
+			return name
+		}
+		if demangled == "" {
+			demangled = demangle.Filter(name)
+		}
+		return demangled
+	}
+	for i := range s.rules {
+		r := &s.rules[i]
+		if !r.glob && r.pattern == nameFor(r) {
 			return r.version, r.local, true
 		}
 	}
@@ -103,7 +137,7 @@ func (s *Script) Match(name string) (v *Version, local, matched bool) {
 		if !r.glob {
 			continue
 		}
-		if ok, _ := path.Match(r.pattern, name); ok {
+		if ok, _ := path.Match(r.pattern, nameFor(r)); ok {
 			if r.local && r.pattern == "*" {
 				if loc == nil {
 					loc = r
@@ -212,6 +246,10 @@ func tokenize(text string) []token {
 		default:
 			j := i
 			for j < len(text) && !strings.ContainsRune(" \t\r\n{};\"", rune(text[j])) {
+				if strings.HasPrefix(text[j:], "::") {
+					j += 2 // a C++ scope, as in ns::f*
+					continue
+				}
 				if text[j] == ':' {
 					j++
 					break
