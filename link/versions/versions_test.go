@@ -74,8 +74,8 @@ LIB_1 {
 		name  string
 		local bool
 	}{
-		{"_ZN2ns1fEi", false},          // ns::f(int)
-		{"_ZN2ns1fEd", true},           // ns::f(double): not the one named
+		{"_ZN2ns1fEi", false},           // ns::f(int)
+		{"_ZN2ns1fEd", true},            // ns::f(double): not the one named
 		{"_ZN2ns6Widget4drawEv", false}, // ns::Widget::draw()
 		{"_ZN2ns6WidgetC2Ev", false},    // ns::Widget::Widget()
 		{"_ZNKSt6vectorIiSaIiEE4sizeEv", false},
