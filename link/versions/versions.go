@@ -86,6 +86,8 @@ func Parse(file string, text string) (*Script, error) {
 				}
 				inExtern = true
 			case tok == ";":
+			case tok[0] == '"' && (len(tok) < 2 || tok[len(tok)-1] != '"'):
+				return nil, p.errorf("unterminated string %s", tok)
 			default:
 				name := strings.Trim(tok, "\"")
 				s.rules = append(s.rules, rule{pattern: name, glob: tok[0] != '"' && strings.ContainsAny(name, "*?["), local: local, cxx: cxx, version: v})
@@ -239,7 +241,10 @@ func tokenize(text string) []token {
 		case c == '"':
 			end := strings.IndexByte(text[i+1:], '"')
 			if end < 0 {
-				end = len(text) - i - 1
+				// Unterminated: the rest, which the parser refuses.
+				toks = append(toks, token{text[i:], line})
+				i = len(text)
+				break
 			}
 			toks = append(toks, token{text[i : i+2+end], line})
 			i += end + 2
