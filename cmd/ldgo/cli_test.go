@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	ldoptions "github.com/ldgo/ldgo/link/options"
 )
 
 // ldgo as a command-line tool: usage, help, version, options, several
@@ -285,6 +287,10 @@ func TestManPage(t *testing.T) {
 				t.Errorf("the manual page does not mention %s --%s", c.name, o.name)
 			}
 		}
+	}
+	// The link editor's own options (ld's, and ldgo's additions).
+	for _, n := range ldoptions.Names() {
+		known[n] = true
 	}
 	// Options of ld.so the page cites, and the form of all options.
 	cited := map[string]bool{"--list": true, "--verify": true, "--name": true}
