@@ -24,6 +24,7 @@ import (
 	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/plan"
 	"github.com/ldgo/ldgo/reloc"
 	"github.com/ldgo/ldgo/search"
 )
@@ -422,24 +423,11 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 		}
 		maps[m.Serial] = m
 	}
-	k.Search = []string{
-		"library-path=" + opts.LibraryPath,
-		"preload=" + strings.Join(opts.Preload, " "),
-		fmt.Sprintf("inhibit-cache=%v", opts.InhibitCache),
-		// Binding now relocates the PLT slots in another order, and a
-		// record is replayed in the order it was made.
-		fmt.Sprintf("bind-now=%v", opts.BindNow),
-	}
-	// The bindings are the engine's answers: another build of ldgo may
-	// answer otherwise, so its entries are not used.
-	self, err := object.StatFile("/proc/self/exe")
+	search, err := bindcache.Settings(opts.LibraryPath, opts.Preload, opts.InhibitCache, opts.BindNow)
 	if err != nil {
 		return nil, nil
 	}
-	k.Search = append(k.Search, "ldgo="+self.String())
-	if st, err := object.StatFile("/etc/ld.so.cache"); err == nil {
-		k.Search = append(k.Search, "ld.so.cache="+st.String())
-	}
+	k.Search = search
 	if e, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
 		ns.Linker.Replay, ns.Linker.Maps = e.Bindings(), maps
 		return k, e
@@ -820,76 +808,81 @@ func setAuxv(start *host.Start, main *linkmap.Map) error {
 	return nil
 }
 
-// initFini lists initializers and finalizers in glibc's order: the
-// program's DT_PREINIT_ARRAY, then each library's DT_INIT and
-// DT_INIT_ARRAY, dependencies first (_dl_init), then the program's own
-// (__libc_start_main); at exit the reverse (_dl_fini).
+// initFini lists initializers and finalizers in glibc's order
+// (plan.InitFini), each object's first announced, as glibc names it in
+// LD_DEBUG=libs (l_name: "" for the program); the program's own
+// initializers are run by __libc_start_main ("initialize program").
 func initFini(start *host.Start, ns *namespace.Namespace) {
 	main := ns.Main
-	if pa := main.Obj.Dyn.PreinitArray; pa.Size > 0 {
-		start.Inits = append(start.Inits, host.Fn{Array: true, Addr: main.Base + pa.Addr, Count: pa.Size / 8})
+	var maps []*linkmap.Map
+	ids := map[*linkmap.Map]uint32{}
+	index := func(m *linkmap.Map) uint32 {
+		i, ok := ids[m]
+		if !ok {
+			i = uint32(len(maps))
+			ids[m], maps = i, append(maps, m)
+		}
+		return i
 	}
-	inits, finis, skip := initsOf, finisOf, noInitFini
-	order := main.Initfini
-	for i := len(order) - 1; i >= 0; i-- {
-		if m := order[i]; m != main && !skip(m) {
-			start.Inits = append(start.Inits, inits(m)...)
+	inits, finis := plan.InitFini(ns, noInitFini, index)
+	for _, m := range main.Initfini {
+		if m != main && !noInitFini(m) {
 			m.InitDone = true
 		}
 	}
-	// glibc announces the program's own as "initialize program".
-	start.ExeInits = inits(main)
+	// Each object's functions are consecutive.
+	convert := func(list []plan.Fn) []host.Fn {
+		var out []host.Fn
+		for len(list) > 0 {
+			n := 1
+			for n < len(list) && list[n].Object == list[0].Object {
+				n++
+			}
+			out = append(out, hostFns(list[:n], maps[list[0].Object])...)
+			list = list[n:]
+		}
+		return out
+	}
+	pre := 0
+	if main.Obj.Dyn.PreinitArray.Size >= 8 {
+		pre = 1
+	}
+	own := len(inits)
+	for own > pre && maps[inits[own-1].Object] == main {
+		own--
+	}
+	start.Inits = convert(inits[:own])
+	if pre == 1 {
+		// Not announced, as ldgo has not announced it.
+		start.Inits[0].Announce, start.Inits[0].Owner = false, 0
+	}
+	start.ExeInits = convert(inits[own:])
 	for i := range start.ExeInits {
 		start.ExeInits[i].Announce = false
 	}
-	start.Finis = finis(main)
-	for _, m := range order {
-		if m != main && !skip(m) {
-			start.Finis = append(start.Finis, finis(m)...)
-		}
-	}
+	start.Finis = convert(finis)
 }
 
-// initsOf lists m's initializers: DT_INIT, then DT_INIT_ARRAY.
-func initsOf(m *linkmap.Map) []host.Fn {
-	var fns []host.Fn
-	d := &m.Obj.Dyn
-	if d.Init != 0 {
-		fns = append(fns, host.Fn{Addr: m.Base + d.Init})
-	}
-	if d.InitArray.Size > 0 {
-		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.InitArray.Addr, Count: d.InitArray.Size / 8})
-	}
-	return announced(fns, m)
-}
+// initsOf lists m's initializers (plan.Inits).
+func initsOf(m *linkmap.Map) []host.Fn { return hostFns(plan.Inits(m, 0), m) }
 
-// finisOf lists m's finalizers: DT_FINI_ARRAY (run backwards), then
-// DT_FINI.
-func finisOf(m *linkmap.Map) []host.Fn {
-	var fns []host.Fn
-	d := &m.Obj.Dyn
-	if d.FiniArray.Size > 0 {
-		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.FiniArray.Addr, Count: d.FiniArray.Size / 8})
-	}
-	if d.Fini != 0 {
-		fns = append(fns, host.Fn{Addr: m.Base + d.Fini})
-	}
-	return announced(fns, m)
-}
+// finisOf lists m's finalizers (plan.Finis).
+func finisOf(m *linkmap.Map) []host.Fn { return hostFns(plan.Finis(m, 0), m) }
 
-// announced names m on the first of its functions, as glibc names it in
-// LD_DEBUG=libs (l_name: "" for the program).
-func announced(fns []host.Fn, m *linkmap.Map) []host.Fn {
-	if len(fns) > 0 {
-		fns[0].Announce = true
+// hostFns are m's functions fns at m's base, the first announced, as
+// glibc names m in LD_DEBUG=libs (l_name: "" for the program).
+func hostFns(fns []plan.Fn, m *linkmap.Map) []host.Fn {
+	out := make([]host.Fn, len(fns))
+	for i, f := range fns {
+		out[i] = host.Fn{Array: f.Count > 0, Addr: m.Base + f.Off, Count: f.Count, Owner: m.Serial}
+	}
+	if len(out) > 0 {
+		out[0].Announce = true
 		if m.Kind != linkmap.Executable {
-			fns[0].Object = m.Name
+			out[0].Object = m.Name
 		}
 	}
-	for i := range fns {
-		fns[i].Owner = m.Serial
-	}
-	return fns
+	return out
 }
 
 // noInitFini reports whether ldgo runs no initializer or finalizer of m:
