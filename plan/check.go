@@ -3,7 +3,6 @@ package plan
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -169,11 +168,4 @@ func identityNow(o *Object) (object.Identity, error) {
 	}
 	defer f.Close()
 	return object.IdentityOf(f.FileStatus, f.Object), nil
-}
-
-// Exists reports whether path names something, for callers that tell a
-// missing plan from a refused one.
-func Exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
 }

@@ -106,13 +106,13 @@ func Decode(b []byte) (*Plan, error) {
 	}
 	d := decoder{b: body[len(magic):]}
 	p := &Plan{Program: d.str()}
-	p.Search = make([]string, d.count(1))
+	p.Search = list[string](d.count(1))
 	for i := range p.Search {
 		p.Search[i] = d.str()
 	}
 	// An object takes at least 14 bytes, a write 5, a lazy slot 7, a
 	// function 3: counts are bounded by what is left.
-	p.Objects = make([]Object, d.count(14))
+	p.Objects = list[Object](d.count(14))
 	for i := range p.Objects {
 		o := &p.Objects[i]
 		o.Path = d.str()
@@ -123,7 +123,7 @@ func Decode(b []byte) (*Plan, error) {
 		o.Kind = Kind(d.small(uint64(numKinds)))
 		flags := d.small(8)
 		o.Lazy, o.TextRel, o.TLS.Static = flags&1 != 0, flags&2 != 0, flags&4 != 0
-		o.Segments = make([]Segment, d.count(5))
+		o.Segments = list[Segment](d.count(5))
 		for j := range o.Segments {
 			s := &o.Segments[j]
 			s.Off, s.Vaddr, s.Filesz, s.Memsz = d.uint(), d.uint(), d.uint(), d.uint()
@@ -132,13 +132,13 @@ func Decode(b []byte) (*Plan, error) {
 		o.Relro = Range{d.uint(), d.uint()}
 		o.TLS.ModID, o.TLS.Offset = d.uint(), d.uint()
 	}
-	p.Writes = make([]Write, d.count(5))
+	p.Writes = list[Write](d.count(5))
 	for i := range p.Writes {
 		w := &p.Writes[i]
 		w.Object, w.Off = d.uint32(), d.uint()
 		w.Value = d.target()
 	}
-	p.Lazy = make([]Lazy, d.count(7))
+	p.Lazy = list[Lazy](d.count(7))
 	for i := range p.Lazy {
 		l := &p.Lazy[i]
 		l.Object, l.Slot, l.Off = d.uint32(), d.uint32(), d.uint()
@@ -146,7 +146,7 @@ func Decode(b []byte) (*Plan, error) {
 		l.Err = d.str()
 	}
 	for _, fns := range []*[]Fn{&p.Init, &p.Fini} {
-		*fns = make([]Fn, d.count(3))
+		*fns = list[Fn](d.count(3))
 		for i := range *fns {
 			(*fns)[i] = Fn{Object: d.uint32(), Off: d.uint(), Count: d.uint()}
 		}
@@ -226,4 +226,12 @@ func (d *decoder) str() string {
 
 func (d *decoder) target() Target {
 	return Target{Kind: TargetKind(d.small(uint64(numTargetKinds))), Object: d.uint32(), Off: d.uint()}
+}
+
+// list makes a list of n entries, nil for none, as the plan had it.
+func list[T any](n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return make([]T, n)
 }
