@@ -3,6 +3,7 @@ package analyze
 import (
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -41,7 +42,7 @@ type PlanOptions struct {
 // Plan makes the launch plan of the program at path, as ldgo run would
 // start it with opts.
 func Plan(path string, opts PlanOptions) (*plan.Plan, error) {
-	abs, err := filepath.Abs(path)
+	abs, err := AbsProgram(path)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +72,10 @@ func Plan(path string, opts PlanOptions) (*plan.Plan, error) {
 	}
 	return p, nil
 }
+
+// AbsProgram is the program's path as a plan names it: absolute, so that
+// a plan does not depend on the directory it was made in.
+func AbsProgram(path string) (string, error) { return filepath.Abs(path) }
 
 // pseudoBases are where each placement puts the executor's pseudo
 // object.
@@ -167,7 +172,7 @@ func relocateForPlan(path string, opts PlanOptions, pl placement, pseudo uint64)
 		if !m.Faked && m.Obj != nil {
 			r.maps = append(r.maps, m)
 		} else if m.Faked {
-			return fail(&namespace.LoadError{Name: m.Name, Err: fmt.Errorf("cannot open shared object file")})
+			return fail(&namespace.LoadError{Name: m.Name, Err: errors.New("cannot open shared object file: No such file or directory")})
 		}
 	}
 	if ns.Rtld != nil && !ns.Rtld.Faked && ns.Rtld.Obj != nil && !contains(r.maps, ns.Rtld) {

@@ -23,11 +23,12 @@ func Dir(getenv func(string) string) string {
 	return filepath.Join(filepath.Dir(d), "plans")
 }
 
-// File is the path of the plan kept in dir for program run with the
-// search settings search: one per program and settings, as the bind
-// cache's entries.
-func File(dir, program string, search []string) string {
-	return filepath.Join(dir, bindcache.FileName(program, search))
+// File is the path of the plan kept in dir for program: one per program,
+// whatever the search settings, so that a plan made with other settings
+// is found and said to be out of date, and why (Check), rather than
+// missing.
+func File(dir, program string) string {
+	return filepath.Join(dir, bindcache.FileName(program, nil))
 }
 
 // ErrSetID is the refusal to keep or use a plan for a set-user-ID or
@@ -59,24 +60,25 @@ func Store(dir string, p *Plan) (string, error) {
 	if err := p.Validate(); err != nil {
 		return "", err
 	}
-	path := File(dir, p.Program, p.Search)
+	path := File(dir, p.Program)
 	if err := bindcache.WriteCacheFile(dir, filepath.Base(path), Encode(p)); err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return path, nil
 }
 
-// Load reads the plan kept in dir for program and search settings,
-// opened as bind-cache entries are (bindcache.OpenCacheFile: no symbolic
-// link, no FIFO, the user's own file that no one else may write).
-func Load(dir, program string, search []string) (*Plan, error) {
+// Load reads the plan kept in dir for program, opened as bind-cache
+// entries are (bindcache.OpenCacheFile: no symbolic link, no FIFO, the
+// user's own file that no one else may write). It is checked in itself
+// (Decode), not against the files: see Check.
+func Load(dir, program string) (*Plan, error) {
 	if sid, err := setID(program); err != nil || sid {
 		if err == nil {
 			err = fmt.Errorf("%s: %w", program, ErrSetID)
 		}
 		return nil, err
 	}
-	return Read(File(dir, program, search))
+	return Read(File(dir, program))
 }
 
 // Read reads the plan file at path, opened the careful way

@@ -117,7 +117,7 @@ func TestStoreLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := plan.Load(dir, p.Program, p.Search)
+	q, err := plan.Load(dir, p.Program)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestStoreLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.spoil(t)
-			if _, err := plan.Load(dir, p.Program, p.Search); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := plan.Load(dir, p.Program); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Load: %v, want an error saying %q", err, tc.want)
 			}
 		})
@@ -172,7 +172,7 @@ func TestSetID(t *testing.T) {
 	if _, err := plan.Store(dir, p); err == nil || !strings.Contains(err.Error(), "set-id") {
 		t.Errorf("Store of a set-user-ID program: %v", err)
 	}
-	if _, err := plan.Load(dir, p.Program, p.Search); err == nil || !strings.Contains(err.Error(), "set-id") {
+	if _, err := plan.Load(dir, p.Program); err == nil || !strings.Contains(err.Error(), "set-id") {
 		t.Errorf("Load for a set-user-ID program: %v", err)
 	}
 }

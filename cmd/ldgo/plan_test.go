@@ -1,0 +1,317 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// planFixture builds a program whose libraries have initializers and
+// finalizers in a dependency order: prog needs liba and libc2, liba needs
+// libb.
+func planFixture(t *testing.T) (*fixture, string) {
+	f := newFixture(t)
+	ctor := func(name string) string {
+		return `#include <stdio.h>
+__attribute__((constructor)) static void init_` + name + `(void) { puts("init ` + name + `"); }
+__attribute__((destructor)) static void fini_` + name + `(void) { puts("fini ` + name + `"); }
+`
+	}
+	f.lib("libb.so", ctor("b")+`int b(void) { return 2; }`, "-Wl,--build-id=0x00112233445566778899aabbccddeeff")
+	f.lib("liba.so", ctor("a")+`int b(void); int a(void) { return b() + 1; }`, "-L.", "-lb", "-Wl,-rpath,"+f.dir)
+	f.lib("libc2.so", ctor("c2")+`int c2(void) { return 5; }`)
+	prog := f.prog("prog", ctor("prog")+`int a(void); int c2(void); int main(void) { return a() + c2() == 8 ? 0 : 1; }`,
+		"-L.", "-la", "-lc2", "-Wl,-rpath,"+f.dir)
+	return f, prog
+}
+
+// planShow is ldgo plan --show --json's document.
+type planShow struct {
+	Program string `json:"program"`
+	Kept    string `json:"kept"`
+	Objects []struct {
+		Kind     string         `json:"kind"`
+		Path     string         `json:"path"`
+		Writes   map[string]int `json:"writes_by_kind"`
+		Lazy     int            `json:"lazy_slots"`
+		Segments []struct {
+			Prot                         string
+			Offset, Vaddr, Filesz, Memsz uint64
+		} `json:"segments"`
+	} `json:"objects"`
+	Init []struct {
+		Object int `json:"object"`
+	} `json:"init"`
+	Fini []struct {
+		Object int `json:"object"`
+	} `json:"fini"`
+	Entry uint64 `json:"entry"`
+}
+
+func showPlan(t *testing.T, env []string, prog string) planShow {
+	t.Helper()
+	r := ldgoStreams(t, env, "plan", "--show", "--json", prog)
+	if r.status != 0 {
+		t.Fatalf("ldgo plan --show --json %s: status %d\n%s", prog, r.status, r.stderr)
+	}
+	var doc planShow
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("ldgo plan --show --json: %v\n%s", err, r.stdout)
+	}
+	return doc
+}
+
+// The plan's objects, segments, entry point and init and fini order are
+// those readelf and glibc's ld.so give.
+func TestPlanShowsWhatGlibcDoes(t *testing.T) {
+	_, prog := planFixture(t)
+	env := []string{"XDG_CACHE_HOME=" + t.TempDir()}
+	for _, p := range []string{prog, "/usr/bin/ls"} {
+		doc := showPlan(t, env, p)
+		// The objects are ldd's, and the vDSO and ld.so.
+		var paths []string
+		for _, o := range doc.Objects {
+			if o.Kind != "vdso" && o.Kind != "program" {
+				paths = append(paths, o.Path)
+			}
+		}
+		var ldd []string
+		for _, l := range listLines(glibc(t, nil, "ldd", p)) {
+			if fs := strings.Fields(l); len(fs) >= 3 && fs[1] == "=>" {
+				ldd = append(ldd, fs[2])
+			} else if len(fs) == 1 && strings.HasPrefix(fs[0], "/") {
+				ldd = append(ldd, fs[0])
+			}
+		}
+		slices.Sort(paths)
+		slices.Sort(ldd)
+		if !slices.Equal(paths, ldd) {
+			t.Errorf("%s: plan's objects %q, ldd's %q", p, paths, ldd)
+		}
+		for _, o := range doc.Objects {
+			if o.Kind == "vdso" {
+				continue
+			}
+			path := o.Path
+			var want []string
+			for _, l := range strings.Split(glibc(t, nil, "readelf", "-lW", path), "\n") {
+				if fs := strings.Fields(l); len(fs) >= 7 && fs[0] == "LOAD" {
+					want = append(want, strings.Join(fs[1:4], " ")+" "+fs[4]+" "+fs[5])
+				}
+			}
+			var got []string
+			for _, s := range o.Segments {
+				got = append(got, "0x"+hex6(s.Offset)+" 0x"+hex16(s.Vaddr)+" 0x"+hex16(s.Vaddr)+" 0x"+hex6(s.Filesz)+" 0x"+hex6(s.Memsz))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: segments %q, readelf %q", path, got, want)
+			}
+		}
+		entry := regexp.MustCompile(`Entry point address:\s+0x([0-9a-f]+)`).FindStringSubmatch(glibc(t, nil, "readelf", "-hW", p))
+		if e, _ := strconv.ParseUint(entry[1], 16, 64); e != doc.Entry {
+			t.Errorf("%s: entry %#x, readelf %#x", p, doc.Entry, e)
+		}
+		// glibc's order of init and fini calls, less ld.so's (the
+		// system's ld.so in the process runs its own).
+		debug := glibc(t, []string{"LD_DEBUG=libs"}, p, "--version")
+		for _, which := range []string{"init", "fini"} {
+			var want []string
+			for _, m := range regexp.MustCompile(`calling `+which+`: (\S*)`).FindAllStringSubmatch(debug, -1) {
+				// glibc names every object it finalizes, with
+				// finalizers or not: readelf says which have.
+				file := m[1]
+				if file == "" {
+					file = p
+				}
+				if strings.Contains(file, "ld-linux") || which == "fini" && !regexp.MustCompile(`\((FINI|FINI_ARRAY)\)`).MatchString(glibc(t, nil, "readelf", "-dW", file)) {
+					continue
+				}
+				want = append(want, m[1])
+			}
+			fns := doc.Init
+			if which == "fini" {
+				fns = doc.Fini
+			}
+			var got []string
+			for _, fn := range fns {
+				o := doc.Objects[fn.Object]
+				name := o.Path
+				if o.Kind == "program" {
+					if which == "init" {
+						continue // the program's own: __libc_start_main's
+					}
+					name = "[0]"
+				}
+				if len(got) == 0 || got[len(got)-1] != name {
+					got = append(got, name)
+				}
+			}
+			if which == "fini" && len(want) > 0 && want[0] == "" {
+				want[0] = "[0]"
+			}
+			if which == "fini" && !strings.Contains(debug, "calling fini") {
+				continue // the program exits without them (ls)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %s order %q, glibc's %q", p, which, got, want)
+			}
+		}
+		var lazy int
+		for _, o := range doc.Objects {
+			lazy += o.Lazy
+		}
+		if lazy == 0 {
+			t.Errorf("%s: no lazy slots", p)
+		}
+	}
+}
+
+func hex6(v uint64) string {
+	s := strconv.FormatUint(v, 16)
+	return strings.Repeat("0", max(0, 6-len(s))) + s
+}
+
+func hex16(v uint64) string {
+	s := strconv.FormatUint(v, 16)
+	return strings.Repeat("0", max(0, 16-len(s))) + s
+}
+
+// A plan written is found valid, and out of date, with the reason, once a
+// library is replaced by one of the same size and modification time, once
+// LD_LIBRARY_PATH changes, once ldgo itself is rebuilt; a damaged plan
+// file is refused with a clear error.
+func TestPlanInvalidation(t *testing.T) {
+	f, prog := planFixture(t)
+	cache := t.TempDir()
+	env := []string{"XDG_CACHE_HOME=" + cache}
+	check := func(extra ...string) result {
+		t.Helper()
+		return ldgoStreams(t, append(env, extra...), "plan", "--check", prog)
+	}
+	if r := ldgoStreams(t, env, "plan", prog, "-x", "args"); r.status != 0 || !strings.Contains(r.stdout, "launch plan written to "+cache) {
+		t.Fatalf("ldgo plan: %+v", r)
+	}
+	if r := check(); r.status != 0 || !strings.Contains(r.stdout, "launch plan valid") {
+		t.Fatalf("ldgo plan --check after writing it: %+v", r)
+	}
+	if r := check("LD_LIBRARY_PATH=/nowhere"); r.status != 1 || !strings.Contains(r.stdout, `search settings changed: "library-path=", now "library-path=/nowhere"`) {
+		t.Errorf("ldgo plan --check with LD_LIBRARY_PATH changed: %+v", r)
+	}
+
+	// libb.so rebuilt with another build-id: same size, the same
+	// modification time.
+	lib := f.path("libb.so")
+	st, err := os.Stat(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.lib("new/libb.so", `#include <stdio.h>
+__attribute__((constructor)) static void init_b(void) { puts("init b"); }
+__attribute__((destructor)) static void fini_b(void) { puts("fini b"); }
+int b(void) { return 2; }`, "-Wl,--build-id=0xffeeddccbbaa99887766554433221100")
+	if nst, err := os.Stat(f.path("new/libb.so")); err != nil || nst.Size() != st.Size() {
+		t.Fatalf("the rebuilt library: %v, %d bytes for %d", err, nst.Size(), st.Size())
+	}
+	if err := os.Chtimes(f.path("new/libb.so"), time.Time{}, st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.path("new/libb.so"), lib); err != nil {
+		t.Fatal(err)
+	}
+	if r := check(); r.status != 1 || !strings.Contains(r.stdout, "launch plan out of date: "+lib+": file status changed") {
+		t.Errorf("ldgo plan --check after libb.so was replaced: %+v", r)
+	}
+
+	// Made again, then damaged.
+	ldgoStreams(t, env, "plan", prog)
+	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "plans", "*"))
+	if len(files) != 1 {
+		t.Fatalf("plan files %q", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"truncated", b[:len(b)/3], "checksum mismatch"},
+		{"a byte changed", append(append(append([]byte(nil), b[:100]...), b[100]^0x40), b[101:]...), "checksum mismatch"},
+		{"empty", nil, "no magic"},
+	} {
+		if err := os.WriteFile(files[0], tc.b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := check(); r.status != 1 || !strings.Contains(r.stdout, "no usable launch plan: ") || !strings.Contains(r.stdout, tc.want) || r.stderr != "" {
+			t.Errorf("ldgo plan --check of a %s plan: %+v", tc.name, r)
+		}
+		// --show makes a new one instead.
+		if doc := showPlan(t, env, prog); doc.Kept != "" || len(doc.Objects) == 0 {
+			t.Errorf("ldgo plan --show with a %s plan kept: %+v", tc.name, doc)
+		}
+	}
+	if err := os.Chmod(files[0], 0o666); err != nil {
+		t.Fatal(err)
+	}
+	ldgoStreams(t, env, "plan", prog)
+	if err := os.Chmod(files[0], 0o622); err != nil {
+		t.Fatal(err)
+	}
+	if r := check(); r.status != 1 || !strings.Contains(r.stdout, "writable by others") {
+		t.Errorf("ldgo plan --check of a plan others may write: %+v", r)
+	}
+}
+
+// A plan is made by one build of ldgo for that build: a rebuilt ldgo
+// finds it out of date.
+func TestPlanLdgoRebuilt(t *testing.T) {
+	_, prog := planFixture(t)
+	bin := filepath.Join(t.TempDir(), "ldgo")
+	data, err := os.ReadFile(buildLdgo(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	ldgoCmd := func(args ...string) result {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		return runCommand(t, cmd)
+	}
+	if r := ldgoCmd("plan", prog); r.status != 0 {
+		t.Fatalf("ldgo plan: %+v", r)
+	}
+	if r := ldgoCmd("plan", "--check", prog); r.status != 0 {
+		t.Fatalf("ldgo plan --check: %+v", r)
+	}
+	// Rewritten in place, as a rebuild does.
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := ldgoCmd("plan", "--check", prog); r.status != 1 || !strings.Contains(r.stdout, `search settings changed: "ldgo=`) {
+		t.Errorf("ldgo plan --check by a rebuilt ldgo: %+v", r)
+	}
+}
+
+// Set-id programs never get a plan.
+func TestPlanSetID(t *testing.T) {
+	_, prog := planFixture(t)
+	if err := os.Chmod(prog, os.ModeSetgid|0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"XDG_CACHE_HOME=" + t.TempDir()}
+	if r := ldgoStreams(t, env, "plan", prog); r.status != 1 || !strings.Contains(r.stderr, "set-id programs never use a launch plan") {
+		t.Errorf("ldgo plan of a set-group-ID program: %+v", r)
+	}
+}
