@@ -152,8 +152,8 @@ func Decode(b []byte) (*Plan, error) {
 		}
 	}
 	p.Entry = d.uint()
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d bytes after the plan", len(d.b))
+	if d.err == nil && d.i != len(d.b) {
+		d.fail("%d bytes after the plan", len(d.b)-d.i)
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -164,9 +164,12 @@ func Decode(b []byte) (*Plan, error) {
 	return p, nil
 }
 
-// decoder reads fields until the first error, then only zeros.
+// decoder reads fields from b[i:] until the first error, then only
+// zeros. (An index rather than a slice advanced: a write of a slice
+// pointer costs the collector's write barrier, a field at a time.)
 type decoder struct {
 	b   []byte
+	i   int
 	err error
 }
 
@@ -174,19 +177,27 @@ func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
 	}
-	d.b = nil
+	d.i = len(d.b)
 }
+
+// left is the number of bytes not read.
+func (d *decoder) left() int { return len(d.b) - d.i }
 
 func (d *decoder) uint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
+	// Most fields take a byte.
+	if d.i < len(d.b) && d.b[d.i] < 0x80 {
+		d.i++
+		return uint64(d.b[d.i-1])
+	}
+	v, n := binary.Uvarint(d.b[d.i:])
 	if n <= 0 {
 		d.fail("truncated or overlong number")
 		return 0
 	}
-	d.b = d.b[n:]
+	d.i += n
 	return v
 }
 
@@ -206,8 +217,8 @@ func (d *decoder) uint32() uint32 { return uint32(d.small(1 << 32)) }
 // each.
 func (d *decoder) count(min uint64) int {
 	n := d.uint()
-	if n > uint64(len(d.b))/min {
-		d.fail("a list of %d entries in %d bytes", n, len(d.b))
+	if n > uint64(d.left())/min {
+		d.fail("a list of %d entries in %d bytes", n, d.left())
 		return 0
 	}
 	return int(n)
@@ -215,12 +226,12 @@ func (d *decoder) count(min uint64) int {
 
 func (d *decoder) str() string {
 	n := d.uint()
-	if n > maxString || n > uint64(len(d.b)) {
+	if n > maxString || n > uint64(d.left()) {
 		d.fail("a string of %d bytes", n)
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := string(d.b[d.i : d.i+int(n)])
+	d.i += int(n)
 	return s
 }
 

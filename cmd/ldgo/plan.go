@@ -33,9 +33,9 @@ Set-id programs never get one. ldgo run does not use plans yet.`,
 		{name: "show", help: "print the plan (the one kept, or else a new one)\ninstead of writing it"},
 		{name: "check", help: "say whether the plan kept is valid, and why not;\nexit 1 if it is not"},
 		{name: "json", help: "with --show: print JSON (doc/json.md)"},
-		{name: "library-path", arg: "PATH", help: "search PATH instead of LD_LIBRARY_PATH"},
-		{name: "preload", arg: "LIST", help: "preload LIST (spaces or colons) instead of LD_PRELOAD"},
-		{name: "inhibit-cache", help: "do not use /etc/ld.so.cache"},
+		// The analysis commands' --library-path, --preload and
+		// --inhibit-cache.
+		analysisOptions[0], analysisOptions[1], analysisOptions[2],
 	},
 	footer: `Plans are kept in $XDG_CACHE_HOME/ldgo/plans (or ~/.cache/ldgo/plans),
 beside the bind cache, one per program.
