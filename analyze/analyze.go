@@ -214,9 +214,12 @@ const userTop = 1 << 47
 // placement says where the file image puts objects: a program linked at
 // fixed addresses where it was linked, a PIE program at pie, libraries
 // from lib up, each gap bytes further from the one before than it needs,
-// the vDSO vdsoShift below where this process has it.
+// the vDSO vdsoShift below where this process has it. For a plan, the
+// n-th object's TLS module id is moved by n times modStep and its static
+// TLS offset by n times tlsStep.
 type placement struct {
 	pie, lib, gap, vdsoShift uint64
+	modStep, tlsStep         uint64
 }
 
 // placements are the file image's placements: the first, the analysis
@@ -227,7 +230,7 @@ type placement struct {
 var placements = [...]placement{
 	{pie: 0x555555554000, lib: 0x7f0000000000},
 	{pie: 0x655555554000, lib: 0x200000000000, gap: 1 << 32, vdsoShift: 0x100000000000},
-	{pie: 0x455555550000, lib: 0x100000000000, gap: 3 << 30, vdsoShift: 0x180000000000},
+	{pie: 0x455555550000, lib: 0x100000000000, gap: 3 << 30, vdsoShift: 0x180000000000, modStep: 1 << 16, tlsStep: 1 << 24},
 }
 
 // fileMapper places objects in the file image.

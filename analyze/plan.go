@@ -26,6 +26,12 @@ import (
 // PC-relative text relocation between two objects) cannot be planned,
 // and says so.
 //
+// The TLS module ids and static offsets the second relocation uses are
+// moved too, each object's by another amount, so that a module id
+// (DTPMOD) and a place from the thread pointer (TPOFF, a static TLS
+// descriptor's argument) are told from absolute values: the executor's
+// process numbers modules and places blocks its own way.
+//
 // What only a run can say comes through the environment (planEnv): an
 // IFUNC resolver's result and a TLS descriptor are values in a pseudo
 // object, the executor's, that moves too, and say which resolver to call
@@ -178,6 +184,14 @@ func relocateForPlan(path string, opts PlanOptions, pl placement, pseudo uint64)
 	if ns.Rtld != nil && !ns.Rtld.Faked && ns.Rtld.Obj != nil && !contains(r.maps, ns.Rtld) {
 		r.maps = append(r.maps, ns.Rtld)
 	}
+	for j, m := range r.maps {
+		if m.TLSModID != 0 {
+			m.TLSModID += uint64(j+1) * pl.modStep
+			if m.HasStaticTLS {
+				m.TLSOffset += uint64(j+1) * pl.tlsStep
+			}
+		}
+	}
 	r.relocs = namespace.RelocOptions{Lazy: !opts.BindNow}
 	if err := ns.RelocateAll(r.relocs); err != nil {
 		return fail(err)
@@ -215,10 +229,16 @@ func contains(maps []*linkmap.Map, m *linkmap.Map) bool {
 // planBuilder turns two runs into a plan.
 type planBuilder struct {
 	runs [2]*planRun
-	// byDelta names the object that moved by each amount; pseudo is the
-	// executor's.
-	byDelta map[uint64]int
+	// byDelta says what moved by each amount: an object's base (or the
+	// executor's pseudo object's), its TLS module id or its static TLS
+	// offset.
+	byDelta map[uint64]moved
 	index   map[*linkmap.Map]uint32 // the first run's maps
+}
+
+type moved struct {
+	kind plan.TargetKind // InObject, TLSModule or TLSOffset
+	obj  int
 }
 
 const pseudoObject = -1
@@ -228,24 +248,36 @@ func newPlanBuilder(runs [2]*planRun) (*planBuilder, error) {
 	if len(a.maps) != len(b.maps) || len(a.lazy) != len(b.lazy) || len(a.env.ifuncs) != len(b.env.ifuncs) || len(a.env.tlsIndex) != len(b.env.tlsIndex) {
 		return nil, fmt.Errorf("two loads of the same program differ")
 	}
-	pb := &planBuilder{runs: runs, byDelta: map[uint64]int{}, index: map[*linkmap.Map]uint32{}}
-	add := func(d uint64, j int) error {
+	pb := &planBuilder{runs: runs, byDelta: map[uint64]moved{}, index: map[*linkmap.Map]uint32{}}
+	add := func(d uint64, kind plan.TargetKind, j int) error {
 		if _, dup := pb.byDelta[d]; dup || d == 0 {
 			return fmt.Errorf("objects placed so that they cannot be told apart")
 		}
-		pb.byDelta[d] = j
+		pb.byDelta[d] = moved{kind, j}
 		return nil
 	}
-	if err := add(b.env.pseudo-a.env.pseudo, pseudoObject); err != nil {
+	if err := add(b.env.pseudo-a.env.pseudo, plan.InObject, pseudoObject); err != nil {
 		return nil, err
 	}
 	for j, m := range a.maps {
-		if m.Name != b.maps[j].Name {
-			return nil, fmt.Errorf("two loads of the same program differ: %s, then %s", m.Name, b.maps[j].Name)
+		mb := b.maps[j]
+		if m.Name != mb.Name {
+			return nil, fmt.Errorf("two loads of the same program differ: %s, then %s", m.Name, mb.Name)
 		}
 		pb.index[m] = uint32(j)
-		if d := b.maps[j].Base - m.Base; d != 0 {
-			if err := add(d, j); err != nil {
+		if d := mb.Base - m.Base; d != 0 {
+			if err := add(d, plan.InObject, j); err != nil {
+				return nil, err
+			}
+		}
+		if m.TLSModID != 0 {
+			if err := add(mb.TLSModID-m.TLSModID, plan.TLSModule, j); err != nil {
+				return nil, err
+			}
+		}
+		if m.HasStaticTLS {
+			// A place from the thread pointer is Off less the offset.
+			if err := add(m.TLSOffset-mb.TLSOffset, plan.TLSOffset, j); err != nil {
 				return nil, err
 			}
 		}
@@ -259,12 +291,19 @@ func (pb *planBuilder) classify(va, vb uint64) (plan.Target, error) {
 	if va == vb {
 		return plan.Target{Kind: plan.Absolute, Off: va}, nil
 	}
-	j, ok := pb.byDelta[vb-va]
+	mv, ok := pb.byDelta[vb-va]
 	if !ok {
 		return plan.Target{}, fmt.Errorf("a value (%#x) that no object's place explains", va)
 	}
-	if j != pseudoObject {
-		return plan.Target{Kind: plan.InObject, Object: uint32(j), Off: va - pb.runs[0].maps[j].Base}, nil
+	if j := mv.obj; j != pseudoObject {
+		m := pb.runs[0].maps[j]
+		switch mv.kind {
+		case plan.TLSModule:
+			return plan.Target{Kind: plan.TLSModule, Object: uint32(j), Off: va - m.TLSModID}, nil
+		case plan.TLSOffset:
+			return plan.Target{Kind: plan.TLSOffset, Object: uint32(j), Off: va + m.TLSOffset}, nil
+		}
+		return plan.Target{Kind: plan.InObject, Object: uint32(j), Off: va - m.Base}, nil
 	}
 	ea, eb := pb.runs[0].env, pb.runs[1].env
 	off := va - ea.pseudo

@@ -21,6 +21,8 @@ func planFixtures(t *testing.T) map[string]string {
 int dep_data[4] = {1, 2, 3, 4};
 int *dep_ptr = &dep_data[2];
 __thread int dep_tls = 7;
+extern __thread int top_gd; // global dynamic: DTPMOD64 and DTPOFF64
+int *dep_gd(void) { return &top_gd; }
 int dep_fn(int x) { return x + dep_data[0]; }
 static int impl(void) { return 42; }
 static void *resolve(void) { return (void *)impl; }
@@ -69,7 +71,10 @@ func TestPlanComplete(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := relocateForPlan(path, opts, placements[0], pseudoBases[0])
+			// The analysis commands' placement, TLS moved another way.
+			third := placements[0]
+			third.modStep, third.tlsStep = 1<<20, 1<<28
+			r, err := relocateForPlan(path, opts, third, pseudoBases[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,6 +161,10 @@ func (r *planRun) resolve(t *testing.T, tg plan.Target) string {
 		return fmt.Sprintf("executor %d", tg.Off)
 	case plan.TLSIndex:
 		return fmt.Sprintf("tls-index %d %#x", r.maps[tg.Object].TLSModID, tg.Off)
+	case plan.TLSOffset:
+		return r.canonical(tg.Off - r.maps[tg.Object].TLSOffset)
+	case plan.TLSModule:
+		return r.canonical(r.maps[tg.Object].TLSModID + tg.Off)
 	case plan.Unresolved:
 		return "error"
 	}

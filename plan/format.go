@@ -236,7 +236,7 @@ func (d *decoder) str() string {
 }
 
 func (d *decoder) target() Target {
-	return Target{Kind: TargetKind(d.small(uint64(numTargetKinds))), Object: d.uint32(), Off: d.uint()}
+	return Target{Kind: TargetKind(d.small(uint64(NumTargetKinds))), Object: d.uint32(), Off: d.uint()}
 }
 
 // list makes a list of n entries, nil for none, as the plan had it.

@@ -34,6 +34,8 @@ func sample() *Plan {
 			{Object: 1, Off: 0x10, Value: Target{Kind: Executor, Off: uint64(TLSDescStatic)}},
 			{Object: 1, Off: 0x3010, Value: Target{Kind: TLSIndex, Object: 1, Off: 8}},
 			{Object: 1, Off: 0x3018, Value: Target{Kind: IFunc, Object: 1, Off: 0x400}},
+			{Object: 1, Off: 0x3020, Value: Target{Kind: TLSOffset, Object: 1, Off: 4}},
+			{Object: 1, Off: 0x3028, Value: Target{Kind: TLSModule, Object: 1}},
 		},
 		Lazy: []Lazy{
 			{Object: 0, Slot: 0, Off: 0x3100, Target: Target{Kind: InObject, Object: 1, Off: 0x500}},
@@ -91,6 +93,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"write to read-only text", bad(func(p *Plan) { p.Writes[0].Off = 0x10 }), "outside every writable segment"},
 		{"target in no object", bad(func(p *Plan) { p.Writes[0].Value.Object = 4 }), "target in object 4"},
 		{"TLS index of no module", bad(func(p *Plan) { p.Writes[3].Value.Object = 0 }), "has no TLS"},
+		{"TLS offset of no static block", bad(func(p *Plan) { p.Objects[1].TLS.Static = false; p.Writes[3].Value.Kind = TLSOffset }), "has no static TLS"},
 		{"unknown executor function", bad(func(p *Plan) { p.Writes[2].Value.Off = 7 }), "unknown executor function"},
 		{"unresolved write", bad(func(p *Plan) { p.Writes[1].Value.Kind = Unresolved }), "unresolved target outside"},
 		{"lazy slot of a bound object", bad(func(p *Plan) { p.Lazy[0].Object = 1; p.Lazy[0].Off = 0x3100 }), "not bound lazily"},

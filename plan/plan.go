@@ -107,9 +107,17 @@ const (
 	// TLSIndex: the address of a tls_index {module of Object, Off}
 	// the executor makes (a dynamic TLS descriptor's argument).
 	TLSIndex
+	// TLSOffset: Off less the static TLS offset of Object's module: a
+	// variable's place from the thread pointer (TPOFF), which depends
+	// on where the executor's process puts the block.
+	TLSOffset
+	// TLSModule: the module id of Object (DTPMOD), which the process
+	// numbers.
+	TLSModule
 	// Unresolved: a lazy slot with no definition; its first call fails.
 	Unresolved
-	numTargetKinds
+	// NumTargetKinds is the number of kinds.
+	NumTargetKinds
 )
 
 func (k TargetKind) String() string {
@@ -124,6 +132,10 @@ func (k TargetKind) String() string {
 		return "executor"
 	case TLSIndex:
 		return "tls-index"
+	case TLSOffset:
+		return "tls-offset"
+	case TLSModule:
+		return "tls-module"
 	case Unresolved:
 		return "unresolved"
 	}
@@ -286,12 +298,16 @@ func (p *Plan) checkTarget(t Target, lazy bool) error {
 	switch t.Kind {
 	case Absolute:
 		return nil
-	case InObject, IFunc, TLSIndex:
+	case InObject, IFunc, TLSIndex, TLSOffset, TLSModule:
 		if uint64(t.Object) >= uint64(len(p.Objects)) {
 			return fmt.Errorf("target in object %d of %d", t.Object, len(p.Objects))
 		}
-		if t.Kind == TLSIndex && p.Objects[t.Object].TLS.ModID == 0 {
-			return fmt.Errorf("TLS index of object %d, which has no TLS", t.Object)
+		tls := p.Objects[t.Object].TLS
+		switch {
+		case t.Kind != InObject && t.Kind != IFunc && tls.ModID == 0:
+			return fmt.Errorf("%v of object %d, which has no TLS", t.Kind, t.Object)
+		case t.Kind == TLSOffset && !tls.Static:
+			return fmt.Errorf("%v of object %d, which has no static TLS", t.Kind, t.Object)
 		}
 		return nil
 	case Executor:

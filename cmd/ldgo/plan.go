@@ -219,8 +219,8 @@ func printPlan(out io.Writer, p *plan.Plan, where string) {
 }
 
 // planCounts counts each object's writes by kind, and its lazy slots.
-func planCounts(p *plan.Plan) (writes [][6]int, lazy, unresolved []int) {
-	writes = make([][6]int, len(p.Objects))
+func planCounts(p *plan.Plan) (writes [][plan.NumTargetKinds]int, lazy, unresolved []int) {
+	writes = make([][plan.NumTargetKinds]int, len(p.Objects))
 	lazy, unresolved = make([]int, len(p.Objects)), make([]int, len(p.Objects))
 	for _, w := range p.Writes {
 		writes[w.Object][w.Value.Kind]++
