@@ -175,15 +175,11 @@ func relocateForPlan(path string, opts PlanOptions, pl placement, pseudo uint64)
 		}
 	}
 	for _, m := range ns.Chain {
-		if !m.Faked && m.Obj != nil {
-			r.maps = append(r.maps, m)
-		} else if m.Faked {
+		if m.Faked {
 			return fail(&namespace.LoadError{Name: m.Name, Err: errors.New("cannot open shared object file: No such file or directory")})
 		}
 	}
-	if ns.Rtld != nil && !ns.Rtld.Faked && ns.Rtld.Obj != nil && !contains(r.maps, ns.Rtld) {
-		r.maps = append(r.maps, ns.Rtld)
-	}
+	r.maps = plan.Maps(ns)
 	for j, m := range r.maps {
 		if m.TLSModID != 0 {
 			m.TLSModID += uint64(j+1) * pl.modStep
@@ -215,15 +211,6 @@ func relocateForPlan(path string, opts PlanOptions, pl placement, pseudo uint64)
 		}
 	}
 	return r, nil
-}
-
-func contains(maps []*linkmap.Map, m *linkmap.Map) bool {
-	for _, x := range maps {
-		if x == m {
-			return true
-		}
-	}
-	return false
 }
 
 // planBuilder turns two runs into a plan.
@@ -430,7 +417,7 @@ func (pb *planBuilder) build(p *plan.Plan) error {
 		switch {
 		case s.err != nil:
 			l.Target = plan.Target{Kind: plan.Unresolved}
-			l.Err = Describe(ns.Main.Name, s.err)
+			l.Err = Describe(a.env.progname, s.err)
 		default:
 			t, err := pb.classify(s.target, sb.target)
 			if err != nil {

@@ -64,6 +64,10 @@ type Options struct {
 	// Calls, if set, counts the calls through every PLT slot and prints
 	// them at exit (ldgo run --calls).
 	Calls *CallsOptions
+	// Plan is LDGO_PLAN: "exec" relocates by the program's launch plan,
+	// made now from the files, carried out by the executor
+	// (relocateByPlan); anything else by the engine.
+	Plan string
 	// TLSModule is the path the system's ld.so preloaded the static TLS
 	// module from, when ldgo was started again with one
 	// (StaticTLSNeeded), or "".
@@ -236,37 +240,54 @@ func Run(opts Options) error {
 	}
 
 	loadEnd := host.Cycles()
-	cacheKey, cacheEntry := useBindCache(ns, opts)
-	// Traced from here on, the program's dlopen and dlsym included.
-	proc.trace.attach(&ns.Linker)
-	relocOpts := namespace.RelocOptions{
-		Lazy:    !opts.BindNow,
-		Profile: audit.on() && audit.profile,
-		OnWarning: func(m *linkmap.Map, msg string) {
-			os.Stderr.WriteString(msg + "\n")
-		},
-	}
-	ns.LookAhead(relocOpts)
-	proc.relroLater = true
-	relocErr := ns.RelocateAll(relocOpts)
-	if relocErr != nil {
-		proc.trace.failed(relocErr)
-		return fail(relocErr)
-	}
-	if err := publishStaticTLS(proc, prog); err != nil {
-		return err
-	}
-	if err := rebindAdopted(ns, proc); err != nil {
-		return fail(err)
-	}
-	stats := ns.Stats()
-	ns.FinishLookAhead()
-	err = proc.prepareLazy(ns, prog, proc.order)
-	ns.EndLookAhead()
+	planned, err := proc.relocateByPlan(ns, &opts, prog, audit != nil, debugLine)
 	if err != nil {
 		return fail(err)
 	}
-	audit.lazySlots(proc.order)
+	var (
+		cacheKey   *bindcache.Key
+		cacheEntry *bindcache.Entry
+		stats      namespace.Stats
+	)
+	if planned {
+		// Traced from here on: the program's dlopen and dlsym.
+		proc.trace.attach(&ns.Linker)
+		if err := publishStaticTLS(proc, prog); err != nil {
+			return err
+		}
+	} else {
+		cacheKey, cacheEntry = useBindCache(ns, opts)
+		// Traced from here on, the program's dlopen and dlsym included.
+		proc.trace.attach(&ns.Linker)
+		relocOpts := namespace.RelocOptions{
+			Lazy:    !opts.BindNow,
+			Profile: audit.on() && audit.profile,
+			OnWarning: func(m *linkmap.Map, msg string) {
+				os.Stderr.WriteString(msg + "\n")
+			},
+		}
+		ns.LookAhead(relocOpts)
+		proc.relroLater = true
+		relocErr := ns.RelocateAll(relocOpts)
+		if relocErr != nil {
+			proc.trace.failed(relocErr)
+			return fail(relocErr)
+		}
+		if err := publishStaticTLS(proc, prog); err != nil {
+			return err
+		}
+		if err := rebindAdopted(ns, proc); err != nil {
+			return fail(err)
+		}
+		stats = ns.Stats()
+		ns.FinishLookAhead()
+		err = proc.prepareLazy(ns, prog, proc.order)
+		ns.EndLookAhead()
+		if err != nil {
+			return fail(err)
+		}
+		audit.lazySlots(proc.order)
+	}
 	// RELRO is protected once the second goroutine is done: each
 	// mprotect while another thread runs costs a TLB shootdown.
 	if err := proc.ProtectRelro(); err != nil {
@@ -281,7 +302,7 @@ func Run(opts Options) error {
 	fromCache := ns.Linker.Replayed
 	if cacheEntry != nil {
 		cacheEntry.Close()
-	} else {
+	} else if !planned {
 		for _, m := range ns.Chain {
 			proc.giveBackReadOnly(m)
 		}

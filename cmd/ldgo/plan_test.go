@@ -315,3 +315,33 @@ func TestPlanSetID(t *testing.T) {
 		t.Errorf("ldgo plan of a set-group-ID program: %+v", r)
 	}
 }
+
+// LDGO_PLAN=exec starts programs by their launch plan, carried out by the
+// executor: each gives its native output, dlopen after the planned start
+// included, and --debug statistics says the plan ran.
+func TestPlanExec(t *testing.T) {
+	bin := buildLdgo(t)
+	_, prog := planFixture(t)
+	for _, args := range [][]string{
+		{prog},
+		{"/usr/bin/ls", "-l", "/usr/bin"}, // not /, whose /tmp other tests change
+		{"/usr/bin/python3", "-c", "import json, hashlib; print(json.dumps([hashlib.sha256(b'x').hexdigest()]))"},
+	} {
+		if _, err := os.Stat(args[0]); err != nil {
+			continue
+		}
+		native := runCommand(t, withEnv(exec.Command(args[0], args[1:]...), baseEnv()))
+		planned := runCommand(t, withEnv(exec.Command(bin, append([]string{"run", "--debug", "statistics"}, args...)...), baseEnv("LDGO_PLAN=exec")))
+		if planned.stdout != native.stdout || planned.status != native.status {
+			t.Errorf("%s under LDGO_PLAN=exec: %+v, native %+v", args[0], planned, native)
+		}
+		if !strings.Contains(planned.stderr, "ldgo: launch plan: executed") {
+			t.Errorf("%s under LDGO_PLAN=exec: the plan did not run:\n%s", args[0], planned.stderr)
+		}
+	}
+}
+
+func withEnv(cmd *exec.Cmd, env []string) *exec.Cmd {
+	cmd.Env = env
+	return cmd
+}

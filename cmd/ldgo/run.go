@@ -437,6 +437,7 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	ro.Plan, _ = getenv(env, "LDGO_PLAN")
 	ro.Audit = splitAudit(o.audit)
 	if v, _ := getenv(env, "LD_AUDIT"); v != "" {
 		ro.Audit = append(ro.Audit, splitAudit(v)...)

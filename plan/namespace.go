@@ -1,3 +1,6 @@
+// What a plan takes from the engine's namespace: its objects and the
+// order of their initializers and finalizers.
+
 package plan
 
 import (
@@ -58,4 +61,22 @@ func Finis(m *linkmap.Map, i uint32) []Fn {
 		fns = append(fns, Fn{Object: i, Off: d.Fini})
 	}
 	return fns
+}
+
+// Maps are the objects of ns a plan names, in its order: the chain's
+// (load order), then the dynamic linker when nothing needs it (it is in
+// the process all the same).
+func Maps(ns *namespace.Namespace) []*linkmap.Map {
+	var maps []*linkmap.Map
+	rtld := false
+	for _, m := range ns.Chain {
+		if !m.Faked && m.Obj != nil {
+			maps = append(maps, m)
+			rtld = rtld || m == ns.Rtld
+		}
+	}
+	if r := ns.Rtld; r != nil && !rtld && !r.Faked && r.Obj != nil {
+		maps = append(maps, r)
+	}
+	return maps
 }
