@@ -55,9 +55,14 @@ type Plan struct {
 // ExecPlan carries out p over its objects, mapped at their places, and
 // returns the number of words written.
 func ExecPlan(p *Plan) (int, error) {
-	// The C structures are copies in C memory: cgo's rules do not let C
-	// keep Go pointers, and the tables are small next to the objects.
+	// The writes, lazy slots and substitutions are laid out as their C
+	// structures and passed in place, pinned: a large program's plan
+	// has some 150,000 writes, not worth a copy. The objects, which hold
+	// a C pointer each, are copied.
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	objs := cArray[C.struct_ldgo_plan_object](len(p.Objects))
+	defer C.free(unsafe.Pointer(ptrOf(objs)))
 	for i, o := range p.Objects {
 		c := &objs[i]
 		c.base, c.tls_offset, c.tls_modid = C.uint64_t(o.Base), C.uint64_t(o.TLSOffset), C.uint64_t(o.TLSModID)
@@ -69,40 +74,34 @@ func ExecPlan(p *Plan) (int, error) {
 			c.lazy = o.Lazy.p
 		}
 	}
-	target := func(t PlanTarget) C.struct_ldgo_plan_target {
-		return C.struct_ldgo_plan_target{kind: C.uint64_t(t.Kind), object: C.uint64_t(t.Object), off: C.uint64_t(t.Off)}
+	cp := C.struct_ldgo_plan{objects: ptrOf(objs), nobjects: C.uint64_t(len(objs)), got2: C.uint64_t(Trampoline())}
+	if len(p.Writes) > 0 {
+		pin.Pin(&p.Writes[0])
+		cp.writes, cp.nwrites = (*C.struct_ldgo_plan_write)(unsafe.Pointer(&p.Writes[0])), C.uint64_t(len(p.Writes))
 	}
-	writes := cArray[C.struct_ldgo_plan_write](len(p.Writes))
-	for i, w := range p.Writes {
-		writes[i] = C.struct_ldgo_plan_write{object: C.uint64_t(w.Object), off: C.uint64_t(w.Off), value: target(w.Value)}
+	if len(p.Lazy) > 0 {
+		pin.Pin(&p.Lazy[0])
+		cp.lazy, cp.nlazy = (*C.struct_ldgo_plan_lazy)(unsafe.Pointer(&p.Lazy[0])), C.uint64_t(len(p.Lazy))
 	}
-	lazy := cArray[C.struct_ldgo_plan_lazy](len(p.Lazy))
-	for i, l := range p.Lazy {
-		lazy[i] = C.struct_ldgo_plan_lazy{object: C.uint64_t(l.Object), slot: C.uint64_t(l.Slot), off: C.uint64_t(l.Off), target: target(l.Target)}
+	if len(p.Subst) > 0 {
+		pin.Pin(&p.Subst[0])
+		cp.subst, cp.nsubst = (*C.struct_ldgo_plan_subst)(unsafe.Pointer(&p.Subst[0])), C.uint64_t(len(p.Subst))
 	}
-	subst := cArray[C.struct_ldgo_plan_subst](len(p.Subst))
-	for i, s := range p.Subst {
-		subst[i] = C.struct_ldgo_plan_subst{from: C.uint64_t(s[0]), to: C.uint64_t(s[1])}
-	}
-	cp := (*C.struct_ldgo_plan)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_ldgo_plan{}))))
-	defer func() {
-		for _, a := range []unsafe.Pointer{unsafe.Pointer(cp), unsafe.Pointer(ptrOf(objs)), unsafe.Pointer(ptrOf(writes)), unsafe.Pointer(ptrOf(lazy)), unsafe.Pointer(ptrOf(subst))} {
-			C.free(a)
-		}
-	}()
-	cp.objects, cp.nobjects = ptrOf(objs), C.uint64_t(len(objs))
-	cp.writes, cp.nwrites = ptrOf(writes), C.uint64_t(len(writes))
-	cp.lazy, cp.nlazy = ptrOf(lazy), C.uint64_t(len(lazy))
-	cp.subst, cp.nsubst = ptrOf(subst), C.uint64_t(len(subst))
-	cp.got2 = C.uint64_t(Trampoline())
 	// IFUNC resolvers run on this thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if C.ldgo_plan_exec(cp) != 0 {
+	if C.ldgo_plan_exec(&cp) != 0 {
 		return int(cp.written), errors.New(C.GoString(cp.error))
 	}
 	return int(cp.written), nil
 }
+
+// The Go types passed in place have their C structures' layout.
+var (
+	_ = [1]struct{}{}[unsafe.Sizeof(PlanWrite{})-unsafe.Sizeof(C.struct_ldgo_plan_write{})]
+	_ = [1]struct{}{}[unsafe.Sizeof(PlanLazy{})-unsafe.Sizeof(C.struct_ldgo_plan_lazy{})]
+	_ = [1]struct{}{}[unsafe.Sizeof([2]uint64{})-unsafe.Sizeof(C.struct_ldgo_plan_subst{})]
+)
 
 // cArray allocates n zeroed T in C memory (at least one, so that the
 // pointer is never nil).

@@ -123,8 +123,15 @@ func (s *Stale) Error() string { return "launch plan out of date: " + s.Reason }
 // settings search (bindcache.Settings, which include ldgo's own identity):
 // nil if it is, a *Stale saying why not otherwise. Every object's
 // identity must be the one recorded, as the bind cache requires: the
-// file's status (ctime included) and its content ID (build-id).
+// file's status (ctime included) and its content ID (build-id), read
+// from the file now.
 func Check(p *Plan, search []string) error {
+	return CheckIdentities(p, search, func(i int) (object.Identity, error) { return identityNow(&p.Objects[i]) })
+}
+
+// CheckIdentities is Check with the identity of object i given by id
+// (for objects already open: a run's).
+func CheckIdentities(p *Plan, search []string, id func(i int) (object.Identity, error)) error {
 	if !slices.Equal(p.Search, search) {
 		for i := range max(len(p.Search), len(search)) {
 			var was, is string
@@ -141,7 +148,7 @@ func Check(p *Plan, search []string) error {
 	}
 	for i := range p.Objects {
 		o := &p.Objects[i]
-		id, err := identityNow(o)
+		id, err := id(i)
 		if err != nil {
 			return &Stale{Reason: err.Error()}
 		}

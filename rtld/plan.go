@@ -5,8 +5,11 @@ import (
 	"slices"
 
 	"github.com/ldgo/ldgo/analyze"
+	"github.com/ldgo/ldgo/bindcache"
 	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/linkmap"
 	"github.com/ldgo/ldgo/namespace"
+	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/plan"
 )
 
@@ -14,8 +17,9 @@ import (
 // by carrying out the program's launch plan with the executor
 // (host.ExecPlan) instead of the engine's relocation pass, when
 // LDGO_PLAN=exec asks for it: the first step of one way to start a
-// program, engine → plan → executor. The plan is made now, from the
-// files (analyze.Plan). It reports whether it relocated; when it did not,
+// program, engine → plan → executor. The plan is the one kept, if it is
+// still valid, or one made now from the files (analyze.Plan) and kept
+// (launchPlan). It reports whether it relocated; when it did not,
 // nothing was written, and --debug statistics says why. What the plan
 // does not carry (LD_DEBUG's lookups, the bind cache, auditing, --calls,
 // the lazy category's stories) keeps the engine's path.
@@ -33,21 +37,17 @@ func (p *Process) relocateByPlan(ns *namespace.Namespace, opts *Options, prog st
 		say("not used: auditing, --calls and LD_DEBUG's lookups need the engine")
 		return false, nil
 	}
-	pl, err := analyze.Plan(opts.Path, analyze.PlanOptions{BindNow: opts.BindNow, Options: analyze.Options{
-		LibraryPath: opts.LibraryPath, LibraryPathWhat: opts.LibraryPathWhat,
-		Preload: opts.Preload, PreloadWhat: opts.PreloadWhat,
-		InhibitCache: opts.InhibitCache, Progname: prog,
-	}})
+	maps := plan.Maps(ns)
+	pl, how, err := launchPlan(opts, prog, maps)
 	if err != nil {
 		say("not made: %v", err)
 		return false, nil
 	}
-	maps := plan.Maps(ns)
 	if len(maps) != len(pl.Objects) {
 		say("not used: %d objects loaded, %d in the plan", len(maps), len(pl.Objects))
 		return false, nil
 	}
-	ep := &host.Plan{}
+	ep := &host.Plan{Writes: make([]host.PlanWrite, 0, len(pl.Writes)), Lazy: make([]host.PlanLazy, 0, len(pl.Lazy))}
 	for i, m := range maps {
 		o := &pl.Objects[i]
 		if (i == 0) != (m == ns.Main) || i > 0 && o.Path != m.Name {
@@ -115,8 +115,51 @@ func (p *Process) relocateByPlan(ns *namespace.Namespace, opts *Options, prog st
 			return false, err
 		}
 	}
-	say("executed: %d objects, %d words written, %d lazy slots", len(maps), n, len(pl.Lazy))
+	say("executed (%s): %d objects, %d words written, %d lazy slots", how, len(maps), n, len(pl.Lazy))
 	return true, nil
+}
+
+// launchPlan is the program's launch plan: the one kept in
+// opts.PlanDir if it is valid for the objects loaded (maps, in the plan's
+// order), or else one made now and kept for next time. how says which,
+// and why a kept one was not used.
+func launchPlan(opts *Options, prog string, maps []*linkmap.Map) (*plan.Plan, string, error) {
+	abs, err := analyze.AbsProgram(opts.Path)
+	if err != nil {
+		return nil, "", err
+	}
+	search, err := bindcache.Settings(opts.LibraryPath, opts.Preload, opts.InhibitCache, opts.BindNow)
+	if err != nil {
+		return nil, "", err
+	}
+	how := "made: no plan directory"
+	if opts.PlanDir != "" {
+		pl, err := plan.Load(opts.PlanDir, abs)
+		if err == nil && len(pl.Objects) != len(maps) {
+			err = fmt.Errorf("%d objects in the plan, %d loaded", len(pl.Objects), len(maps))
+		}
+		if err == nil {
+			err = plan.CheckIdentities(pl, search, func(i int) (object.Identity, error) { return identityOf(maps[i]) })
+		}
+		if err == nil {
+			return pl, "kept", nil
+		}
+		how = "made: " + err.Error()
+	}
+	pl, err := analyze.Plan(opts.Path, analyze.PlanOptions{BindNow: opts.BindNow, Options: analyze.Options{
+		LibraryPath: opts.LibraryPath, LibraryPathWhat: opts.LibraryPathWhat,
+		Preload: opts.Preload, PreloadWhat: opts.PreloadWhat,
+		InhibitCache: opts.InhibitCache, Progname: prog,
+	}})
+	if err != nil {
+		return nil, "", err
+	}
+	if opts.PlanDir != "" {
+		if _, err := plan.Store(opts.PlanDir, pl); err != nil {
+			how += "; not kept: " + err.Error()
+		}
+	}
+	return pl, how, nil
 }
 
 // The executor numbers the kinds as package plan does (host.h's

@@ -66,8 +66,10 @@ type Options struct {
 	Calls *CallsOptions
 	// Plan is LDGO_PLAN: "exec" relocates by the program's launch plan,
 	// made now from the files, carried out by the executor
-	// (relocateByPlan); anything else by the engine.
-	Plan string
+	// (relocateByPlan); anything else by the engine. PlanDir is where
+	// plans are kept ("": none kept).
+	Plan    string
+	PlanDir string
 	// TLSModule is the path the system's ld.so preloaded the static TLS
 	// module from, when ldgo was started again with one
 	// (StaticTLSNeeded), or "".
@@ -422,22 +424,14 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 			return nil, nil
 		}
 		o := bindcache.Object{Serial: m.Serial, Path: m.Name}
-		var st object.FileStatus
-		switch {
-		case m.File != nil:
-			st = m.File.FileStatus
-		case m.Vdso:
+		if m.Vdso {
 			o.Path = object.VDSOName
-		default:
-			// Loaded by the system's ld.so: the file the path names
-			// now. Should it not be the one in memory any more, the
-			// build-id, read from memory, tells them apart.
-			var err error
-			if st, err = object.StatFile(m.Name); err != nil {
-				return nil, nil
-			}
 		}
-		o.ID = object.IdentityOf(st, m.Obj)
+		id, err := identityOf(m)
+		if err != nil {
+			return nil, nil
+		}
+		o.ID = id
 		k.Objects = append(k.Objects, o)
 		for uint64(len(maps)) <= m.Serial {
 			maps = append(maps, nil)
@@ -455,6 +449,26 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 	}
 	ns.Linker.Recording = true
 	return k, nil
+}
+
+// identityOf is the identity of a loaded object, as anything kept from
+// a run records it (the bind cache, a launch plan).
+func identityOf(m *linkmap.Map) (object.Identity, error) {
+	var st object.FileStatus
+	switch {
+	case m.File != nil:
+		st = m.File.FileStatus
+	case m.Vdso:
+	default:
+		// Loaded by the system's ld.so: the file the path names now.
+		// Should it not be the one in memory any more, the build-id,
+		// read from memory, tells them apart.
+		var err error
+		if st, err = object.StatFile(m.Name); err != nil {
+			return object.Identity{}, err
+		}
+	}
+	return object.IdentityOf(st, m.Obj), nil
 }
 
 func sameFile(a, b string) bool {
