@@ -341,6 +341,79 @@ func TestPlanExec(t *testing.T) {
 	}
 }
 
+// Under LDGO_PLAN=exec a run keeps its plan and the next one carries it
+// out; a plan made invalid (a library replaced, LD_LIBRARY_PATH
+// changed), damaged or truncated is made again, the program's output as
+// ever and nothing said unless --debug statistics asks.
+func TestPlanExecKept(t *testing.T) {
+	bin := buildLdgo(t)
+	f, prog := planFixture(t)
+	native := runCommand(t, withEnv(exec.Command(prog), baseEnv()))
+	cache := t.TempDir()
+	run := func(debug bool, extra ...string) result {
+		t.Helper()
+		args := []string{"run", prog}
+		if debug {
+			args = []string{"run", "--debug", "statistics", prog}
+		}
+		r := runCommand(t, withEnv(exec.Command(bin, args...), baseEnv(append([]string{"LDGO_PLAN=exec", "XDG_CACHE_HOME=" + cache}, extra...)...)))
+		if r.stdout != native.stdout || r.status != native.status {
+			t.Fatalf("ldgo run %s under LDGO_PLAN=exec: %+v, native %+v", prog, r, native)
+		}
+		return r
+	}
+	says := func(r result, want string) {
+		t.Helper()
+		if !strings.Contains(r.stderr, "ldgo: launch plan: executed ("+want) {
+			t.Errorf("want %q in\n%s", want, r.stderr)
+		}
+	}
+	says(run(true), "made: ")
+	says(run(true), "kept)")
+	says(run(true, "LD_LIBRARY_PATH=/nowhere"), `made: launch plan out of date: search settings changed: "library-path=", now "library-path=/nowhere"`)
+	says(run(true), `made: launch plan out of date: search settings changed: "library-path=/nowhere", now "library-path="`)
+
+	// libb.so replaced by a build of the same size and mtime.
+	lib := f.path("libb.so")
+	st, err := os.Stat(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.lib("new/libb.so", `#include <stdio.h>
+__attribute__((constructor)) static void init_b(void) { puts("init b"); }
+__attribute__((destructor)) static void fini_b(void) { puts("fini b"); }
+int b(void) { return 2; }`, "-Wl,--build-id=0xffeeddccbbaa99887766554433221100")
+	if err := os.Chtimes(f.path("new/libb.so"), time.Time{}, st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.path("new/libb.so"), lib); err != nil {
+		t.Fatal(err)
+	}
+	says(run(true), "made: launch plan out of date: "+lib+": file status changed")
+	says(run(true), "kept)")
+
+	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "plans", "*"))
+	if len(files) != 1 {
+		t.Fatalf("plan files %q", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damaged := range [][]byte{b[:len(b)/2], append(append([]byte(nil), b[:40]...), b[41:]...)} {
+		if err := os.WriteFile(files[0], damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := run(false); r.stderr != "" {
+			t.Errorf("a run over a damaged plan printed %q", r.stderr)
+		}
+		if err := os.WriteFile(files[0], damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		says(run(true), "made: "+files[0]+": not a launch plan of this version: ")
+	}
+}
+
 func withEnv(cmd *exec.Cmd, env []string) *exec.Cmd {
 	cmd.Env = env
 	return cmd
