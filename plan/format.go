@@ -184,21 +184,24 @@ func (d *decoder) fail(format string, args ...any) {
 func (d *decoder) left() int { return len(d.b) - d.i }
 
 func (d *decoder) uint() uint64 {
-	if d.err != nil {
-		return 0
+	// binary.Uvarint, inlined: a large program's plan has a million
+	// numbers. After an error, i is at the end, and every read fails.
+	b, i := d.b, d.i
+	var v uint64
+	for shift := uint(0); i < len(b); shift += 7 {
+		c := b[i]
+		i++
+		if shift == 63 && c > 1 {
+			break
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			d.i = i
+			return v
+		}
 	}
-	// Most fields take a byte.
-	if d.i < len(d.b) && d.b[d.i] < 0x80 {
-		d.i++
-		return uint64(d.b[d.i-1])
-	}
-	v, n := binary.Uvarint(d.b[d.i:])
-	if n <= 0 {
-		d.fail("truncated or overlong number")
-		return 0
-	}
-	d.i += n
-	return v
+	d.fail("truncated or overlong number")
+	return 0
 }
 
 // small reads a number below limit.

@@ -230,9 +230,22 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("launch plan: object %d: a second program", i)
 		}
 	}
+	// Writes come in address order: the segment of the last is most
+	// often the next's.
+	var last struct {
+		obj    uint32
+		lo, hi uint64
+	}
+	last.obj = ^uint32(0)
 	for i, w := range p.Writes {
-		if err := p.checkWord(w.Object, w.Off); err != nil {
-			return fmt.Errorf("launch plan: write %d: %w", i, err)
+		if w.Object != last.obj || w.Off < last.lo || w.Off > last.hi-8 || last.hi < 8 {
+			if err := p.checkWord(w.Object, w.Off); err != nil {
+				return fmt.Errorf("launch plan: write %d: %w", i, err)
+			}
+			last.obj, last.lo, last.hi = w.Object, 0, 0
+			if s := p.writableSegment(w.Object, w.Off); s != nil {
+				last.lo, last.hi = s.Vaddr, s.Vaddr+s.Memsz
+			}
 		}
 		if err := p.checkTarget(w.Value, false); err != nil {
 			return fmt.Errorf("launch plan: write %d: %w", i, err)
@@ -289,6 +302,23 @@ func (p *Plan) checkRange(obj uint32, off, n uint64, writable bool) error {
 		}
 	}
 	return fmt.Errorf("%d bytes at %#x are outside every %ssegment of object %d", n, off, map[bool]string{true: "writable "}[writable], obj)
+}
+
+// writableSegment is the segment of object obj holding the word at off
+// that writes may go to (checkRange says it is there), or nil when the
+// object's text relocations make any segment one.
+func (p *Plan) writableSegment(obj uint32, off uint64) *Segment {
+	o := &p.Objects[obj]
+	if o.TextRel {
+		return nil
+	}
+	for i := range o.Segments {
+		s := &o.Segments[i]
+		if s.Prot&protW != 0 && off >= s.Vaddr && off-s.Vaddr < s.Memsz && 8 <= s.Memsz-(off-s.Vaddr) && s.Vaddr+s.Memsz >= s.Vaddr {
+			return s
+		}
+	}
+	return nil
 }
 
 // protW is elf.PF_W.
