@@ -15,7 +15,9 @@ import (
 
 // planFixture builds a program whose libraries have initializers and
 // finalizers in a dependency order: prog needs liba and libc2, liba needs
-// libb.
+// libb. libc2 has an IFUNC, thread-local variables the program reads
+// (static TLS, and global dynamic in the library) and data the program
+// copies (a COPY relocation).
 func planFixture(t *testing.T) (*fixture, string) {
 	f := newFixture(t)
 	ctor := func(name string) string {
@@ -26,9 +28,22 @@ __attribute__((destructor)) static void fini_` + name + `(void) { puts("fini ` +
 	}
 	f.lib("libb.so", ctor("b")+`int b(void) { return 2; }`, "-Wl,--build-id=0x00112233445566778899aabbccddeeff")
 	f.lib("liba.so", ctor("a")+`int b(void); int a(void) { return b() + 1; }`, "-L.", "-lb", "-Wl,-rpath,"+f.dir)
-	f.lib("libc2.so", ctor("c2")+`int c2(void) { return 5; }`)
-	prog := f.prog("prog", ctor("prog")+`int a(void); int c2(void); int main(void) { return a() + c2() == 8 ? 0 : 1; }`,
-		"-L.", "-la", "-lc2", "-Wl,-rpath,"+f.dir)
+	f.lib("libc2.so", ctor("c2")+`
+static int five(void) { return 5; }
+static void *pick(void) { return (void *)five; }
+int c2(void) __attribute__((ifunc("pick")));
+__thread int c2_tls = 30;
+int *c2_tls_addr(void) { return &c2_tls; }
+const char *c2_names[] = {"zero", "one", "two"};
+`)
+	prog := f.prog("prog", ctor("prog")+`
+int a(void); int c2(void); int *c2_tls_addr(void);
+extern __thread int c2_tls;
+extern const char *c2_names[];
+int main(void) {
+	printf("%d %d %d %s\n", a(), c2(), c2_tls + *c2_tls_addr(), c2_names[2]);
+	return a() + c2() == 8 ? 0 : 1;
+}`, "-L.", "-la", "-lc2", "-Wl,-rpath,"+f.dir)
 	return f, prog
 }
 
