@@ -26,7 +26,7 @@ __attribute__((constructor)) static void init_` + name + `(void) { puts("init ` 
 __attribute__((destructor)) static void fini_` + name + `(void) { puts("fini ` + name + `"); }
 `
 	}
-	f.lib("libb.so", ctor("b")+`int b(void) { return 2; }`, "-Wl,--build-id=0x00112233445566778899aabbccddeeff")
+	f.lib("libb.so", libB, "-Wl,--build-id=0x00112233445566778899aabbccddeeff")
 	f.lib("liba.so", ctor("a")+`int b(void); int a(void) { return b() + 1; }`, "-L.", "-lb", "-Wl,-rpath,"+f.dir)
 	f.lib("libc2.so", ctor("c2")+`
 static int five(void) { return 5; }
@@ -46,6 +46,12 @@ int main(void) {
 }`, "-L.", "-la", "-lc2", "-Wl,-rpath,"+f.dir)
 	return f, prog
 }
+
+// libB is planFixture's libb.so, built with one build-id and another.
+const libB = `#include <stdio.h>
+__attribute__((constructor)) static void init_b(void) { puts("init b"); }
+__attribute__((destructor)) static void fini_b(void) { puts("fini b"); }
+int b(void) { return 2; }`
 
 // planShow is ldgo plan --show --json's document.
 type planShow struct {
@@ -188,6 +194,29 @@ func TestPlanShowsWhatGlibcDoes(t *testing.T) {
 	}
 }
 
+// replaceLibB replaces planFixture's libb.so by a build with another
+// build-id, of the same size and modification time, as a package manager
+// or cp -p may leave it, and returns its path.
+func replaceLibB(t *testing.T, f *fixture) string {
+	t.Helper()
+	lib := f.path("libb.so")
+	st, err := os.Stat(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.lib("new/libb.so", libB, "-Wl,--build-id=0xffeeddccbbaa99887766554433221100")
+	if nst, err := os.Stat(f.path("new/libb.so")); err != nil || nst.Size() != st.Size() {
+		t.Fatalf("the rebuilt library: %v, %d bytes for %d", err, nst.Size(), st.Size())
+	}
+	if err := os.Chtimes(f.path("new/libb.so"), time.Time{}, st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.path("new/libb.so"), lib); err != nil {
+		t.Fatal(err)
+	}
+	return lib
+}
+
 func hex6(v uint64) string {
 	s := strconv.FormatUint(v, 16)
 	return strings.Repeat("0", max(0, 6-len(s))) + s
@@ -220,26 +249,7 @@ func TestPlanInvalidation(t *testing.T) {
 		t.Errorf("ldgo plan --check with LD_LIBRARY_PATH changed: %+v", r)
 	}
 
-	// libb.so rebuilt with another build-id: same size, the same
-	// modification time.
-	lib := f.path("libb.so")
-	st, err := os.Stat(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.lib("new/libb.so", `#include <stdio.h>
-__attribute__((constructor)) static void init_b(void) { puts("init b"); }
-__attribute__((destructor)) static void fini_b(void) { puts("fini b"); }
-int b(void) { return 2; }`, "-Wl,--build-id=0xffeeddccbbaa99887766554433221100")
-	if nst, err := os.Stat(f.path("new/libb.so")); err != nil || nst.Size() != st.Size() {
-		t.Fatalf("the rebuilt library: %v, %d bytes for %d", err, nst.Size(), st.Size())
-	}
-	if err := os.Chtimes(f.path("new/libb.so"), time.Time{}, st.ModTime()); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(f.path("new/libb.so"), lib); err != nil {
-		t.Fatal(err)
-	}
+	lib := replaceLibB(t, f)
 	if r := check(); r.status != 1 || !strings.Contains(r.stdout, "launch plan out of date: "+lib+": file status changed") {
 		t.Errorf("ldgo plan --check after libb.so was replaced: %+v", r)
 	}
@@ -388,22 +398,7 @@ func TestPlanExecKept(t *testing.T) {
 	says(run(true, "LD_LIBRARY_PATH=/nowhere"), `made: launch plan out of date: search settings changed: "library-path=", now "library-path=/nowhere"`)
 	says(run(true), `made: launch plan out of date: search settings changed: "library-path=/nowhere", now "library-path="`)
 
-	// libb.so replaced by a build of the same size and mtime.
-	lib := f.path("libb.so")
-	st, err := os.Stat(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.lib("new/libb.so", `#include <stdio.h>
-__attribute__((constructor)) static void init_b(void) { puts("init b"); }
-__attribute__((destructor)) static void fini_b(void) { puts("fini b"); }
-int b(void) { return 2; }`, "-Wl,--build-id=0xffeeddccbbaa99887766554433221100")
-	if err := os.Chtimes(f.path("new/libb.so"), time.Time{}, st.ModTime()); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(f.path("new/libb.so"), lib); err != nil {
-		t.Fatal(err)
-	}
+	lib := replaceLibB(t, f)
 	says(run(true), "made: launch plan out of date: "+lib+": file status changed")
 	says(run(true), "kept)")
 
