@@ -1,14 +1,17 @@
 package analyze
 
 import (
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/ldgo/ldgo/bindcache"
 	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/plan"
@@ -430,6 +433,23 @@ func (pb *planBuilder) build(p *plan.Plan) error {
 
 	skip := func(m *linkmap.Map) bool { return m.Vdso || m.Rtld || m.Faked || m.Obj == nil }
 	p.Init, p.Fini = plan.InitFini(ns, skip, func(m *linkmap.Map) uint32 { return pb.index[m] })
-	p.Entry = ns.Main.Obj.Entry
+	p.Entry, p.Phdr, p.Phnum = ns.Main.Obj.Entry, ns.Main.Obj.Phdr, uint64(len(ns.Main.Obj.Progs))
+	names := plan.ProgramNameSymbols()
+	for j, m := range a.maps {
+		if m.Vdso || m.Rtld {
+			continue
+		}
+		defs := lookup.Definitions(m, names...)
+		for _, name := range names {
+			for _, addr := range defs[name] {
+				p.Names = append(p.Names, plan.NameSlot{Object: uint32(j), Off: addr - m.Base, Kind: plan.ProgramNames[name]})
+			}
+		}
+	}
+	// Aliases (environ, __environ, _environ) are one variable.
+	slices.SortFunc(p.Names, func(a, b plan.NameSlot) int {
+		return cmp.Or(cmp.Compare(a.Object, b.Object), cmp.Compare(a.Off, b.Off), cmp.Compare(a.Kind, b.Kind))
+	})
+	p.Names = slices.Compact(p.Names)
 	return nil
 }

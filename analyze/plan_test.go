@@ -1,9 +1,11 @@
 package analyze
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/ldgo/ldgo/internal/testelf"
@@ -128,7 +130,50 @@ func TestPlanComplete(t *testing.T) {
 			if name != "now" && len(p.Lazy) == 0 {
 				t.Error("no lazy slots")
 			}
+			checkPlanNames(t, p)
 		})
+	}
+}
+
+// checkPlanNames checks the plan's program headers and the variables
+// the start sets against Go's debug/elf reading of the files.
+func checkPlanNames(t *testing.T, p *plan.Plan) {
+	t.Helper()
+	var want, got []string
+	for j, o := range p.Objects {
+		if o.Kind == plan.VDSO || o.Kind == plan.Rtld {
+			continue
+		}
+		f, err := elf.Open(o.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if j == 0 {
+			if uint64(len(f.Progs)) != p.Phnum {
+				t.Errorf("%d program headers, debug/elf reads %d", p.Phnum, len(f.Progs))
+			}
+			for _, ph := range f.Progs {
+				if ph.Type == elf.PT_PHDR && ph.Vaddr != p.Phdr {
+					t.Errorf("program headers at %#x, PT_PHDR says %#x", p.Phdr, ph.Vaddr)
+				}
+			}
+		}
+		syms, _ := f.DynamicSymbols()
+		for _, s := range syms {
+			if k, ok := plan.ProgramNames[s.Name]; ok && s.Section != elf.SHN_UNDEF && s.Value != 0 {
+				want = append(want, fmt.Sprintf("%d %#x %d", j, s.Value, k))
+			}
+		}
+	}
+	for _, n := range p.Names {
+		got = append(got, fmt.Sprintf("%d %#x %d", n.Object, n.Off, n.Kind))
+	}
+	slices.Sort(want)
+	want = slices.Compact(want) // aliases and versions of one variable
+	slices.Sort(got)
+	if !slices.Equal(got, want) || len(got) == 0 {
+		t.Errorf("names %q, debug/elf's %q", got, want)
 	}
 }
 

@@ -71,7 +71,10 @@ func Encode(p *Plan) []byte {
 			e.uint(uint64(f.Object), f.Off, f.Count)
 		}
 	}
-	e.uint(p.Entry)
+	e.uint(p.Entry, p.Phdr, p.Phnum, uint64(len(p.Names)))
+	for _, n := range p.Names {
+		e.uint(uint64(n.Object), n.Off, uint64(n.Kind))
+	}
 	return binary.LittleEndian.AppendUint32(e.b, crc32.ChecksumIEEE(e.b))
 }
 
@@ -151,7 +154,11 @@ func Decode(b []byte) (*Plan, error) {
 			(*fns)[i] = Fn{Object: d.uint32(), Off: d.uint(), Count: d.uint()}
 		}
 	}
-	p.Entry = d.uint()
+	p.Entry, p.Phdr, p.Phnum = d.uint(), d.uint(), d.uint()
+	p.Names = list[NameSlot](d.count(3))
+	for i := range p.Names {
+		p.Names[i] = NameSlot{Object: d.uint32(), Off: d.uint(), Kind: NameKind(d.small(uint64(numNameKinds)))}
+	}
 	if d.err == nil && d.i != len(d.b) {
 		d.fail("%d bytes after the plan", len(d.b)-d.i)
 	}

@@ -44,6 +44,9 @@ func sample() *Plan {
 		Init:  []Fn{{Object: 1, Off: 0x20}, {Object: 1, Off: 0x3020, Count: 2}},
 		Fini:  []Fn{{Object: 1, Off: 0x3030, Count: 1}},
 		Entry: 0x100,
+		Phdr:  0x40,
+		Phnum: 4,
+		Names: []NameSlot{{Object: 1, Off: 0x3040, Kind: ShortName}, {Object: 0, Off: 0x3048, Kind: Environ}},
 	}
 }
 
@@ -99,6 +102,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"lazy slot of a bound object", bad(func(p *Plan) { p.Lazy[0].Object = 1; p.Lazy[0].Off = 0x3100 }), "not bound lazily"},
 		{"function outside", bad(func(p *Plan) { p.Init[1].Count = 1 << 20 }), "function 1"},
 		{"entry outside", bad(func(p *Plan) { p.Entry = 0x5000 }), "entry point"},
+		{"program headers outside", bad(func(p *Plan) { p.Phnum = 100 }), "program headers"},
+		{"a name in read-only data", bad(func(p *Plan) { p.Names[1].Off = 0x100 }), "name 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ package plan
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/ldgo/ldgo/object"
 )
@@ -192,6 +194,43 @@ type Fn struct {
 	Count  uint64
 }
 
+// NameKind is what the start sets a variable of libc's or the program's
+// to, from the program's arguments and environment.
+type NameKind uint8
+
+const (
+	// ShortName: argv[0] past its last slash (__progname).
+	ShortName NameKind = iota
+	// FullName: argv[0] (program_invocation_name).
+	FullName
+	// Environ: the environment (environ).
+	Environ
+	numNameKinds
+)
+
+// ProgramNames are the variables the start sets, by symbol name.
+var ProgramNames = map[string]NameKind{
+	"__progname":                    ShortName,
+	"program_invocation_short_name": ShortName,
+	"__progname_full":               FullName,
+	"program_invocation_name":       FullName,
+	"environ":                       Environ,
+	"__environ":                     Environ,
+	"_environ":                      Environ,
+}
+
+// ProgramNameSymbols are ProgramNames' names, sorted.
+func ProgramNameSymbols() []string {
+	return slices.Sorted(maps.Keys(ProgramNames))
+}
+
+// NameSlot is a variable the start sets: the word at Off in Object.
+type NameSlot struct {
+	Object uint32
+	Off    uint64
+	Kind   NameKind
+}
+
 // Plan is a program's launch plan.
 type Plan struct {
 	// Program is the program's absolute path; Search what steered the
@@ -210,8 +249,13 @@ type Plan struct {
 	// DT_PREINIT_ARRAY, then each library's, dependencies first, then
 	// the program's own); Fini the finalizers in the order they run.
 	Init, Fini []Fn
-	// Entry is the program's entry point, an offset from its base.
-	Entry uint64
+	// Entry is the program's entry point, an offset from its base;
+	// Phdr and Phnum its program headers' place and number: the
+	// auxiliary vector's AT_ENTRY, AT_PHDR and AT_PHNUM.
+	Entry, Phdr, Phnum uint64
+	// Names are the variables set from argv[0] and the environment, in
+	// the program and the libraries (libc) that define them.
+	Names []NameSlot
 }
 
 // Validate checks that the plan is consistent in itself: every object
@@ -278,6 +322,22 @@ func (p *Plan) Validate() error {
 	}
 	if err := p.checkRange(0, p.Entry, 1, false); err != nil {
 		return fmt.Errorf("launch plan: entry point: %w", err)
+	}
+	if p.Phnum > 0 || p.Phdr > 0 {
+		if p.Phnum > 1<<16 {
+			return fmt.Errorf("launch plan: %d program headers", p.Phnum)
+		}
+		if err := p.checkRange(0, p.Phdr, p.Phnum*56, false); err != nil {
+			return fmt.Errorf("launch plan: program headers: %w", err)
+		}
+	}
+	for i, n := range p.Names {
+		if n.Kind >= numNameKinds {
+			return fmt.Errorf("launch plan: name %d: unknown kind %d", i, n.Kind)
+		}
+		if err := p.checkWord(n.Object, n.Off); err != nil {
+			return fmt.Errorf("launch plan: name %d: %w", i, err)
+		}
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ldgo/ldgo/bindcache"
 	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/plan"
@@ -525,23 +526,6 @@ func adoptHost(cfg *namespace.Config, proc *Process, tlsModule string) ([]*linkm
 	return maps, nil
 }
 
-// definitions returns the addresses at which m defines each of names,
-// every version of each, found through m's hash table.
-func definitions(m *linkmap.Map, names ...string) map[string][]uint64 {
-	out := map[string][]uint64{}
-	o := m.Obj
-	for _, n := range names {
-		h := object.NewHash(n)
-		o.Candidates(&h, func(i uint32) bool {
-			if s := o.Symbol(i); s.Shndx != elf.SHN_UNDEF && s.Value != 0 {
-				out[n] = append(out[n], m.Base+s.Value)
-			}
-			return true
-		})
-	}
-	return out
-}
-
 // substitute arranges for references to ld.so's and libc's functions
 // that ldgo provides itself to bind to ldgo's.
 func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) error {
@@ -551,7 +535,7 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 		if m.Vdso {
 			continue
 		}
-		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
+		d := lookup.Definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
 			"dlopen", "dlsym", "dlvsym", "dlclose", "dlerror", "dlinfo")
 		for _, a := range d["__libc_start_main"] {
 			p.subst.set(a, host.StartMain())
@@ -772,13 +756,8 @@ func setProgramNames(ns *namespace.Namespace, start *host.Start) error {
 	if i := strings.LastIndexByte(start.Argv[0], '/'); i >= 0 {
 		short += uint64(i + 1)
 	}
-	values := map[string]uint64{
-		"__progname":                    short,
-		"program_invocation_short_name": short,
-		"__progname_full":               argv0,
-		"program_invocation_name":       argv0,
-	}
-	names := []string{"__progname", "program_invocation_short_name", "__progname_full", "program_invocation_name", "environ", "__environ", "_environ"}
+	values := map[plan.NameKind]uint64{plan.ShortName: short, plan.FullName: argv0}
+	names := plan.ProgramNameSymbols()
 	for _, m := range ns.Chain {
 		if m.Vdso || m.Faked || m.Obj == nil || m.Rtld {
 			continue
@@ -787,9 +766,9 @@ func setProgramNames(ns *namespace.Namespace, start *host.Start) error {
 			continue
 		}
 		var words []namespace.Word
-		for name, addrs := range definitions(m, names...) {
+		for name, addrs := range lookup.Definitions(m, names...) {
 			for _, a := range addrs {
-				if v, ok := values[name]; ok {
+				if v, ok := values[plan.ProgramNames[name]]; ok {
 					if m.Adopted {
 						words = append(words, namespace.Word{Addr: a, Value: v})
 					} else {

@@ -215,8 +215,14 @@ func printPlan(out io.Writer, p *plan.Plan, where string) {
 			fmt.Fprintf(out, "  %d %s at %#x (%s)\n", f.Object, p.Objects[f.Object].Path, f.Off, what)
 		}
 	}
-	fmt.Fprintf(out, "\nentry %#x\n", p.Entry)
+	fmt.Fprintf(out, "\nentry %#x, %d program headers at %#x\n", p.Entry, p.Phnum, p.Phdr)
+	for _, n := range p.Names {
+		fmt.Fprintf(out, "  %s set at %#x in %d %s\n", nameKinds[n.Kind], n.Off, n.Object, p.Objects[n.Object].Path)
+	}
 }
+
+// nameKinds name plan.NameKind's values as --show and --json do.
+var nameKinds = map[plan.NameKind]string{plan.ShortName: "short-name", plan.FullName: "full-name", plan.Environ: "environ"}
 
 // planCounts counts each object's writes by kind, and its lazy slots.
 func planCounts(p *plan.Plan) (writes [][plan.NumTargetKinds]int, lazy, unresolved []int) {
@@ -245,6 +251,15 @@ type planDoc struct {
 	Init    []planFn     `json:"init"`
 	Fini    []planFn     `json:"fini"`
 	Entry   uint64       `json:"entry"`
+	Phdr    uint64       `json:"phdr"`
+	Phnum   uint64       `json:"phnum"`
+	Names   []planName   `json:"names"`
+}
+
+type planName struct {
+	Object int    `json:"object"`
+	Offset uint64 `json:"offset"`
+	Kind   string `json:"kind"`
 }
 
 type planObject struct {
@@ -276,7 +291,11 @@ type planFn struct {
 
 func planJSON(given string, p *plan.Plan, where string) planDoc {
 	doc := planDoc{header: header{Schema: jsonSchema, Command: "plan", Program: given}, Path: p.Program, Kept: where, Search: p.Search,
-		Writes: len(p.Writes), Lazy: len(p.Lazy), Entry: p.Entry, Init: []planFn{}, Fini: []planFn{}}
+		Writes: len(p.Writes), Lazy: len(p.Lazy), Entry: p.Entry, Phdr: p.Phdr, Phnum: p.Phnum,
+		Init: []planFn{}, Fini: []planFn{}, Names: []planName{}}
+	for _, n := range p.Names {
+		doc.Names = append(doc.Names, planName{Object: int(n.Object), Offset: n.Off, Kind: nameKinds[n.Kind]})
+	}
 	writes, lazy, unresolved := planCounts(p)
 	for i, o := range p.Objects {
 		po := planObject{Index: i, Kind: o.Kind.String(), Path: o.Path, Content: o.ID.Content, Segments: []planSegment{},
