@@ -331,4 +331,25 @@ struct ldgo_plan {
 };
 int ldgo_plan_exec(struct ldgo_plan *p);
 
+// An object of a launch plan to map from its file: the file's identity
+// as the plan recorded it (the status, and the build-id, build_id_len
+// bytes), and its PT_LOAD segments.
+struct ldgo_plan_segment {
+	uint64_t off, vaddr, filesz, memsz, prot; // prot: PF_R, PF_W, PF_X bits
+};
+struct ldgo_plan_file {
+	const char *path;
+	uint64_t dev, ino, size;
+	int64_t mtime, ctime; // nanoseconds
+	const unsigned char *build_id;
+	uint64_t build_id_len;
+	struct ldgo_plan_segment *segs;
+	uint64_t nsegs;
+	uint64_t fixed; // linked at fixed addresses (ET_EXEC): mapped there
+};
+// ldgo_plan_map maps f and returns its base in *base; -1 with *error
+// set if the file is not the one the plan was made for or cannot be
+// mapped.
+int ldgo_plan_map(const struct ldgo_plan_file *f, uint64_t *base, const char **error);
+
 #endif

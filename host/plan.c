@@ -4,8 +4,14 @@
 // from the plan's terms and the objects' places (struct ldgo_plan), so
 // nothing here looks a symbol up.
 
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -172,4 +178,136 @@ int ldgo_plan_exec(struct ldgo_plan *p) {
 	if (open_adopted(p, PROT_READ) != 0)
 		return -1;
 	return err;
+}
+
+// Mapping an object from its file, for a start that carries out a plan
+// without the engine (not yet used by ldgo run, whose engine maps): the file checked to be the one the plan was made
+// for (its status, then its build-id in the mapped bytes), then its
+// segments mapped as rtld's Process.Map maps them.
+
+#define PAGE 4096UL
+#define PAGE_DOWN(x) ((x) & ~(PAGE - 1))
+#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+
+static int prot_of(uint64_t flags) {
+	return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) | (flags & PF_X ? PROT_EXEC : 0);
+}
+
+// same_status reports whether the open file is the version the plan
+// names: device, inode, size, modification and change times.
+static int same_status(int fd, const struct ldgo_plan_file *f) {
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return 0;
+	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	int64_t ctime = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	return (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino && (uint64_t)st.st_size == f->size &&
+	       mtime == f->mtime && ctime == f->ctime;
+}
+
+// build_id_in finds the GNU build-id in the notes of the object mapped at
+// base whose headers lie in [lo, hi) (its first segment), as
+// object.BuildID reads it, and reports whether it is want.
+static int build_id_in(uint64_t base, uint64_t lo, uint64_t hi, const unsigned char *want, uint64_t n) {
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(base + lo);
+	if (hi - lo < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh->e_phoff > hi - lo || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > hi - lo - eh->e_phoff)
+		return 0;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + lo + eh->e_phoff);
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_NOTE || ph[i].p_vaddr < lo || ph[i].p_filesz > hi - ph[i].p_vaddr ||
+		    ph[i].p_vaddr > hi)
+			continue;
+		const unsigned char *b = (const unsigned char *)(base + ph[i].p_vaddr);
+		uint64_t left = ph[i].p_filesz, mask = ph[i].p_align == 8 ? 7 : 3;
+		while (left >= 12) {
+			uint32_t namesz, descsz, type;
+			memcpy(&namesz, b, 4);
+			memcpy(&descsz, b + 4, 4);
+			memcpy(&type, b + 8, 4);
+			b += 12, left -= 12;
+			uint64_t name = (namesz + mask) & ~mask, desc = (descsz + mask) & ~mask;
+			if (name > left || desc > left - name)
+				break;
+			if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(b, "GNU", 4) == 0)
+				return descsz == n && memcmp(b + name, want, n) == 0;
+			b += name + desc, left -= name + desc;
+		}
+	}
+	return 0;
+}
+
+int ldgo_plan_map(const struct ldgo_plan_file *f, uint64_t *base, const char **error) {
+	if (f->nsegs == 0) {
+		*error = "no segments";
+		return -1;
+	}
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		*error = "cannot open the file";
+		return -1;
+	}
+	if (!same_status(fd, f)) {
+		close(fd);
+		*error = "the file is not the one the plan was made for (its status changed)";
+		return -1;
+	}
+	uint64_t lo = PAGE_DOWN(f->segs[0].vaddr), hi = 0;
+	for (uint64_t i = 0; i < f->nsegs; i++) {
+		uint64_t end = f->segs[i].vaddr + f->segs[i].memsz;
+		if (end < f->segs[i].vaddr || f->segs[i].off % PAGE != f->segs[i].vaddr % PAGE) {
+			close(fd);
+			*error = "a segment the plan cannot map";
+			return -1;
+		}
+		hi = end > hi ? end : hi;
+	}
+	// The whole object's range first, then its segments over it.
+	void *want = f->fixed ? (void *)lo : 0;
+	int fixed = f->fixed ? MAP_FIXED_NOREPLACE : 0;
+	char *r = mmap(want, PAGE_UP(hi) - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixed, -1, 0);
+	if (r == MAP_FAILED || (f->fixed && (uint64_t)r != lo)) {
+		close(fd);
+		*error = "failed to map segment from shared object";
+		return -1;
+	}
+	uint64_t b = (uint64_t)r - lo;
+	for (uint64_t i = 0; i < f->nsegs; i++) {
+		const struct ldgo_plan_segment *s = &f->segs[i];
+		int prot = prot_of(s->prot);
+		uint64_t start = PAGE_DOWN(b + s->vaddr), file_end = b + s->vaddr + s->filesz, mem_end = b + s->vaddr + s->memsz;
+		uint64_t zero_from = start;
+		if (s->filesz > 0) {
+			if (mmap((void *)start, PAGE_UP(file_end) - start, prot, MAP_PRIVATE | MAP_FIXED, fd,
+			         (off_t)PAGE_DOWN(s->off)) == MAP_FAILED)
+				goto fail;
+			zero_from = PAGE_UP(file_end);
+			if (mem_end > file_end && zero_from > file_end) {
+				// The rest of the last file page is bss.
+				if (!(prot & PROT_WRITE))
+					mprotect((void *)start, zero_from - start, prot | PROT_WRITE);
+				memset((void *)file_end, 0, (mem_end < zero_from ? mem_end : zero_from) - file_end);
+				if (!(prot & PROT_WRITE))
+					mprotect((void *)start, zero_from - start, prot);
+			}
+		}
+		if (PAGE_UP(mem_end) > zero_from &&
+		    mmap((void *)zero_from, PAGE_UP(mem_end) - zero_from, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1,
+		         0) == MAP_FAILED)
+			goto fail;
+	}
+	close(fd);
+	if (f->build_id_len > 0 && !build_id_in(b, f->segs[0].vaddr, f->segs[0].vaddr + f->segs[0].filesz, f->build_id,
+	                                        f->build_id_len)) {
+		munmap(r, PAGE_UP(hi) - lo);
+		*error = "the file is not the one the plan was made for (its build-id differs)";
+		return -1;
+	}
+	*base = b;
+	return 0;
+fail:
+	close(fd);
+	munmap(r, PAGE_UP(hi) - lo);
+	*error = "failed to map segment from shared object";
+	return -1;
 }

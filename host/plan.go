@@ -8,8 +8,11 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"unsafe"
+
+	"github.com/ldgo/ldgo/object"
 )
 
 // PlanTarget is a value of a launch plan (plan.Target), its kind numbered
@@ -112,3 +115,45 @@ func cArray[T any](n int) []T {
 }
 
 func ptrOf[T any](s []T) *T { return unsafe.SliceData(s[:cap(s)]) }
+
+// PlanSegment is a PT_LOAD segment to map: Prot has elf.PF_R, PF_W and
+// PF_X bits.
+type PlanSegment struct{ Off, Vaddr, Filesz, Memsz, Prot uint64 }
+
+// PlanFile is an object of a launch plan to map from its file: its
+// identity as the plan recorded it (the status and the build-id) and its
+// segments; Fixed for a program linked at fixed addresses.
+type PlanFile struct {
+	Path     string
+	Status   object.FileStatus
+	BuildID  []byte
+	Segments []PlanSegment
+	Fixed    bool
+}
+
+// MapPlanFile maps f's segments from its file, as the executor of a
+// start without the engine would, once the file is found to be the one
+// the plan names, and returns its base.
+func MapPlanFile(f *PlanFile) (uint64, error) {
+	path := C.CString(f.Path)
+	defer C.free(unsafe.Pointer(path))
+	segs := cArray[C.struct_ldgo_plan_segment](len(f.Segments))
+	defer C.free(unsafe.Pointer(ptrOf(segs)))
+	for i, s := range f.Segments {
+		segs[i] = C.struct_ldgo_plan_segment{off: C.uint64_t(s.Off), vaddr: C.uint64_t(s.Vaddr), filesz: C.uint64_t(s.Filesz), memsz: C.uint64_t(s.Memsz), prot: C.uint64_t(s.Prot)}
+	}
+	id := C.CBytes(f.BuildID)
+	defer C.free(id)
+	cf := C.struct_ldgo_plan_file{path: path, dev: C.uint64_t(f.Status.ID.Dev), ino: C.uint64_t(f.Status.ID.Ino), size: C.uint64_t(f.Status.Size),
+		mtime: C.int64_t(f.Status.Mtime), ctime: C.int64_t(f.Status.Ctime), build_id: (*C.uchar)(id), build_id_len: C.uint64_t(len(f.BuildID)),
+		segs: ptrOf(segs), nsegs: C.uint64_t(len(segs))}
+	if f.Fixed {
+		cf.fixed = 1
+	}
+	var base C.uint64_t
+	var msg *C.char
+	if C.ldgo_plan_map(&cf, &base, &msg) != 0 {
+		return 0, fmt.Errorf("%s: %s", f.Path, C.GoString(msg))
+	}
+	return uint64(base), nil
+}

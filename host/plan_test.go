@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -9,7 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ldgo/ldgo/analyze"
 	"github.com/ldgo/ldgo/host"
+	"github.com/ldgo/ldgo/internal/testelf"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/plan"
 )
@@ -116,4 +119,88 @@ func TestExecPlan(t *testing.T) {
 	if _, err := host.ExecPlan(bad); err == nil || !strings.Contains(err.Error(), "cannot make") {
 		t.Errorf("a target in no object: %v", err)
 	}
+}
+
+// MapPlanFile maps the libraries of a plan made for a gcc-built program
+// as the plan's segments say — file bytes where the file has them, zero
+// past, each with its protection — and refuses a file whose status or
+// build-id is not the plan's.
+func TestMapPlanFile(t *testing.T) {
+	d := testelf.New(t)
+	d.Build("libm1.so", `int data[1000] = {1, 2, 3}; int bss[5000]; const char *s = "text"; int f(void) { return data[0] + bss[1]; }`)
+	prog := d.Build("prog", `int f(void); int main(void) { return f(); }`, "-lm1", "-Wl,-rpath,"+d.Path)
+	p, err := analyze.Plan(prog, analyze.PlanOptions{Options: analyze.Options{PreloadFile: "-"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileOf := func(o *plan.Object) *host.PlanFile {
+		f := &host.PlanFile{Path: o.Path, Status: o.ID.FileStatus, BuildID: o.BuildID()}
+		for _, s := range o.Segments {
+			f.Segments = append(f.Segments, host.PlanSegment{Off: s.Off, Vaddr: s.Vaddr, Filesz: s.Filesz, Memsz: s.Memsz, Prot: uint64(s.Prot)})
+		}
+		return f
+	}
+	var lib *plan.Object
+	mapped := 0
+	for i := range p.Objects {
+		o := &p.Objects[i]
+		if o.Kind != plan.Library {
+			continue
+		}
+		if strings.HasSuffix(o.Path, "libm1.so") {
+			lib = o
+		}
+		data, err := os.ReadFile(o.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, err := host.MapPlanFile(fileOf(o))
+		if err != nil {
+			t.Fatalf("%s: %v", o.Path, err)
+		}
+		mapped++
+		for _, s := range o.Segments {
+			at := unsafe.Slice((*byte)(object.Pointer(uintptr(base+s.Vaddr))), s.Memsz)
+			if !bytes.Equal(at[:s.Filesz], data[s.Off:s.Off+s.Filesz]) {
+				t.Errorf("%s: segment at %#x does not hold the file's bytes", o.Path, s.Vaddr)
+			}
+			if !bytes.Equal(at[s.Filesz:], make([]byte, s.Memsz-s.Filesz)) {
+				t.Errorf("%s: segment at %#x: its bss is not zero", o.Path, s.Vaddr)
+			}
+			want := protString(s.Prot)
+			if got := protection(t, base+s.Vaddr+s.Memsz-1); !strings.HasPrefix(got, want) {
+				t.Errorf("%s: segment at %#x mapped %q, want %q", o.Path, s.Vaddr, got, want)
+			}
+		}
+	}
+	if mapped < 2 || lib == nil {
+		t.Fatalf("%d libraries mapped", mapped)
+	}
+
+	f := fileOf(lib)
+	f.BuildID = append([]byte(nil), f.BuildID...)
+	f.BuildID[0] ^= 1
+	if _, err := host.MapPlanFile(f); err == nil || !strings.Contains(err.Error(), "build-id differs") {
+		t.Errorf("another build-id: %v", err)
+	}
+	if err := os.Chmod(lib.Path, 0o755); err != nil { // a new ctime
+		t.Fatal(err)
+	}
+	if _, err := host.MapPlanFile(fileOf(lib)); err == nil || !strings.Contains(err.Error(), "status changed") {
+		t.Errorf("a file changed since the plan: %v", err)
+	}
+}
+
+func protString(p uint8) string {
+	b := []byte("---")
+	if p&4 != 0 {
+		b[0] = 'r'
+	}
+	if p&2 != 0 {
+		b[1] = 'w'
+	}
+	if p&1 != 0 {
+		b[2] = 'x'
+	}
+	return string(b)
 }

@@ -15,9 +15,11 @@
 package plan
 
 import (
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/ldgo/ldgo/object"
 )
@@ -412,4 +414,18 @@ func (p *Plan) checkTarget(t Target, lazy bool) error {
 		return nil
 	}
 	return fmt.Errorf("unknown target kind %d", t.Kind)
+}
+
+// BuildID is the object's GNU build-id, as its content ID records it, or
+// nil for an object identified otherwise.
+func (o *Object) BuildID() []byte {
+	h, ok := strings.CutPrefix(o.ID.Content, "build-id:")
+	if !ok {
+		return nil
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return nil
+	}
+	return b
 }
