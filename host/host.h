@@ -351,5 +351,7 @@ struct ldgo_plan_file {
 // set if the file is not the one the plan was made for or cannot be
 // mapped.
 int ldgo_plan_map(const struct ldgo_plan_file *f, uint64_t *base, const char **error);
+enum { LDGO_MAP_RESERVE = 1, LDGO_MAP_SEGMENT, LDGO_MAP_ZERO };
+int ldgo_map_segments(int fd, const struct ldgo_plan_segment *segs, uint64_t nsegs, int fixed, uint64_t *base);
 
 #endif

@@ -237,10 +237,68 @@ static int build_id_in(uint64_t base, uint64_t lo, uint64_t hi, const unsigned c
 	return 0;
 }
 
+// ldgo_map_segments maps the segments of the object open as fd over a
+// range reserved for the whole object (at its own addresses if fixed),
+// bss zero-filled, and returns its base in *base, or the step that
+// failed: LDGO_MAP_RESERVE, LDGO_MAP_SEGMENT or LDGO_MAP_ZERO.
+int ldgo_map_segments(int fd, const struct ldgo_plan_segment *segs, uint64_t nsegs, int fixed, uint64_t *base) {
+	uint64_t lo = PAGE_DOWN(segs[0].vaddr), hi = 0;
+	for (uint64_t i = 0; i < nsegs; i++) {
+		uint64_t end = segs[i].vaddr + segs[i].memsz;
+		lo = PAGE_DOWN(segs[i].vaddr) < lo ? PAGE_DOWN(segs[i].vaddr) : lo;
+		hi = end > hi ? end : hi;
+	}
+	void *want = fixed ? (void *)lo : 0;
+	char *r = mmap(want, PAGE_UP(hi) - lo, PROT_NONE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (fixed ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+	if (r == MAP_FAILED)
+		return LDGO_MAP_RESERVE;
+	if (fixed && (uint64_t)r != lo) {
+		munmap(r, PAGE_UP(hi) - lo);
+		return LDGO_MAP_RESERVE;
+	}
+	uint64_t b = (uint64_t)r - lo;
+	for (uint64_t i = 0; i < nsegs; i++) {
+		const struct ldgo_plan_segment *s = &segs[i];
+		if (s->memsz == 0)
+			continue;
+		int prot = prot_of(s->prot);
+		uint64_t start = PAGE_DOWN(b + s->vaddr), file_end = b + s->vaddr + s->filesz, mem_end = b + s->vaddr + s->memsz;
+		uint64_t zero_from = start;
+		if (s->filesz > 0) {
+			if (mmap((void *)start, PAGE_UP(file_end) - start, prot, MAP_PRIVATE | MAP_FIXED, fd,
+			         (off_t)PAGE_DOWN(s->off)) == MAP_FAILED)
+				return LDGO_MAP_SEGMENT;
+			zero_from = PAGE_UP(file_end);
+			if (mem_end > file_end && zero_from > file_end) {
+				// The last file page: what follows the file's part
+				// is bss and must read as zero.
+				if (!(prot & PROT_WRITE))
+					mprotect((void *)start, zero_from - start, prot | PROT_WRITE);
+				memset((void *)file_end, 0, (mem_end < zero_from ? mem_end : zero_from) - file_end);
+				if (!(prot & PROT_WRITE))
+					mprotect((void *)start, zero_from - start, prot);
+			}
+		}
+		if (PAGE_UP(mem_end) > zero_from &&
+		    mmap((void *)zero_from, PAGE_UP(mem_end) - zero_from, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1,
+		         0) == MAP_FAILED)
+			return LDGO_MAP_ZERO;
+	}
+	*base = b;
+	return 0;
+}
+
 int ldgo_plan_map(const struct ldgo_plan_file *f, uint64_t *base, const char **error) {
 	if (f->nsegs == 0) {
 		*error = "no segments";
 		return -1;
+	}
+	for (uint64_t i = 0; i < f->nsegs; i++) {
+		if (f->segs[i].vaddr + f->segs[i].memsz < f->segs[i].vaddr || f->segs[i].off % PAGE != f->segs[i].vaddr % PAGE) {
+			*error = "a segment the plan cannot map";
+			return -1;
+		}
 	}
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
@@ -252,62 +310,22 @@ int ldgo_plan_map(const struct ldgo_plan_file *f, uint64_t *base, const char **e
 		*error = "the file is not the one the plan was made for (its status changed)";
 		return -1;
 	}
-	uint64_t lo = PAGE_DOWN(f->segs[0].vaddr), hi = 0;
-	for (uint64_t i = 0; i < f->nsegs; i++) {
-		uint64_t end = f->segs[i].vaddr + f->segs[i].memsz;
-		if (end < f->segs[i].vaddr || f->segs[i].off % PAGE != f->segs[i].vaddr % PAGE) {
-			close(fd);
-			*error = "a segment the plan cannot map";
-			return -1;
-		}
-		hi = end > hi ? end : hi;
-	}
-	// The whole object's range first, then its segments over it.
-	void *want = f->fixed ? (void *)lo : 0;
-	int fixed = f->fixed ? MAP_FIXED_NOREPLACE : 0;
-	char *r = mmap(want, PAGE_UP(hi) - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixed, -1, 0);
-	if (r == MAP_FAILED || (f->fixed && (uint64_t)r != lo)) {
-		close(fd);
+	uint64_t b;
+	int err = ldgo_map_segments(fd, f->segs, f->nsegs, f->fixed != 0, &b);
+	close(fd);
+	if (err != 0) {
 		*error = "failed to map segment from shared object";
 		return -1;
 	}
-	uint64_t b = (uint64_t)r - lo;
-	for (uint64_t i = 0; i < f->nsegs; i++) {
-		const struct ldgo_plan_segment *s = &f->segs[i];
-		int prot = prot_of(s->prot);
-		uint64_t start = PAGE_DOWN(b + s->vaddr), file_end = b + s->vaddr + s->filesz, mem_end = b + s->vaddr + s->memsz;
-		uint64_t zero_from = start;
-		if (s->filesz > 0) {
-			if (mmap((void *)start, PAGE_UP(file_end) - start, prot, MAP_PRIVATE | MAP_FIXED, fd,
-			         (off_t)PAGE_DOWN(s->off)) == MAP_FAILED)
-				goto fail;
-			zero_from = PAGE_UP(file_end);
-			if (mem_end > file_end && zero_from > file_end) {
-				// The rest of the last file page is bss.
-				if (!(prot & PROT_WRITE))
-					mprotect((void *)start, zero_from - start, prot | PROT_WRITE);
-				memset((void *)file_end, 0, (mem_end < zero_from ? mem_end : zero_from) - file_end);
-				if (!(prot & PROT_WRITE))
-					mprotect((void *)start, zero_from - start, prot);
-			}
-		}
-		if (PAGE_UP(mem_end) > zero_from &&
-		    mmap((void *)zero_from, PAGE_UP(mem_end) - zero_from, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1,
-		         0) == MAP_FAILED)
-			goto fail;
-	}
-	close(fd);
 	if (f->build_id_len > 0 && !build_id_in(b, f->segs[0].vaddr, f->segs[0].vaddr + f->segs[0].filesz, f->build_id,
 	                                        f->build_id_len)) {
-		munmap(r, PAGE_UP(hi) - lo);
+		uint64_t lo = PAGE_DOWN(f->segs[0].vaddr), hi = 0;
+		for (uint64_t i = 0; i < f->nsegs; i++)
+			hi = f->segs[i].vaddr + f->segs[i].memsz > hi ? f->segs[i].vaddr + f->segs[i].memsz : hi;
+		munmap((void *)(b + lo), PAGE_UP(hi) - lo);
 		*error = "the file is not the one the plan was made for (its build-id differs)";
 		return -1;
 	}
 	*base = b;
 	return 0;
-fail:
-	close(fd);
-	munmap(r, PAGE_UP(hi) - lo);
-	*error = "failed to map segment from shared object";
-	return -1;
 }

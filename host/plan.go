@@ -157,3 +157,40 @@ func MapPlanFile(f *PlanFile) (uint64, error) {
 	}
 	return uint64(base), nil
 }
+
+// Why MapSegments failed: reserving the object's range, mapping a
+// segment from the file, or mapping zero-fill pages.
+var (
+	ErrMapReserve = errors.New("cannot reserve the object's addresses")
+	ErrMapSegment = errors.New("cannot map a segment")
+	ErrMapZero    = errors.New("cannot map zero-fill pages")
+)
+
+// MapSegments maps the segments of the object open as fd, over a range
+// reserved for the whole object (at its own addresses if fixed), bss
+// zero-filled, and returns its base: the one rule of mapping, the
+// engine's (rtld's Process.Map) and the executor's (MapPlanFile).
+func MapSegments(fd int, segs []PlanSegment, fixed bool) (uint64, error) {
+	if len(segs) == 0 {
+		return 0, ErrMapSegment
+	}
+	cs := cArray[C.struct_ldgo_plan_segment](len(segs))
+	defer C.free(unsafe.Pointer(ptrOf(cs)))
+	for i, s := range segs {
+		cs[i] = C.struct_ldgo_plan_segment{off: C.uint64_t(s.Off), vaddr: C.uint64_t(s.Vaddr), filesz: C.uint64_t(s.Filesz), memsz: C.uint64_t(s.Memsz), prot: C.uint64_t(s.Prot)}
+	}
+	f := C.int(0)
+	if fixed {
+		f = 1
+	}
+	var base C.uint64_t
+	switch C.ldgo_map_segments(C.int(fd), ptrOf(cs), C.uint64_t(len(cs)), f, &base) {
+	case 0:
+		return uint64(base), nil
+	case C.LDGO_MAP_RESERVE:
+		return 0, ErrMapReserve
+	case C.LDGO_MAP_ZERO:
+		return 0, ErrMapZero
+	}
+	return 0, ErrMapSegment
+}
