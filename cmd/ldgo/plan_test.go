@@ -194,6 +194,21 @@ func TestPlanShowsWhatGlibcDoes(t *testing.T) {
 	}
 }
 
+// thePlanFile is the one plan file kept below the cache directory, and
+// its bytes.
+func thePlanFile(t *testing.T, cache string) (string, []byte) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "plans", "*"))
+	if len(files) != 1 {
+		t.Fatalf("plan files %q", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files[0], b
+}
+
 // replaceLibB replaces planFixture's libb.so by a build with another
 // build-id, of the same size and modification time, as a package manager
 // or cp -p may leave it, and returns its path.
@@ -256,14 +271,7 @@ func TestPlanInvalidation(t *testing.T) {
 
 	// Made again, then damaged.
 	ldgoStreams(t, env, "plan", prog)
-	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "plans", "*"))
-	if len(files) != 1 {
-		t.Fatalf("plan files %q", files)
-	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	file, b := thePlanFile(t, cache)
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -273,7 +281,7 @@ func TestPlanInvalidation(t *testing.T) {
 		{"a byte changed", append(append(append([]byte(nil), b[:100]...), b[100]^0x40), b[101:]...), "checksum mismatch"},
 		{"empty", nil, "no magic"},
 	} {
-		if err := os.WriteFile(files[0], tc.b, 0o600); err != nil {
+		if err := os.WriteFile(file, tc.b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if r := check(); r.status != 1 || !strings.Contains(r.stdout, "no usable launch plan: ") || !strings.Contains(r.stdout, tc.want) || r.stderr != "" {
@@ -284,11 +292,11 @@ func TestPlanInvalidation(t *testing.T) {
 			t.Errorf("ldgo plan --show with a %s plan kept: %+v", tc.name, doc)
 		}
 	}
-	if err := os.Chmod(files[0], 0o666); err != nil {
+	if err := os.Chmod(file, 0o666); err != nil {
 		t.Fatal(err)
 	}
 	ldgoStreams(t, env, "plan", prog)
-	if err := os.Chmod(files[0], 0o622); err != nil {
+	if err := os.Chmod(file, 0o622); err != nil {
 		t.Fatal(err)
 	}
 	if r := check(); r.status != 1 || !strings.Contains(r.stdout, "writable by others") {
@@ -402,25 +410,18 @@ func TestPlanExecKept(t *testing.T) {
 	says(run(true), "made: launch plan out of date: "+lib+": file status changed")
 	says(run(true), "kept)")
 
-	files, _ := filepath.Glob(filepath.Join(cache, "ldgo", "plans", "*"))
-	if len(files) != 1 {
-		t.Fatalf("plan files %q", files)
-	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	file, b := thePlanFile(t, cache)
 	for _, damaged := range [][]byte{b[:len(b)/2], append(append([]byte(nil), b[:40]...), b[41:]...)} {
-		if err := os.WriteFile(files[0], damaged, 0o600); err != nil {
+		if err := os.WriteFile(file, damaged, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if r := run(false); r.stderr != "" {
 			t.Errorf("a run over a damaged plan printed %q", r.stderr)
 		}
-		if err := os.WriteFile(files[0], damaged, 0o600); err != nil {
+		if err := os.WriteFile(file, damaged, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		says(run(true), "made: "+files[0]+": not a launch plan of this version: ")
+		says(run(true), "made: "+file+": not a launch plan of this version: ")
 	}
 }
 
