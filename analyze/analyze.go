@@ -74,6 +74,12 @@ type Problem struct {
 
 // Load reads the program at path and everything it needs.
 func Load(path string, opts Options) (*Analysis, error) {
+	return load(path, opts, placements[0], nil)
+}
+
+// load is Load with the objects placed by pl, relocated through the
+// environment env makes of the file image's (nil: the file image's).
+func load(path string, opts Options, pl placement, env func(*fileEnv) reloc.Env) (*Analysis, error) {
 	a := &Analysis{img: image.NewFile()}
 	cfg := namespace.Config{
 		Search: search.Config{
@@ -88,7 +94,7 @@ func Load(path string, opts Options) (*Analysis, error) {
 		Trace:         true,
 		Progname:      opts.Progname,
 		OriginAsGiven: opts.AsLdd,
-		Vdso:          vdsoMap(),
+		Vdso:          vdsoMap(pl.vdsoShift),
 		CommandRtld:   CommandRtld,
 		Warn:          func(msg string) { a.Warnings = append(a.Warnings, msg) },
 	}
@@ -100,12 +106,16 @@ func Load(path string, opts Options) (*Analysis, error) {
 	} else if opts.PreloadFile != "" {
 		cfg.PreloadFile = opts.PreloadFile
 	}
-	fm := &fileMapper{img: a.img, next: libBase}
+	fm := &fileMapper{img: a.img, next: pl.lib, pl: pl}
 	progname := cfg.Progname
 	if progname == "" {
 		progname = path
 	}
-	fm.env = &fileEnv{File: a.img, progname: progname}
+	fe := &fileEnv{File: a.img, progname: progname}
+	fm.env = fe
+	if env != nil {
+		fm.env = env(fe)
+	}
 	ns, err := namespace.Open(path, cfg, fm)
 	if ns == nil {
 		return nil, err
@@ -198,20 +208,37 @@ func (a *Analysis) Bind(now bool) *Result {
 	return res
 }
 
-// Base addresses of the file image: the program where it was linked (0
-// for PIE, which the image then places like gdb does), libraries from
-// libBase up.
-const (
-	pieBase = 0x555555554000
-	libBase = 0x7f0000000000
-	userTop = 1 << 47 // the end of a process's address space
-)
+// userTop is the end of a process's address space.
+const userTop = 1 << 47
+
+// placement says where the file image puts objects: a program linked at
+// fixed addresses where it was linked, a PIE program at pie, libraries
+// from lib up, each gap bytes further from the one before than it needs,
+// the vDSO vdsoShift below where this process has it. For a plan, the
+// n-th object's TLS module id is moved by n times modStep and its static
+// TLS offset by n times tlsStep.
+type placement struct {
+	pie, lib, gap, vdsoShift uint64
+	modStep, tlsStep         uint64
+}
+
+// placements are the file image's placements: the first, the analysis
+// commands', puts the program where the kernel puts it without
+// randomization (as gdb does) and libraries from 0x7f0000000000 up; the
+// others move every object by a different amount, which a launch plan
+// needs (see Plan).
+var placements = [...]placement{
+	{pie: 0x555555554000, lib: 0x7f0000000000},
+	{pie: 0x655555554000, lib: 0x200000000000, gap: 1 << 32, vdsoShift: 0x100000000000},
+	{pie: 0x455555550000, lib: 0x100000000000, gap: 3 << 30, vdsoShift: 0x180000000000, modStep: 1 << 16, tlsStep: 1 << 24},
+}
 
 // fileMapper places objects in the file image.
 type fileMapper struct {
 	img  *image.File
 	next uint64
-	env  *fileEnv
+	pl   placement
+	env  reloc.Env
 	// placedProgram is set once the first object, the program, has a
 	// place: a PIE program goes where the kernel would put it.
 	placedProgram bool
@@ -225,7 +252,7 @@ func (fm *fileMapper) Map(f *object.File, name string) (uint64, *object.Object, 
 	case f.Type == elf.ET_EXEC:
 		base = 0
 	case !fm.placedProgram && f.Interp != "":
-		base = pieBase - lo
+		base = fm.pl.pie - lo
 	default:
 		base, library = fm.next-lo, true
 	}
@@ -234,7 +261,7 @@ func (fm *fileMapper) Map(f *object.File, name string) (uint64, *object.Object, 
 		return 0, nil, errors.New("failed to map segment from shared object")
 	}
 	if library {
-		fm.next += (hi - lo + 0x1fffff) &^ 0x1fffff
+		fm.next += (hi-lo+0x1fffff)&^0x1fffff + fm.pl.gap
 	}
 	fm.placedProgram = true
 	data := f.Data()
@@ -286,13 +313,13 @@ func Describe(progname string, err error) string {
 }
 
 // vdsoMap is the vDSO as the program would get it: the one this process
-// has. Without one, the list simply lacks it.
-func vdsoMap() *linkmap.Map {
+// has, placed shift below it. Without one, the list simply lacks it.
+func vdsoMap(shift uint64) *linkmap.Map {
 	obj, base, err := object.ReadVDSO()
 	if err != nil {
 		return nil
 	}
-	return &linkmap.Map{Obj: obj, Name: object.VDSOName, Names: []string{object.VDSOName}, Base: base, Kind: linkmap.Library, Vdso: true}
+	return &linkmap.Map{Obj: obj, Name: object.VDSOName, Names: []string{object.VDSOName}, Base: base - shift, Kind: linkmap.Library, Vdso: true}
 }
 
 // Close releases the files the analysis mapped.

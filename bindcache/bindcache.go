@@ -92,9 +92,39 @@ func Dir(getenv func(string) string) string {
 
 // file is the entry's file: one per program and search settings.
 func file(dir string, k *Key) string {
+	return filepath.Join(dir, FileName(k.Program, k.Search))
+}
+
+// FileName is the name of the file in ldgo's cache (an entry; a launch
+// plan) kept for program run with the search settings search.
+func FileName(program string, search []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q\n%q\n", k.Program, strings.Join(k.Search, "\x00"))
-	return filepath.Join(dir, hex.EncodeToString(h.Sum(nil)[:16]))
+	fmt.Fprintf(h, "%q\n%q\n", program, strings.Join(search, "\x00"))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Settings are the search settings an entry (or a launch plan) is kept
+// for, besides the files: the library path, the preloads, whether
+// /etc/ld.so.cache is used and bindNow, and the status of ldgo itself
+// (another build may answer otherwise) and of /etc/ld.so.cache.
+func Settings(libraryPath string, preload []string, inhibitCache, bindNow bool) ([]string, error) {
+	s := []string{
+		"library-path=" + libraryPath,
+		"preload=" + strings.Join(preload, " "),
+		fmt.Sprintf("inhibit-cache=%v", inhibitCache),
+		// Binding now relocates the PLT slots in another order, and a
+		// record is replayed in the order it was made.
+		fmt.Sprintf("bind-now=%v", bindNow),
+	}
+	self, err := object.StatFile("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	s = append(s, "ldgo="+self.String())
+	if st, err := object.StatFile("/etc/ld.so.cache"); err == nil {
+		s = append(s, "ld.so.cache="+st.String())
+	}
+	return s, nil
 }
 
 // The file's last four bytes are the CRC-32 (IEEE) of the rest: damage
@@ -222,9 +252,6 @@ func Store(dir string, k *Key, rec lookup.Record) error {
 	if dir == "" {
 		return ErrNoEntry
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
 	var b bytes.Buffer
 	b.WriteString(magic)
 	b.Write(k.text())
@@ -235,12 +262,22 @@ func Store(dir string, k *Key, rec lookup.Record) error {
 	b.Write(rec[:rec.Len()*lookup.RecordSize])
 	binary.LittleEndian.PutUint32(word[:], crc32.ChecksumIEEE(b.Bytes()))
 	b.Write(word[:4])
+	return WriteCacheFile(dir, FileName(k.Program, k.Search), b.Bytes())
+}
 
+// WriteCacheFile writes data as the file name of ldgo's cache directory
+// dir (made, for the user only, if it is not there), atomically: it is
+// written to a temporary file, only the user's to write, and renamed, so
+// that a concurrent reader sees the old file or the new one, whole.
+func WriteCacheFile(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(b.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err
@@ -249,7 +286,7 @@ func Store(dir string, k *Key, rec lookup.Record) error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	if err := os.Rename(tmp.Name(), file(dir, k)); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp.Name())
 		return err
 	}

@@ -275,6 +275,12 @@ func (l Lazy) Set(i int, slot, target uint64) {
 	unsafe.Slice(l.p.target, l.p.nslots)[i] = C.uint64_t(target)
 }
 
+// Get returns what slot i binds to, as Set recorded it (or the executor,
+// ExecPlan).
+func (l Lazy) Get(i int) (slot, target uint64) {
+	return uint64(unsafe.Slice(l.p.slot, l.p.nslots)[i]), uint64(unsafe.Slice(l.p.target, l.p.nslots)[i])
+}
+
 // SetError makes a call through slot i print msg and exit with status 127.
 func (l Lazy) SetError(i int, msg string) {
 	unsafe.Slice(l.p.error, l.p.nslots)[i] = C.CString(msg)

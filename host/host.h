@@ -280,4 +280,79 @@ uint64_t ldgo_audit_lazy_symbind(struct ldgo_lazy *l, uint64_t i, uint64_t value
 uintptr_t ldgo_addr_audit_trampoline(void);
 void ldgo_set_args(int argc, char **argv, char **envp);
 
+// The launch plan as the executor carries it out (package plan's model),
+// each object's place in this process filled in by the caller (plan.go).
+enum {
+	LDGO_PLAN_ABSOLUTE,
+	LDGO_PLAN_IN_OBJECT,
+	LDGO_PLAN_IFUNC,
+	LDGO_PLAN_EXECUTOR,
+	LDGO_PLAN_TLS_INDEX,
+	LDGO_PLAN_TLS_OFFSET,
+	LDGO_PLAN_TLS_MODULE,
+	LDGO_PLAN_UNRESOLVED,
+};
+struct ldgo_plan_target {
+	uint64_t kind, object, off;
+};
+struct ldgo_plan_object {
+	uint64_t base, tls_offset, tls_modid;
+	// adopted: in the process already (libc, ld.so, the vDSO), relocated
+	// by the system's ld.so: only its words that bind it to an object
+	// of the plan's are written, its RELRO [relro_lo, relro_hi) opened
+	// for them.
+	uint64_t adopted, relro_lo, relro_hi;
+	struct ldgo_lazy *lazy; // its lazy table, or NULL
+	uint64_t pltgot;        // DT_PLTGOT, with a lazy table
+};
+struct ldgo_plan_write {
+	uint64_t object, off;
+	struct ldgo_plan_target value;
+};
+struct ldgo_plan_lazy {
+	uint64_t object, slot, off;
+	struct ldgo_plan_target target;
+};
+struct ldgo_plan_subst {
+	uint64_t from, to; // sorted by from
+};
+struct ldgo_plan {
+	struct ldgo_plan_object *objects;
+	uint64_t nobjects;
+	struct ldgo_plan_write *writes; // the IFUNC ones last
+	uint64_t nwrites;
+	struct ldgo_plan_lazy *lazy;
+	uint64_t nlazy;
+	struct ldgo_plan_subst *subst;
+	uint64_t nsubst;
+	uint64_t got2; // GOT[2] of lazily bound objects: the resolver's trampoline
+	// Out: what ldgo_plan_exec did.
+	uint64_t written, skipped;
+	const char *error;
+};
+int ldgo_plan_exec(struct ldgo_plan *p);
+
+// An object of a launch plan to map from its file: the file's identity
+// as the plan recorded it (the status, and the build-id, build_id_len
+// bytes), and its PT_LOAD segments.
+struct ldgo_plan_segment {
+	uint64_t off, vaddr, filesz, memsz, prot; // prot: PF_R, PF_W, PF_X bits
+};
+struct ldgo_plan_file {
+	const char *path;
+	uint64_t dev, ino, size;
+	int64_t mtime, ctime; // nanoseconds
+	const unsigned char *build_id;
+	uint64_t build_id_len;
+	struct ldgo_plan_segment *segs;
+	uint64_t nsegs;
+	uint64_t fixed; // linked at fixed addresses (ET_EXEC): mapped there
+};
+// ldgo_plan_map maps f and returns its base in *base; -1 with *error
+// set if the file is not the one the plan was made for or cannot be
+// mapped.
+int ldgo_plan_map(const struct ldgo_plan_file *f, uint64_t *base, const char **error);
+enum { LDGO_MAP_RESERVE = 1, LDGO_MAP_SEGMENT, LDGO_MAP_ZERO };
+int ldgo_map_segments(int fd, const struct ldgo_plan_segment *segs, uint64_t nsegs, int fixed, uint64_t *base);
+
 #endif

@@ -7,9 +7,11 @@
 package image
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Image is memory that relocations read and write by run-time address.
@@ -343,3 +345,40 @@ func (s *Segment) dataEnd() uint64 {
 
 // CallIFunc implements Image: a file image cannot run code.
 func (f *File) CallIFunc(addr uint64) (uint64, error) { return 0, ErrNoExec }
+
+// Changes calls fn for each 8-byte-aligned word relocations changed, in
+// address order within each segment, segments in the order they were
+// added: its address, and its bytes before and now (fewer than 8 where a
+// segment starts or ends inside the word). A word written with the bytes
+// it held is no change. A launch plan is made of these.
+func (f *File) Changes(fn func(addr uint64, old, now []byte)) {
+	var before [8]byte
+	for i := range f.segs {
+		s := &f.segs[i]
+		pages := make([]uint64, 0, len(s.written)+len(s.writtenBss))
+		for j, pg := range s.written {
+			if pg != nil {
+				pages = append(pages, uint64(j))
+			}
+		}
+		for j := range s.writtenBss {
+			pages = append(pages, j)
+		}
+		slices.Sort(pages)
+		first := s.Addr &^ (pageSize - 1)
+		for _, j := range pages {
+			pg := s.writtenPage(j)
+			start := first + j*pageSize
+			lo, hi := max(start, s.Addr), min(start+pageSize, s.Addr+s.Size)
+			for w := lo &^ 7; w < hi; w += 8 {
+				a, b := max(w, lo), min(w+8, hi)
+				now := pg[a-start : b-start]
+				old := before[:b-a]
+				s.fill(old, a)
+				if !bytes.Equal(old, now) {
+					fn(a, old, now)
+				}
+			}
+		}
+	}
+}

@@ -834,3 +834,22 @@ var le = binary.LittleEndian
 
 // stbGNUUnique is STB_GNU_UNIQUE, which debug/elf does not name.
 const stbGNUUnique elf.SymBind = 10
+
+// Definitions returns the addresses at which m defines each of names,
+// every version of each, found through m's hash table: for names
+// the start itself gives values (libc's __progname, the functions ldgo
+// provides instead of libc's), not for references, which Symbol binds.
+func Definitions(m *linkmap.Map, names ...string) map[string][]uint64 {
+	out := map[string][]uint64{}
+	o := m.Obj
+	for _, n := range names {
+		h := object.NewHash(n)
+		o.Candidates(&h, func(i uint32) bool {
+			if s := o.Symbol(i); s.Shndx != elf.SHN_UNDEF && s.Value != 0 {
+				out[n] = append(out[n], m.Base+s.Value)
+			}
+			return true
+		})
+	}
+	return out
+}

@@ -71,7 +71,7 @@ func (ns *Namespace) LookAhead(opts RelocOptions) {
 	a := &lookahead{answers: map[*linkmap.Map][]slotAnswer{}}
 	total := 0
 	for _, m := range ns.Main.Initfini {
-		if !relocatable(m) || !bindsLazily(m, &opts) {
+		if !relocatable(m) || !opts.BindsLazily(m) {
 			continue
 		}
 		n := PLTSlots(m)

@@ -365,9 +365,9 @@ func relocatable(m *linkmap.Map) bool {
 	return !m.Rtld && !m.Faked && !m.Adopted && !m.Relocated
 }
 
-// bindsLazily reports whether relocating m with opts leaves its PLT
+// BindsLazily reports whether relocating m with opts leaves its PLT
 // slots to be bound at first call.
-func bindsLazily(m *linkmap.Map, opts *RelocOptions) bool {
+func (opts *RelocOptions) BindsLazily(m *linkmap.Map) bool {
 	return opts.Lazy && (!m.Obj.Dyn.BindNow || opts.Profile)
 }
 
@@ -378,7 +378,7 @@ func (ns *Namespace) Relocate(m *linkmap.Map, opts RelocOptions) error {
 	}
 	env := ns.mapper.Env()
 	hooks, _ := env.(Hooks)
-	lazy := bindsLazily(m, &opts)
+	lazy := opts.BindsLazily(m)
 	if d := ns.cfg.DebugReloc; d != nil {
 		suffix := ""
 		if lazy {

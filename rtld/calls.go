@@ -6,6 +6,7 @@ import (
 
 	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
 )
 
@@ -37,7 +38,7 @@ func (p *Process) startCounting(opts *CallsOptions, prog string, hostMaps []*lin
 		if m.Vdso || m.Rtld {
 			continue
 		}
-		for _, addrs := range definitions(m, "_exit", "_Exit") {
+		for _, addrs := range lookup.Definitions(m, "_exit", "_Exit") {
 			for _, a := range addrs {
 				p.subst.set(a, host.CallsExit())
 			}

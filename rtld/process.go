@@ -132,7 +132,8 @@ var errMapSegment = errors.New("failed to map segment from shared object")
 // Map implements namespace.Mapper: the PT_LOAD segments of a file that
 // object.OpenHeaders opened are mapped from its descriptor, private, over
 // a region reserved for the whole object (at its fixed addresses for
-// ET_EXEC); bss is zero-filled. The object returned is read through the
+// ET_EXEC); bss is zero-filled (host.MapSegments, the executor's rule
+// too). The object returned is read through the
 // mapping.
 func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, error) {
 	for _, s := range f.Progs {
@@ -148,59 +149,26 @@ func (p *Process) Map(f *object.File, name string) (uint64, *object.Object, erro
 	}
 	defer unix.Close(fd)
 
-	lo, hi := f.LoadBounds()
-	size := pageUp(hi) - lo
-	var base uint64
-	if f.Type == elf.ET_EXEC {
-		a, err := unix.MmapPtr(-1, 0, ptr(lo), uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE|unix.MAP_NORESERVE)
-		if err != nil || uint64(uintptr(a)) != lo {
-			if err == nil {
-				unix.MunmapPtr(a, uintptr(size))
-			}
-			return 0, nil, fixedAddressError(lo, hi)
-		}
-	} else {
-		a, err := unix.MmapPtr(-1, 0, nil, uintptr(size), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-		if err != nil {
-			// glibc's words, without the system's error.
-			return 0, nil, errMapSegment
-		}
-		base = uint64(uintptr(a)) - lo
-	}
-
+	var segs []host.PlanSegment
 	for _, s := range f.Progs {
-		if s.Type != elf.PT_LOAD || s.Memsz == 0 {
-			continue
+		if s.Type == elf.PT_LOAD {
+			segs = append(segs, host.PlanSegment{Off: s.Off, Vaddr: s.Vaddr, Filesz: s.Filesz, Memsz: s.Memsz, Prot: uint64(s.Flags & 7)})
 		}
-		prot := protOf(s.Flags)
-		start := pageDown(base + s.Vaddr)
-		fileEnd := base + s.Vaddr + s.Filesz
-		memEnd := base + s.Vaddr + s.Memsz
-		zeroFrom := start
-		if s.Filesz > 0 {
-			n := pageUp(fileEnd) - start
-			if _, err := unix.MmapPtr(fd, int64(pageDown(s.Off)), ptr(start), uintptr(n), prot, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
-				return 0, nil, errMapSegment
-			}
-			zeroFrom = pageUp(fileEnd)
-			if memEnd > fileEnd && zeroFrom > fileEnd {
-				// The last file page: what follows the file's
-				// part is bss and must read as zero.
-				if prot&unix.PROT_WRITE == 0 {
-					unix.Mprotect(mem(start, n), prot|unix.PROT_WRITE)
-				}
-				clear(mem(fileEnd, min(zeroFrom, memEnd)-fileEnd))
-				if prot&unix.PROT_WRITE == 0 {
-					unix.Mprotect(mem(start, n), prot)
-				}
-			}
+	}
+	base, err := host.MapSegments(fd, segs, f.Type == elf.ET_EXEC)
+	switch {
+	case err == host.ErrMapReserve && f.Type == elf.ET_EXEC:
+		return 0, nil, fixedAddressError(f.LoadBounds())
+	case err == host.ErrMapZero:
+		return 0, nil, err
+	case err != nil:
+		// glibc's words, without the system's error.
+		return 0, nil, errMapSegment
+	}
+	for _, s := range f.Progs {
+		if s.Type == elf.PT_LOAD && s.Memsz > 0 {
+			p.addRegion(region{lo: pageDown(base + s.Vaddr), hi: pageUp(base + s.Vaddr + s.Memsz), prot: protOf(s.Flags), obj: f.Object})
 		}
-		if end := pageUp(memEnd); end > zeroFrom {
-			if _, err := unix.MmapPtr(-1, 0, ptr(zeroFrom), uintptr(end-zeroFrom), prot, unix.MAP_PRIVATE|unix.MAP_FIXED|unix.MAP_ANONYMOUS); err != nil {
-				return 0, nil, fmt.Errorf("cannot map zero-fill pages: %w", err)
-			}
-		}
-		p.addRegion(region{lo: start, hi: pageUp(memEnd), prot: prot, obj: f.Object})
 	}
 	// Opened with its headers only: the rest is read in place.
 	obj, err := f.ParseMapped(base)

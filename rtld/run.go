@@ -22,8 +22,10 @@ import (
 	"github.com/ldgo/ldgo/bindcache"
 	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/linkmap"
+	"github.com/ldgo/ldgo/lookup"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/plan"
 	"github.com/ldgo/ldgo/reloc"
 	"github.com/ldgo/ldgo/search"
 )
@@ -63,6 +65,12 @@ type Options struct {
 	// Calls, if set, counts the calls through every PLT slot and prints
 	// them at exit (ldgo run --calls).
 	Calls *CallsOptions
+	// Plan is LDGO_PLAN: "exec" relocates by the program's launch plan,
+	// made now from the files, carried out by the executor
+	// (relocateByPlan); anything else by the engine. PlanDir is where
+	// plans are kept ("": none kept).
+	Plan    string
+	PlanDir string
 	// TLSModule is the path the system's ld.so preloaded the static TLS
 	// module from, when ldgo was started again with one
 	// (StaticTLSNeeded), or "".
@@ -235,37 +243,54 @@ func Run(opts Options) error {
 	}
 
 	loadEnd := host.Cycles()
-	cacheKey, cacheEntry := useBindCache(ns, opts)
-	// Traced from here on, the program's dlopen and dlsym included.
-	proc.trace.attach(&ns.Linker)
-	relocOpts := namespace.RelocOptions{
-		Lazy:    !opts.BindNow,
-		Profile: audit.on() && audit.profile,
-		OnWarning: func(m *linkmap.Map, msg string) {
-			os.Stderr.WriteString(msg + "\n")
-		},
-	}
-	ns.LookAhead(relocOpts)
-	proc.relroLater = true
-	relocErr := ns.RelocateAll(relocOpts)
-	if relocErr != nil {
-		proc.trace.failed(relocErr)
-		return fail(relocErr)
-	}
-	if err := publishStaticTLS(proc, prog); err != nil {
-		return err
-	}
-	if err := rebindAdopted(ns, proc); err != nil {
-		return fail(err)
-	}
-	stats := ns.Stats()
-	ns.FinishLookAhead()
-	err = proc.prepareLazy(ns, prog, proc.order)
-	ns.EndLookAhead()
+	planned, err := proc.relocateByPlan(ns, &opts, prog, audit != nil, debugLine)
 	if err != nil {
 		return fail(err)
 	}
-	audit.lazySlots(proc.order)
+	var (
+		cacheKey   *bindcache.Key
+		cacheEntry *bindcache.Entry
+		stats      namespace.Stats
+	)
+	if planned {
+		// Traced from here on: the program's dlopen and dlsym.
+		proc.trace.attach(&ns.Linker)
+		if err := publishStaticTLS(proc, prog); err != nil {
+			return err
+		}
+	} else {
+		cacheKey, cacheEntry = useBindCache(ns, opts)
+		// Traced from here on, the program's dlopen and dlsym included.
+		proc.trace.attach(&ns.Linker)
+		relocOpts := namespace.RelocOptions{
+			Lazy:    !opts.BindNow,
+			Profile: audit.on() && audit.profile,
+			OnWarning: func(m *linkmap.Map, msg string) {
+				os.Stderr.WriteString(msg + "\n")
+			},
+		}
+		ns.LookAhead(relocOpts)
+		proc.relroLater = true
+		relocErr := ns.RelocateAll(relocOpts)
+		if relocErr != nil {
+			proc.trace.failed(relocErr)
+			return fail(relocErr)
+		}
+		if err := publishStaticTLS(proc, prog); err != nil {
+			return err
+		}
+		if err := rebindAdopted(ns, proc); err != nil {
+			return fail(err)
+		}
+		stats = ns.Stats()
+		ns.FinishLookAhead()
+		err = proc.prepareLazy(ns, prog, proc.order)
+		ns.EndLookAhead()
+		if err != nil {
+			return fail(err)
+		}
+		audit.lazySlots(proc.order)
+	}
 	// RELRO is protected once the second goroutine is done: each
 	// mprotect while another thread runs costs a TLB shootdown.
 	if err := proc.ProtectRelro(); err != nil {
@@ -280,7 +305,7 @@ func Run(opts Options) error {
 	fromCache := ns.Linker.Replayed
 	if cacheEntry != nil {
 		cacheEntry.Close()
-	} else {
+	} else if !planned {
 		for _, m := range ns.Chain {
 			proc.giveBackReadOnly(m)
 		}
@@ -400,52 +425,51 @@ func useBindCache(ns *namespace.Namespace, opts Options) (*bindcache.Key, *bindc
 			return nil, nil
 		}
 		o := bindcache.Object{Serial: m.Serial, Path: m.Name}
-		var st object.FileStatus
-		switch {
-		case m.File != nil:
-			st = m.File.FileStatus
-		case m.Vdso:
+		if m.Vdso {
 			o.Path = object.VDSOName
-		default:
-			// Loaded by the system's ld.so: the file the path names
-			// now. Should it not be the one in memory any more, the
-			// build-id, read from memory, tells them apart.
-			var err error
-			if st, err = object.StatFile(m.Name); err != nil {
-				return nil, nil
-			}
 		}
-		o.ID = object.IdentityOf(st, m.Obj)
+		id, err := identityOf(m)
+		if err != nil {
+			return nil, nil
+		}
+		o.ID = id
 		k.Objects = append(k.Objects, o)
 		for uint64(len(maps)) <= m.Serial {
 			maps = append(maps, nil)
 		}
 		maps[m.Serial] = m
 	}
-	k.Search = []string{
-		"library-path=" + opts.LibraryPath,
-		"preload=" + strings.Join(opts.Preload, " "),
-		fmt.Sprintf("inhibit-cache=%v", opts.InhibitCache),
-		// Binding now relocates the PLT slots in another order, and a
-		// record is replayed in the order it was made.
-		fmt.Sprintf("bind-now=%v", opts.BindNow),
-	}
-	// The bindings are the engine's answers: another build of ldgo may
-	// answer otherwise, so its entries are not used.
-	self, err := object.StatFile("/proc/self/exe")
+	search, err := bindcache.Settings(opts.LibraryPath, opts.Preload, opts.InhibitCache, opts.BindNow)
 	if err != nil {
 		return nil, nil
 	}
-	k.Search = append(k.Search, "ldgo="+self.String())
-	if st, err := object.StatFile("/etc/ld.so.cache"); err == nil {
-		k.Search = append(k.Search, "ld.so.cache="+st.String())
-	}
+	k.Search = search
 	if e, err := bindcache.Load(opts.BindCacheDir, k); err == nil {
 		ns.Linker.Replay, ns.Linker.Maps = e.Bindings(), maps
 		return k, e
 	}
 	ns.Linker.Recording = true
 	return k, nil
+}
+
+// identityOf is the identity of a loaded object, as anything kept from
+// a run records it (the bind cache, a launch plan).
+func identityOf(m *linkmap.Map) (object.Identity, error) {
+	var st object.FileStatus
+	switch {
+	case m.File != nil:
+		st = m.File.FileStatus
+	case m.Vdso:
+	default:
+		// Loaded by the system's ld.so: the file the path names now.
+		// Should it not be the one in memory any more, the build-id,
+		// read from memory, tells them apart.
+		var err error
+		if st, err = object.StatFile(m.Name); err != nil {
+			return object.Identity{}, err
+		}
+	}
+	return object.IdentityOf(st, m.Obj), nil
 }
 
 func sameFile(a, b string) bool {
@@ -502,23 +526,6 @@ func adoptHost(cfg *namespace.Config, proc *Process, tlsModule string) ([]*linkm
 	return maps, nil
 }
 
-// definitions returns the addresses at which m defines each of names,
-// every version of each, found through m's hash table.
-func definitions(m *linkmap.Map, names ...string) map[string][]uint64 {
-	out := map[string][]uint64{}
-	o := m.Obj
-	for _, n := range names {
-		h := object.NewHash(n)
-		o.Candidates(&h, func(i uint32) bool {
-			if s := o.Symbol(i); s.Shndx != elf.SHN_UNDEF && s.Value != 0 {
-				out[n] = append(out[n], m.Base+s.Value)
-			}
-			return true
-		})
-	}
-	return out
-}
-
 // substitute arranges for references to ld.so's and libc's functions
 // that ldgo provides itself to bind to ldgo's.
 func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) error {
@@ -528,7 +535,7 @@ func (p *Process) substitute(hostMaps []*linkmap.Map, ns *namespace.Namespace) e
 		if m.Vdso {
 			continue
 		}
-		d := definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
+		d := lookup.Definitions(m, "__libc_start_main", "__tls_get_addr", "dl_iterate_phdr", "_dl_find_object", "dladdr", "dladdr1",
 			"dlopen", "dlsym", "dlvsym", "dlclose", "dlerror", "dlinfo")
 		for _, a := range d["__libc_start_main"] {
 			p.subst.set(a, host.StartMain())
@@ -749,13 +756,8 @@ func setProgramNames(ns *namespace.Namespace, start *host.Start) error {
 	if i := strings.LastIndexByte(start.Argv[0], '/'); i >= 0 {
 		short += uint64(i + 1)
 	}
-	values := map[string]uint64{
-		"__progname":                    short,
-		"program_invocation_short_name": short,
-		"__progname_full":               argv0,
-		"program_invocation_name":       argv0,
-	}
-	names := []string{"__progname", "program_invocation_short_name", "__progname_full", "program_invocation_name", "environ", "__environ", "_environ"}
+	values := map[plan.NameKind]uint64{plan.ShortName: short, plan.FullName: argv0}
+	names := plan.ProgramNameSymbols()
 	for _, m := range ns.Chain {
 		if m.Vdso || m.Faked || m.Obj == nil || m.Rtld {
 			continue
@@ -764,9 +766,9 @@ func setProgramNames(ns *namespace.Namespace, start *host.Start) error {
 			continue
 		}
 		var words []namespace.Word
-		for name, addrs := range definitions(m, names...) {
+		for name, addrs := range lookup.Definitions(m, names...) {
 			for _, a := range addrs {
-				if v, ok := values[name]; ok {
+				if v, ok := values[plan.ProgramNames[name]]; ok {
 					if m.Adopted {
 						words = append(words, namespace.Word{Addr: a, Value: v})
 					} else {
@@ -820,76 +822,81 @@ func setAuxv(start *host.Start, main *linkmap.Map) error {
 	return nil
 }
 
-// initFini lists initializers and finalizers in glibc's order: the
-// program's DT_PREINIT_ARRAY, then each library's DT_INIT and
-// DT_INIT_ARRAY, dependencies first (_dl_init), then the program's own
-// (__libc_start_main); at exit the reverse (_dl_fini).
+// initFini lists initializers and finalizers in glibc's order
+// (plan.InitFini), each object's first announced, as glibc names it in
+// LD_DEBUG=libs (l_name: "" for the program); the program's own
+// initializers are run by __libc_start_main ("initialize program").
 func initFini(start *host.Start, ns *namespace.Namespace) {
 	main := ns.Main
-	if pa := main.Obj.Dyn.PreinitArray; pa.Size > 0 {
-		start.Inits = append(start.Inits, host.Fn{Array: true, Addr: main.Base + pa.Addr, Count: pa.Size / 8})
+	var maps []*linkmap.Map
+	ids := map[*linkmap.Map]uint32{}
+	index := func(m *linkmap.Map) uint32 {
+		i, ok := ids[m]
+		if !ok {
+			i = uint32(len(maps))
+			ids[m], maps = i, append(maps, m)
+		}
+		return i
 	}
-	inits, finis, skip := initsOf, finisOf, noInitFini
-	order := main.Initfini
-	for i := len(order) - 1; i >= 0; i-- {
-		if m := order[i]; m != main && !skip(m) {
-			start.Inits = append(start.Inits, inits(m)...)
+	inits, finis := plan.InitFini(ns, noInitFini, index)
+	for _, m := range main.Initfini {
+		if m != main && !noInitFini(m) {
 			m.InitDone = true
 		}
 	}
-	// glibc announces the program's own as "initialize program".
-	start.ExeInits = inits(main)
+	// Each object's functions are consecutive.
+	convert := func(list []plan.Fn) []host.Fn {
+		var out []host.Fn
+		for len(list) > 0 {
+			n := 1
+			for n < len(list) && list[n].Object == list[0].Object {
+				n++
+			}
+			out = append(out, hostFns(list[:n], maps[list[0].Object])...)
+			list = list[n:]
+		}
+		return out
+	}
+	pre := 0
+	if main.Obj.Dyn.PreinitArray.Size >= 8 {
+		pre = 1
+	}
+	own := len(inits)
+	for own > pre && maps[inits[own-1].Object] == main {
+		own--
+	}
+	start.Inits = convert(inits[:own])
+	if pre == 1 {
+		// Not announced, as ldgo has not announced it.
+		start.Inits[0].Announce, start.Inits[0].Owner = false, 0
+	}
+	start.ExeInits = convert(inits[own:])
 	for i := range start.ExeInits {
 		start.ExeInits[i].Announce = false
 	}
-	start.Finis = finis(main)
-	for _, m := range order {
-		if m != main && !skip(m) {
-			start.Finis = append(start.Finis, finis(m)...)
-		}
-	}
+	start.Finis = convert(finis)
 }
 
-// initsOf lists m's initializers: DT_INIT, then DT_INIT_ARRAY.
-func initsOf(m *linkmap.Map) []host.Fn {
-	var fns []host.Fn
-	d := &m.Obj.Dyn
-	if d.Init != 0 {
-		fns = append(fns, host.Fn{Addr: m.Base + d.Init})
-	}
-	if d.InitArray.Size > 0 {
-		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.InitArray.Addr, Count: d.InitArray.Size / 8})
-	}
-	return announced(fns, m)
-}
+// initsOf lists m's initializers (plan.Inits).
+func initsOf(m *linkmap.Map) []host.Fn { return hostFns(plan.Inits(m, 0), m) }
 
-// finisOf lists m's finalizers: DT_FINI_ARRAY (run backwards), then
-// DT_FINI.
-func finisOf(m *linkmap.Map) []host.Fn {
-	var fns []host.Fn
-	d := &m.Obj.Dyn
-	if d.FiniArray.Size > 0 {
-		fns = append(fns, host.Fn{Array: true, Addr: m.Base + d.FiniArray.Addr, Count: d.FiniArray.Size / 8})
-	}
-	if d.Fini != 0 {
-		fns = append(fns, host.Fn{Addr: m.Base + d.Fini})
-	}
-	return announced(fns, m)
-}
+// finisOf lists m's finalizers (plan.Finis).
+func finisOf(m *linkmap.Map) []host.Fn { return hostFns(plan.Finis(m, 0), m) }
 
-// announced names m on the first of its functions, as glibc names it in
-// LD_DEBUG=libs (l_name: "" for the program).
-func announced(fns []host.Fn, m *linkmap.Map) []host.Fn {
-	if len(fns) > 0 {
-		fns[0].Announce = true
+// hostFns are m's functions fns at m's base, the first announced, as
+// glibc names m in LD_DEBUG=libs (l_name: "" for the program).
+func hostFns(fns []plan.Fn, m *linkmap.Map) []host.Fn {
+	out := make([]host.Fn, len(fns))
+	for i, f := range fns {
+		out[i] = host.Fn{Array: f.Count > 0, Addr: m.Base + f.Off, Count: f.Count, Owner: m.Serial}
+	}
+	if len(out) > 0 {
+		out[0].Announce = true
 		if m.Kind != linkmap.Executable {
-			fns[0].Object = m.Name
+			out[0].Object = m.Name
 		}
 	}
-	for i := range fns {
-		fns[i].Owner = m.Serial
-	}
-	return fns
+	return out
 }
 
 // noInitFini reports whether ldgo runs no initializer or finalizer of m:

@@ -174,6 +174,7 @@ func TestJSONDocuments(t *testing.T) {
 		append([]string{"bundle", "--json", "--to", t.TempDir(), "--also", "/etc/passwd"}, progs...),
 		{"run", "--list", "--json", "/usr/bin/true"},
 		{"run", "--verify", "--json", "/usr/bin/true"},
+		{"plan", "--show", "--json", "/usr/bin/true"},
 	} {
 		var r result
 		if args[0] == "run" {
@@ -184,7 +185,7 @@ func TestJSONDocuments(t *testing.T) {
 		}
 		docs := decodeDocuments(t, r.stdout)
 		n := len(progs)
-		if args[0] == "run" {
+		if args[0] == "run" || args[0] == "plan" {
 			n = 1
 		}
 		if len(docs) != n {
@@ -200,7 +201,7 @@ func TestJSONDocuments(t *testing.T) {
 		}
 		for i, d := range docs {
 			want := progs[i]
-			if args[0] == "run" {
+			if args[0] == "run" || args[0] == "plan" {
 				want = "/usr/bin/true"
 			}
 			if d["schema"] != 1.0 || d["command"] != command || d["program"] != want {

@@ -61,6 +61,7 @@ func init() {
 		cmdWhy,
 		cmdPLT,
 		cmdRun,
+		cmdPlan,
 		cmdLink,
 		{
 			name:     "completion",

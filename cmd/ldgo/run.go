@@ -15,6 +15,7 @@ import (
 	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/namespace"
 	"github.com/ldgo/ldgo/object"
+	"github.com/ldgo/ldgo/plan"
 	"github.com/ldgo/ldgo/rtld"
 )
 
@@ -437,6 +438,10 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	ro.Plan, _ = getenv(env, "LDGO_PLAN")
+	if ro.Plan == "exec" {
+		ro.PlanDir = plan.Dir(func(name string) string { v, _ := getenv(env, name); return v })
+	}
 	ro.Audit = splitAudit(o.audit)
 	if v, _ := getenv(env, "LD_AUDIT"); v != "" {
 		ro.Audit = append(ro.Audit, splitAudit(v)...)

@@ -118,6 +118,11 @@ func sameResult(t *testing.T, what string, want, got result) {
 // baseEnv is a small fixed environment for the programs.
 func baseEnv(extra ...string) []string {
 	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "TZ=UTC", "HOME=/nonexistent"}
+	// LDGO_TEST_PLAN=exec runs the tests' ldgo run through the launch
+	// plan's executor (LDGO_PLAN=exec): the run suite both ways.
+	if v := os.Getenv("LDGO_TEST_PLAN"); v != "" {
+		env = append(env, "LDGO_PLAN="+v)
+	}
 	return append(env, extra...)
 }
 
