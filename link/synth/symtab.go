@@ -6,6 +6,7 @@ import (
 
 	"github.com/ldgo/ldgo/link/layout"
 	"github.com/ldgo/ldgo/link/options"
+	"github.com/ldgo/ldgo/link/parallel"
 	"github.com/ldgo/ldgo/link/resolve"
 	"github.com/ldgo/ldgo/object"
 )
@@ -68,13 +69,20 @@ func keepGlobal(s *resolve.Symbol) bool {
 // build lists the symbols. The names go to .strtab once all are known,
 // so that it grows once: a C++ program's names run to megabytes.
 func (t *Symtab) build(files []*resolve.File, globals []*resolve.Symbol, opts *options.Options) {
-	t.entries = append(t.entries[:0], symtabEntry{})
-	for _, f := range files {
-		for i := 1; i < f.FirstGlobal; i++ {
-			if s := f.Syms[i]; keepLocal(s, opts) {
-				t.entries = append(t.entries, symtabEntry{sym: s})
+	// Each object's locals are chosen on its own goroutine: a large
+	// link has millions, most of them section symbols left out.
+	locals := make([][]symtabEntry, len(files))
+	parallel.For(opts.Threads, len(files), func(i int) {
+		f := files[i]
+		for j := 1; j < f.FirstGlobal; j++ {
+			if s := f.Syms[j]; keepLocal(s, opts) {
+				locals[i] = append(locals[i], symtabEntry{sym: s})
 			}
 		}
+	})
+	t.entries = append(t.entries[:0], symtabEntry{})
+	for _, l := range locals {
+		t.entries = append(t.entries, l...)
 	}
 	t.Hdr.Info = uint32(len(t.entries))
 	for _, s := range globals {
