@@ -124,13 +124,32 @@ func isDebug(name string) bool {
 func sortMembers(o *Section) {
 	switch o.Hdr.Name {
 	case ".init_array", ".fini_array", ".preinit_array":
-		slices.SortStableFunc(o.Members, func(a, b *input.Section) int {
-			return initPriority(a.Name) - initPriority(b.Name)
-		})
+		sortStableBy(o.Members, func(s *input.Section) int { return initPriority(s.Name) })
 	case ".text":
-		slices.SortStableFunc(o.Members, func(a, b *input.Section) int {
-			return textGroup(a.Name) - textGroup(b.Name)
-		})
+		sortStableBy(o.Members, func(s *input.Section) int { return textGroup(s.Name) })
+	}
+}
+
+// sortStableBy sorts members by key, keeping their order among equal
+// keys; each key is computed once (a C++ program's .text has a hundred
+// thousand members).
+func sortStableBy(members []*input.Section, key func(*input.Section) int) {
+	type keyed struct {
+		key int
+		sec *input.Section
+	}
+	ks := make([]keyed, len(members))
+	sorted := true
+	for i, m := range members {
+		ks[i] = keyed{key(m), m}
+		sorted = sorted && (i == 0 || ks[i-1].key <= ks[i].key)
+	}
+	if sorted {
+		return
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return a.key - b.key })
+	for i, k := range ks {
+		members[i] = k.sec
 	}
 }
 
