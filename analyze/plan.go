@@ -72,7 +72,7 @@ func Plan(path string, opts PlanOptions) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &plan.Plan{Program: abs, Search: search}
+	p := &plan.Plan{Program: abs, Search: search, Progname: runs[0].env.progname}
 	if err := b.build(p); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ func Encode(p *Plan) []byte {
 	for _, s := range p.Search {
 		e.str(s)
 	}
+	e.str(p.Progname)
 	e.uint(uint64(len(p.Objects)))
 	for i := range p.Objects {
 		o := &p.Objects[i]
@@ -113,6 +114,7 @@ func Decode(b []byte) (*Plan, error) {
 	for i := range p.Search {
 		p.Search[i] = d.str()
 	}
+	p.Progname = d.str()
 	// An object takes at least 14 bytes, a write 5, a lazy slot 7, a
 	// function 3: counts are bounded by what is left.
 	p.Objects = list[Object](d.count(14))

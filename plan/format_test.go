@@ -20,8 +20,9 @@ func sample() *Plan {
 	}
 	id := object.Identity{FileStatus: object.FileStatus{ID: object.FileID{Dev: 2049, Ino: 77}, Size: 0x1200, Mtime: 1e18, Ctime: -5}, Content: "build-id:0123456789abcdef"}
 	return &Plan{
-		Program: "/usr/bin/prog",
-		Search:  []string{"library-path=", "bind-now=false"},
+		Program:  "/usr/bin/prog",
+		Search:   []string{"library-path=", "bind-now=false"},
+		Progname: "prog",
 		Objects: []Object{
 			{Path: "/usr/bin/prog", ID: id, Kind: Program, Segments: seg, Relro: Range{0x3000, 0x100}, Lazy: true},
 			{Path: "/lib/libx.so", ID: id, Kind: Library, Segments: seg, TLS: TLS{ModID: 2, Offset: 0x40, Static: true}, TextRel: true},

@@ -240,7 +240,10 @@ type Plan struct {
 	// "name=value" strings.
 	Program string
 	Search  []string
-	Objects []Object
+	// Progname is how the messages of unresolved lazy slots (Lazy.Err)
+	// name the program: argv[0] of the run the plan was made for.
+	Progname string
+	Objects  []Object
 	// Writes are the relocations' results, in address order: made
 	// after the objects are mapped, the IFunc values last (in the
 	// order listed), as glibc runs IFUNC resolvers after an object's
@@ -258,6 +261,17 @@ type Plan struct {
 	// Names are the variables set from argv[0] and the environment, in
 	// the program and the libraries (libc) that define them.
 	Names []NameSlot
+}
+
+// Unresolved reports whether some lazy slot of p cannot be bound: its
+// first call prints a message naming the program as Progname does.
+func (p *Plan) Unresolved() bool {
+	for _, l := range p.Lazy {
+		if l.Target.Kind == Unresolved {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks that the plan is consistent in itself: every object

@@ -141,6 +141,9 @@ func launchPlan(opts *Options, prog string, maps []*linkmap.Map) (*plan.Plan, st
 		if err == nil {
 			err = plan.CheckIdentities(pl, search, func(i int) (object.Identity, error) { return identityOf(maps[i]) })
 		}
+		if err == nil && pl.Unresolved() && pl.Progname != prog {
+			err = fmt.Errorf("its messages name the program %s", pl.Progname)
+		}
 		if err == nil {
 			return pl, "kept", nil
 		}

@@ -429,3 +429,36 @@ func withEnv(cmd *exec.Cmd, env []string) *exec.Cmd {
 	cmd.Env = env
 	return cmd
 }
+
+// A lazy slot with no definition fails at its first call, in glibc's
+// words, under LDGO_PLAN=exec too, and a kept plan whose message names
+// the program otherwise is made again.
+func TestPlanExecUnresolvedSlot(t *testing.T) {
+	bin := buildLdgo(t)
+	f := newFixture(t)
+	f.lib("libu.so", `int later(void) { return 1; }`)
+	f.lib("libx.so", `int later(void); int x(int n) { return n > 1 ? later() : 0; }`, "-L.", "-lu", "-Wl,-rpath,"+f.dir)
+	prog := f.prog("prog", `int x(int); int main(int argc, char **argv) { return x(argc); }`, "-L.", "-lx", "-Wl,-rpath,"+f.dir)
+	f.lib("libu.so", `int other(void) { return 1; }`) // later is gone
+	cache := t.TempDir()
+	run := func(args ...string) result {
+		t.Helper()
+		return runCommand(t, withEnv(exec.Command(bin, append([]string{"run", "--debug", "statistics"}, args...)...),
+			baseEnv("LDGO_PLAN=exec", "XDG_CACHE_HOME="+cache)))
+	}
+	native := runCommand(t, withEnv(exec.Command(prog, "call"), baseEnv()))
+	if native.status != 127 || !strings.Contains(native.stderr, "undefined symbol: later") {
+		t.Fatalf("the native run: %+v", native)
+	}
+	if r := run(prog); r.status != 0 || !strings.Contains(r.stderr, "launch plan: executed (made") {
+		t.Fatalf("a run that does not call the slot: %+v", r)
+	}
+	r := run(prog, "call")
+	if r.status != native.status || !strings.Contains(r.stderr, "launch plan: executed (kept)") || !strings.Contains(r.stderr, prog+": symbol lookup error: "+f.path("libx.so")+": undefined symbol: later") {
+		t.Errorf("the call through the unresolved slot: %+v, native %+v", r, native)
+	}
+	r = run("--argv0", "other", prog, "call")
+	if !strings.Contains(r.stderr, "made: its messages name the program "+prog) || !strings.Contains(r.stderr, "other: symbol lookup error: ") {
+		t.Errorf("run as another argv[0]: %+v", r)
+	}
+}
