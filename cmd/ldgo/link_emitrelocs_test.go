@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ldgo/ldgo/object"
 )
 
 // --emit-relocs: the input relocations kept in the output as .rela<name>
@@ -84,11 +86,10 @@ func keptRelocs(t *testing.T, path string) []keptReloc {
 			t.Fatal(err)
 		}
 		content, _ := target.Data()
-		for b := data; len(b) >= 24; b = b[24:] {
-			off := binary.LittleEndian.Uint64(b)
-			info := binary.LittleEndian.Uint64(b[8:])
-			addend := int64(binary.LittleEndian.Uint64(b[16:]))
-			typ, idx := elf.R_X86_64(uint32(info)), info>>32
+		table := object.RelaTable(data)
+		for i := 0; i < table.Len(); i++ {
+			r := table.At(i)
+			off, addend, typ, idx := r.Off, r.Addend, r.Type, uint64(r.Sym)
 			k := keptReloc{section: s.Name, typ: typ, sym: "(section)"}
 			var sym elf.Symbol
 			if idx > 0 {

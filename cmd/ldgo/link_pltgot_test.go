@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ldgo/ldgo/object"
 )
 
 // .plt.got: a function both called through the PLT and whose address
@@ -14,24 +16,8 @@ import (
 // GOT entry (GLOB_DAT), with no lazy PLT entry, as GNU ld lays it out.
 // GNU ld's outputs are the oracle for which functions get one and for
 // the section's kind; the stubs are decoded to check where they jump.
-
-var pltGOTSources = map[string]string{
-	"lib.c": `int twice(int x) { return 2 * x; }
-/* -fPIC: the address of twice, which is preemptible, comes from the GOT. */
-int (*lib_twice(void))(int) { return twice; }
-int quad(int x) { return twice(twice(x)); }
-`,
-	"main.c": `#include <stdio.h>
-int twice(int x);
-int quad(int x);
-int (*lib_twice(void))(int);
-int main(void)
-{
-	printf("%d %d %s\n", twice(21), quad(3), &twice == lib_twice() ? "same" : "different");
-	return 0;
-}
-`,
-}
+// The fixture is the IBT one (link_pltsec_test.go): the library takes
+// the address of twice, which is preemptible, from the GOT and calls it.
 
 // pltGOT describes an output's .plt.got: "none", or its flags, entry
 // size, alignment and the symbols its entries jump through (the GLOB_DAT
@@ -57,10 +43,10 @@ func pltGOT(t *testing.T, path string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for b := data; len(b) >= 24; b = b[24:] {
-			info := binary.LittleEndian.Uint64(b[8:])
-			if elf.R_X86_64(uint32(info)) == want && info>>32 > 0 && int(info>>32) <= len(dynsyms) {
-				m[binary.LittleEndian.Uint64(b)] = dynsyms[info>>32-1].Name
+		table := object.RelaTable(data)
+		for i := 0; i < table.Len(); i++ {
+			if r := table.At(i); r.Type == want && r.Sym > 0 && int(r.Sym) <= len(dynsyms) {
+				m[r.Off] = dynsyms[r.Sym-1].Name
 			}
 		}
 		return m
@@ -107,7 +93,7 @@ func pltGOT(t *testing.T, path string) []string {
 func TestLinkPLTGOT(t *testing.T) {
 	for _, z := range []string{"", "-Wl,-z,ibtplt", "-Wl,-z,now"} {
 		t.Run(strings.TrimPrefix(z, "-Wl,-z,"), func(t *testing.T) {
-			b := newLinkBuild(t, pltGOTSources)
+			b := newLinkBuild(t, ibtSources)
 			flags := func(args ...string) []string {
 				if z != "" {
 					args = append(args, z)
