@@ -74,6 +74,10 @@ func TestLinkShlibUndefined(t *testing.T) {
 		{"needed library by its DT_RUNPATH", []string{"main.o", "lib/libfoo-run.so"}, true},
 		{"undefined in a needed library", []string{"main.o", "lib/libfoo-qux.so", "-Wl,-rpath-link,lib"}, false},
 		{"referred to by the program too", []string{"both.o", "lib/libfoo.so"}, false},
+		// The program's reference to what only a library loaded for
+		// another's DT_NEEDED defines: "DSO missing from command line".
+		{"defined only by a needed library", []string{"both.o", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"needed library on the command line", []string{"both.o", "lib/libfoo-bar.so", "lib/libbar.so"}, false},
 		{"shared output", []string{"-shared", "main.o", "lib/libfoo.so"}, false},
 		{"shared output --no-allow-shlib-undefined", []string{"-shared", "main.o", "lib/libfoo.so", "-Wl,--no-allow-shlib-undefined"}, false},
 		{"last option wins", []string{"main.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined,--no-allow-shlib-undefined"}, false},

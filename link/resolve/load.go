@@ -155,6 +155,9 @@ func Load(opts *options.Options, trace io.Writer) (*Result, error) {
 	}
 	if opts.CheckShlibUndefined() {
 		r.loadNeeded(items)
+		if err := r.missingDSO(); err != nil {
+			return nil, err
+		}
 	}
 	return r.res, nil
 }

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,6 +61,33 @@ func (r *resolver) loadNeeded(items []*item) {
 			queue = append(queue, found)
 		}
 	}
+}
+
+// missingDSO is GNU ld's error for an object's reference (not weak) to
+// a name only a library the link did not name defines (one loaded for
+// another library's DT_NEEDED): the output would not need that library,
+// so the dynamic linker would not bind the reference. GNU ld stops at
+// the first such name, in the order it reads the libraries.
+func (r *resolver) missingDSO() error {
+	for _, l := range r.res.Implicit {
+		obj := l.Obj
+		for i := 1; i < obj.NumSymbols(); i++ {
+			sym := obj.Symbol(uint32(i))
+			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
+				continue
+			}
+			if _, hidden := obj.SymbolVersion(uint32(i)); hidden {
+				continue
+			}
+			s := r.table.Lookup(obj.SymbolName(uint32(i)))
+			if s == nil || s.Kind != Undefined || !s.StrongRef || s.RefBy == nil {
+				continue
+			}
+			return errors.Join(fmt.Errorf("%s: undefined reference to symbol '%s'", s.RefBy.Name, s.Name),
+				fmt.Errorf("%s: error adding symbols: DSO missing from command line", l.Path))
+		}
+	}
+	return nil
 }
 
 // findNeeded searches for the library named name that l needs.
