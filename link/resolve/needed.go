@@ -153,9 +153,9 @@ func openNeeded(path string) *Shlib {
 // the reference.
 func (res *Result) ShlibUndefined(gcSections bool) []error {
 	var errs []error
-	var defs map[string][]shlibDef
 	reported := map[string]bool{}
-	for _, l := range append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...) {
+	libs := append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...)
+	for _, l := range libs {
 		obj := l.Obj
 		for i := 1; i < obj.NumSymbols(); i++ {
 			sym := obj.Symbol(uint32(i))
@@ -169,11 +169,8 @@ func (res *Result) ShlibUndefined(gcSections bool) []error {
 			if s := res.Table.Lookup(name); s != nil && (s.IsDefined() || s.Referenced && !gcSections) {
 				continue
 			}
-			if defs == nil {
-				defs = res.shlibDefs()
-			}
 			ref, _ := obj.SymbolVersion(uint32(i))
-			if satisfied(defs[name], ref) {
+			if definedByALibrary(libs, name, ref) {
 				continue
 			}
 			reported[name] = true
@@ -183,6 +180,38 @@ func (res *Result) ShlibUndefined(gcSections bool) []error {
 	return errs
 }
 
+// definedByALibrary reports whether one of libs defines name for a
+// reference at version ref (nil: unversioned), looked up through each
+// library's hash table as the dynamic linker looks it up. The names it
+// is asked for are the few the link's own symbols leave undefined
+// (mostly libc's references to the dynamic linker, which --as-needed
+// leaves out of the link).
+func definedByALibrary(libs []*Shlib, name string, ref *object.Version) bool {
+	h := object.NewHash(name)
+	for _, l := range libs {
+		obj := l.Obj
+		found := false
+		obj.Candidates(&h, func(idx uint32) bool {
+			sym := obj.Symbol(idx)
+			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
+				return true
+			}
+			d := shlibDef{index: obj.Versym(idx) &^ object.VersymHidden}
+			v, hidden := obj.SymbolVersion(idx)
+			if v != nil {
+				d.version = v.Name
+			}
+			d.hidden = hidden
+			found = satisfied(d, ref)
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
 // shlibDef is a shared library's definition of a name.
 type shlibDef struct {
 	version string // "" for none
@@ -190,44 +219,16 @@ type shlibDef struct {
 	hidden  bool
 }
 
-// shlibDefs collects what every library of the link defines.
-func (res *Result) shlibDefs() map[string][]shlibDef {
-	defs := map[string][]shlibDef{}
-	for _, l := range append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...) {
-		obj := l.Obj
-		for i := 1; i < obj.NumSymbols(); i++ {
-			sym := obj.Symbol(uint32(i))
-			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
-				continue
-			}
-			d := shlibDef{index: obj.Versym(uint32(i)) &^ object.VersymHidden}
-			v, hidden := obj.SymbolVersion(uint32(i))
-			if v != nil {
-				d.version = v.Name
-			}
-			d.hidden = hidden
-			name := obj.SymbolName(uint32(i))
-			defs[name] = append(defs[name], d)
-		}
+// satisfied reports whether d binds a library's reference at version
+// ref (nil: unversioned): a default version does; a hidden one only for
+// a reference naming it, or, for an unversioned reference, if it is the
+// library's base or first version (as GNU ld allows what ld.so allows).
+func satisfied(d shlibDef, ref *object.Version) bool {
+	switch {
+	case !d.hidden:
+		return true
+	case ref != nil && ref.Name == d.version:
+		return true
 	}
-	return defs
-}
-
-// satisfied reports whether one of defs binds a library's reference at
-// version ref (nil: unversioned): a default version does; a hidden one
-// only for a reference naming it, or, for an unversioned reference, if
-// it is the library's base or first version (as GNU ld allows what
-// ld.so allows).
-func satisfied(defs []shlibDef, ref *object.Version) bool {
-	for _, d := range defs {
-		switch {
-		case !d.hidden:
-			return true
-		case ref != nil && ref.Name == d.version:
-			return true
-		case ref == nil && (d.index == 1 || d.index == 2):
-			return true
-		}
-	}
-	return false
+	return ref == nil && (d.index == 1 || d.index == 2)
 }
