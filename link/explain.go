@@ -219,7 +219,7 @@ func made(s *resolve.Symbol) []string {
 		m = append(m, fmt.Sprintf("PLT entry %d at %#x", s.PLTIndex, s.PLTAddr))
 	}
 	if s.PLTGOT {
-		m = append(m, fmt.Sprintf(".plt.got entry at %#x (a jump through its GOT entry, which is also its address)", s.PLTAddr))
+		m = append(m, fmt.Sprintf(".plt.got entry at %#x, which calls go to: a jump through its GOT entry, bound at load time (no PLT entry)", s.PLTAddr))
 	}
 	if s.CanonicalPLT {
 		m = append(m, fmt.Sprintf("its canonical address %#x, its PLT entry (.dynsym gives it as the value of the undefined symbol)", s.PLTAddr))

@@ -115,6 +115,21 @@ func TestLinkPLTGOT(t *testing.T) {
 					t.Errorf("%s: twice has no .plt.got entry:\n\t%s", out, strings.Join(got, "\n\t"))
 				}
 			}
+			// --why says so, with the entry's address.
+			out, err := b.ccOne("ldgo", "gcc", flags("-shared", "-fPIC", "-O1", "-o", "libwhy.so", "lib.c", "-Wl,--why,twice")...)
+			f, ferr := elf.Open(b.path("ldgo", "libwhy.so"))
+			if err != nil || ferr != nil {
+				t.Fatalf("--why twice: %v, %v\n%s", err, ferr, out)
+			}
+			defer f.Close()
+			var at uint64
+			_, said, ok := strings.Cut(out, ".plt.got entry at ")
+			if ok {
+				_, err = fmt.Sscanf(said, "%v", &at)
+			}
+			if sec := f.Section(".plt.got"); !ok || err != nil || sec == nil || at < sec.Addr || at >= sec.Addr+sec.Size {
+				t.Errorf("--why twice does not name its .plt.got entry:\n%s", out)
+			}
 			env := append(baseEnv(), "LD_LIBRARY_PATH=.")
 			for _, prog := range []string{"pie", "nopie"} {
 				if r := b.run(env, prog); r.stdout != "42 12 same\n" {
