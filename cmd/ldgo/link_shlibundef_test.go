@@ -28,6 +28,10 @@ int foo(void) { return bar() + (maybe ? maybe() : 0); }
 extern int foo(void);
 int main(void) { printf("%d\n", foo()); return 0; }
 `,
+	"missing.c": `extern int foo(void);
+extern int missing(void);
+int main(void) { return foo() + missing(); }
+`,
 	"both.c": `extern int foo(void);
 extern int bar(void);
 int main(void) { return foo() + bar(); }
@@ -36,7 +40,7 @@ int main(void) { return foo() + bar(); }
 
 func TestLinkShlibUndefined(t *testing.T) {
 	b := newLinkBuild(t, shlibUndefSources)
-	b.cc("gcc", "-c", "main.c", "both.c")
+	b.cc("gcc", "-c", "-fPIC", "main.c", "both.c", "missing.c")
 	// The libraries live in lib/, so that only the search finds what
 	// one of them needs.
 	for _, l := range linkers {
@@ -81,6 +85,13 @@ func TestLinkShlibUndefined(t *testing.T) {
 		{"shared output", []string{"-shared", "main.o", "lib/libfoo.so"}, false},
 		{"shared output --no-allow-shlib-undefined", []string{"-shared", "main.o", "lib/libfoo.so", "-Wl,--no-allow-shlib-undefined"}, false},
 		{"last option wins", []string{"main.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined,--no-allow-shlib-undefined"}, false},
+		// --unresolved-symbols says it of the objects and the
+		// libraries both, whatever the output.
+		{"--unresolved-symbols=report-all, shared output", []string{"-shared", "missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=report-all"}, false},
+		{"--unresolved-symbols=ignore-in-shared-libs", []string{"missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=ignore-in-shared-libs"}, false},
+		{"--unresolved-symbols=ignore-in-shared-libs, shared output", []string{"-shared", "missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=ignore-in-shared-libs"}, false},
+		{"--unresolved-symbols=ignore-in-shared-libs, defined", []string{"main.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=ignore-in-shared-libs"}, false},
+		{"--unresolved-symbols=bogus", []string{"main.o", "-Wl,--unresolved-symbols=bogus"}, false},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			type outcome struct {

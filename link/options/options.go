@@ -595,7 +595,7 @@ func init() {
 		"image-base":            unsupportedValue("--image-base"),
 		"dependency-file":       unsupportedValue("--dependency-file"),
 		"retain-symbols-file":   unsupportedValue("--retain-symbols-file"),
-		"unresolved-symbols":    unsupportedValue("--unresolved-symbols"),
+		"unresolved-symbols":    value(func(p *parser, v string) error { return p.unresolved(v) }),
 		"oformat":               unsupportedValue("--oformat"),
 	}
 
@@ -643,6 +643,25 @@ func (o *Options) CheckShlibUndefined() bool {
 		return o.OutputKind != Relocatable
 	}
 	return o.OutputKind == Exec || o.OutputKind == PIE
+}
+
+// unresolved takes --unresolved-symbols=METHOD: which undefined symbols
+// are errors, the objects' and the shared libraries', whatever the
+// output. GNU ld's ignore-all and ignore-in-object-files make an
+// executable whose calls to what is undefined go through PLT entries no
+// relocation fills: refused.
+func (p *parser) unresolved(v string) error {
+	switch v {
+	case "report-all":
+		p.opts.NoUndefined, p.opts.ShlibUndefined = true, ShlibUndefinedError
+	case "ignore-in-shared-libs":
+		p.opts.NoUndefined, p.opts.ShlibUndefined = true, ShlibUndefinedAllow
+	case "ignore-all", "ignore-in-object-files":
+		return errorf("--unresolved-symbols=%s is not supported yet", v)
+	default:
+		return errorf("bad --unresolved-symbols option: %s", v)
+	}
+	return nil
 }
 
 func (p *parser) popState() error {
