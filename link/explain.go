@@ -150,6 +150,7 @@ func binding(s *resolve.Symbol, opts *options.Options) string {
 
 var relaxations = map[reloc.Relaxation]string{
 	reloc.GOTPCRELXToPCRel: "GOTPCRELX relaxed: the GOT load becomes an address computation (lea, or a direct call or jump)",
+	reloc.GOTPCRELXToAbs:   "GOTPCRELX relaxed: the GOT load becomes the address as an immediate (mov, test or binop $sym)",
 	reloc.GDToLE:           "TLS relaxed, general dynamic to local exec",
 	reloc.GDToIE:           "TLS relaxed, general dynamic to initial exec",
 	reloc.LDToLE:           "TLS relaxed, local dynamic to local exec",
