@@ -90,9 +90,54 @@ func pltGOT(t *testing.T, path string) []string {
 	return out
 }
 
+// gotLayout describes where an output's GOT words are, in GNU ld's
+// terms: which of .got and .got.plt it has (with -z now, GNU ld puts
+// .got.plt's words at the start of .got), and which section and offset
+// DT_PLTGOT, _GLOBAL_OFFSET_TABLE_ and .rela.plt's sh_info name.
+func gotLayout(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	where := func(addr uint64) string {
+		for _, s := range f.Sections {
+			if s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr < s.Addr+s.Size {
+				return fmt.Sprintf("%s+%#x", s.Name, addr-s.Addr)
+			}
+		}
+		return fmt.Sprintf("%#x (in no section)", addr)
+	}
+	var out []string
+	for _, name := range []string{".got", ".got.plt"} {
+		if s := f.Section(name); s != nil {
+			out = append(out, fmt.Sprintf("%s %v %v", name, s.Type, s.Flags))
+		}
+	}
+	if pltgot, err := f.DynValue(elf.DT_PLTGOT); err == nil && len(pltgot) == 1 {
+		out = append(out, "DT_PLTGOT "+where(pltgot[0]))
+	}
+	if syms, err := f.Symbols(); err == nil {
+		for _, s := range syms {
+			if s.Name == "_GLOBAL_OFFSET_TABLE_" {
+				out = append(out, "_GLOBAL_OFFSET_TABLE_ "+where(s.Value))
+			}
+		}
+	}
+	if s := f.Section(".rela.plt"); s != nil && int(s.Info) < len(f.Sections) {
+		out = append(out, ".rela.plt applies to "+f.Sections[s.Info].Name)
+	}
+	return out
+}
+
 func TestLinkPLTGOT(t *testing.T) {
 	for _, z := range []string{"", "-Wl,-z,ibtplt", "-Wl,-z,now"} {
-		t.Run(strings.TrimPrefix(z, "-Wl,-z,"), func(t *testing.T) {
+		name := strings.TrimPrefix(z, "-Wl,-z,")
+		if name == "" {
+			name = "lazy"
+		}
+		t.Run(name, func(t *testing.T) {
 			b := newLinkBuild(t, ibtSources)
 			flags := func(args ...string) []string {
 				if z != "" {
@@ -106,6 +151,7 @@ func TestLinkPLTGOT(t *testing.T) {
 			for _, out := range []string{"libpg.so", "pie", "nopie"} {
 				b.check(out)
 				want, got := pltGOT(t, b.path("bfd", out)), pltGOT(t, b.path("ldgo", out))
+				want, got = append(want, gotLayout(t, b.path("bfd", out))...), append(got, gotLayout(t, b.path("ldgo", out))...)
 				if !slices.Equal(want, got) {
 					t.Errorf("%s: GNU ld's\n\t%s\nldgo's\n\t%s", out, strings.Join(want, "\n\t"), strings.Join(got, "\n\t"))
 				}

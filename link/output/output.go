@@ -179,6 +179,8 @@ func (o *Output) synthetic(out []byte) {
 		case *synth.EhFrame, *synth.EhFrameHdr:
 		case *synth.GOT:
 			c.Write(out)
+		case *synth.GOTNow:
+			c.Write(out)
 		case writer:
 			if h.Type != elf.SHT_NOBITS {
 				c.Write(out[h.Offset : h.Offset+h.Size])
