@@ -28,6 +28,12 @@ int foo(void) { return bar() + (maybe ? maybe() : 0); }
 extern int foo(void);
 int main(void) { printf("%d\n", foo()); return 0; }
 `,
+	// The program defines bar, which the library calls, as hidden.
+	"hidden.c": `#include <stdio.h>
+extern int foo(void);
+__attribute__((visibility("hidden"))) int bar(void) { return 7; }
+int main(void) { printf("%d\n", foo()); return 0; }
+`,
 	"missing.c": `extern int foo(void);
 extern int missing(void);
 int main(void) { return foo() + missing(); }
@@ -40,7 +46,7 @@ int main(void) { return foo() + bar(); }
 
 func TestLinkShlibUndefined(t *testing.T) {
 	b := newLinkBuild(t, shlibUndefSources)
-	b.cc("gcc", "-c", "-fPIC", "main.c", "both.c", "missing.c")
+	b.cc("gcc", "-c", "-fPIC", "main.c", "both.c", "missing.c", "hidden.c")
 	// The libraries live in lib/, so that only the search finds what
 	// one of them needs.
 	for _, l := range linkers {
@@ -85,6 +91,14 @@ func TestLinkShlibUndefined(t *testing.T) {
 		{"shared output", []string{"-shared", "main.o", "lib/libfoo.so"}, false},
 		{"shared output --no-allow-shlib-undefined", []string{"-shared", "main.o", "lib/libfoo.so", "-Wl,--no-allow-shlib-undefined"}, false},
 		{"last option wins", []string{"main.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined,--no-allow-shlib-undefined"}, false},
+		// A hidden definition a library refers to: an error in an
+		// executable, whatever --allow-shlib-undefined says, unless
+		// a library of the link defines the name too.
+		{"hidden definition", []string{"hidden.o", "lib/libfoo.so"}, false},
+		{"hidden definition, a PIE", []string{"-pie", "hidden.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined"}, false},
+		{"hidden definition, as-needed library defining it", []string{"hidden.o", "lib/libfoo.so", "lib/libbar.so"}, false},
+		{"hidden definition, library defining it", []string{"hidden.o", "lib/libfoo.so", "-Wl,--no-as-needed", "lib/libbar.so"}, true},
+		{"hidden definition, shared output", []string{"-shared", "hidden.o", "lib/libfoo.so"}, false},
 		// --unresolved-symbols says it of the objects and the
 		// libraries both, whatever the output.
 		{"--unresolved-symbols=report-all, shared output", []string{"-shared", "missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=report-all"}, false},

@@ -180,6 +180,29 @@ func (res *Result) ShlibUndefined(gcSections bool) []error {
 	return errs
 }
 
+// HiddenReferenced is GNU ld's error for an executable that defines, as
+// hidden or internal, a name a shared library of the link refers to
+// (not weakly) and no library defines: the library cannot bind to it.
+// GNU ld stops at the first; output is the output file's name.
+func (res *Result) HiddenReferenced(output string) error {
+	libs := append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...)
+	for _, s := range res.Globals() {
+		if s.ShlibRef == nil || s.Kind != Defined && s.Kind != Common || s.Vis != elf.STV_HIDDEN && s.Vis != elf.STV_INTERNAL {
+			continue
+		}
+		if definedByALibrary(libs, s.Name, nil) {
+			continue
+		}
+		what := "hidden"
+		if s.Vis == elf.STV_INTERNAL {
+			what = "internal"
+		}
+		return errors.Join(fmt.Errorf("%s: %s symbol `%s' in %s is referenced by DSO", output, what, s.Name, s.File.Name),
+			errors.New("final link failed: bad value"))
+	}
+	return nil
+}
+
 // definedByALibrary reports whether one of libs defines name for a
 // reference at version ref (nil: unversioned), looked up through each
 // library's hash table as the dynamic linker looks it up. The names it
