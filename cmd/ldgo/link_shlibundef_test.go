@@ -91,6 +91,13 @@ func TestLinkShlibUndefined(t *testing.T) {
 		{"shared output", []string{"-shared", "main.o", "lib/libfoo.so"}, false},
 		{"shared output --no-allow-shlib-undefined", []string{"-shared", "main.o", "lib/libfoo.so", "-Wl,--no-allow-shlib-undefined"}, false},
 		{"last option wins", []string{"main.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined,--no-allow-shlib-undefined"}, false},
+		// --copy-dt-needed-entries, for the libraries after it: what
+		// they need binds the objects' references and is needed.
+		{"--copy-dt-needed-entries", []string{"both.o", "-Wl,--copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"--copy-dt-needed-entries after the library", []string{"both.o", "lib/libfoo-bar.so", "-Wl,--copy-dt-needed-entries", "-Wl,-rpath-link,lib"}, false},
+		{"--no-copy-dt-needed-entries", []string{"both.o", "-Wl,--copy-dt-needed-entries,--no-copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"--copy-dt-needed-entries, shared output", []string{"-shared", "both.o", "-Wl,--copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"--copy-dt-needed-entries, not needed", []string{"main.o", "-Wl,--copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, true},
 		// A hidden definition a library refers to: an error in an
 		// executable, whatever --allow-shlib-undefined says, unless
 		// a library of the link defines the name too.

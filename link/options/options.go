@@ -79,6 +79,10 @@ type State struct {
 	AsNeeded     bool // --as-needed
 	Static       bool // -Bstatic: -l finds only archives
 	WholeArchive bool // --whole-archive
+	// CopyDTNeeded (--copy-dt-needed-entries): what the libraries a
+	// shared library needs define binds the objects' references, and
+	// such a library the output then needs is in its DT_NEEDED.
+	CopyDTNeeded bool
 }
 
 // Defsym is one --defsym SYMBOL=EXPRESSION, where the expression is a
@@ -523,8 +527,10 @@ func init() {
 		"z":                           zOpt,
 		"m":                           emulation,
 		"O":                           optimize,
-		"no-copy-dt-needed-entries":   accepted,
-		"copy-dt-needed-entries":      unsupported("--copy-dt-needed-entries"),
+		"no-copy-dt-needed-entries":   flag(func(p *parser) { p.state.CopyDTNeeded = false }),
+		"copy-dt-needed-entries":      flag(func(p *parser) { p.state.CopyDTNeeded = true }),
+		"add-needed":                  flag(func(p *parser) { p.state.CopyDTNeeded = true }),
+		"no-add-needed":               flag(func(p *parser) { p.state.CopyDTNeeded = false }),
 		"demangle":                    option{arg: optionalArg, do: func(*parser, string) error { return nil }},
 		"no-demangle":                 accepted,
 		"sort-common":                 option{arg: optionalArg, do: func(*parser, string) error { return nil }},

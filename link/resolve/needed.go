@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ldgo/ldgo/link/input"
+	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/search"
 )
@@ -56,9 +57,21 @@ func (r *resolver) loadNeeded(items []*item) {
 					fmt.Sprintf("%s, needed by %s, not found (try using -rpath or -rpath-link)", name, l.Path))
 				continue
 			}
+			if !found.Obj.Dyn.HasSoname {
+				// Named as the library that needs it names it.
+				found.NeededName = name
+			}
 			known[found.NeededName] = true
-			r.res.Implicit = append(r.res.Implicit, found)
 			queue = append(queue, found)
+			found.CopyDTNeeded = l.CopyDTNeeded
+			if l.CopyDTNeeded {
+				// As an --as-needed library after the others: in the
+				// link if it defines what an object refers to.
+				if r.addShlib(&item{lib: found, state: options.State{AsNeeded: true, CopyDTNeeded: true}}) {
+					continue
+				}
+			}
+			r.res.Implicit = append(r.res.Implicit, found)
 		}
 	}
 }
@@ -93,7 +106,7 @@ func (r *resolver) missingDSO() error {
 // findNeeded searches for the library named name that l needs.
 func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
 	if strings.Contains(name, "/") {
-		return openNeeded(name)
+		return r.openNeeded(name)
 	}
 	var dirs []string
 	split := func(list []string) {
@@ -120,7 +133,7 @@ func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
 		dirs = append(dirs, DefaultSearchDirs...)
 	}
 	for _, d := range dirs {
-		if lib := openNeeded(d + "/" + name); lib != nil {
+		if lib := r.openNeeded(d + "/" + name); lib != nil {
 			return lib
 		}
 	}
@@ -129,7 +142,7 @@ func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
 
 // openNeeded reads path as a shared library, nil if it is none (GNU ld
 // skips a file it cannot use and searches on).
-func openNeeded(path string) *Shlib {
+func (r *resolver) openNeeded(path string) *Shlib {
 	if !isFile(path) {
 		return nil
 	}
@@ -141,7 +154,7 @@ func openNeeded(path string) *Shlib {
 	if !ok {
 		return nil
 	}
-	return &Shlib{Shlib: l, NeededName: l.Needed(false)}
+	return r.newShlib(l, false)
 }
 
 // ShlibUndefined returns GNU ld's errors for the shared libraries'
