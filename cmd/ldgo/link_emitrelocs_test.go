@@ -62,11 +62,7 @@ type keptReloc struct {
 // with a link-time value against the output's bytes and symbols.
 func keptRelocs(t *testing.T, path string) []keptReloc {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openELF(t, path)
 	syms, err := f.Symbols()
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)

@@ -24,11 +24,7 @@ import (
 // relocation of the GOT word each reads), and the symbols of .rela.plt.
 func pltGOT(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openELF(t, path)
 	dynsyms, err := f.DynamicSymbols()
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -96,11 +92,7 @@ func pltGOT(t *testing.T, path string) []string {
 // DT_PLTGOT, _GLOBAL_OFFSET_TABLE_ and .rela.plt's sh_info name.
 func gotLayout(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openELF(t, path)
 	where := func(addr uint64) string {
 		for _, s := range f.Sections {
 			if s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr < s.Addr+s.Size {

@@ -126,10 +126,7 @@ int main(void) { return label != 0 ? 0 : 1; }
 `})
 	b.cc("gcc", "-o", "e", "e.c")
 	for _, l := range linkers {
-		f, err := elf.Open(b.path(l, "e"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := openELF(t, b.path(l, "e"))
 		syms, err := f.Symbols()
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +149,6 @@ int main(void) { return label != 0 ? 0 : 1; }
 		if found != 2 {
 			t.Errorf("%s: %d of label and __TMC_END__ in .symtab", l, found)
 		}
-		f.Close()
 	}
 	b.check("e")
 	b.run(baseEnv(), "e")
