@@ -150,6 +150,7 @@ func binding(s *resolve.Symbol, opts *options.Options) string {
 
 var relaxations = map[reloc.Relaxation]string{
 	reloc.GOTPCRELXToPCRel: "GOTPCRELX relaxed: the GOT load becomes an address computation (lea, or a direct call or jump)",
+	reloc.GOTPCRELXToAbs:   "GOTPCRELX relaxed: the GOT load becomes the address as an immediate (mov, test or binop $sym)",
 	reloc.GDToLE:           "TLS relaxed, general dynamic to local exec",
 	reloc.GDToIE:           "TLS relaxed, general dynamic to initial exec",
 	reloc.LDToLE:           "TLS relaxed, local dynamic to local exec",
@@ -219,7 +220,7 @@ func made(s *resolve.Symbol) []string {
 		m = append(m, fmt.Sprintf("PLT entry %d at %#x", s.PLTIndex, s.PLTAddr))
 	}
 	if s.PLTGOT {
-		m = append(m, fmt.Sprintf(".plt.got entry at %#x (a jump through its GOT entry, which is also its address)", s.PLTAddr))
+		m = append(m, fmt.Sprintf(".plt.got entry at %#x, which calls go to: a jump through its GOT entry, bound at load time (no PLT entry)", s.PLTAddr))
 	}
 	if s.CanonicalPLT {
 		m = append(m, fmt.Sprintf("its canonical address %#x, its PLT entry (.dynsym gives it as the value of the undefined symbol)", s.PLTAddr))

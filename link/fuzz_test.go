@@ -13,7 +13,8 @@ import (
 )
 
 // FuzzLink links arbitrary bytes as a relocatable object into a shared
-// library and into an executable: every pass after reading (resolution,
+// library (keeping its relocations, --emit-relocs) and into executables
+// (one without separate code): every pass after reading (resolution,
 // layout, the relocation scan, relaxations, writing) must take whatever
 // input reading let through without a panic. Seeds: gcc's objects with
 // TLS, IFUNCs, COMDAT groups and exceptions, besides
@@ -73,7 +74,7 @@ int thrower(int n) { if (n > 2) throw std::runtime_error(std::to_string(twice(n)
 		if err := os.WriteFile(obj, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		for _, kind := range [][]string{{"-shared"}, {"-pie", "-e", "use"}, {"-static", "-e", "use"}} {
+		for _, kind := range [][]string{{"-shared", "--emit-relocs"}, {"-pie", "-e", "use", "-z", "noseparate-code"}, {"-static", "-e", "use"}} {
 			args := append(kind, "-nostdlib", "-z", "now", "--build-id", "--eh-frame-hdr", "--gc-sections", "-o", obj+".out", obj)
 			var out bytes.Buffer
 			link.Main("ld", args, &out, &out, nil)

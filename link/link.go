@@ -244,6 +244,11 @@ func (l *linker) link() error {
 	if errs := append(sr.Errors, shlibErrs...); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if opts.OutputKind == options.Exec || opts.OutputKind == options.PIE {
+		if err := res.HiddenReferenced(opts.Output); err != nil {
+			return err
+		}
+	}
 	if sr.TextRel {
 		if opts.Z.Text {
 			return fmt.Errorf("%s: read-only segment has dynamic relocations", sr.TextRelPlace.File.Name)

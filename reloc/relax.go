@@ -17,6 +17,12 @@ const (
 	// GOTPCRELX: mov foo@GOTPCREL(%rip),%reg to lea foo(%rip),%reg;
 	// call/jmp *foo@GOTPCREL(%rip) to call/jmp foo.
 	GOTPCRELXToPCRel
+	// GOTPCRELX in a position-dependent output, as GNU ld rewrites it:
+	// mov foo@GOTPCREL(%rip),%reg to mov $foo,%reg; test %reg,
+	// foo@GOTPCREL(%rip) to test $foo,%reg; binop foo@GOTPCREL(%rip),%reg
+	// (adc, add, and, cmp, or, sbb, sub, xor) to binop $foo,%reg. The
+	// field is then an R_X86_64_32S (with REX.W) or R_X86_64_32.
+	GOTPCRELXToAbs
 	// GD to LE: lea x@tlsgd(%rip),%rdi; call __tls_get_addr to
 	// mov %fs:0,%rax; add $x@tpoff,%rax.
 	GDToLE
@@ -62,12 +68,49 @@ func CanRelaxGOTPCRELX(t elf.R_X86_64, b []byte, off uint64) bool {
 		case 0xff15, 0xff25: // call/jmp *foo@GOTPCREL(%rip)
 			return true
 		}
-		return false
 	}
-	// mov foo@GOTPCREL(%rip), %reg: REX.W (with REX.R for r8-r15),
-	// opcode 8b, ModRM with mod 00 and r/m 101 (RIP-relative).
-	v := before(b, off, 3)
-	return v >= 0 && (v>>16 == 0x48 || v>>16 == 0x4c) && v>>8&0xff == 0x8b && v&0xc7 == 0x05
+	op, _, ok := gotLoad(t, b, off)
+	return ok && op == 0x8b
+}
+
+// CanRelaxGOTPCRELXToAbs reports whether the instruction a GOTPCRELX
+// or REX_GOTPCRELX relocation at off of b applies to is one
+// GOTPCRELXToAbs rewrites: a mov, test or binop reading the GOT entry.
+func CanRelaxGOTPCRELXToAbs(t elf.R_X86_64, b []byte, off uint64) bool {
+	op, _, ok := gotLoad(t, b, off)
+	return ok && (op == 0x8b || op == 0x85 || op&0xc7 == 0x03)
+}
+
+// gotLoad returns the opcode of the instruction whose RIP-relative
+// operand (ModRM mod 00, r/m 101) a GOTPCRELX relocation at off is,
+// and its REX prefix (REX_GOTPCRELX; -1 for none).
+func gotLoad(t elf.R_X86_64, b []byte, off uint64) (op byte, rex int, ok bool) {
+	n := 2
+	if t == elf.R_X86_64_REX_GOTPCRELX {
+		n = 3
+	}
+	v := before(b, off, n)
+	if v < 0 || v&0xc7 != 0x05 {
+		return 0, 0, false
+	}
+	rex = -1
+	if n == 3 {
+		if rex = v >> 16; rex&0xf0 != 0x40 {
+			return 0, 0, false
+		}
+	}
+	return byte(v >> 8), rex, true
+}
+
+// GOTPCRELXAbsType is the type of the field GOTPCRELXToAbs makes of the
+// instruction at off of b (before the rewrite): R_X86_64_32S for a
+// 64-bit operand (REX.W), whose immediate is sign-extended, else
+// R_X86_64_32.
+func GOTPCRELXAbsType(t elf.R_X86_64, b []byte, off uint64) elf.R_X86_64 {
+	if _, rex, ok := gotLoad(t, b, off); ok && rex >= 0 && rex&0x8 != 0 {
+		return elf.R_X86_64_32S
+	}
+	return elf.R_X86_64_32
 }
 
 // tlsCallAt reports whether the relocation after a TLSGD or TLSLD one at
@@ -121,10 +164,12 @@ func CanRelaxDesc(b []byte, off uint64) bool {
 	return v >= 0 && (v>>16 == 0x48 || v>>16 == 0x4c) && v>>8&0xff == 0x8d && v&0xc7 == 0x05
 }
 
-// Relax rewrites the instructions of relaxation r for the relocation at
-// off of b, and writes val where the rewritten instruction takes it:
+// Relax rewrites the instructions of relaxation r for the relocation of
+// type t at off of b, and writes val where the rewritten instruction
+// takes it:
 //
 //	GOTPCRELXToPCRel  S + A - P
+//	GOTPCRELXToAbs    S
 //	GDToLE, IEToLE, DescToLE  the variable's offset from TP
 //	GDToIE            its GOT entry's address - P (the rewritten add ends
 //	                  12 bytes after P)
@@ -134,7 +179,7 @@ func CanRelaxDesc(b []byte, off uint64) bool {
 //
 // nextType is the type of the relocation after it (the __tls_get_addr
 // call of GD and LD). The Can functions must have said yes.
-func Relax(r Relaxation, b []byte, off uint64, nextType elf.R_X86_64, val uint64) {
+func Relax(r Relaxation, t elf.R_X86_64, b []byte, off uint64, nextType elf.R_X86_64, val uint64) {
 	switch r {
 	case GOTPCRELXToPCRel:
 		switch before(b, off, 2) {
@@ -147,6 +192,23 @@ func Relax(r Relaxation, b []byte, off uint64, nextType elf.R_X86_64, val uint64
 			return
 		default: // mov -> lea
 			b[off-2] = 0x8d
+		}
+		le32.PutUint32(b[off:], uint32(val))
+	case GOTPCRELXToAbs:
+		// The register moves from ModRM's reg field to r/m (mod 11),
+		// and REX.R to REX.B; reg takes the opcode extension.
+		op, reg := b[off-2], b[off-1]>>3&7
+		switch {
+		case op == 0x8b: // mov -> mov $imm32 (c7 /0)
+			b[off-2], b[off-1] = 0xc7, 0xc0|reg
+		case op == 0x85: // test -> test $imm32 (f7 /0)
+			b[off-2], b[off-1] = 0xf7, 0xc0|reg
+		default: // binop -> binop $imm32 (81 /digit)
+			b[off-2], b[off-1] = 0x81, 0xc0|op&0x38|reg
+		}
+		if t == elf.R_X86_64_REX_GOTPCRELX {
+			rex := b[off-3]
+			b[off-3] = rex&^0x4 | rex&0x4>>2
 		}
 		le32.PutUint32(b[off:], uint32(val))
 	case GDToLE, GDToIE:

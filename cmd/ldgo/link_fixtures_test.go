@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,6 +210,17 @@ func (b *linkBuild) sameDynamic(name string) {
 				what.view, name, strings.Join(minus(want, got), "\n\t"), strings.Join(minus(got, want), "\n\t"))
 		}
 	}
+}
+
+// openELF opens an output for reading, closed when the test ends.
+func openELF(t *testing.T, path string) *elf.File {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func minus(a, b []string) []string {

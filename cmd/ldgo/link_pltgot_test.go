@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ldgo/ldgo/object"
 )
 
 // .plt.got: a function both called through the PLT and whose address
@@ -14,35 +16,15 @@ import (
 // GOT entry (GLOB_DAT), with no lazy PLT entry, as GNU ld lays it out.
 // GNU ld's outputs are the oracle for which functions get one and for
 // the section's kind; the stubs are decoded to check where they jump.
-
-var pltGOTSources = map[string]string{
-	"lib.c": `int twice(int x) { return 2 * x; }
-/* -fPIC: the address of twice, which is preemptible, comes from the GOT. */
-int (*lib_twice(void))(int) { return twice; }
-int quad(int x) { return twice(twice(x)); }
-`,
-	"main.c": `#include <stdio.h>
-int twice(int x);
-int quad(int x);
-int (*lib_twice(void))(int);
-int main(void)
-{
-	printf("%d %d %s\n", twice(21), quad(3), &twice == lib_twice() ? "same" : "different");
-	return 0;
-}
-`,
-}
+// The fixture is the IBT one (link_pltsec_test.go): the library takes
+// the address of twice, which is preemptible, from the GOT and calls it.
 
 // pltGOT describes an output's .plt.got: "none", or its flags, entry
 // size, alignment and the symbols its entries jump through (the GLOB_DAT
 // relocation of the GOT word each reads), and the symbols of .rela.plt.
 func pltGOT(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openELF(t, path)
 	dynsyms, err := f.DynamicSymbols()
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -57,10 +39,10 @@ func pltGOT(t *testing.T, path string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for b := data; len(b) >= 24; b = b[24:] {
-			info := binary.LittleEndian.Uint64(b[8:])
-			if elf.R_X86_64(uint32(info)) == want && info>>32 > 0 && int(info>>32) <= len(dynsyms) {
-				m[binary.LittleEndian.Uint64(b)] = dynsyms[info>>32-1].Name
+		table := object.RelaTable(data)
+		for i := 0; i < table.Len(); i++ {
+			if r := table.At(i); r.Type == want && r.Sym > 0 && int(r.Sym) <= len(dynsyms) {
+				m[r.Off] = dynsyms[r.Sym-1].Name
 			}
 		}
 		return m
@@ -104,10 +86,51 @@ func pltGOT(t *testing.T, path string) []string {
 	return out
 }
 
+// gotLayout describes where an output's GOT words are, in GNU ld's
+// terms: which of .got and .got.plt it has (with -z now, GNU ld puts
+// .got.plt's words at the start of .got), and which section and offset
+// DT_PLTGOT, _GLOBAL_OFFSET_TABLE_ and .rela.plt's sh_info name.
+func gotLayout(t *testing.T, path string) []string {
+	t.Helper()
+	f := openELF(t, path)
+	where := func(addr uint64) string {
+		for _, s := range f.Sections {
+			if s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr < s.Addr+s.Size {
+				return fmt.Sprintf("%s+%#x", s.Name, addr-s.Addr)
+			}
+		}
+		return fmt.Sprintf("%#x (in no section)", addr)
+	}
+	var out []string
+	for _, name := range []string{".got", ".got.plt"} {
+		if s := f.Section(name); s != nil {
+			out = append(out, fmt.Sprintf("%s %v %v", name, s.Type, s.Flags))
+		}
+	}
+	if pltgot, err := f.DynValue(elf.DT_PLTGOT); err == nil && len(pltgot) == 1 {
+		out = append(out, "DT_PLTGOT "+where(pltgot[0]))
+	}
+	if syms, err := f.Symbols(); err == nil {
+		for _, s := range syms {
+			if s.Name == "_GLOBAL_OFFSET_TABLE_" {
+				out = append(out, "_GLOBAL_OFFSET_TABLE_ "+where(s.Value))
+			}
+		}
+	}
+	if s := f.Section(".rela.plt"); s != nil && int(s.Info) < len(f.Sections) {
+		out = append(out, ".rela.plt applies to "+f.Sections[s.Info].Name)
+	}
+	return out
+}
+
 func TestLinkPLTGOT(t *testing.T) {
 	for _, z := range []string{"", "-Wl,-z,ibtplt", "-Wl,-z,now"} {
-		t.Run(strings.TrimPrefix(z, "-Wl,-z,"), func(t *testing.T) {
-			b := newLinkBuild(t, pltGOTSources)
+		name := strings.TrimPrefix(z, "-Wl,-z,")
+		if name == "" {
+			name = "lazy"
+		}
+		t.Run(name, func(t *testing.T) {
+			b := newLinkBuild(t, ibtSources)
 			flags := func(args ...string) []string {
 				if z != "" {
 					args = append(args, z)
@@ -120,6 +143,7 @@ func TestLinkPLTGOT(t *testing.T) {
 			for _, out := range []string{"libpg.so", "pie", "nopie"} {
 				b.check(out)
 				want, got := pltGOT(t, b.path("bfd", out)), pltGOT(t, b.path("ldgo", out))
+				want, got = append(want, gotLayout(t, b.path("bfd", out))...), append(got, gotLayout(t, b.path("ldgo", out))...)
 				if !slices.Equal(want, got) {
 					t.Errorf("%s: GNU ld's\n\t%s\nldgo's\n\t%s", out, strings.Join(want, "\n\t"), strings.Join(got, "\n\t"))
 				}
@@ -128,6 +152,21 @@ func TestLinkPLTGOT(t *testing.T) {
 				if out == "libpg.so" && !slices.Contains(got, ".plt.got entry for twice") {
 					t.Errorf("%s: twice has no .plt.got entry:\n\t%s", out, strings.Join(got, "\n\t"))
 				}
+			}
+			// --why says so, with the entry's address.
+			out, err := b.ccOne("ldgo", "gcc", flags("-shared", "-fPIC", "-O1", "-o", "libwhy.so", "lib.c", "-Wl,--why,twice")...)
+			f, ferr := elf.Open(b.path("ldgo", "libwhy.so"))
+			if err != nil || ferr != nil {
+				t.Fatalf("--why twice: %v, %v\n%s", err, ferr, out)
+			}
+			defer f.Close()
+			var at uint64
+			_, said, ok := strings.Cut(out, ".plt.got entry at ")
+			if ok {
+				_, err = fmt.Sscanf(said, "%v", &at)
+			}
+			if sec := f.Section(".plt.got"); !ok || err != nil || sec == nil || at < sec.Addr || at >= sec.Addr+sec.Size {
+				t.Errorf("--why twice does not name its .plt.got entry:\n%s", out)
 			}
 			env := append(baseEnv(), "LD_LIBRARY_PATH=.")
 			for _, prog := range []string{"pie", "nopie"} {

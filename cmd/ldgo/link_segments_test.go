@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"regexp"
 	"slices"
 	"strings"
@@ -111,4 +112,44 @@ func TestLinkSeparateCode(t *testing.T) {
 		}
 		b.runHosted(env, "pie")
 	}
+}
+
+// TestLinkEmptySection checks that a symbol defined in an output
+// section left out for being empty (crtstuff's __TMC_END__ in
+// .tm_clone_table, or an assembler label in a section of its own) is
+// defined, in both linkers' outputs, at an address in the section it is
+// given: GNU ld's place for it, the end of the section before.
+func TestLinkEmptySection(t *testing.T) {
+	b := newLinkBuild(t, map[string]string{"e.c": `__asm__(".pushsection .emptied,\"aw\"\n.globl label\nlabel:\n.popsection\n");
+extern char label[];
+int main(void) { return label != 0 ? 0 : 1; }
+`})
+	b.cc("gcc", "-o", "e", "e.c")
+	for _, l := range linkers {
+		f := openELF(t, b.path(l, "e"))
+		syms, err := f.Symbols()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, s := range syms {
+			if s.Name != "label" && s.Name != "__TMC_END__" {
+				continue
+			}
+			found++
+			if s.Section == elf.SHN_UNDEF || int(s.Section) >= len(f.Sections) {
+				t.Errorf("%s: %s: section %v", l, s.Name, s.Section)
+				continue
+			}
+			sec := f.Sections[s.Section]
+			if s.Value < sec.Addr || s.Value > sec.Addr+sec.Size {
+				t.Errorf("%s: %s at %#x, outside %s (%#x, %#x bytes)", l, s.Name, s.Value, sec.Name, sec.Addr, sec.Size)
+			}
+		}
+		if found != 2 {
+			t.Errorf("%s: %d of label and __TMC_END__ in .symtab", l, found)
+		}
+	}
+	b.check("e")
+	b.run(baseEnv(), "e")
 }

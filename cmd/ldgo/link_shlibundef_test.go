@@ -28,6 +28,16 @@ int foo(void) { return bar() + (maybe ? maybe() : 0); }
 extern int foo(void);
 int main(void) { printf("%d\n", foo()); return 0; }
 `,
+	// The program defines bar, which the library calls, as hidden.
+	"hidden.c": `#include <stdio.h>
+extern int foo(void);
+__attribute__((visibility("hidden"))) int bar(void) { return 7; }
+int main(void) { printf("%d\n", foo()); return 0; }
+`,
+	"missing.c": `extern int foo(void);
+extern int missing(void);
+int main(void) { return foo() + missing(); }
+`,
 	"both.c": `extern int foo(void);
 extern int bar(void);
 int main(void) { return foo() + bar(); }
@@ -36,7 +46,7 @@ int main(void) { return foo() + bar(); }
 
 func TestLinkShlibUndefined(t *testing.T) {
 	b := newLinkBuild(t, shlibUndefSources)
-	b.cc("gcc", "-c", "main.c", "both.c")
+	b.cc("gcc", "-c", "-fPIC", "main.c", "both.c", "missing.c", "hidden.c")
 	// The libraries live in lib/, so that only the search finds what
 	// one of them needs.
 	for _, l := range linkers {
@@ -74,9 +84,35 @@ func TestLinkShlibUndefined(t *testing.T) {
 		{"needed library by its DT_RUNPATH", []string{"main.o", "lib/libfoo-run.so"}, true},
 		{"undefined in a needed library", []string{"main.o", "lib/libfoo-qux.so", "-Wl,-rpath-link,lib"}, false},
 		{"referred to by the program too", []string{"both.o", "lib/libfoo.so"}, false},
+		// The program's reference to what only a library loaded for
+		// another's DT_NEEDED defines: "DSO missing from command line".
+		{"defined only by a needed library", []string{"both.o", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"needed library on the command line", []string{"both.o", "lib/libfoo-bar.so", "lib/libbar.so"}, false},
 		{"shared output", []string{"-shared", "main.o", "lib/libfoo.so"}, false},
 		{"shared output --no-allow-shlib-undefined", []string{"-shared", "main.o", "lib/libfoo.so", "-Wl,--no-allow-shlib-undefined"}, false},
 		{"last option wins", []string{"main.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined,--no-allow-shlib-undefined"}, false},
+		// --copy-dt-needed-entries, for the libraries after it: what
+		// they need binds the objects' references and is needed.
+		{"--copy-dt-needed-entries", []string{"both.o", "-Wl,--copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"--copy-dt-needed-entries after the library", []string{"both.o", "lib/libfoo-bar.so", "-Wl,--copy-dt-needed-entries", "-Wl,-rpath-link,lib"}, false},
+		{"--no-copy-dt-needed-entries", []string{"both.o", "-Wl,--copy-dt-needed-entries,--no-copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"--copy-dt-needed-entries, shared output", []string{"-shared", "both.o", "-Wl,--copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, false},
+		{"--copy-dt-needed-entries, not needed", []string{"main.o", "-Wl,--copy-dt-needed-entries", "lib/libfoo-bar.so", "-Wl,-rpath-link,lib"}, true},
+		// A hidden definition a library refers to: an error in an
+		// executable, whatever --allow-shlib-undefined says, unless
+		// a library of the link defines the name too.
+		{"hidden definition", []string{"hidden.o", "lib/libfoo.so"}, false},
+		{"hidden definition, a PIE", []string{"-pie", "hidden.o", "lib/libfoo.so", "-Wl,--allow-shlib-undefined"}, false},
+		{"hidden definition, as-needed library defining it", []string{"hidden.o", "lib/libfoo.so", "lib/libbar.so"}, false},
+		{"hidden definition, library defining it", []string{"hidden.o", "lib/libfoo.so", "-Wl,--no-as-needed", "lib/libbar.so"}, true},
+		{"hidden definition, shared output", []string{"-shared", "hidden.o", "lib/libfoo.so"}, false},
+		// --unresolved-symbols says it of the objects and the
+		// libraries both, whatever the output.
+		{"--unresolved-symbols=report-all, shared output", []string{"-shared", "missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=report-all"}, false},
+		{"--unresolved-symbols=ignore-in-shared-libs", []string{"missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=ignore-in-shared-libs"}, false},
+		{"--unresolved-symbols=ignore-in-shared-libs, shared output", []string{"-shared", "missing.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=ignore-in-shared-libs"}, false},
+		{"--unresolved-symbols=ignore-in-shared-libs, defined", []string{"main.o", "lib/libfoo.so", "-Wl,--unresolved-symbols=ignore-in-shared-libs"}, false},
+		{"--unresolved-symbols=bogus", []string{"main.o", "-Wl,--unresolved-symbols=bogus"}, false},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			type outcome struct {

@@ -109,17 +109,22 @@ func Order(chunks []Chunk, cfg *Config) []Chunk {
 	var rs []ranked
 	for i, c := range chunks {
 		h := c.Header()
-		if h.Size == 0 && !h.KeepEmpty {
-			continue
-		}
 		r, relro := rank(h, cfg.Now)
 		h.Relro = relro && cfg.Relro
 		rs = append(rs, ranked{c, r, i})
 	}
 	slices.SortStableFunc(rs, func(a, b ranked) int { return a.rank - b.rank })
-	out := make([]Chunk, len(rs))
-	for i, r := range rs {
-		out[i] = r.c
+	out := make([]Chunk, 0, len(rs))
+	for _, r := range rs {
+		h := r.c.Header()
+		if h.Size == 0 && !h.KeepEmpty {
+			if s, ok := r.c.(*Section); ok && h.Alloc() && len(out) > 0 && out[len(out)-1].Header().Alloc() {
+				prev := out[len(out)-1].Header()
+				prev.Emptied = append(prev.Emptied, s)
+			}
+			continue
+		}
+		out = append(out, r.c)
 	}
 	return placeInserted(out)
 }
@@ -271,6 +276,15 @@ func Assign(chunks []Chunk, cfg *Config) *Layout {
 	for _, c := range chunks {
 		if s, ok := c.(*Section); ok {
 			s.place()
+		}
+		h := c.Header()
+		for _, e := range h.Emptied {
+			// At the end of the section before, in it.
+			e.Hdr.Addr, e.Hdr.Offset, e.Hdr.Index = h.Addr+h.Size, h.Offset, h.Index
+			if h.Type != elf.SHT_NOBITS {
+				e.Hdr.Offset += h.Size
+			}
+			e.place()
 		}
 	}
 	l.TLS = tls

@@ -39,6 +39,10 @@ type Header struct {
 	Info      uint32
 	// KeepEmpty keeps the section in the output with size zero.
 	KeepEmpty bool
+	// Emptied are the empty output sections Order left out after this
+	// one: Assign places their (empty) members at its end, so that
+	// the symbols defined in them have addresses, as in GNU ld.
+	Emptied []*Section
 
 	// Set by Assign.
 	Addr   uint64

@@ -79,6 +79,10 @@ type State struct {
 	AsNeeded     bool // --as-needed
 	Static       bool // -Bstatic: -l finds only archives
 	WholeArchive bool // --whole-archive
+	// CopyDTNeeded (--copy-dt-needed-entries): what the libraries a
+	// shared library needs define binds the objects' references, and
+	// such a library the output then needs is in its DT_NEEDED.
+	CopyDTNeeded bool
 }
 
 // Defsym is one --defsym SYMBOL=EXPRESSION, where the expression is a
@@ -528,8 +532,10 @@ func init() {
 		"z":                           zOpt,
 		"m":                           emulation,
 		"O":                           optimize,
-		"no-copy-dt-needed-entries":   accepted,
-		"copy-dt-needed-entries":      unsupported("--copy-dt-needed-entries"),
+		"no-copy-dt-needed-entries":   flag(func(p *parser) { p.state.CopyDTNeeded = false }),
+		"copy-dt-needed-entries":      flag(func(p *parser) { p.state.CopyDTNeeded = true }),
+		"add-needed":                  flag(func(p *parser) { p.state.CopyDTNeeded = true }),
+		"no-add-needed":               flag(func(p *parser) { p.state.CopyDTNeeded = false }),
 		"demangle":                    option{arg: optionalArg, do: func(*parser, string) error { return nil }},
 		"no-demangle":                 accepted,
 		"sort-common":                 option{arg: optionalArg, do: func(*parser, string) error { return nil }},
@@ -600,7 +606,7 @@ func init() {
 		"image-base":            unsupportedValue("--image-base"),
 		"dependency-file":       unsupportedValue("--dependency-file"),
 		"retain-symbols-file":   unsupportedValue("--retain-symbols-file"),
-		"unresolved-symbols":    unsupportedValue("--unresolved-symbols"),
+		"unresolved-symbols":    value(func(p *parser, v string) error { return p.unresolved(v) }),
 		"oformat":               unsupportedValue("--oformat"),
 	}
 
@@ -648,6 +654,25 @@ func (o *Options) CheckShlibUndefined() bool {
 		return o.OutputKind != Relocatable
 	}
 	return o.OutputKind == Exec || o.OutputKind == PIE
+}
+
+// unresolved takes --unresolved-symbols=METHOD: which undefined symbols
+// are errors, the objects' and the shared libraries', whatever the
+// output. GNU ld's ignore-all and ignore-in-object-files make an
+// executable whose calls to what is undefined go through PLT entries no
+// relocation fills: refused.
+func (p *parser) unresolved(v string) error {
+	switch v {
+	case "report-all":
+		p.opts.NoUndefined, p.opts.ShlibUndefined = true, ShlibUndefinedError
+	case "ignore-in-shared-libs":
+		p.opts.NoUndefined, p.opts.ShlibUndefined = true, ShlibUndefinedAllow
+	case "ignore-all", "ignore-in-object-files":
+		return errorf("--unresolved-symbols=%s is not supported yet", v)
+	default:
+		return errorf("bad --unresolved-symbols option: %s", v)
+	}
+	return nil
 }
 
 func (p *parser) popState() error {

@@ -18,6 +18,9 @@ func TestCheckShlibUndefined(t *testing.T) {
 		{"-shared --no-allow-shlib-undefined x.o", true},
 		{"--no-allow-shlib-undefined --allow-shlib-undefined x.o", false},
 		{"-shared --allow-shlib-undefined --no-allow-shlib-undefined x.o", true},
+		{"-shared --unresolved-symbols=report-all x.o", true},
+		{"--unresolved-symbols=ignore-in-shared-libs x.o", false},
+		{"--unresolved-symbols=ignore-in-shared-libs --no-allow-shlib-undefined x.o", true},
 	} {
 		o, err := Parse(strings.Fields(c.args))
 		if err != nil {

@@ -196,6 +196,8 @@ func (o *Output) synthetic(out []byte) {
 		case *synth.EhFrame, *synth.EhFrameHdr:
 		case *synth.GOT:
 			c.Write(out)
+		case *synth.GOTNow:
+			c.Write(out)
 		case writer:
 			if h.Type != elf.SHT_NOBITS {
 				c.Write(out[h.Offset : h.Offset+h.Size])
@@ -343,6 +345,13 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 				if int64(val) != int64(int32(val)) {
 					return o.overflow(f, sec, r, sym)
 				}
+			case reloc.GOTPCRELXToAbs:
+				// The immediate must fit the field it became.
+				val = S
+				abs := reloc.GOTPCRELXAbsType(r.Type, b, off)
+				if at, _ := reloc.Static(abs); at.Put(abs, make([]byte, 4), val) != nil {
+					return o.overflow(f, sec, r, sym)
+				}
 			case reloc.GDToLE, reloc.IEToLE, reloc.DescToLE:
 				val = S - set.TP
 			case reloc.GDToIE:
@@ -352,7 +361,7 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 			case reloc.LDToLE:
 				val = set.TP - set.TLSStart
 			}
-			reloc.Relax(d.Relax, b, off, nextType, val)
+			reloc.Relax(d.Relax, r.Type, b, off, nextType, val)
 			continue
 		}
 		val := st.Formula.Calculate(&t)
@@ -384,6 +393,10 @@ func (o *Output) relocate(out []byte, f *resolve.File, sec *input.Section, b []b
 // were written). b holds the field at off, still unrelaxed.
 func (o *Output) kept(r object.Rela, sym *resolve.Symbol, relax reloc.Relaxation, S uint64, A int64, P uint64, b []byte, off uint64) object.Rela {
 	k := object.Rela{Off: P, Type: r.Type, Addend: r.Addend}
+	if relax == reloc.GOTPCRELXToAbs {
+		// The immediate is S itself: GNU ld keeps no addend.
+		k.Type, k.Addend, A = reloc.GOTPCRELXAbsType(r.Type, b, off), 0, 0
+	}
 	if relax == reloc.GOTPCRELXToPCRel {
 		k.Type = elf.R_X86_64_PC32
 		if off >= 2 && b[off-2] == 0xff && b[off-1] == 0x25 {

@@ -194,8 +194,15 @@ func Load(opts *options.Options, trace io.Writer, timer *timing.Timer, opened ma
 	if err := r.walk(items); err != nil {
 		return nil, err
 	}
-	if opts.CheckShlibUndefined() {
+	copyNeeded := false
+	for _, l := range r.res.Shlibs {
+		copyNeeded = copyNeeded || l.CopyDTNeeded
+	}
+	if opts.CheckShlibUndefined() || copyNeeded {
 		r.loadNeeded(items)
+		if err := r.missingDSO(); err != nil {
+			return nil, err
+		}
 	}
 	return r.res, nil
 }

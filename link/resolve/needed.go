@@ -2,12 +2,14 @@ package resolve
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ldgo/ldgo/link/input"
+	"github.com/ldgo/ldgo/link/options"
 	"github.com/ldgo/ldgo/object"
 	"github.com/ldgo/ldgo/search"
 )
@@ -55,17 +57,56 @@ func (r *resolver) loadNeeded(items []*item) {
 					fmt.Sprintf("%s, needed by %s, not found (try using -rpath or -rpath-link)", name, l.Path))
 				continue
 			}
+			if !found.Obj.Dyn.HasSoname {
+				// Named as the library that needs it names it.
+				found.NeededName = name
+			}
 			known[found.NeededName] = true
-			r.res.Implicit = append(r.res.Implicit, found)
 			queue = append(queue, found)
+			found.CopyDTNeeded = l.CopyDTNeeded
+			if l.CopyDTNeeded {
+				// As an --as-needed library after the others: in the
+				// link if it defines what an object refers to.
+				if r.addShlib(&item{lib: found, state: options.State{AsNeeded: true, CopyDTNeeded: true}}) {
+					continue
+				}
+			}
+			r.res.Implicit = append(r.res.Implicit, found)
 		}
 	}
+}
+
+// missingDSO is GNU ld's error for an object's reference (not weak) to
+// a name only a library the link did not name defines (one loaded for
+// another library's DT_NEEDED): the output would not need that library,
+// so the dynamic linker would not bind the reference. GNU ld stops at
+// the first such name, in the order it reads the libraries.
+func (r *resolver) missingDSO() error {
+	for _, l := range r.res.Implicit {
+		obj := l.Obj
+		for i := 1; i < obj.NumSymbols(); i++ {
+			sym := obj.Symbol(uint32(i))
+			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
+				continue
+			}
+			if _, hidden := obj.SymbolVersion(uint32(i)); hidden {
+				continue
+			}
+			s := r.table.Lookup(obj.SymbolName(uint32(i)))
+			if s == nil || s.Kind != Undefined || !s.StrongRef || s.RefBy == nil {
+				continue
+			}
+			return errors.Join(fmt.Errorf("%s: undefined reference to symbol '%s'", s.RefBy.Name, s.Name),
+				fmt.Errorf("%s: error adding symbols: DSO missing from command line", l.Path))
+		}
+	}
+	return nil
 }
 
 // findNeeded searches for the library named name that l needs.
 func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
 	if strings.Contains(name, "/") {
-		return openNeeded(name)
+		return r.openNeeded(name)
 	}
 	var dirs []string
 	split := func(list []string) {
@@ -92,7 +133,7 @@ func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
 		dirs = append(dirs, DefaultSearchDirs...)
 	}
 	for _, d := range dirs {
-		if lib := openNeeded(d + "/" + name); lib != nil {
+		if lib := r.openNeeded(d + "/" + name); lib != nil {
 			return lib
 		}
 	}
@@ -101,7 +142,7 @@ func (r *resolver) findNeeded(name string, l *Shlib) *Shlib {
 
 // openNeeded reads path as a shared library, nil if it is none (GNU ld
 // skips a file it cannot use and searches on).
-func openNeeded(path string) *Shlib {
+func (r *resolver) openNeeded(path string) *Shlib {
 	if !isFile(path) {
 		return nil
 	}
@@ -113,7 +154,7 @@ func openNeeded(path string) *Shlib {
 	if !ok {
 		return nil
 	}
-	return &Shlib{Shlib: l, NeededName: l.Needed(false)}
+	return r.newShlib(l, false)
 }
 
 // ShlibUndefined returns GNU ld's errors for the shared libraries'
@@ -125,9 +166,9 @@ func openNeeded(path string) *Shlib {
 // the reference.
 func (res *Result) ShlibUndefined(gcSections bool) []error {
 	var errs []error
-	var defs map[string][]shlibDef
 	reported := map[string]bool{}
-	for _, l := range append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...) {
+	libs := append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...)
+	for _, l := range libs {
 		obj := l.Obj
 		for i := 1; i < obj.NumSymbols(); i++ {
 			sym := obj.Symbol(uint32(i))
@@ -141,11 +182,8 @@ func (res *Result) ShlibUndefined(gcSections bool) []error {
 			if s := res.Table.Lookup(name); s != nil && (s.IsDefined() || s.Referenced && !gcSections) {
 				continue
 			}
-			if defs == nil {
-				defs = res.shlibDefs()
-			}
 			ref, _ := obj.SymbolVersion(uint32(i))
-			if satisfied(defs[name], ref) {
+			if definedByALibrary(libs, name, ref) {
 				continue
 			}
 			reported[name] = true
@@ -155,6 +193,61 @@ func (res *Result) ShlibUndefined(gcSections bool) []error {
 	return errs
 }
 
+// HiddenReferenced is GNU ld's error for an executable that defines, as
+// hidden or internal, a name a shared library of the link refers to
+// (not weakly) and no library defines: the library cannot bind to it.
+// GNU ld stops at the first; output is the output file's name.
+func (res *Result) HiddenReferenced(output string) error {
+	libs := append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...)
+	for _, s := range res.Globals() {
+		if s.ShlibRef == nil || s.Kind != Defined && s.Kind != Common || s.Vis != elf.STV_HIDDEN && s.Vis != elf.STV_INTERNAL {
+			continue
+		}
+		if definedByALibrary(libs, s.Name, nil) {
+			continue
+		}
+		what := "hidden"
+		if s.Vis == elf.STV_INTERNAL {
+			what = "internal"
+		}
+		return errors.Join(fmt.Errorf("%s: %s symbol `%s' in %s is referenced by DSO", output, what, s.Name, s.File.Name),
+			errors.New("final link failed: bad value"))
+	}
+	return nil
+}
+
+// definedByALibrary reports whether one of libs defines name for a
+// reference at version ref (nil: unversioned), looked up through each
+// library's hash table as the dynamic linker looks it up. The names it
+// is asked for are the few the link's own symbols leave undefined
+// (mostly libc's references to the dynamic linker, which --as-needed
+// leaves out of the link).
+func definedByALibrary(libs []*Shlib, name string, ref *object.Version) bool {
+	h := object.NewHash(name)
+	for _, l := range libs {
+		obj := l.Obj
+		found := false
+		obj.Candidates(&h, func(idx uint32) bool {
+			sym := obj.Symbol(idx)
+			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
+				return true
+			}
+			d := shlibDef{index: obj.Versym(idx) &^ object.VersymHidden}
+			v, hidden := obj.SymbolVersion(idx)
+			if v != nil {
+				d.version = v.Name
+			}
+			d.hidden = hidden
+			found = satisfied(d, ref)
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
 // shlibDef is a shared library's definition of a name.
 type shlibDef struct {
 	version string // "" for none
@@ -162,44 +255,16 @@ type shlibDef struct {
 	hidden  bool
 }
 
-// shlibDefs collects what every library of the link defines.
-func (res *Result) shlibDefs() map[string][]shlibDef {
-	defs := map[string][]shlibDef{}
-	for _, l := range append(res.Shlibs[:len(res.Shlibs):len(res.Shlibs)], res.Implicit...) {
-		obj := l.Obj
-		for i := 1; i < obj.NumSymbols(); i++ {
-			sym := obj.Symbol(uint32(i))
-			if sym.Undefined() || sym.Bind() == elf.STB_LOCAL {
-				continue
-			}
-			d := shlibDef{index: obj.Versym(uint32(i)) &^ object.VersymHidden}
-			v, hidden := obj.SymbolVersion(uint32(i))
-			if v != nil {
-				d.version = v.Name
-			}
-			d.hidden = hidden
-			name := obj.SymbolName(uint32(i))
-			defs[name] = append(defs[name], d)
-		}
+// satisfied reports whether d binds a library's reference at version
+// ref (nil: unversioned): a default version does; a hidden one only for
+// a reference naming it, or, for an unversioned reference, if it is the
+// library's base or first version (as GNU ld allows what ld.so allows).
+func satisfied(d shlibDef, ref *object.Version) bool {
+	switch {
+	case !d.hidden:
+		return true
+	case ref != nil && ref.Name == d.version:
+		return true
 	}
-	return defs
-}
-
-// satisfied reports whether one of defs binds a library's reference at
-// version ref (nil: unversioned): a default version does; a hidden one
-// only for a reference naming it, or, for an unversioned reference, if
-// it is the library's base or first version (as GNU ld allows what
-// ld.so allows).
-func satisfied(defs []shlibDef, ref *object.Version) bool {
-	for _, d := range defs {
-		switch {
-		case !d.hidden:
-			return true
-		case ref != nil && ref.Name == d.version:
-			return true
-		case ref == nil && (d.index == 1 || d.index == 2):
-			return true
-		}
-	}
-	return false
+	return ref == nil && (d.index == 1 || d.index == 2)
 }

@@ -220,6 +220,9 @@ type Shlib struct {
 	// NeededName is the library's DT_NEEDED entry in the output.
 	NeededName string
 	AsNeeded   bool
+	// CopyDTNeeded is --copy-dt-needed-entries at the library's place:
+	// the libraries it needs may bind the objects' references.
+	CopyDTNeeded bool
 	// Syms[i] is the symbol dynamic symbol i names (nil for locals).
 	Syms []*Symbol
 }

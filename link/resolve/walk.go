@@ -338,6 +338,7 @@ func (r *resolver) addShlib(it *item) bool {
 		return false
 	}
 	l.AsNeeded = it.state.AsNeeded
+	l.CopyDTNeeded = it.state.CopyDTNeeded
 	r.sonames[l.NeededName] = true
 	r.res.Shlibs = append(r.res.Shlibs, l)
 	r.tracef("%s\n", l.Path)

@@ -94,9 +94,16 @@ func (c *Context) decideAddress(sec *input.Section, off uint64, t elf.R_X86_64, 
 
 	switch st.Formula {
 	case reloc.GGOTAP, reloc.GA:
-		if (t == elf.R_X86_64_GOTPCRELX || t == elf.R_X86_64_REX_GOTPCRELX) && c.addressKnown(sym) &&
-			reloc.CanRelaxGOTPCRELX(t, sec.Data, off) {
-			return Decision{Action: Static, Relax: reloc.GOTPCRELXToPCRel}
+		if (t == elf.R_X86_64_GOTPCRELX || t == elf.R_X86_64_REX_GOTPCRELX) && c.addressKnown(sym) {
+			// A position-dependent output takes the address as an
+			// immediate, as GNU ld rewrites it; calls and jumps stay
+			// PC-relative.
+			if !c.PIC && reloc.CanRelaxGOTPCRELXToAbs(t, sec.Data, off) {
+				return Decision{Action: Static, Relax: reloc.GOTPCRELXToAbs}
+			}
+			if reloc.CanRelaxGOTPCRELX(t, sec.Data, off) {
+				return Decision{Action: Static, Relax: reloc.GOTPCRELXToPCRel}
+			}
 		}
 		return Decision{Action: Static, Needs: resolve.NeedGOT}
 	case reloc.GOTAP, reloc.SAGOT, reloc.ZA:

@@ -385,3 +385,45 @@ func (r *RelaPLT) Write(b []byte) {
 		object.PutRela(b[i*relaSize:], object.Rela{Off: slot, Type: elf.R_X86_64_JMP_SLOT, Sym: uint32(s.DynIndex)})
 	}
 }
+
+// GOTNow is .got under -z now, as GNU ld lays it out: .got.plt's words
+// (the dynamic linker's three and the PLT's, all bound at load time and
+// protected by RELRO with the rest) and then .got's entries, in one
+// section; _GLOBAL_OFFSET_TABLE_ and DT_PLTGOT are its start. The two
+// parts keep their own types, placed inside it (placed).
+type GOTNow struct {
+	Hdr     layout.Header
+	plt     *GOTPLT
+	got     *GOT
+	withPLT bool // the output has .got.plt's words
+}
+
+func newGOTNow(plt *GOTPLT, got *GOT) *GOTNow {
+	return &GOTNow{Hdr: layout.Header{Name: ".got", Type: elf.SHT_PROGBITS, Flags: elf.SHF_ALLOC | elf.SHF_WRITE, Align: 8, Entsize: 8}, plt: plt, got: got}
+}
+
+func (g *GOTNow) Header() *layout.Header {
+	g.Hdr.Size = g.got.Hdr.Size
+	if g.withPLT {
+		g.Hdr.Size += g.plt.Hdr.Size
+	}
+	return &g.Hdr
+}
+
+// placed places the parts in the section.
+func (g *GOTNow) placed() {
+	h, at := &g.Hdr, uint64(0)
+	if g.withPLT {
+		g.plt.Hdr.Addr, g.plt.Hdr.Offset, g.plt.Hdr.Index = h.Addr, h.Offset, h.Index
+		at = g.plt.Hdr.Size
+	}
+	g.got.Hdr.Addr, g.got.Hdr.Offset, g.got.Hdr.Index = h.Addr+at, h.Offset+at, h.Index
+}
+
+// Write writes both parts; out is the whole output file.
+func (g *GOTNow) Write(out []byte) {
+	if g.withPLT {
+		g.plt.Write(out[g.plt.Hdr.Offset : g.plt.Hdr.Offset+g.plt.Hdr.Size])
+	}
+	g.got.Write(out)
+}

@@ -53,6 +53,7 @@ type Set struct {
 	PLTGOT     *PLTGOT
 	GOT        *GOT
 	GOTPLT     *GOTPLT
+	GOTNow     *GOTNow // -z now: .got.plt and .got in one .got
 	Dynamic    *Dynamic
 	EhFrame    *EhFrame
 	EhFrameHdr *EhFrameHdr
@@ -104,6 +105,9 @@ func New(ctx *scan.Context, res *resolve.Result, sections []*layout.Section) *Se
 	s.GOTPLT = newGOTPLT()
 	s.GOTPLT.plt = s.PLT
 	s.PLT.gotplt = s.GOTPLT
+	if o.Z.Now {
+		s.GOTNow = newGOTNow(s.GOTPLT, s.GOT)
+	}
 	if o.Z.IBTPLT || s.Property.IBT() {
 		s.PLTSec = newPLTSec(s.PLT)
 	}
@@ -362,8 +366,14 @@ func (s *Set) Chunks() []layout.Chunk {
 	add(s.EhFrameHdr, s.EhFrameHdr != nil && s.EhFrame.FDEs > 0)
 	add(s.EhFrame, s.EhFrame.FDEs > 0)
 	add(s.Dynamic, s.Dynamic != nil)
-	add(s.GOT, len(s.GOT.Entries) > 0)
-	add(s.GOTPLT, s.ctx.Dynamic || len(s.PLT.Entries) > 0)
+	withPLT := s.ctx.Dynamic || len(s.PLT.Entries) > 0
+	if g := s.GOTNow; g != nil {
+		g.withPLT = withPLT
+		add(g, len(s.GOT.Entries) > 0 || withPLT)
+	} else {
+		add(s.GOT, len(s.GOT.Entries) > 0)
+		add(s.GOTPLT, withPLT)
+	}
 	if s.EmitRelocs != nil {
 		for _, r := range s.EmitRelocs.Sections {
 			cs = append(cs, r)
@@ -400,6 +410,9 @@ func (s *Set) Placed(tls layout.Segment) {
 	if s.Symtab != nil {
 		s.Symtab.tlsStart = s.TLSStart
 		s.Symtab.placed()
+	}
+	if s.GOTNow != nil {
+		s.GOTNow.placed()
 	}
 	s.PLT.placed()
 	s.PLTGOT.placed()
