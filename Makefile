@@ -2,7 +2,8 @@
 #
 #   make build      ./ldgo, position-independent (it must be, to run programs
 #                   linked at fixed addresses)
-#   make test       the test suite, as the README runs it
+#   make test       the test suite, as the README runs it (the ldgo run
+#                   tests twice: by the engine, and by the launch plan)
 #   make install    ldgo, its manual page and bash completion under PREFIX
 #                   (DESTDIR is prepended, for packaging)
 #   make clean
@@ -21,8 +22,10 @@ GOFLAGS_BUILD = -buildmode=pie -trimpath -ldflags "-X main.revision=$(REVISION)"
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o ldgo ./cmd/ldgo
 
+# The run suite a second time through the launch plan's executor.
 test:
 	$(GO) test -p 2 ./...
+	LDGO_TEST_PLAN=exec $(GO) test -p 2 ./cmd/ldgo
 
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)

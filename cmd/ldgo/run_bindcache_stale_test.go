@@ -129,7 +129,7 @@ func testReplaced(t *testing.T, bin string, f *fixture, dir string, oldData, new
 		t.Fatal(err)
 	}
 	prog := f.prog(rel, swapProg, "-L"+dir, "-lswap", "-Wl,-rpath,"+dir)
-	env := baseEnv("XDG_CACHE_HOME=" + t.TempDir())
+	env := engineEnv("XDG_CACHE_HOME=" + t.TempDir())
 
 	if got, n := cachedRun(t, bin, env, prog); got.stdout != "11\n" {
 		t.Fatalf("first run: %+v", got)
@@ -156,7 +156,7 @@ func testReplaced(t *testing.T, bin string, f *fixture, dir string, oldData, new
 		t.Logf("the new file got the old one's inode number, %d", after.Ino)
 	}
 
-	want := native(t, baseEnv(), "", prog)
+	want := native(t, engineEnv(), "", prog)
 	if want.stdout != "2\n" {
 		t.Fatalf("native run of the new build: %+v", want)
 	}

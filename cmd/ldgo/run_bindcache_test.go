@@ -56,9 +56,9 @@ int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
 `, "-L.", "-lcached", "-Wl,-rpath,"+f.dir)
 	lib := f.path("libcached.so")
 	env := func(extra ...string) []string {
-		return baseEnv(append([]string{"XDG_CACHE_HOME=" + cache}, extra...)...)
+		return engineEnv(append([]string{"XDG_CACHE_HOME=" + cache}, extra...)...)
 	}
-	want := native(t, baseEnv(), "", prog)
+	want := native(t, engineEnv(), "", prog)
 
 	check := func(what string, env []string, wantCached bool) {
 		t.Helper()
@@ -149,13 +149,13 @@ int main(void) { printf("%s %d %d\n", greeting(), next(), counter); return 0; }
 
 	off := t.TempDir()
 	for _, e := range [][]string{
-		baseEnv("XDG_CACHE_HOME="+off, "LDGO_BIND_CACHE=off"),
+		engineEnv("XDG_CACHE_HOME="+off, "LDGO_BIND_CACHE=off"),
 	} {
 		if _, n := cachedRun(t, bin, e, prog); n != 0 {
 			t.Errorf("cache off: %d bindings from the cache", n)
 		}
 	}
-	r := runCmd(t, baseEnv("XDG_CACHE_HOME="+off), "", bin, "run", "--no-bind-cache", prog)
+	r := runCmd(t, engineEnv("XDG_CACHE_HOME="+off), "", bin, "run", "--no-bind-cache", prog)
 	if r.stdout != want.stdout {
 		t.Errorf("--no-bind-cache: %+v", r)
 	}
@@ -178,7 +178,7 @@ int twice(int);
 int main(void) { printf("%d\n", twice(21)); return 0; }
 `, "-L.", "-lshared", "-Wl,-rpath,"+f.dir)
 	cache := t.TempDir()
-	env := baseEnv("XDG_CACHE_HOME=" + cache)
+	env := engineEnv("XDG_CACHE_HOME=" + cache)
 	const runs = 8
 	results := make(chan result, runs)
 	for i := 0; i < runs; i++ {
@@ -231,9 +231,9 @@ func TestRunBindCacheUntrustedFiles(t *testing.T) {
 int seven(void);
 int main(void) { printf("%d\n", seven()); return 0; }
 `, "-L.", "-lfifo", "-Wl,-rpath,"+f.dir)
-	want := native(t, baseEnv(), "", prog)
+	want := native(t, engineEnv(), "", prog)
 	cache := t.TempDir()
-	env := baseEnv("XDG_CACHE_HOME=" + cache)
+	env := engineEnv("XDG_CACHE_HOME=" + cache)
 	entry := cacheEntry(t, bin, env, cache, prog)
 	good := readFile(t, entry)
 	elsewhere := filepath.Join(t.TempDir(), "entry")
@@ -293,9 +293,9 @@ func TestRunBindCacheDamagedWhileRunning(t *testing.T) {
 	f := newFixture(t)
 	f.lib("libdamaged.so", countLib)
 	prog := f.prog("damaged", countProg, "-L.", "-ldamaged", "-Wl,-rpath,"+f.dir, "-pthread")
-	want := native(t, baseEnv(), "", prog)
+	want := native(t, engineEnv(), "", prog)
 	cache := t.TempDir()
-	env := baseEnv("XDG_CACHE_HOME=" + cache)
+	env := engineEnv("XDG_CACHE_HOME=" + cache)
 	entry := cacheEntry(t, bin, env, cache, prog)
 	good := readFile(t, entry)
 

@@ -36,7 +36,7 @@ func TestRunManyLazySlots(t *testing.T) {
 		"-L.", "-lmany", "-Wl,-rpath,"+f.dir)
 	libPath := f.path("libmany.so")
 
-	env := baseEnv("LD_DEBUG=bindings", "LDGO_BIND_CACHE=off")
+	env := engineEnv("LD_DEBUG=bindings", "LDGO_BIND_CACHE=off")
 	want := native(t, env, "", prog)
 	got := hosted(t, bin, env, "", prog)
 	if got.stdout != want.stdout || got.status != want.status {
@@ -51,7 +51,7 @@ func TestRunManyLazySlots(t *testing.T) {
 	counts := regexp.MustCompile(`(?m)^ *\d+:\t( *(final )?number of relocations( from cache)?: \d+)$`)
 	lookedAhead := regexp.MustCompile(`(?m)^ *\d+:\t *ldgo: PLT slots looked up ahead: (\d+)$`)
 	statistics := func(debug string) (lines []string, ahead string) {
-		r := runCmd(t, baseEnv("LDGO_BIND_CACHE=off"), "", bin, "run", "--debug", debug, prog)
+		r := runCmd(t, engineEnv("LDGO_BIND_CACHE=off"), "", bin, "run", "--debug", debug, prog)
 		for _, m := range counts.FindAllStringSubmatch(r.stderr, -1) {
 			lines = append(lines, m[1])
 		}
@@ -75,7 +75,7 @@ func TestRunManyLazySlots(t *testing.T) {
 		t.Errorf("counts with the lookahead:\n\t%s\nwithout:\n\t%s", strings.Join(withAhead, "\n\t"), strings.Join(inOrder, "\n\t"))
 	}
 
-	cacheEnv := baseEnv("XDG_CACHE_HOME=" + t.TempDir())
+	cacheEnv := engineEnv("XDG_CACHE_HOME=" + t.TempDir())
 	var runs [2]result
 	for i := range runs {
 		runs[i] = runCmd(t, cacheEnv, "", bin, "run", "--debug", "bindings,statistics", prog)

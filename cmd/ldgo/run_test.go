@@ -126,6 +126,13 @@ func baseEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
+// engineEnv is baseEnv for the tests of what only the engine's own
+// start keeps — the bind cache, the lookups made ahead — which run it
+// whatever LDGO_TEST_PLAN says.
+func engineEnv(extra ...string) []string {
+	return append([]string{"PATH=/usr/bin:/bin", "LC_ALL=C", "TZ=UTC", "HOME=/nonexistent"}, extra...)
+}
+
 const countLib = `
 #include <stdio.h>
 int calls; // threads call add at once: counted atomically
