@@ -6,10 +6,10 @@
 // @OUT@), and "check", an executable that exits 0 when the output file
 // named by its argument works. scripts/bench-link prepares them.
 //
-// Every round runs each link editor once, in a new random order, so that
-// the machine's drift affects all of them alike; a ratio is the median
-// over rounds of the round's ratio (paired), a time the median over
-// rounds. Peak RSS is measured apart, a few runs each, with mold not
+// Every round runs each link editor once, in a new random order
+// (package benchtime), so that the machine's drift affects all of them
+// alike; a ratio is the median over rounds of the round's ratio
+// (paired), a time the median over rounds. Peak RSS is measured apart, a few runs each, with mold not
 // forking (its default child does the link, out of the parent's rusage).
 //
 // Usage:
@@ -21,14 +21,14 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/ldgo/ldgo/internal/benchtime"
 )
 
 // A linker is one command to time; args are inserted before the
@@ -123,20 +123,6 @@ func (w *workload) output(l *linker) string {
 	return filepath.Join(w.dir, "out", strings.ReplaceAll(l.name, " ", "-"))
 }
 
-// run links once and returns the wall time and the peak RSS in bytes.
-func run(cmd *exec.Cmd) (time.Duration, uint64, error) {
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	elapsed := time.Since(start)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.Bytes())
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return elapsed, uint64(ru.Maxrss) << 10, nil
-}
-
 func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 	w, err := load(dir)
 	if err != nil {
@@ -148,7 +134,7 @@ func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 	// Warm the page cache and check each output before timing.
 	for _, l := range linkers {
 		for i := 0; i < 2; i++ {
-			if _, _, err := run(w.command(l.argv, l.cores, w.output(l))); err != nil {
+			if _, _, err := benchtime.Run(w.command(l.argv, l.cores, w.output(l))); err != nil {
 				return err
 			}
 		}
@@ -160,40 +146,29 @@ func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 	if err := deterministic(w, linkers); err != nil {
 		return err
 	}
-	times := make(map[*linker][]time.Duration)
-	ratios := make(map[*linker][]float64)
-	var ldgo, ldgo1, mold1 *linker
+	var ldgo, ldgo1, mold, mold1 *linker
 	for _, l := range linkers {
 		switch l.name {
 		case "ldgo":
 			ldgo = l
 		case "ldgo 1 core":
 			ldgo1 = l
+		case "mold":
+			mold = l
 		case "mold 1 core":
 			mold1 = l
 		}
 	}
-	for r := 0; r < rounds; r++ {
-		order := slices.Clone(linkers)
-		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		got := map[*linker]time.Duration{}
-		for _, l := range order {
-			t, _, err := run(w.command(l.argv, l.cores, w.output(l)))
-			if err != nil {
-				return err
-			}
-			got[l] = t
-			times[l] = append(times[l], t)
-		}
-		for _, l := range linkers {
-			ratios[l] = append(ratios[l], float64(got[ldgo])/float64(got[l]))
-		}
-		if ldgo1 != nil {
-			ratios[ldgo1] = append(ratios[ldgo1][:len(ratios[ldgo1])-1], float64(got[ldgo1])/float64(got[ldgo]))
-		}
-		if mold1 != nil {
-			ratios[mold1] = append(ratios[mold1][:len(ratios[mold1])-1], float64(got[mold1])/float64(got[linkers[3]]))
-		}
+	perRound, err := benchtime.Rounds(len(linkers), rounds, func(i int) *exec.Cmd {
+		l := linkers[i]
+		return w.command(l.argv, l.cores, w.output(l))
+	})
+	if err != nil {
+		return err
+	}
+	times := map[*linker][]time.Duration{}
+	for i, l := range linkers {
+		times[l] = perRound[i]
 	}
 	rss := map[*linker]uint64{}
 	for _, l := range linkers {
@@ -203,7 +178,7 @@ func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 		}
 		var peaks []uint64
 		for i := 0; i < rssRuns; i++ {
-			_, peak, err := run(w.command(argv, l.cores, w.output(l)))
+			_, peak, err := benchtime.Run(w.command(argv, l.cores, w.output(l)))
 			if err != nil {
 				return err
 			}
@@ -222,17 +197,17 @@ func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 	for _, l := range linkers {
 		ts := slices.Clone(times[l])
 		slices.Sort(ts)
-		ratio := median(ratios[l])
-		what := fmt.Sprintf("%.2fx", ratio)
+		var what string
 		switch l {
 		case ldgo:
-			what = ""
 		case ldgo1:
-			what = fmt.Sprintf("(%.2fx ldgo)", ratio)
+			what = fmt.Sprintf("(%.2fx ldgo)", benchtime.Ratio(times[l], times[ldgo]))
 		case mold1:
-			what = fmt.Sprintf("(%.2fx mold)", ratio)
+			what = fmt.Sprintf("(%.2fx mold)", benchtime.Ratio(times[l], times[mold]))
+		default:
+			what = fmt.Sprintf("%.2fx", benchtime.Ratio(times[ldgo], times[l]))
 		}
-		fmt.Printf("  %-12s %10.1f %10.1f %10.1f %7.0f MiB %12s\n", l.name, ms(ts[len(ts)/2]), ms(ts[0]), ms(ts[len(ts)-1]),
+		fmt.Printf("  %-12s %10.1f %10.1f %10.1f %7.0f MiB %12s\n", l.name, benchtime.Ms(benchtime.Median(ts)), benchtime.Ms(ts[0]), benchtime.Ms(ts[len(ts)-1]),
 			float64(rss[l])/(1<<20), what)
 	}
 	return nil
@@ -254,7 +229,7 @@ func deterministic(w *workload, linkers []*linker) error {
 	for _, threads := range []string{"--threads=1", "--threads=2"} {
 		out := w.output(ldgo) + threads
 		argv := append(slices.Clone(ldgo.argv), threads)
-		if _, _, err := run(w.command(argv, "", out)); err != nil {
+		if _, _, err := benchtime.Run(w.command(argv, "", out)); err != nil {
 			return err
 		}
 		got, err := os.ReadFile(out)
@@ -267,15 +242,4 @@ func deterministic(w *workload, linkers []*linker) error {
 		}
 	}
 	return nil
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
