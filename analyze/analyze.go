@@ -51,6 +51,9 @@ type Analysis struct {
 	img *image.File
 	// Warnings are glibc's non-fatal messages met while loading.
 	Warnings []string
+	// Verbose has Bind pass on the warnings glibc gives only with
+	// LD_WARN set, as ldd sets it.
+	Verbose bool
 	// Err is the error that stopped loading, if any (a fatal one, such
 	// as an invalid ELF file, not a missing library).
 	Err error
@@ -176,9 +179,10 @@ func (a *Analysis) Bind(now bool) *Result {
 		OnError: func(m *linkmap.Map, err error) {
 			res.Problems = append(res.Problems, Problem{Map: m, Err: err})
 		},
-		OnWarning: func(m *linkmap.Map, msg string) {
-			res.Warnings = append(res.Warnings, msg)
+		OnWarning: func(m *linkmap.Map, w *reloc.Warning) {
+			res.Warnings = append(res.Warnings, w.Msg)
 		},
+		Verbose: a.Verbose,
 	}
 	if ns.Main.Initfini == nil {
 		return res

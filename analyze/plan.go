@@ -72,7 +72,7 @@ func Plan(path string, opts PlanOptions) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &plan.Plan{Program: abs, Search: search, Progname: runs[0].env.progname}
+	p := &plan.Plan{Program: abs, Search: search, Progname: runs[0].env.progname, Warnings: runs[0].warnings}
 	if err := b.build(p); err != nil {
 		return nil, err
 	}
@@ -138,6 +138,8 @@ type planRun struct {
 	maps   []*linkmap.Map // the plan's objects, in its order
 	lazy   []lazySlot     // in order
 	relocs namespace.RelocOptions
+	// warnings are relocation's warnings, LD_WARN's too, in order.
+	warnings []plan.Warning
 }
 
 type lazySlot struct {
@@ -191,7 +193,11 @@ func relocateForPlan(path string, opts PlanOptions, pl placement, pseudo uint64)
 			}
 		}
 	}
-	r.relocs = namespace.RelocOptions{Lazy: !opts.BindNow}
+	r.relocs = namespace.RelocOptions{Lazy: !opts.BindNow, Verbose: true,
+		OnWarning: func(m *linkmap.Map, w *reloc.Warning) {
+			r.warnings = append(r.warnings, plan.Warning{Msg: w.Msg, Verbose: w.Verbose})
+		},
+	}
 	if err := ns.RelocateAll(r.relocs); err != nil {
 		return fail(err)
 	}

@@ -31,7 +31,10 @@ type RelocOptions struct {
 	// (la_pltenter, la_pltexit): every call goes through the resolver.
 	Profile bool
 	// OnWarning sees what glibc only warns about.
-	OnWarning func(m *linkmap.Map, msg string)
+	OnWarning func(m *linkmap.Map, w *reloc.Warning)
+	// Verbose passes on the warnings glibc gives only with LD_WARN set
+	// (dl_verbose), which ldd sets.
+	Verbose bool
 }
 
 // Hooks are what a process image needs to do around relocation; the
@@ -599,8 +602,8 @@ func (r *relocator) doNow(tab object.RelaTable, at uint64, nrelative uint64, don
 func (r *relocator) report(err error) {
 	var w *reloc.Warning
 	if errors.As(err, &w) {
-		if r.opts.OnWarning != nil {
-			r.opts.OnWarning(r.m, w.Msg)
+		if r.opts.OnWarning != nil && (!w.Verbose || r.opts.Verbose) {
+			r.opts.OnWarning(r.m, w)
 		}
 		return
 	}
@@ -679,7 +682,7 @@ func (r *relocator) applyOne(rel object.Rela, entry uint64) {
 	if err := reloc.Apply(r.env, m, rel.Type, t, r.opts.SkipIFunc); err != nil {
 		var w *reloc.Warning
 		if errors.As(err, &w) && rel.Sym != 0 {
-			err = &reloc.Warning{Msg: fmt.Sprintf("%s: Symbol `%s' %s", r.ns.cfg.Progname, m.Obj.SymbolName(rel.Sym), w.Msg)}
+			err = &reloc.Warning{Msg: fmt.Sprintf("%s: Symbol `%s' %s", r.ns.cfg.Progname, m.Obj.SymbolName(rel.Sym), w.Msg), Verbose: w.Verbose}
 		}
 		r.report(r.applyError(rel, entry, err))
 	}

@@ -13,7 +13,7 @@ import (
 // length-prefixed strings, and the CRC-32 (IEEE) of all that before it.
 // The version is in the magic: a plan of another version is another
 // format, never read as this one.
-const magic = "ldgo launch plan 1\n"
+const magic = "ldgo launch plan 2\n"
 
 // Bounds on what Decode takes: a count or length is the file's word, and
 // is checked against the bytes that are left before anything is sized by
@@ -75,6 +75,15 @@ func Encode(p *Plan) []byte {
 	e.uint(p.Entry, p.Phdr, p.Phnum, uint64(len(p.Names)))
 	for _, n := range p.Names {
 		e.uint(uint64(n.Object), n.Off, uint64(n.Kind))
+	}
+	e.uint(uint64(len(p.Warnings)))
+	for _, w := range p.Warnings {
+		e.str(w.Msg)
+		verbose := uint64(0)
+		if w.Verbose {
+			verbose = 1
+		}
+		e.uint(verbose)
 	}
 	return binary.LittleEndian.AppendUint32(e.b, crc32.ChecksumIEEE(e.b))
 }
@@ -160,6 +169,11 @@ func Decode(b []byte) (*Plan, error) {
 	p.Names = list[NameSlot](d.count(3))
 	for i := range p.Names {
 		p.Names[i] = NameSlot{Object: d.uint32(), Off: d.uint(), Kind: NameKind(d.small(uint64(numNameKinds)))}
+	}
+	// A warning takes at least 2 bytes: an empty string and its flag.
+	p.Warnings = list[Warning](d.count(2))
+	for i := range p.Warnings {
+		p.Warnings[i] = Warning{Msg: d.str(), Verbose: d.small(2) == 1}
 	}
 	if d.err == nil && d.i != len(d.b) {
 		d.fail("%d bytes after the plan", len(d.b)-d.i)

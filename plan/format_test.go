@@ -42,12 +42,13 @@ func sample() *Plan {
 			{Object: 0, Slot: 0, Off: 0x3100, Target: Target{Kind: InObject, Object: 1, Off: 0x500}},
 			{Object: 0, Slot: 1, Off: 0x3108, Target: Target{Kind: Unresolved}, Err: "prog: symbol lookup error: undefined symbol: f"},
 		},
-		Init:  []Fn{{Object: 1, Off: 0x20}, {Object: 1, Off: 0x3020, Count: 2}},
-		Fini:  []Fn{{Object: 1, Off: 0x3030, Count: 1}},
-		Entry: 0x100,
-		Phdr:  0x40,
-		Phnum: 4,
-		Names: []NameSlot{{Object: 1, Off: 0x3040, Kind: ShortName}, {Object: 0, Off: 0x3048, Kind: Environ}},
+		Init:     []Fn{{Object: 1, Off: 0x20}, {Object: 1, Off: 0x3020, Count: 2}},
+		Fini:     []Fn{{Object: 1, Off: 0x3030, Count: 1}},
+		Entry:    0x100,
+		Phdr:     0x40,
+		Phnum:    4,
+		Names:    []NameSlot{{Object: 1, Off: 0x3040, Kind: ShortName}, {Object: 0, Off: 0x3048, Kind: Environ}},
+		Warnings: []Warning{{Msg: "./prog: Symbol `arr' has different size in shared object, consider re-linking"}, {Msg: "./prog: Symbol `tab' has different size in shared object, consider re-linking", Verbose: true}},
 	}
 }
 
@@ -86,7 +87,7 @@ func TestDecodeRefuses(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "no magic"},
-		{"another version", append([]byte("ldgo launch plan 2\n"), good[len(magic):]...), "no magic"},
+		{"another version", append([]byte("ldgo launch plan 1\n"), good[len(magic):]...), "no magic"},
 		{"a byte changed", func() []byte { b := bytes.Clone(good); b[len(b)/2] ^= 1; return b }(), "checksum"},
 		{"trailing bytes", reseal(append(bytes.Clone(good[:len(good)-4]), 0, 0, 0, 0, 0)), "after the plan"},
 		{"a count larger than the file", reseal(append([]byte(magic+"\x00\xff\xff\xff\xff\x0f"), 0, 0, 0, 0)), "a list of"},

@@ -261,6 +261,16 @@ type Plan struct {
 	// Names are the variables set from argv[0] and the environment, in
 	// the program and the libraries (libc) that define them.
 	Names []NameSlot
+	// Warnings are what glibc prints while it relocates (a copy
+	// relocation's size), for the executor to print as it does.
+	Warnings []Warning
+}
+
+// Warning is a message glibc prints while relocating without failing;
+// a Verbose one only when LD_WARN is set.
+type Warning struct {
+	Msg     string
+	Verbose bool
 }
 
 // Unresolved reports whether some lazy slot of p cannot be bound: its

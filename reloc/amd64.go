@@ -91,8 +91,12 @@ type Terms struct {
 	G, GOT, L, TLS, TP uint64
 }
 
-// Warning is a problem glibc reports without failing.
-type Warning struct{ Msg string }
+// Warning is a problem glibc reports without failing. A Verbose one
+// glibc reports only when LD_WARN is set (dl_verbose), as ldd sets it.
+type Warning struct {
+	Msg     string
+	Verbose bool
+}
 
 func (w *Warning) Error() string { return w.Msg }
 
@@ -162,7 +166,7 @@ func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) er
 			return err
 		}
 		if val > math.MaxUint32 {
-			return &Warning{"causes overflow in R_X86_64_32 relocation"}
+			return &Warning{Msg: "causes overflow in R_X86_64_32 relocation"}
 		}
 		return nil
 	case elf.R_X86_64_PC32:
@@ -171,7 +175,7 @@ func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) er
 			return err
 		}
 		if int64(val) != int64(int32(val)) {
-			return &Warning{"causes overflow in R_X86_64_PC32 relocation"}
+			return &Warning{Msg: "causes overflow in R_X86_64_PC32 relocation"}
 		}
 		return nil
 	case elf.R_X86_64_SIZE64:
@@ -218,8 +222,8 @@ func Apply(env Env, m *linkmap.Map, t elf.R_X86_64, v *Terms, skipIFunc bool) er
 		if err := image.Copy(env, v.P, S, min(v.Z, v.RefSize)); err != nil {
 			return err
 		}
-		if v.Z > v.RefSize {
-			return &Warning{"has different size in shared object, consider re-linking"}
+		if v.Z != v.RefSize {
+			return &Warning{Msg: "has different size in shared object, consider re-linking", Verbose: v.Z < v.RefSize}
 		}
 		return nil
 	}

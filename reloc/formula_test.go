@@ -122,6 +122,7 @@ func TestFormulas(t *testing.T) {
 		skipIFunc bool
 		want      []byte // the bytes written at P; nil for none
 		warning   string
+		verbose   bool // the warning is glibc's for LD_WARN only
 		err       string
 		desc      string // the TLS descriptor asked for
 	}{
@@ -168,8 +169,8 @@ func TestFormulas(t *testing.T) {
 			want: []byte{0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57}},
 		{name: "COPY: a larger definition, the copy's size and a warning", typ: elf.R_X86_64_COPY, terms: reloc.Terms{S: S, Z: 32, RefSize: 4, Def: lib},
 			want: []byte{0x40, 0x41, 0x42, 0x43}, warning: "has different size in shared object, consider re-linking"},
-		{name: "COPY: a smaller definition, its size", typ: elf.R_X86_64_COPY, terms: reloc.Terms{S: S, Z: 2, RefSize: Z, Def: lib},
-			want: []byte{0x40, 0x41}},
+		{name: "COPY: a smaller definition, its size and a warning for LD_WARN", typ: elf.R_X86_64_COPY, terms: reloc.Terms{S: S, Z: 2, RefSize: Z, Def: lib},
+			want: []byte{0x40, 0x41}, warning: "has different size in shared object, consider re-linking", verbose: true},
 		{name: "COPY: nothing for a missing definition", typ: elf.R_X86_64_COPY, terms: reloc.Terms{RefSize: Z}},
 
 		{name: "IRELATIVE: the resolver at B + A", typ: elf.R_X86_64_IRELATIVE, terms: reloc.Terms{B: B, A: resolver - B}, want: le64(resolved)},
@@ -191,8 +192,8 @@ func TestFormulas(t *testing.T) {
 			var warning *reloc.Warning
 			switch {
 			case errors.As(err, &warning):
-				if warning.Msg != tc.warning {
-					t.Errorf("warning %q, want %q", warning.Msg, tc.warning)
+				if warning.Msg != tc.warning || warning.Verbose != tc.verbose {
+					t.Errorf("warning %q (verbose %v), want %q (verbose %v)", warning.Msg, warning.Verbose, tc.warning, tc.verbose)
 				}
 			case err != nil:
 				if err.Error() != tc.err {

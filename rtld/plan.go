@@ -2,6 +2,7 @@ package rtld
 
 import (
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/ldgo/ldgo/analyze"
@@ -104,6 +105,11 @@ func (p *Process) relocateByPlan(ns *namespace.Namespace, opts *Options, prog st
 	n, err := host.ExecPlan(ep)
 	if err != nil {
 		return false, fmt.Errorf("%s: ldgo run: the launch plan's executor: %v", prog, err)
+	}
+	for _, w := range pl.Warnings {
+		if !w.Verbose || opts.Warn {
+			os.Stderr.WriteString(w.Msg + "\n")
+		}
 	}
 	p.relroLater = true
 	for i, m := range maps {

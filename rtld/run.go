@@ -49,6 +49,9 @@ type Options struct {
 	// (LD_BIND_NOT).
 	BindNow bool
 	BindNot bool
+	// Warn is LD_WARN: the warnings glibc gives only then (a copy
+	// relocation's definition smaller than the program's symbol).
+	Warn bool
 	// TraceLazy prints a line at each PLT slot's first call
 	// (LDGO_DEBUG=lazy).
 	TraceLazy bool
@@ -265,9 +268,10 @@ func Run(opts Options) error {
 		relocOpts := namespace.RelocOptions{
 			Lazy:    !opts.BindNow,
 			Profile: audit.on() && audit.profile,
-			OnWarning: func(m *linkmap.Map, msg string) {
-				os.Stderr.WriteString(msg + "\n")
+			OnWarning: func(m *linkmap.Map, w *reloc.Warning) {
+				os.Stderr.WriteString(w.Msg + "\n")
 			},
+			Verbose: opts.Warn,
 		}
 		ns.LookAhead(relocOpts)
 		proc.relroLater = true

@@ -438,6 +438,9 @@ func runProgram(c *command, args []string, stdout, stderr io.Writer) int {
 		ro.BindCacheDir = bindcache.Dir(func(name string) string { v, _ := getenv(env, name); return v })
 	}
 	ro.Debug.Output, _ = getenv(env, "LD_DEBUG_OUTPUT")
+	if v, _ := getenv(env, "LD_WARN"); v != "" {
+		ro.Warn = true
+	}
 	ro.Plan, _ = getenv(env, "LDGO_PLAN")
 	if ro.Plan == "exec" {
 		ro.PlanDir = plan.Dir(func(name string) string { v, _ := getenv(env, name); return v })

@@ -153,8 +153,14 @@ func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) i
 		fatal = fatal || vp.Fatal
 		res.Versions = append(res.Versions, vp)
 	}
+	a.Verbose = true // ldd -r runs ld.so with LD_WARN=yes
 	bind := a.Bind(true)
 	res.Undefined, res.Other = unresolved(bind.Problems, prog)
+	// Relocation's warnings (a copy relocation's size), which ldd -r
+	// prints among its findings and which do not stop a load.
+	for _, w := range bind.Warnings {
+		res.Warnings = append(res.Warnings, strings.TrimSuffix(w, "\n"))
+	}
 	fatal = fatal || len(bind.Problems) > 0
 	res.OK = !fatal
 	status := 0
@@ -182,6 +188,9 @@ func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) i
 		for _, r := range v.References {
 			fmt.Fprintf(out, "\t%s is referenced by %s: %s\n", r.Symbol, r.Object, strings.Join(r.Relocations, "; "))
 		}
+	}
+	for _, w := range bind.Warnings {
+		fmt.Fprintln(out, strings.TrimSuffix(w, "\n"))
 	}
 	for _, u := range res.Undefined {
 		fmt.Fprintln(out, u)
