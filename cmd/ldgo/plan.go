@@ -219,6 +219,16 @@ func printPlan(out io.Writer, p *plan.Plan, where string) {
 	for _, n := range p.Names {
 		fmt.Fprintf(out, "  %s set at %#x in %d %s\n", nameKinds[n.Kind], n.Off, n.Object, p.Objects[n.Object].Path)
 	}
+	if len(p.Warnings) > 0 {
+		fmt.Fprintf(out, "\nwarnings printed as it starts:\n")
+		for _, w := range p.Warnings {
+			when := ""
+			if w.Verbose {
+				when = " (with LD_WARN)"
+			}
+			fmt.Fprintf(out, "  %s%s\n", w.Msg, when)
+		}
+	}
 }
 
 // nameKinds name plan.NameKind's values as --show and --json do.
@@ -254,6 +264,13 @@ type planDoc struct {
 	Phdr    uint64       `json:"phdr"`
 	Phnum   uint64       `json:"phnum"`
 	Names   []planName   `json:"names"`
+	// Relocation's warnings the start prints (verbose: with LD_WARN only).
+	StartWarnings []planWarning `json:"start_warnings"`
+}
+
+type planWarning struct {
+	Message string `json:"message"`
+	Verbose bool   `json:"verbose,omitempty"`
 }
 
 type planName struct {
@@ -292,7 +309,10 @@ type planFn struct {
 func planJSON(given string, p *plan.Plan, where string) planDoc {
 	doc := planDoc{header: header{Schema: jsonSchema, Command: "plan", Program: given}, Path: p.Program, Kept: where, Search: p.Search,
 		Writes: len(p.Writes), Lazy: len(p.Lazy), Entry: p.Entry, Phdr: p.Phdr, Phnum: p.Phnum,
-		Init: []planFn{}, Fini: []planFn{}, Names: []planName{}}
+		Init: []planFn{}, Fini: []planFn{}, Names: []planName{}, StartWarnings: []planWarning{}}
+	for _, w := range p.Warnings {
+		doc.StartWarnings = append(doc.StartWarnings, planWarning{Message: w.Msg, Verbose: w.Verbose})
+	}
 	for _, n := range p.Names {
 		doc.Names = append(doc.Names, planName{Object: int(n.Object), Offset: n.Off, Kind: nameKinds[n.Kind]})
 	}
