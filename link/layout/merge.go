@@ -29,6 +29,7 @@ func Merge(sections []*Section) {
 			entsize, align uint64
 			strings        bool
 		}
+		keyOf := func(m *input.Section) key { return key{m.Entsize, m.Align, m.Flags&elf.SHF_STRINGS != 0} }
 		groups := map[key]*mergeGroup{}
 		var members []*input.Section
 		// Each group's buffer and index are sized once for all its
@@ -37,7 +38,7 @@ func Merge(sections []*Section) {
 		sizes := map[key]int{}
 		for _, m := range o.Members {
 			if mergeable(m) {
-				sizes[key{m.Entsize, m.Align, m.Flags&elf.SHF_STRINGS != 0}] += len(m.Data)
+				sizes[keyOf(m)] += len(m.Data)
 			}
 		}
 		for _, m := range o.Members {
@@ -45,7 +46,7 @@ func Merge(sections []*Section) {
 				members = append(members, m)
 				continue
 			}
-			k := key{m.Entsize, m.Align, m.Flags&elf.SHF_STRINGS != 0}
+			k := keyOf(m)
 			g := groups[k]
 			if g == nil {
 				g = &mergeGroup{index: make(map[string]uint64, sizes[k]/32), align: m.Align, data: make([]byte, 0, sizes[k]),

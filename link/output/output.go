@@ -51,8 +51,6 @@ type Output struct {
 	Entry   uint64
 	Threads int
 	Timer   *timing.Timer
-
-	jobs []*copyJob // the input sections writeSections copies, in the files' order
 }
 
 // Write writes the output file.
@@ -166,10 +164,10 @@ func (o *Output) contents(out []byte) error {
 		o.synthetic(out)
 		close(done)
 	}()
-	o.writeSections(out)
+	err := o.writeSections(out)
 	<-done
 	end()
-	if err := o.writeErrors(); err != nil {
+	if err != nil {
 		return err
 	}
 	defer o.Timer.Start(".eh_frame")()
@@ -228,7 +226,8 @@ type copyJob struct {
 // writeSections copies every input section into the output and relocates
 // it, the sections shared out among the threads largest first: one
 // object (an amalgamation, a unity build) may hold most of the bytes.
-func (o *Output) writeSections(out []byte) {
+// The error is the first of each file, in the files' order.
+func (o *Output) writeSections(out []byte) error {
 	var jobs []*copyJob
 	for _, f := range o.Res.Files {
 		for _, sec := range f.Sections {
@@ -238,7 +237,6 @@ func (o *Output) writeSections(out []byte) {
 			jobs = append(jobs, &copyJob{file: f, sec: sec})
 		}
 	}
-	o.jobs = jobs
 	// The large sections go first, largest first, so that none is
 	// started last; the many small ones follow in the files' order.
 	weight := func(j *copyJob) uint64 { return j.sec.Size + uint64(j.sec.Relocs.Len())*8 }
@@ -256,13 +254,9 @@ func (o *Output) writeSections(out []byte) {
 		j := bySize[i]
 		j.err = o.writeSection(out, j.file, j.sec)
 	})
-}
-
-// writeErrors is the first error of each file, in the files' order.
-func (o *Output) writeErrors() error {
 	var errs []error
 	var last *resolve.File
-	for _, j := range o.jobs {
+	for _, j := range jobs {
 		if j.err != nil && j.file != last {
 			errs = append(errs, j.err)
 			last = j.file
