@@ -81,15 +81,15 @@ func Main(prog string, args []string, stdout, stderr io.Writer, detach func()) i
 		l.report(err)
 		return 1
 	}
-	l.timer.Print(stderr, prog, peakRSS())
+	l.timer.Print(stderr, prog, PeakRSS())
 	if detach != nil && !opts.NoFork {
 		detach()
 	}
 	return 0
 }
 
-// peakRSS is the process's peak resident set in bytes.
-func peakRSS() uint64 {
+// PeakRSS is the process's peak resident set in bytes.
+func PeakRSS() uint64 {
 	var ru unix.Rusage
 	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
 		return 0

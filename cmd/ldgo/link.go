@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ldgo/ldgo/host"
 	"github.com/ldgo/ldgo/link"
 )
@@ -51,8 +49,7 @@ func runLink(c *command, args []string, stdout, stderr io.Writer) int {
 // link's memory, when there is enough of it to be worth a process: a
 // small link's teardown takes less than starting the holder.
 func leaveTeardown() {
-	var ru unix.Rusage
-	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil && ru.Maxrss >= 64<<10 { // KiB
+	if link.PeakRSS() >= 64<<20 {
 		host.LeaveTeardown()
 	}
 }

@@ -158,9 +158,11 @@ func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) i
 	res.Undefined, res.Other = unresolved(bind.Problems, prog)
 	// Relocation's warnings (a copy relocation's size), which ldd -r
 	// prints among its findings and which do not stop a load.
+	var relocWarnings []string
 	for _, w := range bind.Warnings {
-		res.Warnings = append(res.Warnings, strings.TrimSuffix(w, "\n"))
+		relocWarnings = append(relocWarnings, strings.TrimSuffix(w, "\n"))
 	}
+	res.Warnings = append(res.Warnings, relocWarnings...)
 	fatal = fatal || len(bind.Problems) > 0
 	res.OK = !fatal
 	status := 0
@@ -189,8 +191,8 @@ func runVerify(a *analyze.Analysis, opts *options, h header, out, _ io.Writer) i
 			fmt.Fprintf(out, "\t%s is referenced by %s: %s\n", r.Symbol, r.Object, strings.Join(r.Relocations, "; "))
 		}
 	}
-	for _, w := range bind.Warnings {
-		fmt.Fprintln(out, strings.TrimSuffix(w, "\n"))
+	for _, w := range relocWarnings {
+		fmt.Fprintln(out, w)
 	}
 	for _, u := range res.Undefined {
 		fmt.Fprintln(out, u)

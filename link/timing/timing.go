@@ -67,8 +67,8 @@ func (t *Timer) Passes() []Pass {
 	return append([]Pass(nil), t.passes...)
 }
 
-// Total is the time and allocation since New.
-func (t *Timer) Total() (time.Duration, uint64) {
+// total is the time and allocation since New.
+func (t *Timer) total() (time.Duration, uint64) {
 	return time.Since(t.start), allocated() - t.alloc0
 }
 
@@ -78,7 +78,7 @@ func (t *Timer) Print(w io.Writer, prog string, peakRSS uint64) {
 	if t == nil {
 		return
 	}
-	total, alloc := t.Total()
+	total, alloc := t.total()
 	fmt.Fprintf(w, "%s: time of each pass (wall clock; allocated on the Go heap)\n", prog)
 	for _, p := range t.Passes() {
 		fmt.Fprintf(w, "%10.3f ms %5.1f%% %9.1f MiB  %*s%s\n", ms(p.Elapsed), percent(p.Elapsed, total),

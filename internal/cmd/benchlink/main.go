@@ -37,7 +37,6 @@ type linker struct {
 	name  string
 	argv  []string
 	rssV  []string // the command for RSS runs, if not argv
-	peer  bool     // a peer ldgo is compared with
 	cores string   // taskset's CPU list, "" for all
 }
 
@@ -56,10 +55,10 @@ func main() {
 		fatal(err)
 	}
 	linkers := []*linker{
-		{name: "ld.bfd", argv: []string{"ld.bfd"}, peer: true},
-		{name: "gold", argv: []string{"ld.gold"}, peer: true},
-		{name: "lld-16", argv: []string{lld()}, peer: true},
-		{name: "mold", argv: []string{"mold"}, rssV: []string{"mold", "--no-fork"}, peer: true},
+		{name: "ld.bfd", argv: []string{"ld.bfd"}},
+		{name: "gold", argv: []string{"ld.gold"}},
+		{name: "lld-16", argv: []string{lld()}},
+		{name: "mold", argv: []string{"mold"}, rssV: []string{"mold", "--no-fork"}},
 		{name: "ldgo", argv: []string{self, "link"}},
 	}
 	if *oneCore {
@@ -146,19 +145,7 @@ func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 	if err := deterministic(w, linkers); err != nil {
 		return err
 	}
-	var ldgo, ldgo1, mold, mold1 *linker
-	for _, l := range linkers {
-		switch l.name {
-		case "ldgo":
-			ldgo = l
-		case "ldgo 1 core":
-			ldgo1 = l
-		case "mold":
-			mold = l
-		case "mold 1 core":
-			mold1 = l
-		}
-	}
+	ldgo, ldgo1, mold, mold1 := named(linkers, "ldgo"), named(linkers, "ldgo 1 core"), named(linkers, "mold"), named(linkers, "mold 1 core")
 	perRound, err := benchtime.Rounds(len(linkers), rounds, func(i int) *exec.Cmd {
 		l := linkers[i]
 		return w.command(l.argv, l.cores, w.output(l))
@@ -213,15 +200,20 @@ func bench(dir string, linkers []*linker, rounds, rssRuns int) error {
 	return nil
 }
 
+// named is the linker called name, nil if there is none.
+func named(linkers []*linker, name string) *linker {
+	for _, l := range linkers {
+		if l.name == name {
+			return l
+		}
+	}
+	return nil
+}
+
 // deterministic links with ldgo on one thread, on two, and by default
 // (the timed runs' output) and requires the same bytes.
 func deterministic(w *workload, linkers []*linker) error {
-	var ldgo *linker
-	for _, l := range linkers {
-		if l.name == "ldgo" {
-			ldgo = l
-		}
-	}
+	ldgo := named(linkers, "ldgo")
 	want, err := os.ReadFile(w.output(ldgo))
 	if err != nil {
 		return err
